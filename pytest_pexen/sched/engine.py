@@ -1,0 +1,272 @@
+"""``Sched``: the original pexen API, running plain callables on a pool.
+
+``Sched`` is a driver of the planner: it turns callables and their
+``SchedMeta`` into planner tasks, sends what the planner says is ready to a
+worker pool, feeds results back, passes shared state from providers to
+their direct dependents, and yields ``TaskRes`` as tasks finish. Because new
+tasks are only submitted inside the generator, a consumer that holds on to a
+result throttles execution to the pool's spare capacity.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import warnings
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import Any, NamedTuple
+
+from . import meta
+from .errors import PexenWarning, PoolError, failure_flags
+from .planner import Planner, Unrunnable
+from .pool import ExceptionInfo, Result, ThreadWorkerPool
+
+Pool = ThreadWorkerPool  # ProcessWorkerPool is a subclass
+
+
+class TaskRes(NamedTuple):
+    """One finished task: the callable, its shared dict at its end, what it
+    returned and, if it raised, the exception."""
+
+    task: Callable[..., Any]
+    shared: dict[str, Any] = {}  # noqa: RUF012 - the original pexen default, never mutated
+    ret: Any = None
+    excinfo: ExceptionInfo | None = None
+
+
+def _pass_shared(fn: Callable[..., Any], kwargs: dict[str, Any]) -> bool:
+    """Does the callable take a positional argument (the shared dict)?"""
+    if type(fn) is types.FunctionType:
+        code = fn.__code__
+        names = code.co_varnames[: code.co_argcount]
+        return bool(code.co_flags & inspect.CO_VARARGS) or any(n not in kwargs for n in names)
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return any(
+        p.kind == inspect.Parameter.VAR_POSITIONAL or (p.kind in positional and p.name not in kwargs)
+        for p in params
+    )
+
+
+def _task_name(fn: Callable[..., Any]) -> str:
+    callpath = meta.retrieve_meta(fn).callpath
+    if callpath:
+        return "/".join(callpath)
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+def _checked(tasks: Iterable[Callable[..., Any]]) -> list[Callable[..., Any]]:
+    if isinstance(tasks, (str, bytes)) or not isinstance(tasks, Iterable):
+        raise TypeError(f"tasks must be an iterable of callables, not {type(tasks).__name__}")
+    out = list(tasks)
+    for fn in out:
+        if not callable(fn):
+            raise TypeError(f"a pexen task must be callable, got {fn!r}")
+    return out
+
+
+class Sched:
+    """Schedule callables by their metadata and run them on worker pools."""
+
+    def __init__(self, tasks: Iterable[Callable[..., Any]] = ()) -> None:
+        # each group: (its tasks, its pool or None for run()'s pool)
+        self._groups: list[tuple[list[Callable[..., Any]], Pool | None]] = [([], None)]
+        self._default_shared: dict[str, Any] = {}
+        self._run: _Run | None = None
+        self._last: _Run | None = None
+        self.add_tasks(tasks)
+
+    def add_tasks(self, tasks: Iterable[Callable[..., Any]]) -> None:
+        """Add tasks to the first group; allowed while ``run()`` iterates,
+        in which case they are checked at once (DepcheckError) and join the
+        group that is running."""
+        new = _checked(tasks)
+        if self._run is not None:
+            self._run.add(new)
+        known = set(map(id, self._groups[0][0]))
+        self._groups[0][0].extend(fn for fn in new if id(fn) not in known)
+
+    def add_group(self, tasks: Iterable[Callable[..., Any]], pool: Pool | None = None) -> None:
+        """Add a group of exclusivity: groups run one at a time, in the order
+        added, each on its own pool (default: the pool given to ``run()``)."""
+        if self._run is not None:
+            raise RuntimeError("add_group() cannot be called while run() is iterating")
+        if pool is not None and not isinstance(pool, ThreadWorkerPool):
+            raise TypeError(f"pool must be a ThreadWorkerPool or ProcessWorkerPool, not {pool!r}")
+        self._groups.append((_checked(tasks), pool))
+
+    def add_shared(self, **kwargs: Any) -> None:
+        """Preset keys in every task's shared dict."""
+        self._default_shared.update(kwargs)
+
+    def run(self, pool: Pool | None = None) -> Iterator[TaskRes]:
+        """Check the graph (raising DepcheckError or MutexError now, before
+        anything runs) and return an iterator of results as tasks finish."""
+        if self._run is not None:
+            raise RuntimeError("run() is already iterating")
+        if pool is not None and not isinstance(pool, ThreadWorkerPool):
+            raise TypeError(f"pool must be a ThreadWorkerPool or ProcessWorkerPool, not {pool!r}")
+        run = self._last = _Run(self, pool)
+        return self._iterate(run)
+
+    @property
+    def unrunnable(self) -> list[Unrunnable[Callable[..., Any]]]:
+        """Tasks of the latest run that could never run, with the reason."""
+        if self._last is None:
+            return []
+        tasks = self._last.tasks
+        return [
+            Unrunnable(tasks[u.task], u.reason, u.tag,
+                       None if u.culprit is None else tasks[u.culprit],
+                       None if u.root is None else tasks[u.root])
+            for u in self._last.planner.unrunnable
+        ]
+
+    def _iterate(self, run: _Run) -> Iterator[TaskRes]:
+        self._run = run
+        try:
+            yield from run.results()
+        finally:
+            self._run = None
+            run.close()
+
+
+class _Run:
+    """The state of one ``Sched.run()``."""
+
+    def __init__(self, sched: Sched, pool: Pool | None) -> None:
+        self.sched = sched
+        self.default_pool = pool
+        self.tasks: list[Callable[..., Any]] = []
+        self.kwargs: list[dict[str, Any]] = []
+        self.pass_shared: list[bool] = []
+        self.planner: Planner[int] = Planner(describe=lambda i: _task_name(self.tasks[i]))
+        self.pools: dict[Hashable, Pool | None] = {}
+        for n, (tasks, group_pool) in enumerate(sched._groups):
+            name = ("pexen group", n) if n else None
+            self.planner.add_group(name)
+            self.pools[name] = group_pool
+            self._add(tasks, name)
+        self.planner.prepare()
+        self.shared: dict[int, dict[str, Any]] = {}
+        self.pool: Pool | None = None
+        self.pool_group: Hashable = ("no group yet",)
+        self.inflight = 0
+        self.unsent: deque[Result] = deque()
+
+    def _add(self, tasks: list[Callable[..., Any]], group: Hashable) -> None:
+        add = self.planner.add
+        for fn in tasks:
+            m = meta.retrieve_meta(fn)
+            tid = len(self.tasks)
+            self.tasks.append(fn)
+            self.kwargs.append(m.kwargs)
+            self.pass_shared.append(_pass_shared(fn, m.kwargs))
+            add(tid, requires=m.requires, provides=m.provides, claims=m.claims, uses=m.uses,
+                priority=m.priority, group=m.group if m.group is not None else group)
+
+    def add(self, tasks: list[Callable[..., Any]]) -> None:
+        before = len(self.tasks)
+        self._add(tasks, None)
+        try:
+            self.planner.prepare()
+        except Exception:
+            del self.tasks[before:], self.kwargs[before:], self.pass_shared[before:]
+            raise
+
+    def _pool_for(self, group: Hashable) -> Pool:
+        pool = self.pools.get(group) or self.default_pool
+        if pool is None:
+            pool = self.default_pool = ThreadWorkerPool()
+        return pool
+
+    def _fill(self) -> None:
+        """Submit ready tasks up to the pool's capacity."""
+        planner = self.planner
+        if planner.current_group != self.pool_group and not self.inflight:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True)
+            self.pool_group = planner.current_group
+            self.pool = self._pool_for(self.pool_group)
+            self.pool.start()
+        pool = self.pool
+        if pool is None or planner.current_group != self.pool_group:
+            return
+        free = pool.capacity - self.inflight
+        if free <= 0:
+            return
+        default, shared_of = self.sched._default_shared, self.shared
+        for tid in planner.get_ready(free):
+            shared = shared_of.pop(tid, None)
+            if shared is None:
+                shared = dict(default)
+            try:
+                pool.submit(tid, self.tasks[tid], shared, self.kwargs[tid], self.pass_shared[tid])
+            except PoolError as exc:
+                self.unsent.append((tid, shared, None, ExceptionInfo(PoolError, exc, None)))
+                continue
+            self.inflight += 1
+
+    def results(self) -> Iterator[TaskRes]:
+        planner = self.planner
+        self._fill()
+        while self.inflight or self.unsent:
+            if self.unsent:
+                tid, shared, ret, excinfo = self.unsent.popleft()
+                flags: tuple[bool, bool] | None = (False, True)
+            else:
+                assert self.pool is not None
+                tid, shared, ret, excinfo = self.pool.get()
+                self.inflight -= 1
+                flags = None if excinfo is None else failure_flags(excinfo.val)
+                if excinfo is not None and excinfo.val is None and excinfo.type is not None:
+                    flags = _flags_of_type(excinfo.type)
+            if excinfo is None:
+                planner.done(tid)
+                well = True
+            elif flags is None:
+                planner.done(tid, ok=False, deps_ok=False, locks_ok=False, outcome="raised "
+                             + getattr(excinfo.type, "__name__", "an exception"))
+                well = False
+            else:
+                well = flags[0]
+                planner.done(tid, ok=False, deps_ok=flags[0], locks_ok=flags[1],
+                             outcome="failed")
+            if well and shared:
+                for dep in planner.dependents(tid):
+                    self.shared.setdefault(dep, dict(self.sched._default_shared)).update(shared)
+            self._fill()
+            yield TaskRes(self.tasks[tid], shared if shared is not None else {}, ret, excinfo)
+            self._fill()
+        if planner.active:  # pragma: no cover - the planner never stalls
+            raise RuntimeError("pexen: tasks remain but none can start")
+        left = len(planner.unrunnable)
+        if left:
+            warnings.warn(
+                f"{left} tasks skipped due to unmet deps or held locks caused by parent "
+                "exception (see Sched.unrunnable)",
+                PexenWarning,
+                stacklevel=3,
+            )
+        if planner.locks_held:
+            warnings.warn(
+                f"{planner.locks_held} locks still held at exit due to parent exception",
+                PexenWarning,
+                stacklevel=3,
+            )
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=not self.inflight)
+            self.pool = None
+
+
+def _flags_of_type(etype: type[BaseException]) -> tuple[bool, bool] | None:
+    """A TaskFailError whose instance could not cross back: default flags."""
+    from .errors import TaskFailError
+
+    return (True, True) if issubclass(etype, TaskFailError) else None

@@ -1,0 +1,208 @@
+"""Scheduling metadata attached to callables (and to pytest items).
+
+``SchedMeta`` is the one record every driver reads: what a task requires,
+provides, claims, uses, its priority, group, time limit, keyword arguments
+and factory callpath. Values are normalised on assignment, so a bare string
+given where a set of tags is expected means one tag, never its characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, overload
+
+SCHED_ATTR_NAME = "pexen_sched_meta_"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_TAG_FIELDS = ("requires", "provides", "claims", "uses")
+FIELDS = (*_TAG_FIELDS, "priority", "kwargs", "group", "timeout", "callpath")
+
+
+def to_tags(field: str, value: Any) -> set[str]:
+    """Normalise a tag or resource specification to a set of strings."""
+    if isinstance(value, str):
+        values: Iterable[Any] = (value,)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        values = value
+    else:
+        raise TypeError(
+            f"pexen {field} must be a string or a list/set of strings, "
+            f"not {type(value).__name__}: {value!r}"
+        )
+    tags = set()
+    for tag in values:
+        if not isinstance(tag, str) or not tag:
+            raise TypeError(f"pexen {field} entries must be non-empty strings, got {tag!r}")
+        tags.add(tag)
+    return tags
+
+
+def _to_priority(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"pexen priority must be an int, got {value!r}")
+    return value
+
+
+def _to_kwargs(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise TypeError(f"pexen kwargs must be a dict with string keys, got {value!r}")
+    return dict(value)
+
+
+def _to_group(value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise TypeError(f"pexen group must be a non-empty string or None, got {value!r}")
+    return value  # type: ignore[no-any-return]
+
+
+def _to_timeout(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise TypeError(f"pexen timeout must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _to_callpath(value: Any) -> list[str]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(p, str) for p in value):
+        raise TypeError(f"pexen callpath must be a list of strings, got {value!r}")
+    return list(value)
+
+
+_NORMALISE: dict[str, Callable[[Any], Any]] = {
+    **{f: (lambda v, f=f: to_tags(f, v)) for f in _TAG_FIELDS},
+    "priority": _to_priority,
+    "kwargs": _to_kwargs,
+    "group": _to_group,
+    "timeout": _to_timeout,
+    "callpath": _to_callpath,
+}
+
+
+class SchedMeta:
+    """Metadata of one task; every field is checked and normalised when set."""
+
+    __slots__ = FIELDS
+
+    requires: set[str]
+    provides: set[str]
+    claims: set[str]
+    uses: set[str]
+    priority: int
+    kwargs: dict[str, Any]
+    group: str | None
+    timeout: float | None
+    callpath: list[str]
+
+    def __init__(
+        self,
+        requires: Iterable[str] | str = (),
+        provides: Iterable[str] | str = (),
+        claims: Iterable[str] | str = (),
+        uses: Iterable[str] | str = (),
+        priority: int = 0,
+        kwargs: dict[str, Any] | None = None,
+        group: str | None = None,
+        timeout: float | None = None,
+        callpath: list[str] | None = None,
+    ) -> None:
+        self.requires = requires  # type: ignore[assignment]
+        self.provides = provides  # type: ignore[assignment]
+        self.claims = claims  # type: ignore[assignment]
+        self.uses = uses  # type: ignore[assignment]
+        self.priority = priority
+        self.kwargs = kwargs or {}
+        self.group = group
+        self.timeout = timeout
+        self.callpath = callpath or []
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            normalise = _NORMALISE[name]
+        except KeyError:
+            raise AttributeError(f"{name!r} is not a pexen metadata field") from None
+        object.__setattr__(self, name, normalise(value))
+
+    def update(self, fields: dict[str, Any]) -> None:
+        """Set several fields at once (the original pexen API)."""
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    def check(self) -> None:
+        """Re-validate fields that callers may have mutated in place."""
+        for name in FIELDS:
+            setattr(self, name, getattr(self, name))
+        both = self.claims & self.uses
+        if both:
+            from .errors import MutexError
+
+            raise MutexError(f"{sorted(both)} both claimed and used by the same task")
+
+    def copy(self) -> SchedMeta:
+        return SchedMeta(**{name: getattr(self, name) for name in FIELDS})
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SchedMeta):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        parts = [f"{n}={v!r}" for n in FIELDS if (v := getattr(self, n))]
+        return f"SchedMeta({', '.join(parts)})"
+
+
+def has_meta(obj: object) -> bool:
+    """True if ``obj`` carries pexen metadata."""
+    return isinstance(getattr(obj, SCHED_ATTR_NAME, None), SchedMeta)
+
+
+def retrieve_meta(obj: object) -> SchedMeta:
+    """The metadata of ``obj``, or a fresh empty one (not attached)."""
+    meta = getattr(obj, SCHED_ATTR_NAME, None)
+    return meta if isinstance(meta, SchedMeta) else SchedMeta()
+
+
+def assign_meta(obj: object, meta: SchedMeta | None = None) -> SchedMeta:
+    """Attach ``meta`` to ``obj`` (or return its existing or a new empty one)."""
+    if meta is None:
+        existing = getattr(obj, SCHED_ATTR_NAME, None)
+        if isinstance(existing, SchedMeta):
+            return existing
+        meta = SchedMeta()
+    elif not isinstance(meta, SchedMeta):
+        raise TypeError(f"assign_meta expects a SchedMeta, got {type(meta).__name__}")
+    try:
+        setattr(obj, SCHED_ATTR_NAME, meta)
+    except (AttributeError, TypeError):
+        raise TypeError(
+            f"cannot attach pexen metadata to {obj!r}: it takes no attributes "
+            "(wrap it in a function)"
+        ) from None
+    return meta
+
+
+def assign_val(obj: object, **fields: Any) -> SchedMeta:
+    """Set metadata fields on ``obj``, creating its metadata when needed."""
+    meta = assign_meta(obj)
+    meta.update(fields)
+    return meta
+
+
+@overload
+def func_meta(func: F) -> F: ...
+@overload
+def func_meta(func: None = None, **fields: Any) -> Callable[[F], F]: ...
+def func_meta(func: F | None = None, **fields: Any) -> F | Callable[[F], F]:
+    """Decorator: ``@func_meta`` or ``@func_meta(requires=[...], ...)``."""
+    if func is not None:
+        assign_val(func, **fields)
+        return func
+
+    def decorate(fn: F) -> F:
+        assign_val(fn, **fields)
+        return fn
+
+    return decorate

@@ -1,0 +1,697 @@
+"""The scheduling core that every driver shares.
+
+The planner knows the task graph (requires/provides tags, claims/uses locks,
+priorities, groups of exclusivity, duration estimates) and answers two
+questions the same way for everyone:
+
+* ``get_ready()``: which tasks may start now, best first, with their locks
+  already taken;
+* ``done(task, ...)``: a task ended; release or keep its locks, satisfy or
+  fail its provides, report what can now never run, unlock what became ready.
+
+It does no I/O, starts no threads and imports nothing from pytest, so the
+``Sched`` engine, the serial pytest run and the xdist scheduler all run on it
+(its shape follows ``graphlib.TopologicalSorter``: add / prepare / get_ready
+/ done). Every rule about what a failure does to other tasks lives here.
+
+Cost: building and checking the graph is O(V + E); each start or end is
+O(log V) plus the edges it touches.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from .errors import DepcheckError, MutexError
+
+K = TypeVar("K", bound=Hashable)
+
+# task states
+_WAITING, _READY, _RUNNING, _DONE, _DROPPED = range(5)
+# tag states
+_PENDING, _OK, _FAILED = range(3)
+
+_MISSING_MODES = ("error", "skip")
+
+
+@dataclass(frozen=True)
+class Unrunnable(Generic[K]):
+    """A task that can never run, and why.
+
+    ``tag`` is the requirement that cannot be met (None for lock or abort
+    reasons), ``culprit`` the task that directly caused it and ``root`` the
+    task whose failure started the chain.
+    """
+
+    task: K
+    reason: str
+    tag: str | None = None
+    culprit: K | None = None
+    root: K | None = None
+
+
+def choose_provider(candidates: Sequence[tuple[K, int, int]]) -> K:
+    """Pick one provider of a virtual tag among several.
+
+    ``candidates`` are ``(task, priority, number of own requirements)`` in
+    collection order; the rule (as a package manager picks a provider of a
+    virtual package) is: lowest priority value, then fewest requirements,
+    then first collected.
+    """
+    if not candidates:
+        raise ValueError("choose_provider() needs at least one candidate")
+    best = min(range(len(candidates)), key=lambda i: (candidates[i][1], candidates[i][2], i))
+    return candidates[best][0]
+
+
+class Planner(Generic[K]):
+    """Plan and track the execution of a task graph (see the module docstring).
+
+    Use: ``add()`` tasks (and ``add_group()`` groups), ``prepare()`` to check
+    and wire them, then loop on ``get_ready()`` / ``done()`` while ``active``.
+    Tasks may be added and prepared again while others run.
+    """
+
+    def __init__(
+        self,
+        *,
+        describe: Callable[[K], str] = str,
+        critical_path: bool | None = None,
+    ) -> None:
+        """``describe`` names tasks in messages; ``critical_path`` breaks
+        priority ties by the longest remaining chain of estimated durations
+        (None: only when some task has a duration estimate)."""
+        self._describe = describe
+        self._cp_mode = critical_path
+        self._any_duration = False
+        # tasks, as parallel lists indexed by task id (insertion order)
+        self._keys: list[K] = []
+        self._index: dict[K, int] = {}
+        self._prio: list[int] = []
+        self._req: list[tuple[int, ...]] = []
+        self._prov: list[tuple[int, ...]] = []
+        self._claims: list[tuple[str, ...]] = []
+        self._uses: list[tuple[str, ...]] = []
+        self._group: list[int] = []
+        self._dur: list[float | None] = []
+        self._state: list[int] = []
+        self._need: list[int] = []
+        self._cp: list[float] = []
+        self._prepared = 0
+        self._dropped_base: dict[int, str] = {}
+        self._drop_root: dict[int, int | None] = {}
+        self._ended_badly: dict[int, str] = {}
+        self._pending_drops: list[Unrunnable[K]] = []
+        # tags, as parallel lists indexed by tag id
+        self._tag_id: dict[str, int] = {}
+        self._tag_name: list[str] = []
+        self._tag_left: list[int] = []
+        self._tag_state: list[int] = []
+        self._tag_providers: list[list[int]] = []
+        self._tag_requirers: list[list[int]] = []
+        self._tag_culprit: list[int] = []
+        # groups of exclusivity, in run order; group 0 is the default one
+        self._group_id: dict[Hashable, int] = {}
+        self._group_names: list[Hashable] = []
+        self._group_limit: list[int | None] = []
+        self._group_open: list[int] = []
+        self._group_running: list[int] = []
+        self._heaps: list[list[tuple[int, float, int]]] = []
+        self._current = 0
+        self.add_group(None)
+        # read-write locks
+        self._claimed: dict[str, int] = {}
+        self._used: dict[str, int] = {}
+        self._claim_waiters: dict[str, int] = {}
+        self._parked: dict[str, list[int]] = {}
+        self._dead: dict[str, tuple[int, bool]] = {}
+        # counters and results
+        self._unsettled = 0
+        self._running = 0
+        self.unrunnable: list[Unrunnable[K]] = []
+
+    # ------------------------------------------------------------ building
+    def add_group(self, name: Hashable, limit: int | None = None) -> None:
+        """Declare a group of exclusivity; groups run one at a time, in the
+        order declared (undeclared names are appended when first used).
+        ``limit`` caps how many of its tasks run at once."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 1):
+            raise ValueError(f"group {name!r}: worker limit must be a positive int, not {limit!r}")
+        if name in self._group_id:
+            self._group_limit[self._group_id[name]] = limit
+            return
+        self._group_id[name] = len(self._group_names)
+        self._group_names.append(name)
+        self._group_limit.append(limit)
+        self._group_open.append(0)
+        self._group_running.append(0)
+        self._heaps.append([])
+
+    def _intern(self, tag: str) -> int:
+        tid = self._tag_id.get(tag)
+        if tid is None:
+            tid = self._tag_id[tag] = len(self._tag_name)
+            self._tag_name.append(tag)
+            self._tag_left.append(0)
+            self._tag_state.append(_PENDING)
+            self._tag_providers.append([])
+            self._tag_requirers.append([])
+            self._tag_culprit.append(-1)
+        return tid
+
+    def add(
+        self,
+        key: K,
+        *,
+        requires: Iterable[str] = (),
+        provides: Iterable[str] = (),
+        claims: Iterable[str] = (),
+        uses: Iterable[str] = (),
+        priority: int = 0,
+        group: Hashable = None,
+        duration: float | None = None,
+    ) -> None:
+        """Add one task; it takes part once ``prepare()`` has run."""
+        if key in self._index:
+            raise ValueError(f"task {self._describe(key)} was added twice")
+        claims_t = tuple(dict.fromkeys(claims))
+        uses_t = tuple(dict.fromkeys(uses))
+        both = set(claims_t).intersection(uses_t)
+        if both:
+            raise MutexError(
+                f"task {self._describe(key)} both claims and uses {sorted(both)}", key
+            )
+        if group not in self._group_id:
+            self.add_group(group)
+        intern = self._intern
+        self._index[key] = len(self._keys)
+        self._keys.append(key)
+        self._prio.append(priority)
+        self._req.append(tuple({intern(t): None for t in requires}))
+        self._prov.append(tuple({intern(t): None for t in provides}))
+        self._claims.append(claims_t)
+        self._uses.append(uses_t)
+        self._group.append(self._group_id[group])
+        self._dur.append(duration)
+        if duration is not None:
+            self._any_duration = True
+        self._state.append(_WAITING)
+        self._need.append(0)
+        self._cp.append(0.0)
+
+    # ------------------------------------------------------------ checking
+    def prepare(self, missing: str = "error") -> list[Unrunnable[K]]:
+        """Check and wire the tasks added since the last call.
+
+        Raises DepcheckError, before anything changes, for a requirement that
+        no task provides (unless ``missing="skip"``: such tasks are dropped
+        and returned) and for a dependency cycle (always an error).
+        """
+        if missing not in _MISSING_MODES:
+            raise ValueError(f"missing must be one of {_MISSING_MODES}, not {missing!r}")
+        new = range(self._prepared, len(self._keys))
+        if not new:
+            return []
+        state, tstate, left = self._state, self._tag_state, self._tag_left
+        # providers that will join a tag: a tag already satisfied or failed
+        # is settled, a late provider does not reopen it
+        joins: dict[int, list[int]] = {}
+        for t in new:
+            for g in self._prov[t]:
+                if tstate[g] == _PENDING:
+                    joins.setdefault(g, []).append(t)
+        missing_tags: dict[int, list[int]] = {}
+        for t in new:
+            for g in self._req[t]:
+                if tstate[g] == _PENDING and not left[g] and g not in joins:
+                    missing_tags.setdefault(g, []).append(t)
+        if missing_tags and missing == "error":
+            error = DepcheckError(self._missing_message(missing_tags), missing={
+                self._tag_name[g]: [self._keys[t] for t in ts] for g, ts in missing_tags.items()
+            })
+            self._forget(new)
+            raise error
+        missing_tasks = {t for ts in missing_tags.values() for t in ts}
+        try:
+            order = self._simulate(new, joins, missing_tasks)
+            if len(self._group_names) > 1:
+                self._check_group_order(new, joins)
+        except DepcheckError:
+            self._forget(new)
+            raise
+        # nothing below raises: wire the new tasks in
+        for g, ts in joins.items():
+            left[g] += len(ts)
+            self._tag_providers[g].extend(ts)
+        for t in new:
+            self._prov[t] = tuple(g for g in self._prov[t] if tstate[g] == _PENDING)
+            if self._group[t] < self._current:
+                if self._current < len(self._group_names):
+                    self._group[t] = self._current
+                else:
+                    self._current = self._group[t]
+            self._group_open[self._group[t]] += 1
+        self._unsettled += len(new)
+        failed_reqs: list[tuple[int, int]] = []
+        requirers = self._tag_requirers
+        for t in new:
+            need = 0
+            for g in self._req[t]:
+                requirers[g].append(t)
+                st = tstate[g]
+                if st == _PENDING and left[g]:
+                    need += 1
+                elif st == _FAILED:
+                    failed_reqs.append((t, g))
+            self._need[t] = need
+        self._prepared = len(self._keys)
+        if self._use_critical_path():
+            self._compute_critical_path(order)
+        dropped: list[Unrunnable[K]] = []
+        for g, ts in missing_tags.items():
+            reason = f"{self._tag_name[g]!r} is not provided by any task"
+            for t in ts:
+                if state[t] == _WAITING:
+                    self._drop(t, reason, dropped, tag=self._tag_name[g])
+        for t, g in failed_reqs:
+            if state[t] == _WAITING:
+                self._drop_via(t, g, dropped)
+                self._fail_provides(t, dropped)
+        for t in new:
+            if state[t] == _WAITING and not self._need[t]:
+                self._make_ready(t)
+        self._advance()
+        return dropped
+
+    def _forget(self, new: range) -> None:
+        """Take back tasks that failed their check, so the rest stays usable."""
+        for key in self._keys[new.start:]:
+            del self._index[key]
+        for column in (self._keys, self._prio, self._req, self._prov, self._claims, self._uses,
+                       self._group, self._dur, self._state, self._need, self._cp):
+            del column[new.start:]
+
+    def _simulate(self, new: range, joins: dict[int, list[int]], skip: set[int]) -> list[int]:
+        """Run the unsettled graph to completion on paper; raise on a cycle.
+
+        Returns the unsettled tasks in a topological order. Failed or missing
+        requirements do not block here: such tasks end up dropped, which
+        settles them; only a cycle keeps tasks from ever settling.
+        """
+        state, tstate, prov, req = self._state, self._tag_state, self._prov, self._req
+        left: dict[int, int] = {}
+        new_reqs: dict[int, list[int]] = {}
+        unsettled = [t for t in range(self._prepared) if state[t] <= _RUNNING]
+        unsettled.extend(t for t in new if t not in skip)
+        for g, ts in joins.items():
+            left[g] = self._tag_left[g] + len(ts)
+        need: dict[int, int] = {}
+        queue: list[int] = []
+        for t in unsettled:
+            if t >= self._prepared:
+                n = 0
+                for g in req[t]:
+                    new_reqs.setdefault(g, []).append(t)
+                    if tstate[g] == _PENDING and (self._tag_left[g] or g in joins):
+                        n += 1
+            else:
+                n = self._need[t] if state[t] == _WAITING else 0
+            need[t] = n
+            if not n:
+                queue.append(t)
+        requirers = self._tag_requirers
+        for t in queue:  # the list grows while we walk it
+            for g in prov[t]:
+                if tstate[g] != _PENDING:
+                    continue
+                n_left = left.get(g)
+                if n_left is None:
+                    n_left = self._tag_left[g]
+                n_left -= 1
+                left[g] = n_left
+                if n_left:
+                    continue
+                for r in requirers[g]:
+                    if r in need:
+                        need[r] -= 1
+                        if not need[r]:
+                            queue.append(r)
+                for r in new_reqs.get(g, ()):
+                    need[r] -= 1
+                    if not need[r]:
+                        queue.append(r)
+        if len(queue) < len(need):
+            self._raise_cycle(need, left, joins)
+        return queue
+
+    def _raise_cycle(
+        self, need: dict[int, int], left: dict[int, int], joins: dict[int, list[int]]
+    ) -> None:
+        """Find one cycle among the tasks that never settled and spell it out."""
+        stuck = {t for t, n in need.items() if n}
+        x = min(stuck)
+        path: list[tuple[int, int]] = []
+        seen: dict[int, int] = {}
+        while x not in seen:
+            seen[x] = len(path)
+            for g in self._req[x]:
+                if self._tag_state[g] != _PENDING or not left.get(g, self._tag_left[g]):
+                    continue
+                providers = self._tag_providers[g] + joins.get(g, [])
+                nxt = next((p for p in providers if p in stuck), None)
+                if nxt is not None:
+                    path.append((x, g))
+                    x = nxt
+                    break
+            else:  # pragma: no cover - a stuck task always waits on a stuck provider
+                raise AssertionError("cycle search lost its way")
+        cycle = path[seen[x]:]
+        keys, name = self._keys, self._describe
+        links = [
+            f"{name(keys[t])} requires {self._tag_name[g]!r} from "
+            f"{name(keys[cycle[(i + 1) % len(cycle)][0]])}"
+            for i, (t, g) in enumerate(cycle)
+        ]
+        error = DepcheckError(
+            "dependency cycle: " + ", ".join(links),
+            cycle=[keys[t] for t, _ in cycle] + [keys[cycle[0][0]]],
+        )
+        raise error
+
+    def _missing_message(self, missing_tags: dict[int, list[int]]) -> str:
+        parts = []
+        for g, ts in missing_tags.items():
+            names = [self._describe(self._keys[t]) for t in ts[:3]]
+            more = f" and {len(ts) - 3} more" if len(ts) > 3 else ""
+            parts.append(f"{self._tag_name[g]!r} (required by {', '.join(names)}{more})")
+        return "requirement not provided by any task: " + "; ".join(parts)
+
+    def _check_group_order(self, new: range, joins: dict[int, list[int]]) -> None:
+        """A task cannot wait for a provider in a group that runs after its own."""
+        group = self._group
+        for t in new:
+            for g in self._req[t]:
+                for p in self._tag_providers[g] + joins.get(g, []):
+                    if group[p] > group[t] and self._state[p] <= _RUNNING:
+                        raise DepcheckError(
+                            f"{self._describe(self._keys[t])} (group "
+                            f"{self._group_names[group[t]]!r}) requires "
+                            f"{self._tag_name[g]!r}, provided by "
+                            f"{self._describe(self._keys[p])} in group "
+                            f"{self._group_names[group[p]]!r}, which runs later"
+                        )
+
+    def _use_critical_path(self) -> bool:
+        return self._cp_mode if self._cp_mode is not None else self._any_duration
+
+    def _compute_critical_path(self, order: list[int]) -> None:
+        """Longest remaining chain of durations from each task to a sink."""
+        known = [d for d in self._dur if d is not None]
+        default = sum(known) / len(known) if known else 1.0
+        cp, dur, prov, requirers, state = (
+            self._cp, self._dur, self._prov, self._tag_requirers, self._state)
+        for t in reversed(order):
+            longest = 0.0
+            for g in prov[t]:
+                for r in requirers[g]:
+                    if state[r] <= _READY and cp[r] > longest:
+                        longest = cp[r]
+            d = dur[t]
+            cp[t] = (default if d is None else d) + longest
+
+    # ------------------------------------------------------------ running
+    @property
+    def active(self) -> bool:
+        """True while some task has neither ended nor been dropped."""
+        return self._unsettled > 0
+
+    @property
+    def running(self) -> int:
+        """How many tasks were started and have not ended."""
+        return self._running
+
+    @property
+    def current_group(self) -> Hashable:
+        """The name of the group now running (None: the default group)."""
+        if self._current < len(self._group_names):
+            return self._group_names[self._current]
+        return None
+
+    def get_ready(self, limit: int | None = None) -> list[K]:
+        """Start up to ``limit`` tasks: the best ready ones whose locks are free.
+
+        "Best" is lowest priority value, then longest critical path (when
+        enabled), then insertion order. Their locks are taken here.
+        """
+        out: list[K] = []
+        state, heaps = self._state, self._heaps
+        while limit is None or len(out) < limit:
+            gi = self._current
+            if gi >= len(heaps):
+                break
+            cap = self._group_limit[gi]
+            if cap is not None and self._group_running[gi] >= cap:
+                break
+            heap = heaps[gi]
+            if not heap:
+                break
+            t = heapq.heappop(heap)[2]
+            if state[t] != _READY:
+                continue
+            if (self._claims[t] or self._uses[t]) and not self._lock(t):
+                continue
+            state[t] = _RUNNING
+            self._running += 1
+            self._group_running[gi] += 1
+            out.append(self._keys[t])
+        return out
+
+    def done(
+        self,
+        key: K,
+        ok: bool = True,
+        *,
+        deps_ok: bool | None = None,
+        locks_ok: bool = True,
+        outcome: str = "failed",
+    ) -> list[Unrunnable[K]]:
+        """Record that a started task ended; return the tasks now unrunnable.
+
+        ``deps_ok`` (default: ``ok``) says whether its provides are satisfied;
+        ``locks_ok`` whether its locks are released (False keeps them held for
+        good, so whoever needs them is dropped). ``outcome`` words the failure
+        in reasons ("failed", "errored", "was skipped", ...).
+        """
+        t = self._index[key]
+        if self._state[t] != _RUNNING:
+            raise ValueError(f"task {self._describe(key)} ended but was not running")
+        self._state[t] = _DONE
+        self._running -= 1
+        self._group_running[self._group[t]] -= 1
+        dropped: list[Unrunnable[K]] = []
+        if self._claims[t] or self._uses[t]:
+            if locks_ok:
+                self._unlock(t)
+            else:
+                self._kill_locks(t)
+        if ok if deps_ok is None else deps_ok:
+            self._satisfy(t)
+        else:
+            self._ended_badly[t] = f"{self._describe(key)} {outcome}"
+            self._fail_provides(t, dropped)
+        self._settle(t)
+        return dropped
+
+    def dependents(self, key: K) -> list[K]:
+        """The direct dependents of ``key`` that have not started yet."""
+        t = self._index[key]
+        out: dict[int, None] = {}
+        for g in self._prov[t]:
+            for r in self._tag_requirers[g]:
+                if self._state[r] <= _READY:
+                    out[r] = None
+        return [self._keys[r] for r in out]
+
+    def abort(self, reason: str) -> list[Unrunnable[K]]:
+        """Drop every task that has not started (a stop: -x, a time limit)."""
+        dropped: list[Unrunnable[K]] = []
+        for t in range(self._prepared):
+            if self._state[t] <= _READY:
+                self._state[t] = _DROPPED
+                self._settle(t)
+                u = Unrunnable(self._keys[t], reason)
+                self.unrunnable.append(u)
+                dropped.append(u)
+        self._parked.clear()
+        self._claim_waiters.clear()
+        return dropped
+
+    def order(self) -> list[K]:
+        """Run the whole graph on paper, one task at a time, and return the
+        order (used for a serial run); this consumes the planner."""
+        out: list[K] = []
+        while self.active:
+            ready = self.get_ready(1)
+            if not ready:
+                break
+            out.append(ready[0])
+            self.done(ready[0])
+        return out
+
+    # ------------------------------------------------------------ internals
+    def _make_ready(self, t: int) -> None:
+        self._state[t] = _READY
+        heapq.heappush(self._heaps[self._group[t]], (self._prio[t], -self._cp[t], t))
+
+    def _satisfy(self, t: int) -> None:
+        left, tstate, state, need = self._tag_left, self._tag_state, self._state, self._need
+        for g in self._prov[t]:
+            if tstate[g] != _PENDING:
+                continue
+            left[g] -= 1
+            if left[g]:
+                continue
+            tstate[g] = _OK
+            for r in self._tag_requirers[g]:
+                if state[r] == _WAITING:
+                    need[r] -= 1
+                    if not need[r]:
+                        self._make_ready(r)
+
+    def _fail_provides(self, first: int, dropped: list[Unrunnable[K]]) -> None:
+        """Fail the pending tags of ``first`` and drop everything behind them."""
+        tstate, state = self._tag_state, self._state
+        stack = [first]
+        while stack:
+            x = stack.pop()
+            for g in self._prov[x]:
+                if tstate[g] != _PENDING:
+                    continue
+                tstate[g] = _FAILED
+                self._tag_culprit[g] = x
+                for r in self._tag_requirers[g]:
+                    if state[r] == _WAITING:
+                        self._drop_via(r, g, dropped)
+                        stack.append(r)
+
+    def _drop_via(self, t: int, g: int, dropped: list[Unrunnable[K]]) -> None:
+        """Drop ``t`` because its required tag ``g`` failed (no propagation)."""
+        x = self._tag_culprit[g]
+        tag = self._tag_name[g]
+        if self._state[x] == _DROPPED:
+            base = self._dropped_base[x]
+            reason = f"{tag!r} not provided: {self._describe(self._keys[x])} did not run ({base})"
+            root = self._drop_root[x]
+        else:
+            reason = base = f"{tag!r} not provided: {self._ended_badly[x]}"
+            root = x
+        self._record_drop(t, reason, base, dropped, tag, x, root)
+
+    def _drop(self, t: int, reason: str, dropped: list[Unrunnable[K]],
+              culprit: int | None = None, tag: str | None = None) -> None:
+        """Drop one task for ``reason`` and everything that depends on it."""
+        self._record_drop(t, reason, reason, dropped, tag, culprit, culprit)
+        self._fail_provides(t, dropped)
+
+    def _record_drop(self, t: int, reason: str, base: str, dropped: list[Unrunnable[K]],
+                     tag: str | None, culprit: int | None, root: int | None) -> None:
+        self._state[t] = _DROPPED
+        self._dropped_base[t] = base
+        self._drop_root[t] = root
+        keys = self._keys
+        u = Unrunnable(keys[t], reason, tag,
+                       None if culprit is None else keys[culprit],
+                       None if root is None else keys[root])
+        self.unrunnable.append(u)
+        dropped.append(u)
+        self._settle(t)
+
+    def _settle(self, t: int) -> None:
+        self._unsettled -= 1
+        g = self._group[t]
+        self._group_open[g] -= 1
+        if not self._group_open[g] and g == self._current:
+            self._advance()
+
+    def _advance(self) -> None:
+        while self._current < len(self._group_open) and not self._group_open[self._current]:
+            self._current += 1
+
+    # ------------------------------------------------------------ locks
+    def _lock(self, t: int) -> bool:
+        """Take all locks of a ready task, or park it on the first conflict."""
+        claimed, used, dead = self._claimed, self._used, self._dead
+        for r in self._claims[t]:
+            if r in dead:
+                self._drop_dead(t, r)
+                return False
+            if r in claimed or used.get(r):
+                self._park(t, r, claimer=True)
+                return False
+        for r in self._uses[t]:
+            if dead.get(r, (0, False))[1]:
+                self._drop_dead(t, r)
+                return False
+            if r in claimed or self._claim_waiters.get(r):
+                self._park(t, r, claimer=False)
+                return False
+        for r in self._claims[t]:
+            claimed[r] = t
+        for r in self._uses[t]:
+            used[r] = used.get(r, 0) + 1
+        return True
+
+    def _park(self, t: int, r: str, claimer: bool) -> None:
+        self._parked.setdefault(r, []).append(t)
+        if claimer:
+            self._claim_waiters[r] = self._claim_waiters.get(r, 0) + 1
+
+    def _wake(self, r: str) -> None:
+        self._claim_waiters.pop(r, None)
+        for t in self._parked.pop(r, ()):
+            if self._state[t] == _READY:
+                heapq.heappush(self._heaps[self._group[t]], (self._prio[t], -self._cp[t], t))
+
+    def _unlock(self, t: int) -> None:
+        claimed, used = self._claimed, self._used
+        for r in self._claims[t]:
+            del claimed[r]
+            self._wake(r)
+        for r in self._uses[t]:
+            n = used[r] - 1
+            if n:
+                used[r] = n
+            else:
+                del used[r]
+                self._wake(r)
+
+    def _kill_locks(self, t: int) -> None:
+        """Keep the locks of a task that ended badly held forever."""
+        for r in self._claims[t]:
+            self._dead[r] = (t, True)
+            self._wake(r)
+        for r in self._uses[t]:
+            self._dead.setdefault(r, (t, False))
+            self._wake(r)
+
+    def _drop_dead(self, t: int, r: str) -> None:
+        holder = self._dead[r][0]
+        reason = (f"resource {r!r} stays locked by {self._describe(self._keys[holder])}, "
+                  "which ended badly without releasing it")
+        dropped: list[Unrunnable[K]] = []
+        self._drop(t, reason, dropped, culprit=holder)
+        self._pending_drops.extend(dropped)
+
+    @property
+    def locks_held(self) -> int:
+        """How many resources are locked (including ones held for good)."""
+        return len(self._claimed) + len(self._used)
+
+    def take_dropped(self) -> list[Unrunnable[K]]:
+        """Tasks dropped inside ``get_ready()`` (lock holders that died)."""
+        out, self._pending_drops = self._pending_drops, []
+        return out
