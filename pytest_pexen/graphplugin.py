@@ -1,0 +1,210 @@
+"""The pytest hooks that turn the collection into a task graph and enforce it.
+
+At collection: read each test's metadata, resolve requirements, pull in
+deselected providers, stop with a usage error (exit 4) on a missing provider,
+a cycle or a malformed marker, and put the tests in a stable topological
+order. At run time (in this process): skip a test whose providers did not
+pass, tell the planner how each test ended, hand shared state on.
+
+A suite that uses no pexen metadata is left exactly as collected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import taskgraph
+from .items import MetaError, build_meta
+from .planview import plan_lines, write_dot
+from .runtime import RUN_KEY, GraphRun, unserialisable
+from .sched.errors import DepcheckError, MutexError
+from .sched.meta import SchedMeta
+from .shared import parse_pairs
+
+SHARED_KEY = pytest.StashKey[dict[str, Any]]()
+
+
+def initial_shared(config: pytest.Config) -> dict[str, Any]:
+    """``pexen_shared`` ini lines, then ``--pexen-shared`` options on top."""
+    try:
+        shared = parse_pairs(config.getini("pexen_shared"), "ini option pexen_shared")
+        shared.update(parse_pairs(config.getoption("pexen_shared") or [], "--pexen-shared"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"pexen: {exc}") from None
+    return shared
+
+
+def _all_items(collector: pytest.Collector) -> list[pytest.Item]:
+    """Every test below a collector, collected afresh (to find providers that
+    a node-id selection left out of the session)."""
+    out: list[pytest.Item] = []
+    for node in collector.collect():
+        if isinstance(node, pytest.Item):
+            out.append(node)
+        elif isinstance(node, pytest.Collector):
+            out.extend(_all_items(node))
+    return out
+
+
+class GraphPlugin:
+    """Collection-time planning and run-time enforcement for one session."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.deselected: list[pytest.Item] = []
+        self.graph: taskgraph.TestGraph | None = None
+        self.order: list[pytest.Item] = []
+        config.stash[SHARED_KEY] = initial_shared(config)
+
+    # ------------------------------------------------------------ collection
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected.extend(items)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> Generator[None]:
+        yield  # every other plugin has filtered and shuffled by now
+        self._plan(session, items)
+
+    def _metas(self, items: list[pytest.Item], metas: dict[str, SchedMeta],
+               limits: dict[str | None, int | None], errors: list[str]) -> None:
+        for item in items:
+            if item.nodeid in metas:
+                continue
+            try:
+                meta, workers = build_meta(item)
+            except MetaError as exc:
+                errors.append(str(exc))
+                continue
+            metas[item.nodeid] = meta
+            if workers is not None:
+                old = limits.get(meta.group)
+                limits[meta.group] = workers if old is None else min(old, workers)
+
+    def _plan(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        config = self.config
+        metas: dict[str, SchedMeta] = {}
+        limits: dict[str | None, int | None] = {}
+        errors: list[str] = []
+        self._metas(items, metas, limits, errors)
+        if errors:
+            raise pytest.UsageError("pexen: " + "\n".join(errors))
+        if not any(_uses_pexen(metas[item.nodeid]) for item in items):
+            return  # invisible when unused: pytest's own order, no planner
+        pull = not config.getoption("pexen_no_pull")
+        candidates = [item for item in self.deselected if item.nodeid not in metas]
+        self._metas(candidates, metas, limits, errors)
+        try:
+            graph = taskgraph.build(items, candidates, metas, limits, pull)
+            missing = config.getoption("pexen_missing")
+            try:
+                planner = graph.planner(missing=missing)
+            except DepcheckError as exc:
+                if not exc.missing or not pull:
+                    raise
+                # a node-id selection leaves siblings uncollected: look there
+                siblings = self._siblings(items, metas, limits, errors)
+                graph = taskgraph.build(items, candidates + siblings, metas, limits, pull)
+                planner = graph.planner(missing=missing)
+        except (DepcheckError, MutexError, ValueError) as exc:
+            raise pytest.UsageError(f"pexen: {exc}") from None
+        if errors:
+            raise pytest.UsageError("pexen: " + "\n".join(errors))
+        self.graph = graph
+        self.order = graph.order()
+        items[:] = self.order
+        if graph.pulled:
+            self._undeselect({p.item.nodeid for p in graph.pulled})
+        config.stash[RUN_KEY] = GraphRun(graph, planner, config.stash[SHARED_KEY])
+        dot = config.getoption("pexen_graph")
+        if dot:
+            write_dot(graph, Path(dot))
+
+    def _siblings(self, items: list[pytest.Item], metas: dict[str, SchedMeta],
+                  limits: dict[str | None, int | None], errors: list[str]) -> list[pytest.Item]:
+        seen = {item.nodeid for item in items}
+        out: list[pytest.Item] = []
+        modules = {id(m): m for item in items if (m := item.getparent(pytest.Module))}
+        for module in modules.values():
+            out.extend(i for i in _all_items(module) if i.nodeid not in seen)
+        self._metas(out, metas, limits, errors)
+        return out
+
+    def _undeselect(self, nodeids: set[str]) -> None:
+        """Pulled-in tests run, so they no longer count as deselected."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        stats = reporter.stats.get("deselected")
+        if stats:
+            stats[:] = [i for i in stats if getattr(i, "nodeid", None) not in nodeids]
+            if not stats:
+                del reporter.stats["deselected"]
+
+    def pytest_report_collectionfinish(self) -> list[str]:
+        if self.graph is None:
+            return []
+        if self.config.getoption("pexen_plan"):
+            run = self.config.stash[RUN_KEY]
+            return plan_lines(self.graph, self.order, run.planner) + taskgraph.describe_pulled(
+                self.graph)
+        return taskgraph.describe_pulled(self.graph)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        if self.config.getoption("pexen_plan"):
+            if self.graph is None:
+                reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+                if reporter is not None:
+                    reporter.write_line("pexen plan: no pexen metadata; pytest's own order:")
+                    for n, item in enumerate(session.items, 1):
+                        reporter.write_line(f"{n}. {item.nodeid}")
+            return True  # the plan is shown, nothing runs
+        return None
+
+    # ------------------------------------------------------------ running
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        run = self.config.stash.get(RUN_KEY, None)
+        if run is not None:
+            reason = run.skip_reason(item.nodeid)
+            if reason is not None:
+                pytest.skip(reason)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        run = self.config.stash.get(RUN_KEY, None)
+        if run is None:
+            return report
+        nodeid = item.nodeid
+        if call.when == "call" and report.passed and nodeid in run.shared:
+            problem = unserialisable(run.shared[nodeid])
+            if problem is not None:
+                report.outcome = "failed"
+                report.longrepr = f"pexen: {problem}"
+        run.record(nodeid, call.when, report, call.excinfo)
+        if call.when == "teardown":
+            run.finish(nodeid)
+        return report
+
+
+def _uses_pexen(meta: SchedMeta) -> bool:
+    return bool(meta.requires or meta.provides or meta.claims or meta.uses or meta.priority
+                or meta.group is not None)
+
+
+@pytest.fixture
+def pexen_shared(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The test's shared dict: initial values, plus what its providers left."""
+    run = request.config.stash.get(RUN_KEY, None)
+    if run is None or request.node.nodeid not in run.planner:
+        return dict(request.config.stash[SHARED_KEY])
+    return run.shared_for(request.node.nodeid)

@@ -1,0 +1,114 @@
+"""What pexen knows about each collected test: its ``SchedMeta``.
+
+Markers merge down the tree (module, class, function and
+``pytest.param(marks=...)`` add up; for single values the closest one wins),
+then the tree-scoped hook ``pytest_pexen_task(item, meta)`` may change the
+result. The outcome is stored in ``item.stash[META_KEY]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .sched.errors import MutexError
+from .sched.meta import SchedMeta
+
+META_KEY = pytest.StashKey[SchedMeta]()
+
+_TAG_MARKERS = {
+    "pexen_requires": "requires",
+    "pexen_provides": "provides",
+    "pexen_claims": "claims",
+    "pexen_uses": "uses",
+}
+
+
+class MetaError(Exception):
+    """A marker or the hook gave a test metadata it cannot have."""
+
+
+def _tags(item: pytest.Item, mark: pytest.Mark) -> list[str]:
+    if mark.kwargs:
+        raise MetaError(f"{item.nodeid}: @{mark.name} takes only tag strings, "
+                        f"not keyword arguments {sorted(mark.kwargs)}")
+    for arg in mark.args:
+        if not isinstance(arg, str) or not arg:
+            raise MetaError(f"{item.nodeid}: @{mark.name} arguments must be non-empty "
+                            f"strings, got {arg!r}")
+    return list(mark.args)
+
+
+def _one_arg(item: pytest.Item, mark: pytest.Mark, name: str) -> Any:
+    args = list(mark.args)
+    if name in mark.kwargs:
+        args.append(mark.kwargs[name])
+    extra = set(mark.kwargs) - {name}
+    if len(args) != 1 or extra:
+        raise MetaError(f"{item.nodeid}: @{mark.name} takes exactly one argument ({name})")
+    return args[0]
+
+
+def _group(item: pytest.Item, mark: pytest.Mark) -> tuple[str, int | None]:
+    args = list(mark.args)
+    kwargs = dict(mark.kwargs)
+    name = args.pop(0) if args else kwargs.pop("name", None)
+    workers = args.pop(0) if args else kwargs.pop("workers", None)
+    if args or kwargs:
+        raise MetaError(f"{item.nodeid}: @{mark.name} takes (name, workers=None)")
+    if not isinstance(name, str) or not name:
+        raise MetaError(f"{item.nodeid}: @{mark.name} name must be a non-empty string, "
+                        f"got {name!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise MetaError(f"{item.nodeid}: @{mark.name} workers must be a positive int or "
+                        f"None, got {workers!r}")
+    return name, workers
+
+
+def markers_meta(item: pytest.Item) -> tuple[SchedMeta, int | None]:
+    """Build the metadata of ``item`` from its markers.
+
+    Returns the meta and the group's worker limit (None if not given).
+    Raises MetaError with the test's node id on a malformed marker.
+    """
+    meta = SchedMeta()
+    seen: set[str] = set()
+    workers: int | None = None
+    for mark in item.iter_markers():  # closest first
+        name = mark.name
+        if not name.startswith("pexen_"):
+            continue
+        field = _TAG_MARKERS.get(name)
+        if field is not None:
+            getattr(meta, field).update(_tags(item, mark))
+        elif name in seen:
+            continue  # a closer marker already set this single value
+        elif name == "pexen_priority":
+            value = _one_arg(item, mark, "priority")
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise MetaError(f"{item.nodeid}: @{name} needs an int, got {value!r}")
+            meta.priority = value
+        elif name == "pexen_timeout":
+            value = _one_arg(item, mark, "seconds")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise MetaError(f"{item.nodeid}: @{name} needs a positive number of seconds, "
+                                f"got {value!r}")
+            meta.timeout = value
+        elif name == "pexen_group":
+            meta.group, workers = _group(item, mark)
+        seen.add(name)
+    return meta, workers
+
+
+def build_meta(item: pytest.Item) -> tuple[SchedMeta, int | None]:
+    """Markers, then the ``pytest_pexen_task`` hook of the test's conftests."""
+    meta, workers = markers_meta(item)
+    item.ihook.pytest_pexen_task(item=item, meta=meta)
+    try:
+        meta.check()
+    except (TypeError, MutexError) as exc:
+        raise MetaError(f"{item.nodeid}: {exc}") from None
+    item.stash[META_KEY] = meta
+    return meta, workers

@@ -1,0 +1,76 @@
+"""Seeing the plan: ``--pexen-plan`` (text) and ``--pexen-graph`` (Graphviz).
+
+Both read the same TestGraph the run uses, so what they show is what runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .sched.planner import Planner
+from .taskgraph import TestGraph
+
+
+def _facts(graph: TestGraph, nodeid: str) -> str:
+    meta = graph.metas[nodeid]
+    parts = []
+    for label, values in (("requires", graph.requires[nodeid]),
+                          ("provides", sorted(meta.provides)),
+                          ("claims", sorted(meta.claims)), ("uses", sorted(meta.uses))):
+        if values:
+            parts.append(f"{label}: {', '.join(values)}")
+    if meta.priority:
+        parts.append(f"priority: {meta.priority}")
+    if meta.group is not None:
+        parts.append(f"group: {meta.group}")
+    if meta.timeout is not None:
+        parts.append(f"timeout: {meta.timeout:g}s")
+    return "  [" + "; ".join(parts) + "]" if parts else ""
+
+
+def plan_lines(graph: TestGraph, order: list[pytest.Item], planner: Planner[str]) -> list[str]:
+    """The serial start order with each test's facts, pull-ins and skips."""
+    pulled = {p.item.nodeid: p for p in graph.pulled}
+    lines = [f"pexen plan: {len(order)} tests in start order"]
+    width = len(str(len(order)))
+    for n, item in enumerate(order, 1):
+        nodeid = item.nodeid
+        line = f"{n:>{width}}. {nodeid}{_facts(graph, nodeid)}"
+        why = planner.unrunnable_reason(nodeid)
+        if why is not None:
+            line += f"\n{'':>{width}}  -> will be skipped: {why.reason}"
+        if nodeid in pulled:
+            p = pulled[nodeid]
+            line += f"\n{'':>{width}}  -> pulled in: provides {p.tag!r} for {p.by}"
+        lines.append(line)
+    return lines
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_dot(graph: TestGraph, path: Path) -> None:
+    """Tests as nodes, one edge per (provider, tag, dependent)."""
+    providers: dict[str, list[str]] = {}
+    for nodeid, tags in graph.provides.items():
+        for tag in tags:
+            providers.setdefault(tag, []).append(nodeid)
+    out = ["digraph pexen {", "  rankdir=LR;", "  node [shape=box];"]
+    for item in graph.items:
+        meta = graph.metas[item.nodeid]
+        locks = [f"claims {r}" for r in sorted(meta.claims)]
+        locks += [f"uses {r}" for r in sorted(meta.uses)]
+        # a DOT line break (backslash n) must not be escaped by _quote
+        label = _quote(item.nodeid)[:-1] + "".join(f"\\n{lock}" for lock in locks) + '"'
+        group = f", group={_quote(meta.group)}" if meta.group else ""
+        out.append(f"  {_quote(item.nodeid)} [label={label}{group}];")
+    for item in graph.items:
+        for tag in graph.requires[item.nodeid]:
+            for p in providers.get(tag, []):
+                out.append(f"  {_quote(p)} -> {_quote(item.nodeid)} [label={_quote(tag)}];")
+    out.append("}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(out) + "\n")

@@ -1,0 +1,99 @@
+"""Running the task graph inside one pytest process (a serial run).
+
+The tests were already put in order at collection; at run time the planner
+answers "may this test run, or must it be skipped (and why)?", and learns
+how each test ended, so a failed provider's dependents are skipped with the
+tag and the culprit named, transitively. Shared state flows from a provider
+that passed to its direct dependents.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from .sched.errors import failure_flags
+from .sched.planner import Planner
+from .taskgraph import TestGraph
+
+RUN_KEY = pytest.StashKey["GraphRun"]()
+
+_PHASE_OUTCOME = {"setup": "errored", "call": "failed", "teardown": "errored in teardown"}
+
+
+class GraphRun:
+    """The run-time state of the graph in this process."""
+
+    def __init__(self, graph: TestGraph, planner: Planner[str],
+                 initial_shared: dict[str, Any]) -> None:
+        self.graph = graph
+        self.planner = planner
+        self.initial_shared = initial_shared
+        self.shared: dict[str, dict[str, Any]] = {}
+        self.started: set[str] = set()
+        self.bad: dict[str, str] = {}
+        self.flags: dict[str, tuple[bool, bool]] = {}
+
+    def shared_for(self, nodeid: str) -> dict[str, Any]:
+        """The ``pexen_shared`` dict of a test (created on first use)."""
+        shared = self.shared.get(nodeid)
+        if shared is None:
+            shared = self.shared[nodeid] = json.loads(json.dumps(self.initial_shared))
+        return shared
+
+    def skip_reason(self, nodeid: str) -> str | None:
+        """Start the test in the planner, or say why it must be skipped."""
+        planner = self.planner
+        if nodeid not in planner:
+            return None
+        why = planner.unrunnable_reason(nodeid)
+        if why is not None:
+            return f"pexen: {why.reason}"
+        if planner.start(nodeid):
+            self.started.add(nodeid)
+            return None
+        if planner.is_waiting(nodeid):
+            return ("pexen: a requirement of this test has not run yet (the test order "
+                    "was changed after pexen sorted the tests)")
+        return None
+
+    def record(self, nodeid: str, when: str, report: pytest.TestReport,
+               excinfo: pytest.ExceptionInfo[BaseException] | None) -> None:
+        """Note how one phase of a started test ended."""
+        if nodeid not in self.started or nodeid in self.bad:
+            return
+        if report.failed:
+            self.bad[nodeid] = _PHASE_OUTCOME[when]
+            if when == "call" and excinfo is not None:
+                flags = failure_flags(excinfo.value)
+                if flags is not None:
+                    self.flags[nodeid] = flags
+        elif report.skipped:
+            self.bad[nodeid] = "xfailed" if hasattr(report, "wasxfail") else "was skipped"
+
+    def finish(self, nodeid: str) -> None:
+        """The test is over: tell the planner and pass its shared state on."""
+        if nodeid not in self.started:
+            return
+        self.started.discard(nodeid)
+        bad = self.bad.pop(nodeid, None)
+        deps_ok, locks_ok = self.flags.pop(nodeid, (bad is None, True))
+        self.planner.done(nodeid, ok=bad is None, deps_ok=deps_ok, locks_ok=locks_ok,
+                          outcome=bad or "failed")
+        shared = self.shared.get(nodeid)
+        if deps_ok and shared:
+            for dep in self.planner.dependents(nodeid):
+                self.shared_for(dep).update(shared)
+
+
+def unserialisable(shared: dict[str, Any]) -> str | None:
+    """Why ``shared`` cannot cross processes or go into the journal, if so."""
+    for key, value in shared.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            return (f"pexen_shared[{key!r}] = {value!r} is not JSON serialisable ({exc}); "
+                    "shared state must be plain JSON data")
+    return None

@@ -1,0 +1,196 @@
+"""The selected tests as one task graph for the planner.
+
+This module resolves what a test requires (a tag, a node id, or a name
+relative to its module), pulls providers in from the tests that ``-k``,
+``-m``, node ids or ``--lf`` left out, orders groups, and builds planners
+from the result. It decides nothing about running: that is the planner's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pytest
+
+from .sched.meta import SchedMeta
+from .sched.planner import Planner, choose_provider
+
+NO_PULL_OUTCOME = "was deselected (pulling providers in is off: --pexen-no-pull)"
+
+
+def base_id(nodeid: str) -> str:
+    """The node id without its parametrization: ``f.py::test[1]`` -> ``f.py::test``."""
+    return nodeid.partition("[")[0]
+
+
+def module_id(nodeid: str) -> str:
+    return nodeid.partition("::")[0]
+
+
+@dataclass
+class Pulled:
+    """A test pulled in from the deselected ones, and for whom."""
+
+    item: pytest.Item
+    tag: str
+    by: str
+
+
+@dataclass
+class TestGraph:
+    """Selected (and pulled-in) tests with their resolved requirements."""
+
+    __test__ = False  # not a test class, whatever its name says
+
+    items: list[pytest.Item]
+    metas: dict[str, SchedMeta]
+    requires: dict[str, list[str]]
+    provides: dict[str, list[str]]
+    groups: list[tuple[str | None, int | None]]
+    pulled: list[Pulled] = field(default_factory=list)
+    # deselected providers kept as never-run tasks when pulling is off
+    phantoms: dict[str, list[str]] = field(default_factory=dict)
+
+    def planner(self, missing: str = "error", durations: dict[str, float] | None = None,
+                ) -> Planner[str]:
+        """A fresh, prepared planner of this graph (raises DepcheckError)."""
+        planner: Planner[str] = Planner(describe=str, critical_path=bool(durations) or False)
+        for name, limit in self.groups:
+            planner.add_group(name, limit)
+        first_group = self.groups[0][0] if self.groups else None
+        for ph, tags in self.phantoms.items():
+            planner.add(ph, provides=tags, group=first_group)
+        durations = durations or {}
+        for item in self.items:
+            nodeid = item.nodeid
+            meta = self.metas[nodeid]
+            planner.add(nodeid, requires=self.requires[nodeid], provides=self.provides[nodeid],
+                        claims=meta.claims, uses=meta.uses, priority=meta.priority,
+                        group=meta.group, duration=durations.get(nodeid))
+        planner.prepare(missing=missing)
+        for ph in self.phantoms:
+            planner.start(ph)
+            planner.done(ph, ok=False, outcome=NO_PULL_OUTCOME)
+        return planner
+
+    def order(self) -> list[pytest.Item]:
+        """The serial run order: stable, priority-aware, topological, keeping
+        module neighbours together when something had to move."""
+        by_id = {item.nodeid: item for item in self.items}
+        keys = self.planner(missing="skip").order(affinity=module_id)
+        ordered = [by_id[k] for k in keys if k in by_id]
+        # tests that can never run keep their place at the end: they are
+        # reported skipped with the reason when their turn comes
+        placed = set(keys)
+        ordered.extend(item for item in self.items if item.nodeid not in placed)
+        return ordered
+
+
+def _group_order(items: Iterable[pytest.Item], metas: dict[str, SchedMeta],
+                 limits: dict[str | None, int | None]) -> list[tuple[str | None, int | None]]:
+    """Groups run by their lowest priority, then first appearance."""
+    best: dict[str | None, tuple[int, int]] = {}
+    for n, item in enumerate(items):
+        meta = metas[item.nodeid]
+        prio, first = best.get(meta.group, (meta.priority, n))
+        best[meta.group] = (min(prio, meta.priority), first)
+    return [(g, limits.get(g)) for g in sorted(best, key=best.__getitem__)]
+
+
+def build(
+    selected: list[pytest.Item],
+    candidates: list[pytest.Item],
+    metas: dict[str, SchedMeta],
+    limits: dict[str | None, int | None],
+    pull: bool = True,
+) -> TestGraph:
+    """Resolve requirements among ``selected`` tests, pulling providers in
+    from ``candidates`` (collected, not selected) unless ``pull`` is off."""
+    every = {item.nodeid: item for item in candidates}
+    every.update((item.nodeid, item) for item in selected)
+    explicit: dict[str, list[str]] = {}
+    by_base: dict[str, list[str]] = {}
+    for nodeid in every:
+        for tag in metas[nodeid].provides:
+            explicit.setdefault(tag, []).append(nodeid)
+        by_base.setdefault(base_id(nodeid), []).append(nodeid)
+
+    def resolve(nodeid: str, tag: str) -> str:
+        if tag in explicit or tag in every or tag in by_base:
+            return tag
+        relative = f"{module_id(nodeid)}::{tag}"
+        if relative in every or relative in by_base:
+            return relative
+        return tag
+
+    def providers(tag: str) -> list[str]:
+        if tag in explicit:
+            return explicit[tag]
+        if tag in every:
+            return [tag]
+        return by_base.get(tag, [])
+
+    chosen = {item.nodeid for item in selected}
+    order = {nodeid: n for n, nodeid in enumerate(every)}
+    requires: dict[str, list[str]] = {}
+    implicit: dict[str, set[str]] = {}
+    pulled: list[Pulled] = []
+    phantoms: dict[str, list[str]] = {}
+    queue = [item.nodeid for item in selected]
+    for nodeid in queue:  # grows as providers are pulled in
+        resolved = requires[nodeid] = [resolve(nodeid, t) for t in metas[nodeid].requires]
+        for tag in resolved:
+            provs = providers(tag)
+            if tag not in explicit:
+                for p in provs:
+                    implicit.setdefault(p, set()).add(tag)
+            if not provs or any(p in chosen for p in provs):
+                continue
+            if not pull:
+                for p in provs:
+                    phantoms.setdefault(p, []).append(tag)
+                continue
+            if tag in explicit:
+                picks = [choose_provider([(p, metas[p].priority, len(metas[p].requires))
+                                          for p in sorted(provs, key=order.__getitem__)])]
+            else:
+                picks = provs  # a test named by id: all of its parametrizations
+            for p in picks:
+                chosen.add(p)
+                queue.append(p)
+                pulled.append(Pulled(every[p], tag, nodeid))
+    provides = {
+        nodeid: sorted(metas[nodeid].provides | implicit.get(nodeid, set())) for nodeid in queue
+    }
+    items = _place_pulled(selected, pulled, requires)
+    return TestGraph(
+        items=items, metas=metas, requires=requires, provides=provides,
+        groups=_group_order(items, metas, limits), pulled=pulled, phantoms=phantoms,
+    )
+
+
+def _place_pulled(selected: list[pytest.Item], pulled: list[Pulled],
+                  requires: dict[str, list[str]]) -> list[pytest.Item]:
+    """Put each pulled-in provider just before the first test that needed
+    it, so that nothing selected has to move for it."""
+    if not pulled:
+        return list(selected)
+    slot: dict[str, tuple[int, int]] = {item.nodeid: (n, 0) for n, item in enumerate(selected)}
+    for p in pulled:
+        pos, depth = slot[p.by]
+        candidate = (pos, depth - 1)
+        if p.item.nodeid not in slot or candidate < slot[p.item.nodeid]:
+            slot[p.item.nodeid] = candidate
+    pulled_items = {p.item.nodeid: p.item for p in pulled}
+    everything = list(selected) + list(pulled_items.values())
+    return sorted(everything, key=lambda item: slot[item.nodeid])
+
+
+def describe_pulled(graph: TestGraph) -> list[str]:
+    """Header lines saying which providers were pulled in and why."""
+    if not graph.pulled:
+        return []
+    lines = [f"pexen: pulled in {len(graph.pulled)} deselected provider(s):"]
+    lines += [f"  {p.item.nodeid} (provides {p.tag!r} for {p.by})" for p in graph.pulled]
+    return lines
