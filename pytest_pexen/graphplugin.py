@@ -190,6 +190,10 @@ class GraphPlugin:
             if problem is not None:
                 report.outcome = "failed"
                 report.longrepr = f"pexen: {problem}"
+        if call.when == "setup" and report.skipped and nodeid in run.skipped:
+            # point at the test, as pytest's own skip markers do, not at pexen
+            path, line = item.reportinfo()[:2]
+            report.longrepr = (str(path), (line or 0) + 1, run.skipped[nodeid])
         run.record(nodeid, call.when, report, call.excinfo)
         if call.when == "teardown":
             run.finish(nodeid)

@@ -35,6 +35,7 @@ class GraphRun:
         self.started: set[str] = set()
         self.bad: dict[str, str] = {}
         self.flags: dict[str, tuple[bool, bool]] = {}
+        self.skipped: dict[str, str] = {}
 
     def shared_for(self, nodeid: str) -> dict[str, Any]:
         """The ``pexen_shared`` dict of a test (created on first use)."""
@@ -45,6 +46,12 @@ class GraphRun:
 
     def skip_reason(self, nodeid: str) -> str | None:
         """Start the test in the planner, or say why it must be skipped."""
+        reason = self._why_not(nodeid)
+        if reason is not None:
+            self.skipped[nodeid] = reason
+        return reason
+
+    def _why_not(self, nodeid: str) -> str | None:
         planner = self.planner
         if nodeid not in planner:
             return None

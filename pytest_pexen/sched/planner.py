@@ -132,6 +132,7 @@ class Planner(Generic[K]):
         self._unsettled = 0
         self._running = 0
         self.unrunnable: list[Unrunnable[K]] = []
+        self._unrunnable_of: dict[int, Unrunnable[K]] = {}
 
     # ------------------------------------------------------------ building
     def add_group(self, name: Hashable, limit: int | None = None) -> None:
@@ -306,13 +307,15 @@ class Planner(Generic[K]):
         left: dict[int, int] = {}
         new_reqs: dict[int, list[int]] = {}
         unsettled = [t for t in range(self._prepared) if state[t] <= _RUNNING]
-        unsettled.extend(t for t in new if t not in skip)
+        unsettled.extend(new)
         for g, ts in joins.items():
             left[g] = self._tag_left[g] + len(ts)
         need: dict[int, int] = {}
         queue: list[int] = []
         for t in unsettled:
-            if t >= self._prepared:
+            if t in skip:
+                n = 0  # dropped at once, which settles it (and its dependents)
+            elif t >= self._prepared:
                 n = 0
                 for g in req[t]:
                     new_reqs.setdefault(g, []).append(t)
@@ -424,6 +427,9 @@ class Planner(Generic[K]):
             cp[t] = (default if d is None else d) + longest
 
     # ------------------------------------------------------------ running
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
     @property
     def active(self) -> bool:
         """True while some task has neither ended nor been dropped."""
@@ -525,22 +531,71 @@ class Planner(Generic[K]):
                 self._settle(t)
                 u = Unrunnable(self._keys[t], reason)
                 self.unrunnable.append(u)
+                self._unrunnable_of[t] = u
                 dropped.append(u)
         self._parked.clear()
         self._claim_waiters.clear()
         return dropped
 
-    def order(self) -> list[K]:
+    def order(self, affinity: Callable[[K], Hashable] | None = None) -> list[K]:
         """Run the whole graph on paper, one task at a time, and return the
-        order (used for a serial run); this consumes the planner."""
+        order (used for a serial run); this consumes the planner.
+
+        Without constraints the order is the insertion order. ``affinity``
+        (say, a test's module) keeps neighbours together: when a task that
+        was held back becomes ready while another affinity runs, the tasks
+        that follow the last one in that affinity (and of equal priority)
+        go first.
+        """
         out: list[K] = []
-        while self.active:
-            ready = self.get_ready(1)
-            if not ready:
+        state, keys, prio = self._state, self._keys, self._prio
+        last = -1
+        while self.active and self._current < len(self._heaps):
+            heap = self._heaps[self._current]
+            while heap and state[heap[0][2]] != _READY:
+                heapq.heappop(heap)
+            if not heap:
                 break
-            out.append(ready[0])
-            self.done(ready[0])
+            best, t = heap[0][0], heap[0][2]
+            if (affinity is not None and 0 <= last and t < last
+                    and affinity(keys[t]) != (scope := affinity(keys[last]))):
+                n = last + 1
+                while n < self._prepared and affinity(keys[n]) == scope:
+                    if state[n] == _READY and prio[n] == best and self._group[n] == self._current:
+                        t = n
+                        break
+                    n += 1
+            if not self.start(keys[t]):  # pragma: no cover - nothing else holds locks
+                break
+            out.append(keys[t])
+            self.done(keys[t])
+            last = t
         return out
+
+    def start(self, key: K) -> bool:
+        """Start this very task if it is ready, in the running group, and its
+        locks are free; False otherwise (for drivers that pick the order)."""
+        t = self._index[key]
+        gi = self._group[t]
+        if self._state[t] != _READY or gi != self._current:
+            return False
+        cap = self._group_limit[gi]
+        if cap is not None and self._group_running[gi] >= cap:
+            return False
+        if (self._claims[t] or self._uses[t]) and not self._lock(t):
+            return False
+        self._state[t] = _RUNNING
+        self._running += 1
+        self._group_running[gi] += 1
+        return True
+
+    def is_waiting(self, key: K) -> bool:
+        """True if the task still waits for a requirement (not ready yet)."""
+        return self._state[self._index[key]] == _WAITING
+
+    def unrunnable_reason(self, key: K) -> Unrunnable[K] | None:
+        """Why the task can never run, or None if it still may."""
+        return self._unrunnable_of.get(self._index[key])
 
     # ------------------------------------------------------------ internals
     def _make_ready(self, t: int) -> None:
@@ -607,6 +662,7 @@ class Planner(Generic[K]):
                        None if culprit is None else keys[culprit],
                        None if root is None else keys[root])
         self.unrunnable.append(u)
+        self._unrunnable_of[t] = u
         dropped.append(u)
         self._settle(t)
 

@@ -1,0 +1,29 @@
+"""pytest-pexen: run a pytest suite as a pexen task graph.
+
+``import pytest_pexen as pexen`` gives the whole public API: the marker
+helpers, the metadata stash key, the controlled-failure error and the
+warning class. The engine for plain callables is ``pytest_pexen.sched``,
+its factories ``pytest_pexen.factory``.
+"""
+
+from .items import META_KEY
+from .markers import claims, group, priority, provides, requires, timeout, uses
+from .sched import PexenWarning, TaskFailError, task_fail_wrap
+from .sched.errors import DepcheckError, MutexError, PexenError
+
+__all__ = [
+    "META_KEY",
+    "DepcheckError",
+    "MutexError",
+    "PexenError",
+    "PexenWarning",
+    "TaskFailError",
+    "claims",
+    "group",
+    "priority",
+    "provides",
+    "requires",
+    "task_fail_wrap",
+    "timeout",
+    "uses",
+]

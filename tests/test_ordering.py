@@ -1,0 +1,263 @@
+"""Dependency ordering, metadata merging and run-time skips in a serial run."""
+
+from __future__ import annotations
+
+import pytest
+
+
+
+def outcomes(pytester: pytest.Pytester, *args: str) -> list[tuple[str, str]]:
+    """Run in-process; (test name, outcome) in the order the tests ended."""
+    rec = pytester.inline_run("-p", "pexen", *args)
+    out = []
+    for rep in rec.getreports("pytest_runtest_logreport"):
+        if rep.when == "call" or (rep.when == "setup" and not rep.passed):
+            out.append((rep.nodeid.rpartition("::")[2], rep.outcome))
+    return out
+
+
+def names(pytester: pytest.Pytester, *args: str) -> list[str]:
+    return [name for name, _ in outcomes(pytester, *args)]
+
+
+def test_unmarked_suite_keeps_collection_order(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        def test_c(): pass
+        def test_a(): pass
+        def test_b(): pass
+    """)
+    assert names(pytester) == ["test_c", "test_a", "test_b"]
+
+
+def test_requires_moves_only_the_dependent(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        import pytest_pexen as pexen
+        @pexen.requires("db")
+        def test_query(): pass
+        def test_other(): pass
+        def test_more(): pass
+        @pexen.provides("db")
+        def test_create(): pass
+        def test_last(): pass
+    """)
+    assert names(pytester) == ["test_other", "test_more", "test_create", "test_query",
+                               "test_last"]
+
+
+def test_requires_by_node_id_and_relative_name(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        import pytest_pexen as pexen
+        @pexen.requires("test_login")
+        def test_profile(): pass
+        @pexen.requires("TestCart::test_add")
+        def test_checkout(): pass
+        @pexen.requires("test_a.py::test_login")
+        def test_logout(): pass
+        def test_login(): pass
+        class TestCart:
+            def test_add(self): pass
+    """)
+    order = names(pytester)
+    assert order.index("test_login") < order.index("test_profile")
+    assert order.index("test_login") < order.index("test_logout")
+    assert order.index("test_add") < order.index("test_checkout")
+
+
+def test_requiring_a_parametrized_test_waits_for_all(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        import pytest, pytest_pexen as pexen
+        @pexen.requires("test_setup")
+        def test_use(): pass
+        @pytest.mark.parametrize("n", [1, 2, 3])
+        def test_setup(n):
+            assert n != 2
+    """)
+    result = outcomes(pytester)
+    assert result[-1] == ("test_use", "skipped")
+    assert [o for _, o in result[:3]] == ["passed", "failed", "passed"]
+
+
+def test_markers_merge_module_class_function_and_param(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("""
+        import pytest_pexen
+        seen = {}
+        def pytest_collection_finish(session):
+            for item in session.items:
+                meta = item.stash[pytest_pexen.META_KEY]
+                print("META", item.name, sorted(meta.requires), sorted(meta.claims),
+                      meta.priority, meta.group)
+    """)
+    pytester.makepyfile(test_a="""
+        import pytest, pytest_pexen as pexen
+        pytestmark = [pexen.claims("lab"), pexen.priority(5)]
+        @pexen.provides("x", "y")
+        def test_p(): pass
+        @pexen.requires("x")
+        class TestK:
+            pytestmark = pexen.group("g")
+            @pexen.requires("y")
+            @pexen.priority(1)
+            def test_f(self): pass
+            @pytest.mark.parametrize("n", [pytest.param(1, marks=pexen.uses("net"))])
+            def test_p(self, n): pass
+    """)
+    result = pytester.runpytest("-p", "pexen", "-s", "--strict-markers")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([
+        "META test_p [] ['lab'] 5 None",
+        "META test_f ['x', 'y'] ['lab'] 1 g",
+        "META test_p[1] ['x'] ['lab'] 5 g",
+    ])
+
+
+def test_conftest_hook_is_tree_scoped(pytester: pytest.Pytester) -> None:
+    pytester.mkpydir("net")
+    pytester.makepyfile(**{
+        "net/conftest.py": """
+            def pytest_pexen_task(item, meta):
+                meta.claims.add("network")
+                meta.priority = -1
+        """,
+        "net/test_net.py": "def test_ping(): pass",
+        "test_local.py": "def test_local(): pass",
+        "conftest.py": """
+            import pytest_pexen
+            def pytest_collection_finish(session):
+                for item in session.items:
+                    meta = item.stash[pytest_pexen.META_KEY]
+                    print("META", item.name, sorted(meta.claims), meta.priority)
+        """,
+    })
+    result = pytester.runpytest("-p", "pexen", "-s", "test_local.py", "net")
+    result.stdout.fnmatch_lines(["META test_ping ['network'] -1", "META test_local [] 0"])
+
+
+def test_failed_provider_skips_dependents_transitively(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_db="""
+        import pytest_pexen as pexen
+        @pexen.provides("db")
+        def test_create(): assert False
+        @pexen.requires("db")
+        @pexen.provides("web")
+        def test_web(): pass
+        @pexen.requires("web")
+        def test_page(): pass
+        def test_unrelated(): pass
+    """)
+    result = pytester.runpytest("-p", "pexen", "-rs")
+    result.assert_outcomes(failed=1, passed=1, skipped=2)
+    result.stdout.fnmatch_lines([
+        "SKIPPED [[]1[]] test_db.py:4: pexen: 'db' not provided: test_db.py::test_create failed",
+        "SKIPPED [[]1[]] test_db.py:7: pexen: 'web' not provided: test_db.py::test_web did not "
+        "run ('db' not provided: test_db.py::test_create failed)",
+    ])
+
+
+@pytest.mark.parametrize("how", ["skip", "error"])
+def test_skipped_or_erroring_provider(pytester: pytest.Pytester, how: str) -> None:
+    body = "pytest.skip('no')" if how == "skip" else "pass"
+    pytester.makepyfile(test_a=f"""
+        import pytest, pytest_pexen as pexen
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("setup broke")
+        @pexen.provides("db")
+        def test_p({'broken' if how == 'error' else ''}): {body}
+        @pexen.requires("db")
+        def test_d(): pass
+    """)
+    result = pytester.runpytest("-p", "pexen", "-rs")
+    word = "was skipped" if how == "skip" else "errored"
+    result.stdout.fnmatch_lines([f"*pexen: 'db' not provided: test_a.py::test_p {word}*"])
+
+
+def test_task_fail_error_deps_ok(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        import pytest_pexen as pexen
+        @pexen.provides("db")
+        def test_p(): raise pexen.TaskFailError("soft", deps_ok=True)
+        @pexen.provides("x")
+        def test_q(): raise pexen.TaskFailError("hard", deps_ok=False)
+        @pexen.requires("db")
+        def test_d(): pass
+        @pexen.requires("x")
+        def test_e(): pass
+    """)
+    result = dict(outcomes(pytester))
+    assert result == {"test_p": "failed", "test_q": "failed", "test_d": "passed",
+                      "test_e": "skipped"}
+
+
+def test_priority_and_groups(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        import pytest_pexen as pexen
+        @pexen.group("vm")
+        def test_vm1(): pass
+        def test_plain(): pass
+        @pexen.priority(-1)
+        def test_urgent(): pass
+        @pexen.group("vm")
+        def test_vm2(): pass
+        @pexen.group("late")
+        @pexen.priority(3)
+        def test_late(): pass
+    """)
+    # default group (lowest priority -1) first, then vm (0), then late (3)
+    assert names(pytester) == ["test_urgent", "test_plain", "test_vm1", "test_vm2", "test_late"]
+
+
+def test_module_neighbours_stay_together(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_1="""
+            import pytest_pexen as pexen
+            @pexen.requires("b")
+            def test_a1(): pass
+            def test_a2(): pass
+        """,
+        test_2="""
+            import pytest_pexen as pexen
+            @pexen.provides("b")
+            def test_b1(): pass
+            def test_b2(): pass
+            def test_b3(): pass
+        """,
+    )
+    assert names(pytester) == ["test_a2", "test_b1", "test_b2", "test_b3", "test_a1"]
+
+
+def test_exitfirst_stops_as_usual(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        import pytest_pexen as pexen
+        @pexen.requires("p")
+        def test_d(): pass
+        @pexen.provides("p")
+        def test_p(): assert False
+        def test_z(): pass
+    """)
+    result = pytester.runpytest("-p", "pexen", "-x")
+    result.assert_outcomes(failed=1)
+
+
+def test_shared_state_flows_to_dependents(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        import pytest_pexen as pexen
+        @pexen.requires("login")
+        def test_use(pexen_shared):
+            assert pexen_shared == {"token": "abc", "env": "ci", "n": 3}
+        @pexen.provides("login")
+        def test_login(pexen_shared):
+            pexen_shared["token"] = "abc"
+        def test_bad(pexen_shared):
+            pexen_shared["x"] = object()
+    """)
+    pytester.makeini("[pytest]\npexen_shared =\n    env=ci\n")
+    result = pytester.runpytest("-p", "pexen", "--pexen-shared", "n=3")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*pexen_shared?'x'? = <object*is not JSON serialisable*"])
+
+
+def test_bad_shared_option(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="def test_a(): pass")
+    result = pytester.runpytest_subprocess("-p", "pexen", "--pexen-shared", "novalue")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--pexen-shared expects KEY=VALUE, got 'novalue'*"])

@@ -1,0 +1,208 @@
+"""Selection (-k, -m, node ids, --lf) pulls providers in; errors before running."""
+
+from __future__ import annotations
+
+import pytest
+
+
+SUITE = """
+    import pytest, pytest_pexen as pexen
+    @pexen.provides("db")
+    def test_create(): pass
+    @pexen.requires("db")
+    def test_query(): pass
+    def test_other(): pass
+"""
+
+
+def test_dash_k_pulls_provider_and_says_so(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a=SUITE)
+    result = pytester.runpytest("-p", "pexen", "-k", "query", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([
+        "pexen: pulled in 1 deselected provider(s):",
+        "  test_a.py::test_create (provides 'db' for test_a.py::test_query)",
+        "*test_create PASSED*",
+        "*test_query PASSED*",
+    ])
+    assert "1 deselected" in result.stdout.str()  # test_other only
+
+
+def test_dash_m_pulls_provider(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a=SUITE.replace("def test_query", "@pytest.mark.slow\n    def test_query"))
+    pytester.makeini("[pytest]\nmarkers = slow\n")
+    result = pytester.runpytest("-p", "pexen", "-m", "slow")
+    result.assert_outcomes(passed=2)
+
+
+def test_node_id_pulls_sibling(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a=SUITE)
+    result = pytester.runpytest("-p", "pexen", "test_a.py::test_query", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*pulled in*", "*test_create PASSED*", "*test_query PASSED*"])
+
+
+def test_no_pull_skips_instead(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a=SUITE)
+    result = pytester.runpytest("-p", "pexen", "-k", "query", "--pexen-no-pull", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*'db' not provided: test_a.py::test_create was deselected*"])
+
+
+def test_last_failed_pulls_provider(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        import os, pytest_pexen as pexen
+        @pexen.provides("db")
+        def test_create(): pass
+        @pexen.requires("db")
+        def test_query(): assert os.environ.get("FIXED")
+        def test_other(): pass
+    """)
+    pytester.runpytest("-p", "pexen")
+    pytester._monkeypatch.setenv("FIXED", "1")
+    result = pytester.runpytest("-p", "pexen", "--lf", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*pulled in*", "*test_create PASSED*", "*test_query PASSED*"])
+
+
+def test_virtual_tag_pulls_one_provider(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        import pytest_pexen as pexen
+        @pexen.provides("mta")
+        @pexen.requires("base")
+        def test_exim(): pass
+        @pexen.provides("mta")
+        @pexen.priority(-1)
+        def test_postfix(): pass
+        @pexen.provides("base")
+        def test_base(): pass
+        @pexen.requires("mta")
+        def test_mail(): pass
+    """)
+    result = pytester.runpytest("-p", "pexen", "-k", "mail", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*test_postfix (provides 'mta'*"])
+
+
+def run_error(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    result = pytester.runpytest_subprocess("-p", "pexen", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()
+    output = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in output
+    assert "Traceback" not in output
+    return result
+
+
+def test_missing_provider_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        import pytest_pexen as pexen
+        @pexen.requires("nothing")
+        def test_a(): pass
+    """)
+    result = run_error(pytester)
+    result.stderr.fnmatch_lines(
+        ["ERROR: pexen: requirement not provided by any task: 'nothing' (required by "
+         "test_a.py::test_a)"])
+
+
+def test_missing_skip_mode(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        import pytest_pexen as pexen
+        @pexen.requires("nothing")
+        @pexen.provides("x")
+        def test_a(): pass
+        @pexen.requires("x")
+        def test_b(): pass
+        def test_c(): pass
+    """)
+    result = pytester.runpytest("-p", "pexen", "--pexen-missing=skip", "-rs")
+    result.assert_outcomes(passed=1, skipped=2)
+    result.stdout.fnmatch_lines(["*'nothing' is not provided by any task*"])
+
+
+def test_cycle_is_spelled_out(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        import pytest_pexen as pexen
+        @pexen.requires("b")
+        @pexen.provides("a")
+        def test_a(): pass
+        @pexen.requires("a")
+        @pexen.provides("b")
+        def test_b(): pass
+    """)
+    result = run_error(pytester)
+    result.stderr.fnmatch_lines([
+        "ERROR: pexen: dependency cycle: test_a.py::test_a requires 'b' from "
+        "test_a.py::test_b, test_a.py::test_b requires 'a' from test_a.py::test_a"])
+
+
+@pytest.mark.parametrize(("marker", "message"), [
+    ("pytest.mark.pexen_requires(3)", "arguments must be non-empty strings, got 3"),
+    ("pytest.mark.pexen_priority('high')", "needs an int, got 'high'"),
+    ("pytest.mark.pexen_group('g', workers=0)", "workers must be a positive int"),
+    ("pytest.mark.pexen_timeout(-1)", "positive number of seconds"),
+    ("pytest.mark.pexen_claims('r')\n        @pytest.mark.pexen_uses('r')", "both claimed and used"),
+])
+def test_bad_marker_arguments(pytester: pytest.Pytester, marker: str, message: str) -> None:
+    pytester.makepyfile(test_a=f"""
+        import pytest
+        @{marker}
+        def test_a(): pass
+    """)
+    result = run_error(pytester)
+    result.stderr.fnmatch_lines([f"ERROR: pexen: test_a.py::test_a*{message}*"])
+
+
+def test_plan_shows_order_and_runs_nothing(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        import pytest_pexen as pexen
+        @pexen.requires("db")
+        def test_query(): raise SystemExit("must not run")
+        @pexen.provides("db")
+        @pexen.claims("database")
+        def test_create(): raise SystemExit("must not run")
+    """)
+    result = pytester.runpytest("-p", "pexen", "--pexen-plan")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([
+        "pexen plan: 2 tests in start order",
+        "1. test_a.py::test_create  [[]provides: db; claims: database[]]",
+        "2. test_a.py::test_query  [[]requires: db[]]",
+    ])
+    assert "passed" not in result.stdout.str()
+
+
+def test_graph_file(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a=SUITE)
+    result = pytester.runpytest("-p", "pexen", "--pexen-graph=out/g.dot")
+    result.assert_outcomes(passed=3)
+    dot = (pytester.path / "out" / "g.dot").read_text()
+    assert dot.startswith("digraph pexen {")
+    assert '"test_a.py::test_create" -> "test_a.py::test_query" [label="db"];' in dot
+
+
+def test_strict_markers_and_disabled_plugin(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a=SUITE)
+    result = pytester.runpytest_subprocess("-p", "pexen", "--strict-markers", "-W", "error")
+    result.assert_outcomes(passed=3)
+    result = pytester.runpytest_subprocess("-p", "no:pexen")
+    result.assert_outcomes(passed=3)  # a plain pytest run, markers ignored
+
+
+def test_randomly_order_still_honours_dependencies(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pytest_randomly")
+    monkeypatch.delenv("PYTEST_ADDOPTS")  # our conftest turns randomly off by default
+    body = "\n".join(
+        f"@pexen.requires('t{i - 1}')\n@pexen.provides('t{i}')\ndef test_{i}(): pass\n"
+        if i else "@pexen.provides('t0')\ndef test_0(): pass\n"
+        for i in range(12)
+    )
+    pytester.makepyfile(test_a="import pytest_pexen as pexen\n" + body)
+    for seed in (1, 2, 3):
+        result = pytester.runpytest_subprocess("-p", "pexen", "-p", "randomly", "-v",
+                                               f"--randomly-seed={seed}")
+        lines = [ln for ln in result.stdout.lines if " PASSED" in ln]
+        order = [int(ln.split("::test_")[1].split()[0]) for ln in lines]
+        assert order == list(range(12)), order
