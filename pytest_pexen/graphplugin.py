@@ -210,5 +210,5 @@ def pexen_shared(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The test's shared dict: initial values, plus what its providers left."""
     run = request.config.stash.get(RUN_KEY, None)
     if run is None or request.node.nodeid not in run.planner:
-        return dict(request.config.stash[SHARED_KEY])
+        return dict(request.config.stash[SHARED_KEY].items())
     return run.shared_for(request.node.nodeid)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 
-
 def outcomes(pytester: pytest.Pytester, *args: str) -> list[tuple[str, str]]:
     """Run in-process; (test name, outcome) in the order the tests ended."""
     rec = pytester.inline_run("-p", "pexen", *args)

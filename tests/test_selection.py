@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-
 SUITE = """
     import pytest, pytest_pexen as pexen
     @pexen.provides("db")
@@ -29,7 +28,8 @@ def test_dash_k_pulls_provider_and_says_so(pytester: pytest.Pytester) -> None:
 
 
 def test_dash_m_pulls_provider(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_a=SUITE.replace("def test_query", "@pytest.mark.slow\n    def test_query"))
+    slow = SUITE.replace("def test_query", "@pytest.mark.slow\n    def test_query")
+    pytester.makepyfile(test_a=slow)
     pytester.makeini("[pytest]\nmarkers = slow\n")
     result = pytester.runpytest("-p", "pexen", "-m", "slow")
     result.assert_outcomes(passed=2)
@@ -141,7 +141,8 @@ def test_cycle_is_spelled_out(pytester: pytest.Pytester) -> None:
     ("pytest.mark.pexen_priority('high')", "needs an int, got 'high'"),
     ("pytest.mark.pexen_group('g', workers=0)", "workers must be a positive int"),
     ("pytest.mark.pexen_timeout(-1)", "positive number of seconds"),
-    ("pytest.mark.pexen_claims('r')\n        @pytest.mark.pexen_uses('r')", "both claimed and used"),
+    ("pytest.mark.pexen_claims('r')\n        @pytest.mark.pexen_uses('r')",
+     "both claimed and used"),
 ])
 def test_bad_marker_arguments(pytester: pytest.Pytester, marker: str, message: str) -> None:
     pytester.makepyfile(test_a=f"""

@@ -47,7 +47,8 @@ def _pass_shared(fn: Callable[..., Any], kwargs: dict[str, Any]) -> bool:
         return False
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     return any(
-        p.kind == inspect.Parameter.VAR_POSITIONAL or (p.kind in positional and p.name not in kwargs)
+        p.kind == inspect.Parameter.VAR_POSITIONAL
+        or (p.kind in positional and p.name not in kwargs)
         for p in params
     )
 

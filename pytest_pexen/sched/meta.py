@@ -8,6 +8,7 @@ given where a set of tags is expected means one tag, never its characters.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
@@ -53,7 +54,7 @@ def _to_kwargs(value: Any) -> dict[str, Any]:
 def _to_group(value: Any) -> str | None:
     if value is not None and (not isinstance(value, str) or not value):
         raise TypeError(f"pexen group must be a non-empty string or None, got {value!r}")
-    return value  # type: ignore[no-any-return]
+    return value if value is None else str(value)
 
 
 def _to_timeout(value: Any) -> float | None:
@@ -71,7 +72,7 @@ def _to_callpath(value: Any) -> list[str]:
 
 
 _NORMALISE: dict[str, Callable[[Any], Any]] = {
-    **{f: (lambda v, f=f: to_tags(f, v)) for f in _TAG_FIELDS},
+    **{f: functools.partial(to_tags, f) for f in _TAG_FIELDS},
     "priority": _to_priority,
     "kwargs": _to_kwargs,
     "group": _to_group,

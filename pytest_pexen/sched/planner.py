@@ -557,7 +557,7 @@ class Planner(Generic[K]):
             if not heap:
                 break
             best, t = heap[0][0], heap[0][2]
-            if (affinity is not None and 0 <= last and t < last
+            if (affinity is not None and last >= 0 and t < last
                     and affinity(keys[t]) != (scope := affinity(keys[last]))):
                 n = last + 1
                 while n < self._prepared and affinity(keys[n]) == scope:

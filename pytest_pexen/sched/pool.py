@@ -150,7 +150,7 @@ class ProcessWorkerPool(ThreadWorkerPool):
     def __init__(self, workers: int = 1, spare: int = 1) -> None:
         super().__init__(workers, spare)
         methods = multiprocessing.get_all_start_methods()
-        self._ctx = multiprocessing.get_context(
+        self._ctx: Any = multiprocessing.get_context(
             "forkserver" if "forkserver" in methods else "spawn")
         self._procs: list[Any] = []
         self._ptasks: Any = None
