@@ -116,7 +116,7 @@ class GraphPlugin:
         if errors:
             raise pytest.UsageError("pexen: " + "\n".join(errors))
         self.graph = graph
-        self.order = graph.order()
+        self.order = graph.order(planner)
         items[:] = self.order
         if graph.pulled:
             self._undeselect({p.item.nodeid for p in graph.pulled})

@@ -74,11 +74,12 @@ class TestGraph:
             planner.done(ph, ok=False, outcome=NO_PULL_OUTCOME)
         return planner
 
-    def order(self) -> list[pytest.Item]:
+    def order(self, planner: Planner[str]) -> list[pytest.Item]:
         """The serial run order: stable, priority-aware, topological, keeping
-        module neighbours together when something had to move."""
+        module neighbours together when something had to move. ``planner``
+        (fresh from ``planner()``) is left untouched."""
         by_id = {item.nodeid: item for item in self.items}
-        keys = self.planner(missing="skip").order(affinity=module_id)
+        keys = planner.copy().order(affinity=module_id)
         ordered = [by_id[k] for k in keys if k in by_id]
         # tests that can never run keep their place at the end: they are
         # reported skipped with the reason when their turn comes

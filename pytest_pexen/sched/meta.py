@@ -108,15 +108,24 @@ class SchedMeta:
         timeout: float | None = None,
         callpath: list[str] | None = None,
     ) -> None:
-        self.requires = requires  # type: ignore[assignment]
-        self.provides = provides  # type: ignore[assignment]
-        self.claims = claims  # type: ignore[assignment]
-        self.uses = uses  # type: ignore[assignment]
-        self.priority = priority
-        self.kwargs = kwargs or {}
-        self.group = group
-        self.timeout = timeout
-        self.callpath = callpath or []
+        given = {
+            "requires": requires, "provides": provides, "claims": claims, "uses": uses,
+            "priority": priority, "kwargs": kwargs, "group": group, "timeout": timeout,
+            "callpath": callpath,
+        }
+        init = object.__setattr__
+        for name in _TAG_FIELDS:  # fresh defaults without the checks (hot path)
+            init(self, name, set())
+        init(self, "priority", 0)
+        init(self, "kwargs", {})
+        init(self, "group", None)
+        init(self, "timeout", None)
+        init(self, "callpath", [])
+        for name, value in given.items():
+            empty = type(value) in (tuple, list, set, frozenset, dict) and not value
+            if value is None or empty or (name == "priority" and type(value) is int and not value):
+                continue
+            setattr(self, name, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
         try:
@@ -131,9 +140,12 @@ class SchedMeta:
             setattr(self, name, value)
 
     def check(self) -> None:
-        """Re-validate fields that callers may have mutated in place."""
-        for name in FIELDS:
-            setattr(self, name, getattr(self, name))
+        """Re-validate fields that callers may have mutated in place (the
+        tag sets: a hook may add anything to them) and the lock rule."""
+        for name in _TAG_FIELDS:
+            value = getattr(self, name)
+            if type(value) is not set or not all(type(t) is str and t for t in value):
+                setattr(self, name, value)
         both = self.claims & self.uses
         if both:
             from .errors import MutexError

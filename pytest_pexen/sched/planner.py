@@ -20,6 +20,7 @@ O(log V) plus the edges it touches.
 
 from __future__ import annotations
 
+import copy
 import heapq
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -425,6 +426,19 @@ class Planner(Generic[K]):
                         longest = cp[r]
             d = dur[t]
             cp[t] = (default if d is None else d) + longest
+
+    def copy(self) -> Planner[K]:
+        """An independent planner in the same state (cheaper than building
+        and checking the graph again)."""
+        other = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, (list, dict)):
+                setattr(other, name, value.copy())
+        other._heaps = [heap.copy() for heap in self._heaps]
+        other._parked = {r: ts.copy() for r, ts in self._parked.items()}
+        other._tag_requirers = [ts.copy() for ts in self._tag_requirers]
+        other._tag_providers = [ts.copy() for ts in self._tag_providers]
+        return other
 
     # ------------------------------------------------------------ running
     def __contains__(self, key: object) -> bool:

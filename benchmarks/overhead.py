@@ -1,0 +1,88 @@
+"""What the plugin costs a serial pytest run (issue: plugin core figures).
+
+Generates two suites of trivial tests (default 3,000): one unmarked, one with
+a random dependency DAG (about 1.2 requires per test, each on a tag provided
+by an earlier test, spread over shuffled files). Runs, in alternating pairs:
+
+* unmarked suite, ``-p no:pexen``  (the anchor)
+* unmarked suite, ``-p pexen``     (goal: <= 1.05x the anchor)
+* DAG suite, ``-p pexen``          (goal: <= 1.15x the anchor)
+
+and prints the median wall times and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PER_FILE = 100
+
+
+def write_suite(root: Path, tests: int, dag: bool, seed: int) -> None:
+    rnd = random.Random(seed)
+    root.mkdir(parents=True)
+    (root / "pytest.ini").write_text("[pytest]\n")
+    files = [[] for _ in range(max(1, tests // PER_FILE))]
+    order = list(range(len(files)))
+    rnd.shuffle(order)
+    for i in range(tests):
+        lines = []
+        if dag and i:
+            n = rnd.choice((0, 1, 1, 1, 2, 2))  # mean ~1.17
+            for dep in {rnd.randrange(max(0, i - 200), i) for _ in range(n)}:
+                lines.append(f"@pexen.requires('t{dep}')")
+        if dag:
+            lines.append(f"@pexen.provides('t{i}')")
+        lines.append(f"def test_{i}(): pass")
+        files[order[i * len(files) // tests]].append("\n".join(lines))
+    for n, body in enumerate(files):
+        head = "import pytest_pexen as pexen\n\n" if dag else ""
+        (root / f"test_{n:03d}.py").write_text(head + "\n\n".join(body) + "\n")
+
+
+def run(root: Path, plugin: str) -> float:
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", plugin, "-p", "no:randomly",
+           "-p", "no:cacheprovider", str(root)]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tests", type=int, default=3000)
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        plain, dag = Path(tmp, "plain"), Path(tmp, "dag")
+        write_suite(plain, args.tests, dag=False, seed=args.seed)
+        write_suite(dag, args.tests, dag=True, seed=args.seed)
+        runs: dict[str, list[float]] = {"anchor": [], "plugin": [], "dag": []}
+        run(plain, "no:pexen")  # warm the file system and bytecode caches
+        run(dag, "pexen")
+        for _ in range(args.pairs):
+            runs["anchor"].append(run(plain, "no:pexen"))
+            runs["plugin"].append(run(plain, "pexen"))
+            runs["dag"].append(run(dag, "pexen"))
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    print(f"{args.tests} trivial tests, median of {args.pairs} alternating runs")
+    print(f"  unmarked, -p no:pexen (anchor): {med['anchor']:.3f} s")
+    print(f"  unmarked, -p pexen:             {med['plugin']:.3f} s  "
+          f"ratio {med['plugin'] / med['anchor']:.3f} (goal <= 1.05)")
+    print(f"  random DAG, -p pexen:           {med['dag']:.3f} s  "
+          f"ratio {med['dag'] / med['anchor']:.3f} (goal <= 1.15)")
+
+
+if __name__ == "__main__":
+    main()
