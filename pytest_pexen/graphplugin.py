@@ -11,6 +11,7 @@ A suite that uses no pexen metadata is left exactly as collected.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from . import taskgraph
 from .items import MetaError, build_meta
 from .planview import plan_lines, write_dot
 from .runtime import RUN_KEY, GraphRun, unserialisable
-from .sched.errors import DepcheckError, MutexError
+from .sched.errors import DepcheckError, MutexError, PexenWarning
 from .sched.meta import SchedMeta
 from .shared import parse_pairs
 
@@ -58,6 +59,11 @@ class GraphPlugin:
         self.deselected: list[pytest.Item] = []
         self.graph: taskgraph.TestGraph | None = None
         self.order: list[pytest.Item] = []
+        workerinput = getattr(config, "workerinput", None)
+        # on an xdist worker: is the controller scheduling with pexen?
+        self.in_worker = workerinput is not None
+        self.controlled = bool(workerinput and workerinput.get("pexen"))
+        self.error: str | None = None
         config.stash[SHARED_KEY] = initial_shared(config)
 
     # ------------------------------------------------------------ collection
@@ -69,7 +75,27 @@ class GraphPlugin:
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> Generator[None]:
         yield  # every other plugin has filtered and shuffled by now
-        self._plan(session, items)
+        try:
+            self._plan(session, items)
+        except pytest.UsageError as exc:
+            if not self.controlled:
+                raise
+            self.error = str(exc)  # the controller reports it and stops the run
+        if self.controlled and RUN_KEY not in config.stash:
+            config.stash[RUN_KEY] = GraphRun(None, config.stash[SHARED_KEY])
+
+    @property
+    def run(self) -> GraphRun | None:
+        return self.config.stash.get(RUN_KEY, None)
+
+    def spec_for_controller(self, items: list[pytest.Item]) -> taskgraph.GraphSpec | None:
+        """The graph for an xdist controller (None after an error)."""
+        if self.error is not None:
+            return None
+        if self.graph is not None:
+            return self.graph.spec()
+        return {"tasks": [[i.nodeid, [], [], [], [], 0, None] for i in items],
+                "groups": [[None, None]], "phantoms": {}}
 
     def _metas(self, items: list[pytest.Item], metas: dict[str, SchedMeta],
                limits: dict[str | None, int | None], errors: list[str]) -> None:
@@ -120,10 +146,22 @@ class GraphPlugin:
         items[:] = self.order
         if graph.pulled:
             self._undeselect({p.item.nodeid for p in graph.pulled})
-        config.stash[RUN_KEY] = GraphRun(graph, planner, config.stash[SHARED_KEY])
+        if self.in_worker:
+            if not self.controlled:
+                self._warn_not_enforced()
+            return  # the controller decides at run time (or nobody does)
+        config.stash[RUN_KEY] = GraphRun(planner, config.stash[SHARED_KEY])
         dot = config.getoption("pexen_graph")
         if dot:
             write_dot(graph, Path(dot))
+
+    def _warn_not_enforced(self) -> None:
+        """Another --dist mode: say once (from the first worker) that pexen
+        metadata is not enforced."""
+        if self.config.workerinput.get("workerid") == "gw0":  # type: ignore[attr-defined]
+            warnings.warn(PexenWarning(
+                f"pexen: --dist {self.config.getoption('dist')} does not enforce pexen "
+                "ordering and locks; use --dist pexen (the default with -n)"), stacklevel=2)
 
     def _siblings(self, items: list[pytest.Item], metas: dict[str, SchedMeta],
                   limits: dict[str | None, int | None], errors: list[str]) -> list[pytest.Item]:
@@ -209,6 +247,6 @@ def _uses_pexen(meta: SchedMeta) -> bool:
 def pexen_shared(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The test's shared dict: initial values, plus what its providers left."""
     run = request.config.stash.get(RUN_KEY, None)
-    if run is None or request.node.nodeid not in run.planner:
+    if run is None:
         return dict(request.config.stash[SHARED_KEY].items())
     return run.shared_for(request.node.nodeid)

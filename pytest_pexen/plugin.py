@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import pytest
 
+from typing import Any
+
 from . import hookspecs
+from .distributed import DistPlugin, add_dist_choice, pytest_cmdline_main
 from .graphplugin import GraphPlugin, pexen_shared
 from .markers import MARKERS
+from .xdist_worker import PexenWorker
 
-__all__ = ["pexen_shared"]
+__all__ = ["pexen_shared", "pytest_cmdline_main"]
+
+_parser: list[pytest.Parser] = []  # kept to extend options of plugins loaded after us
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -37,9 +43,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write the dependency graph in Graphviz format")
     parser.addini("pexen_shared", type="linelist", default=[],
                   help="initial pexen_shared values, KEY=VALUE per line")
+    _parser[:] = [parser]
+    add_dist_choice(parser)
+
+
+def pytest_plugin_registered(plugin: Any, manager: pytest.PytestPluginManager) -> None:
+    if _parser and getattr(plugin, "__name__", "") == "xdist.plugin":
+        add_dist_choice(_parser[0])
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
-    config.pluginmanager.register(GraphPlugin(config), "pexen-graph")
+    graph = GraphPlugin(config)
+    config.pluginmanager.register(graph, "pexen-graph")
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        if workerinput.get("pexen"):
+            config.pluginmanager.register(PexenWorker(config, graph), "pexen-worker")
+    elif config.getoption("dist", "no") == "pexen" and config.getoption("tx", None):
+        config.pluginmanager.register(DistPlugin(config), "pexen-dist")

@@ -16,7 +16,6 @@ import pytest
 
 from .sched.errors import failure_flags
 from .sched.planner import Planner
-from .taskgraph import TestGraph
 
 RUN_KEY = pytest.StashKey["GraphRun"]()
 
@@ -24,11 +23,14 @@ _PHASE_OUTCOME = {"setup": "errored", "call": "failed", "teardown": "errored in 
 
 
 class GraphRun:
-    """The run-time state of the graph in this process."""
+    """The run-time state of the graph in this process.
 
-    def __init__(self, graph: TestGraph, planner: Planner[str],
-                 initial_shared: dict[str, Any]) -> None:
-        self.graph = graph
+    Without a planner (on an xdist worker under ``--dist pexen``) the
+    controller decides: it presets each test's skip reason and shared state,
+    and reads back outcome flags and shared state from the reports.
+    """
+
+    def __init__(self, planner: Planner[str] | None, initial_shared: dict[str, Any]) -> None:
         self.planner = planner
         self.initial_shared = initial_shared
         self.shared: dict[str, dict[str, Any]] = {}
@@ -44,8 +46,18 @@ class GraphRun:
             shared = self.shared[nodeid] = json.loads(json.dumps(self.initial_shared))
         return shared
 
+    def preset(self, nodeid: str, skip: str | None, shared: dict[str, Any] | None) -> None:
+        """The controller's word on a test about to run (controlled mode)."""
+        self.shared.pop(nodeid, None)
+        if shared:
+            self.shared_for(nodeid).update(shared)
+        if skip is not None:
+            self.skipped[nodeid] = skip
+
     def skip_reason(self, nodeid: str) -> str | None:
         """Start the test in the planner, or say why it must be skipped."""
+        if self.planner is None:
+            return self.skipped.get(nodeid)
         reason = self._why_not(nodeid)
         if reason is not None:
             self.skipped[nodeid] = reason
@@ -53,7 +65,7 @@ class GraphRun:
 
     def _why_not(self, nodeid: str) -> str | None:
         planner = self.planner
-        if nodeid not in planner:
+        if planner is None or nodeid not in planner:
             return None
         why = planner.unrunnable_reason(nodeid)
         if why is not None:
@@ -69,6 +81,9 @@ class GraphRun:
     def record(self, nodeid: str, when: str, report: pytest.TestReport,
                excinfo: pytest.ExceptionInfo[BaseException] | None) -> None:
         """Note how one phase of a started test ended."""
+        if self.planner is None:
+            self._annotate(nodeid, when, report, excinfo)
+            return
         if nodeid not in self.started or nodeid in self.bad:
             return
         if report.failed:
@@ -80,9 +95,22 @@ class GraphRun:
         elif report.skipped:
             self.bad[nodeid] = "xfailed" if hasattr(report, "wasxfail") else "was skipped"
 
+    def _annotate(self, nodeid: str, when: str, report: pytest.TestReport,
+                  excinfo: pytest.ExceptionInfo[BaseException] | None) -> None:
+        """Controlled mode: put what the controller needs on the reports."""
+        if when == "call" and report.failed and excinfo is not None:
+            flags = failure_flags(excinfo.value)
+            if flags is not None:
+                report.pexen_flags = list(flags)  # type: ignore[attr-defined]
+        elif when == "teardown":
+            self.skipped.pop(nodeid, None)
+            shared = self.shared.pop(nodeid, None)
+            if shared and unserialisable(shared) is None:
+                report.pexen_shared = shared  # type: ignore[attr-defined]
+
     def finish(self, nodeid: str) -> None:
         """The test is over: tell the planner and pass its shared state on."""
-        if nodeid not in self.started:
+        if self.planner is None or nodeid not in self.started:
             return
         self.started.discard(nodeid)
         bad = self.bad.pop(nodeid, None)

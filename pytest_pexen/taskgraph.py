@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 from .sched.meta import SchedMeta
 from .sched.planner import Planner, choose_provider
+
+# a task: [node id, requires, provides, claims, uses, priority, group]
+GraphSpec = dict[str, Any]
 
 NO_PULL_OUTCOME = "was deselected (pulling providers in is off: --pexen-no-pull)"
 
@@ -52,27 +56,20 @@ class TestGraph:
     # deselected providers kept as never-run tasks when pulling is off
     phantoms: dict[str, list[str]] = field(default_factory=dict)
 
-    def planner(self, missing: str = "error", durations: dict[str, float] | None = None,
-                ) -> Planner[str]:
-        """A fresh, prepared planner of this graph (raises DepcheckError)."""
-        planner: Planner[str] = Planner(describe=str, critical_path=bool(durations) or False)
-        for name, limit in self.groups:
-            planner.add_group(name, limit)
-        first_group = self.groups[0][0] if self.groups else None
-        for ph, tags in self.phantoms.items():
-            planner.add(ph, provides=tags, group=first_group)
-        durations = durations or {}
+    def spec(self) -> GraphSpec:
+        """The graph as plain JSON data (what crosses to an xdist controller)."""
+        tasks = []
         for item in self.items:
             nodeid = item.nodeid
             meta = self.metas[nodeid]
-            planner.add(nodeid, requires=self.requires[nodeid], provides=self.provides[nodeid],
-                        claims=meta.claims, uses=meta.uses, priority=meta.priority,
-                        group=meta.group, duration=durations.get(nodeid))
-        planner.prepare(missing=missing)
-        for ph in self.phantoms:
-            planner.start(ph)
-            planner.done(ph, ok=False, outcome=NO_PULL_OUTCOME)
-        return planner
+            tasks.append([nodeid, self.requires[nodeid], self.provides[nodeid],
+                          sorted(meta.claims), sorted(meta.uses), meta.priority, meta.group])
+        return {"tasks": tasks, "groups": [list(g) for g in self.groups],
+                "phantoms": self.phantoms}
+
+    def planner(self, missing: str = "error") -> Planner[str]:
+        """A fresh, prepared planner of this graph (raises DepcheckError)."""
+        return spec_planner(self.spec(), missing)
 
     def order(self, planner: Planner[str]) -> list[pytest.Item]:
         """The serial run order: stable, priority-aware, topological, keeping
@@ -86,6 +83,31 @@ class TestGraph:
         placed = set(keys)
         ordered.extend(item for item in self.items if item.nodeid not in placed)
         return ordered
+
+
+def spec_planner(spec: GraphSpec, missing: str = "error",
+                 durations: dict[str, float] | None = None) -> Planner[str]:
+    """A fresh, prepared planner of a graph spec (raises DepcheckError).
+
+    With ``durations`` (seconds by node id, from earlier runs) ready tests
+    are also ranked by their longest remaining chain (critical path).
+    """
+    planner: Planner[str] = Planner(describe=str, critical_path=durations is not None)
+    groups = spec["groups"]
+    for name, limit in groups:
+        planner.add_group(name, limit)
+    first_group = groups[0][0] if groups else None
+    for ph, tags in spec["phantoms"].items():
+        planner.add(ph, provides=tags, group=first_group)
+    durations = durations or {}
+    for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]:
+        planner.add(nodeid, requires=requires, provides=provides, claims=claims, uses=uses,
+                    priority=priority, group=group, duration=durations.get(nodeid))
+    planner.prepare(missing=missing)
+    for ph in spec["phantoms"]:
+        planner.start(ph)
+        planner.done(ph, ok=False, outcome=NO_PULL_OUTCOME)
+    return planner
 
 
 def _group_order(items: Iterable[pytest.Item], metas: dict[str, SchedMeta],

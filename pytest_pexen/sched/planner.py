@@ -603,6 +603,17 @@ class Planner(Generic[K]):
         self._group_running[gi] += 1
         return True
 
+    @property
+    def ready(self) -> int:
+        """About how many tasks of the running group wait only for a worker."""
+        if self._current >= len(self._heaps):
+            return 0
+        return len(self._heaps[self._current])
+
+    def is_running(self, key: K) -> bool:
+        """True between ``get_ready``/``start`` and ``done`` for this task."""
+        return key in self._index and self._state[self._index[key]] == _RUNNING
+
     def is_waiting(self, key: K) -> bool:
         """True if the task still waits for a requirement (not ready yet)."""
         return self._state[self._index[key]] == _WAITING

@@ -1,0 +1,75 @@
+"""pytest-xdist integration: ``-n N`` and ``--dist pexen``.
+
+Controller side: make ``--dist`` accept ``pexen``, take over xdist's default
+``load`` mode when ``-n`` is given without ``--dist``, build the pexen
+scheduler, mark workers as pexen-controlled, read outcomes off the reports
+and keep test durations (in pytest's cache) for the critical-path ranking
+of later runs. The worker side is in xdist_worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from .xdist_scheduler import Outcomes, PexenScheduling
+
+DURATIONS_KEY = "pexen/durations"
+
+
+def add_dist_choice(parser: pytest.Parser) -> None:
+    """xdist's ``--dist`` has fixed choices: add ``pexen`` once it exists."""
+    for group in getattr(parser, "_groups", []):
+        for option in group.options:
+            if option.dest != "dist":
+                continue
+            action = getattr(option, "_action", None)  # pytest >= 9
+            if action is not None and action.choices and "pexen" not in action.choices:
+                action.choices = [*action.choices, "pexen"]
+            attrs = getattr(option, "_attrs", None)  # pytest 8.4
+            if isinstance(attrs, dict) and attrs.get("choices") and (
+                    "pexen" not in attrs["choices"]):
+                attrs["choices"] = [*attrs["choices"], "pexen"]
+
+
+def is_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput") and config.pluginmanager.hasplugin("dsession")
+
+
+class DistPlugin:
+    """Registered in the xdist controller when pexen schedules."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.outcomes = Outcomes()
+        cache = getattr(config, "cache", None)
+        saved = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
+        self.durations: dict[str, float] = saved if isinstance(saved, dict) else {}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> PexenScheduling:
+        return PexenScheduling(config, log, self.outcomes, self.durations)
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["pexen"] = True
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.outcomes.record(report)
+
+    def pytest_sessionfinish(self) -> None:
+        cache = getattr(self.config, "cache", None)
+        if cache is not None and self.durations:
+            cache.set(DURATIONS_KEY, self.durations)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
+    """Before xdist turns ``-n N`` into ``--dist load``: make it pexen."""
+    option = config.option
+    if getattr(option, "pexen_plan", False):
+        option.numprocesses = 0  # the plan is computed and shown serially
+    elif getattr(option, "numprocesses", None) and getattr(option, "dist", None) == "no":
+        option.dist = "pexen"
+    return (yield)
