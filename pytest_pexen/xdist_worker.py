@@ -7,8 +7,7 @@ would then deadlock on a dependency chain. This loop replaces it: the
 controller sends ``pexen_run`` with the tests to run now and a hint of the
 next one; each test runs at once with the hint as its ``nextitem``. If the
 test that really comes next differs, the fixtures it does not share are
-torn down first, reported as the previous test's teardown, so pytest's
-setup state stays exact.
+torn down first, so pytest's setup state stays exact.
 
 It also sends the controller the task graph this worker collected (every
 worker computes the same), since the controller does not collect.
@@ -18,10 +17,10 @@ from __future__ import annotations
 
 import queue
 import time
+import warnings
 from typing import Any
 
 import pytest
-from _pytest.runner import call_and_report
 
 from .taskgraph import GraphSpec
 
@@ -43,6 +42,7 @@ class PexenWorker:
         self.config = config
         self.graph_source = graph_source
         self.commands: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.teardown_error: tuple[str, Exception] | None = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -77,7 +77,7 @@ class PexenWorker:
             for n, (index, skip, shared) in enumerate(entries):
                 item = items[index]
                 if previous is not None:
-                    self._settle_previous(interactor, items, previous, item)
+                    self._settle_previous(items, previous, item)
                 if n + 1 < len(entries):
                     nextitem: pytest.Item | None = items[entries[n + 1][0]]
                 else:
@@ -94,7 +94,7 @@ class PexenWorker:
             if session.shouldfail or session.shouldstop:
                 break
         if previous is not None:
-            self._settle_previous(interactor, items, previous, None)
+            self._settle_previous(items, previous, None)
         return True
 
     def _peek_next(self, items: list[pytest.Item], backlog: list[Any],
@@ -112,17 +112,29 @@ class PexenWorker:
                 return items[command[1]["entries"][0][0]]
         return items[hint] if hint is not None else None
 
-    def _settle_previous(self, interactor: Any, items: list[pytest.Item],
+    def _settle_previous(self, items: list[pytest.Item],
                          previous: tuple[int, pytest.Item | None],
                          actual: pytest.Item | None) -> None:
-        """Tear down what the previous test's ``nextitem`` kept but the
-        actual next test does not need, as that test's extra teardown."""
+        """Tear down what the previous test's ``nextitem`` kept alive but the
+        actual next test does not share. A failure there cannot be reported
+        as the previous test's teardown any more (its reports are sent), so
+        it becomes the setup error of the next test, or a warning at the end.
+        """
         index, assumed = previous
         if assumed is actual:
             return
-        needed = set(actual.listchain()) if actual is not None else set()
-        stack = items[index].session._setupstate.stack
-        if all(node in needed for node in stack):
-            return
-        interactor.item_index = index
-        call_and_report(items[index], "teardown", log=True, nextitem=actual)
+        try:
+            items[index].session._setupstate.teardown_exact(actual)
+        except Exception as exc:
+            where = f"after {items[index].nodeid}"
+            if actual is None:
+                warnings.warn(pytest.PytestWarning(
+                    f"pexen: fixture teardown {where} failed: {exc!r}"), stacklevel=1)
+            else:
+                self.teardown_error = (where, exc)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if self.teardown_error is not None:
+            (where, exc), self.teardown_error = self.teardown_error, None
+            raise RuntimeError(f"pexen: fixture teardown {where} failed") from exc

@@ -1,0 +1,274 @@
+"""Parallel runs on real pytest-xdist workers (``-n``, ``--dist pexen``, ``--tx``)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+LOGGER = """
+import json, os, time
+import pytest
+
+@pytest.fixture(autouse=True)
+def _log_span(request):
+    start = time.monotonic()
+    yield
+    end = time.monotonic()
+    line = json.dumps({"name": request.node.name, "start": start, "end": end,
+                       "worker": os.environ.get("PYTEST_XDIST_WORKER", "main")})
+    with open(os.environ["SPAN_LOG"], "a") as log:
+        log.write(line + "\\n")
+"""
+
+
+def spans(path: Path) -> dict[str, dict[str, float | str]]:
+    out = {}
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        out[record["name"]] = record
+    return out
+
+
+@pytest.fixture
+def span_log(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    log = pytester.path / "spans.jsonl"
+    monkeypatch.setenv("SPAN_LOG", str(log))
+    pytester.makeconftest(LOGGER)
+    return log
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "pexen", "-p", "xdist", *args, timeout=120)
+
+
+def test_chain_runs_in_order_across_workers(pytester: pytest.Pytester, span_log: Path) -> None:
+    body = ["import time, pytest_pexen as pexen"]
+    for i in range(6):
+        body.append(f"@pexen.provides('s{i}')")
+        if i:
+            body.append(f"@pexen.requires('s{i - 1}')")
+        body.append(f"def test_step{i}(): time.sleep(0.05)")
+    body.append("def test_free(): time.sleep(0.05)")
+    pytester.makepyfile(test_chain="\n".join(body))
+    result = run(pytester, "-n", "3")
+    result.assert_outcomes(passed=7)
+    s = spans(span_log)
+    for i in range(1, 6):
+        assert s[f"test_step{i}"]["start"] >= s[f"test_step{i - 1}"]["end"]
+
+
+def test_diamond_and_claims(pytester: pytest.Pytester, span_log: Path) -> None:
+    pytester.makepyfile(test_d="""
+        import time, pytest_pexen as pexen
+        @pexen.provides("base")
+        def test_base(): time.sleep(0.1)
+        @pexen.requires("base")
+        @pexen.provides("left")
+        @pexen.claims("lab")
+        def test_left(): time.sleep(0.2)
+        @pexen.requires("base")
+        @pexen.provides("right")
+        @pexen.claims("lab")
+        def test_right(): time.sleep(0.2)
+        @pexen.requires("left", "right")
+        def test_top(): pass
+        @pexen.uses("lab")
+        def test_user1(): time.sleep(0.2)
+        @pexen.uses("lab")
+        def test_user2(): time.sleep(0.2)
+    """)
+    result = run(pytester, "--dist", "pexen", "-n", "4")
+    result.assert_outcomes(passed=6)
+    s = spans(span_log)
+    assert s["test_left"]["start"] >= s["test_base"]["end"]
+    assert s["test_right"]["start"] >= s["test_base"]["end"]
+    assert s["test_top"]["start"] >= max(s["test_left"]["end"], s["test_right"]["end"])
+    lab = ["test_left", "test_right", "test_user1", "test_user2"]
+    for a in lab:
+        for b in lab:
+            if a < b and not (a.startswith("test_user") and b.startswith("test_user")):
+                overlap = min(s[a]["end"], s[b]["end"]) - max(s[a]["start"], s[b]["start"])
+                assert overlap <= 0, (a, b)
+
+
+def test_failure_skips_dependents_with_reason(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_f="""
+        import pytest_pexen as pexen
+        @pexen.provides("db")
+        def test_create(): assert False
+        @pexen.requires("db")
+        @pexen.provides("web")
+        def test_web(): pass
+        @pexen.requires("web")
+        def test_page(): pass
+        @pexen.provides("soft")
+        def test_soft(): raise pexen.TaskFailError("meh", deps_ok=True)
+        @pexen.requires("soft")
+        def test_after_soft(): pass
+    """)
+    result = run(pytester, "-n", "2", "-rs")
+    result.assert_outcomes(failed=2, passed=1, skipped=2)
+    result.stdout.fnmatch_lines([
+        "SKIPPED [[]1[]] test_f.py:4: pexen: 'db' not provided: test_f.py::test_create failed",
+        "SKIPPED [[]1[]] test_f.py:7: pexen: 'web' not provided: test_f.py::test_web did not "
+        "run ('db' not provided: test_f.py::test_create failed)",
+    ])
+
+
+def test_shared_state_crosses_workers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_s="""
+        import os, time, pytest_pexen as pexen
+        @pexen.provides("login")
+        @pexen.claims("a")
+        def test_login(pexen_shared):
+            pexen_shared["who"] = os.environ["PYTEST_XDIST_WORKER"]
+            time.sleep(0.3)
+        @pexen.claims("a")
+        def test_hog(): time.sleep(0.3)
+        @pexen.requires("login")
+        def test_use(pexen_shared):
+            assert pexen_shared["who"].startswith("gw")
+            assert pexen_shared["n"] == 7
+    """)
+    result = run(pytester, "-n", "2", "--pexen-shared", "n=7")
+    result.assert_outcomes(passed=3)
+
+
+def test_groups_and_priorities(pytester: pytest.Pytester, span_log: Path) -> None:
+    pytester.makepyfile(test_g="""
+        import time, pytest_pexen as pexen
+        @pexen.group("vm", workers=1)
+        def test_vm1(): time.sleep(0.1)
+        @pexen.group("vm", workers=1)
+        def test_vm2(): time.sleep(0.1)
+        def test_plain1(): time.sleep(0.1)
+        def test_plain2(): time.sleep(0.1)
+    """)
+    result = run(pytester, "-n", "2")
+    result.assert_outcomes(passed=4)
+    s = spans(span_log)
+    plain_end = max(s["test_plain1"]["end"], s["test_plain2"]["end"])
+    assert min(s["test_vm1"]["start"], s["test_vm2"]["start"]) >= plain_end
+    first, second = sorted(("test_vm1", "test_vm2"), key=lambda n: s[n]["start"])
+    assert s[second]["start"] >= s[first]["end"]  # workers=1
+
+
+def test_selection_pull_in_and_errors_under_xdist(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_p="""
+        import pytest_pexen as pexen
+        @pexen.provides("db")
+        def test_create(): pass
+        @pexen.requires("db")
+        def test_query(): pass
+        def test_other(): pass
+    """)
+    result = run(pytester, "-n", "2", "-k", "query")
+    result.assert_outcomes(passed=2)
+    pytester.makepyfile(test_p="""
+        import pytest_pexen as pexen
+        @pexen.requires("nothing")
+        def test_query(): pass
+    """)
+    result = run(pytester, "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    assert "requirement not provided by any task: 'nothing'" in output
+    assert "INTERNALERROR" not in output and "Traceback" not in output
+
+
+def test_worker_crash_fails_only_its_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_c="""
+        import os, time, pytest_pexen as pexen
+        @pexen.provides("boom")
+        @pexen.claims("lab")
+        def test_crash(): os._exit(3)
+        @pexen.requires("boom")
+        def test_after(): pass
+        @pexen.claims("lab")
+        def test_lab_later(): pass
+        def test_free1(): time.sleep(0.1)
+        def test_free2(): time.sleep(0.1)
+    """)
+    result = run(pytester, "-n", "2", "-rs")
+    result.assert_outcomes(failed=1, passed=3, skipped=1)
+    result.stdout.fnmatch_lines([
+        "worker 'gw*' crashed while running 'test_c.py::test_crash'",
+        "SKIPPED*'boom' not provided: test_c.py::test_crash crashed (its worker died)*",
+    ])
+
+
+def test_other_dist_mode_warns_once(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_w="""
+        import pytest_pexen as pexen
+        @pexen.provides("a")
+        def test_a(): pass
+        def test_b(): pass
+    """)
+    result = run(pytester, "-n", "2", "--dist", "load")
+    result.assert_outcomes(passed=2)
+    assert result.stdout.str().count("does not enforce pexen ordering and locks") == 1
+
+
+def test_unmarked_suite_same_outcomes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_u="""
+        import pytest
+        @pytest.fixture(scope="module")
+        def res():
+            return object()
+        @pytest.mark.parametrize("n", range(30))
+        def test_n(n, res): assert n != 13
+        @pytest.mark.skip
+        def test_skipped(): pass
+    """)
+    result = run(pytester, "-n", "2", "-W", "error", "--strict-markers")
+    result.assert_outcomes(passed=29, failed=1, skipped=1)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_remote_socket_worker(pytester: pytest.Pytester, span_log: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "execnet.script.socketserver", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        pytester.makepyfile(test_r="""
+            import time, pytest_pexen as pexen
+            @pexen.provides("a")
+            @pexen.claims("lab")
+            def test_a(): time.sleep(0.2)
+            @pexen.requires("a")
+            def test_b(): pass
+            @pexen.claims("lab")
+            def test_c(): time.sleep(0.2)
+        """)
+        result = run(pytester, "--dist", "pexen", "--tx", f"socket=127.0.0.1:{port}"
+                     f"//chdir={pytester.path}", "--tx", "popen")
+        result.assert_outcomes(passed=3)
+        s = spans(span_log)
+        assert s["test_b"]["start"] >= s["test_a"]["end"]
+        overlap = min(s["test_a"]["end"], s["test_c"]["end"]) - max(
+            s["test_a"]["start"], s["test_c"]["start"])
+        assert overlap <= 0
+        assert {s[n]["worker"] for n in s} <= {"gw0", "gw1"}
+    finally:
+        server.kill()
+        server.wait()
