@@ -23,6 +23,7 @@ from .sched.planner import Planner, Unrunnable
 from .taskgraph import GraphSpec, spec_planner
 
 MAX_BATCH = 32
+PREFETCH = 2
 
 
 class Outcomes:
@@ -174,8 +175,9 @@ class PexenScheduling:
             raise pytest.UsageError("pexen: the task graph from the workers does not match "
                                     "their collection")
         try:
+            # always rank by critical path: unknown durations count alike
             self.planner = spec_planner(spec, self.config.getoption("pexen_missing"),
-                                        durations=self.durations or None)
+                                        durations=self.durations)
         except DepcheckError as exc:  # the workers found it first; kept as a guard
             raise pytest.UsageError(f"pexen: {exc}") from None
         self._queue_skips(self.planner.unrunnable)
@@ -210,8 +212,12 @@ class PexenScheduling:
         planner = self.planner
         if planner is None:
             return
+        # a worker gets work when idle; while plenty of tests are ready it
+        # also gets its next batch a little before it runs dry
+        plenty = planner.ready >= 8 * max(1, len(self.node2pending))
         idle = [node for node, pending in self.node2pending.items()
-                if not pending and node in self.node2collection]
+                if node in self.node2collection
+                and (not pending or (plenty and len(pending) <= PREFETCH))]
         for node in idle:
             entries = self._next_entries()
             if not entries:

@@ -1,0 +1,171 @@
+"""Makespan and correctness of parallel runs (issue: xdist scheduler figures).
+
+For several seeds, generates a synthetic suite: N tests over shuffled files,
+a random DAG (each test requires 0-2 earlier tests), claims on a few
+resources, sleep durations of 50-400 ms. Each test logs its own start, end
+and worker. Runs, in one go:
+
+* pytest-pexen, ``-n 4`` (twice: cold, then with durations from the cache);
+* pytest-xdist ``--dist load``, ``-n 4`` (ignores dependencies: violations);
+* the only correct peer: pytest-dependency + pytest-order
+  ``--order-dependencies``, serial.
+
+Prints, per run, the violations (a dependent started before its provider
+ended, or two holders of a claim overlapped) and the makespan (first start
+to last end, from the tests' own logs) against the lower bound
+max(critical path, total work / 4, heaviest resource's total).
+
+The peers are installed into their own virtualenv (benchmarks/.venv-peers),
+never into the project's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import venv
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VENV = HERE / ".venv-peers"
+WORKERS = 4
+
+
+def peer_python() -> Path:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        venv.create(VENV, with_pip=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", "-e", str(HERE.parent),
+                        "pytest-dependency", "pytest-order"], check=True)
+    return python
+
+
+class Suite:
+    """One random suite: durations, dependencies and claims per test."""
+
+    def __init__(self, tests: int, seed: int) -> None:
+        rnd = random.Random(seed)
+        self.durations = [rnd.uniform(0.05, 0.4) for _ in range(tests)]
+        self.deps = [sorted({rnd.randrange(i) for _ in range(rnd.choice((0, 1, 1, 2)))})
+                     if i else [] for i in range(tests)]
+        self.claims = [f"res{rnd.randrange(3)}" if rnd.random() < 0.15 else None
+                       for _ in range(tests)]
+        files = max(1, tests // 8)
+        self.file_of = [rnd.randrange(files) for _ in range(tests)]
+        self.files = files
+
+    def nodeid(self, i: int) -> str:
+        return f"test_f{self.file_of[i]:02d}.py::test_{i}"
+
+    def write(self, root: Path, style: str) -> None:
+        root.mkdir(parents=True)
+        (root / "pytest.ini").write_text("[pytest]\n")
+        bodies: dict[int, list[str]] = {f: [] for f in range(self.files)}
+        for i, duration in enumerate(self.durations):
+            lines = []
+            if style == "pexen":
+                lines.append(f"@pexen.provides('t{i}')")
+                for d in self.deps[i]:
+                    lines.append(f"@pexen.requires('t{d}')")
+                if self.claims[i]:
+                    lines.append(f"@pexen.claims('{self.claims[i]}')")
+            elif style == "dependency":
+                depends = ", ".join(repr(self.nodeid(d)) for d in self.deps[i])
+                lines.append(f"@pytest.mark.dependency(depends=[{depends}], scope='session')")
+            lines.append(f"def test_{i}(): span({i}, {duration!r})")
+            bodies[self.file_of[i]].append("\n".join(lines))
+        head = ("import json, os, time\nimport pytest\nimport pytest_pexen as pexen\n\n"
+                "def span(i, duration):\n"
+                "    start = time.time()\n"
+                "    time.sleep(duration)\n"
+                "    with open(os.environ['SPAN_LOG'], 'a') as log:\n"
+                "        log.write(json.dumps([i, start, time.time(), "
+                "os.environ.get('PYTEST_XDIST_WORKER', 'main')]) + '\\n')\n\n")
+        for f, body in bodies.items():
+            (root / f"test_f{f:02d}.py").write_text(head + "\n\n".join(body) + "\n")
+
+    def lower_bound(self) -> float:
+        finish = [0.0] * len(self.durations)
+        for i, duration in enumerate(self.durations):
+            finish[i] = duration + max((finish[d] for d in self.deps[i]), default=0.0)
+        per_resource: dict[str, float] = {}
+        for i, res in enumerate(self.claims):
+            if res:
+                per_resource[res] = per_resource.get(res, 0.0) + self.durations[i]
+        return max(max(finish), sum(self.durations) / WORKERS,
+                   max(per_resource.values(), default=0.0))
+
+    def check(self, log: Path) -> tuple[int, float, int]:
+        """(violations, makespan from the logs, tests that ran)."""
+        spans: dict[int, tuple[float, float]] = {}
+        for line in log.read_text().splitlines():
+            i, start, end, _worker = json.loads(line)
+            spans[i] = (start, end)
+        violations = 0
+        for i, (start, _end) in spans.items():
+            violations += sum(1 for d in self.deps[i] if d not in spans or spans[d][1] > start)
+        holders: dict[str, list[tuple[float, float]]] = {}
+        for i, res in enumerate(self.claims):
+            if res and i in spans:
+                holders.setdefault(res, []).append(spans[i])
+        for intervals in holders.values():
+            intervals.sort()
+            violations += sum(1 for a, b in zip(intervals, intervals[1:]) if b[0] < a[1])
+        makespan = max(e for _, e in spans.values()) - min(s for s, _ in spans.values())
+        return violations, makespan, len(spans)
+
+
+def run(python: Path, root: Path, log: Path, *args: str) -> None:
+    log.unlink(missing_ok=True)
+    env = dict(os.environ, SPAN_LOG=str(log))
+    subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:randomly", *args],
+                   cwd=root, env=env, capture_output=True, text=True, check=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tests", type=int, default=40)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--skip-peers", action="store_true",
+                        help="only pytest-pexen (no --dist load, no serial peer)")
+    args = parser.parse_args()
+    python = peer_python() if not args.skip_peers else Path(sys.executable)
+    worst_ratio = 0.0
+    total_violations = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in args.seeds:
+            suite = Suite(args.tests, seed)
+            bound = suite.lower_bound()
+            pexen_root, dep_root = Path(tmp, f"pexen{seed}"), Path(tmp, f"dep{seed}")
+            suite.write(pexen_root, "pexen")
+            suite.write(dep_root, "dependency")
+            log = Path(tmp, "spans.jsonl")
+            runs = [("pexen -n 4 (cold)", pexen_root, ("-n", "4", "-p", "pexen")),
+                    ("pexen -n 4 (warm)", pexen_root, ("-n", "4", "-p", "pexen"))]
+            if not args.skip_peers:
+                runs += [("xdist --dist load -n 4", pexen_root,
+                          ("-n", "4", "--dist", "load", "-p", "pexen", "-W",
+                           "ignore::pytest_pexen.PexenWarning")),
+                         ("dependency+order serial", dep_root,
+                          ("-p", "no:pexen", "-p", "no:xdist", "--order-dependencies"))]
+            print(f"seed {seed}: {args.tests} tests, lower bound {bound:.2f} s")
+            for name, root, extra in runs:
+                run(python, root, log, *extra)
+                violations, makespan, ran = suite.check(log)
+                ratio = makespan / bound
+                print(f"  {name:26s} ran {ran:3d}  violations {violations:3d}  "
+                      f"makespan {makespan:6.2f} s  = {ratio:.2f}x bound")
+                if name.startswith("pexen"):
+                    total_violations += violations
+                    worst_ratio = max(worst_ratio, ratio)
+    print(f"pytest-pexen: {total_violations} violations in all; worst makespan "
+          f"{worst_ratio:.2f}x the lower bound (goal: 0 and <= 1.10x)")
+
+
+if __name__ == "__main__":
+    main()
