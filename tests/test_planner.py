@@ -1,0 +1,345 @@
+"""The planner: unit tests of each rule, and properties on random graphs."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pytest_pexen.sched.errors import DepcheckError, MutexError
+from pytest_pexen.sched.planner import Planner, choose_provider
+
+
+def drive(planner: Planner[str], fail: set[str] = frozenset(), width: int = 1) -> list[str]:
+    """Run to the end with ``width`` slots, completing in start order."""
+    started: list[str] = []
+    running: list[str] = []
+    while planner.active:
+        ready = planner.get_ready(width - len(running))
+        started += ready
+        running += ready
+        if not running:
+            break
+        key = running.pop(0)
+        planner.done(key, ok=key not in fail)
+    return started
+
+
+def make(*tasks: tuple[str, dict[str, Any]], **kw: Any) -> Planner[str]:
+    planner: Planner[str] = Planner(**kw)
+    for key, meta in tasks:
+        planner.add(key, **meta)
+    planner.prepare()
+    return planner
+
+
+def test_priority_then_insertion_order() -> None:
+    p = make(("a", {"priority": 2}), ("b", {}), ("c", {"priority": -1}), ("d", {}))
+    assert drive(p) == ["c", "b", "d", "a"]
+
+
+def test_tag_needs_every_provider() -> None:
+    p = make(("use", {"requires": ["db"]}), ("p1", {"provides": ["db"]}),
+             ("p2", {"provides": ["db"]}))
+    assert p.get_ready() == ["p1", "p2"]
+    p.done("p1")
+    assert p.get_ready() == []
+    p.done("p2")
+    assert p.get_ready() == ["use"]
+
+
+def test_claims_exclusive_uses_shared() -> None:
+    p = make(("u1", {"uses": ["r"]}), ("u2", {"uses": ["r"]}), ("c", {"claims": ["r"]}),
+             ("u3", {"uses": ["r"]}))
+    assert p.get_ready() == ["u1", "u2"]  # the claimer waits, and then so does u3
+    p.done("u1")
+    assert p.get_ready() == []
+    p.done("u2")
+    assert p.get_ready() == ["c"]
+    p.done("c")
+    assert p.get_ready() == ["u3"]
+
+
+def test_groups_one_at_a_time_with_limit() -> None:
+    p: Planner[str] = Planner()
+    p.add_group("first")
+    p.add_group("vm", limit=1)
+    for key, group in [("a", "vm"), ("b", "first"), ("c", "vm"), ("d", "first")]:
+        p.add(key, group=group)
+    p.prepare()
+    assert p.get_ready() == ["b", "d"]
+    p.done("b")
+    assert p.get_ready() == []
+    p.done("d")
+    assert p.current_group == "vm"
+    assert p.get_ready() == ["a"]
+    p.done("a")
+    assert p.get_ready() == ["c"]
+
+
+def test_requirement_from_a_later_group_is_an_error() -> None:
+    p: Planner[str] = Planner()
+    p.add_group("early")
+    p.add_group("late")
+    p.add("a", requires=["x"], group="early")
+    p.add("b", provides=["x"], group="late")
+    with pytest.raises(DepcheckError, match="'x', provided by b in group 'late', which runs"):
+        p.prepare()
+
+
+def test_critical_path_breaks_ties() -> None:
+    tasks = [("short", {"duration": 1.0}), ("long", {"duration": 1.0, "provides": ["x"]}),
+             ("tail", {"duration": 5.0, "requires": ["x"]})]
+    assert make(*tasks).get_ready(1) == ["long"]
+    assert make(*[(k, {m: v for m, v in d.items() if m != "duration"}) for k, d in tasks]
+                ).get_ready(1) == ["short"]
+
+
+def test_failure_drops_dependents_with_reasons() -> None:
+    p = make(("a", {"provides": ["db"]}), ("b", {"requires": ["db"], "provides": ["web"]}),
+             ("c", {"requires": ["web"]}), ("d", {}))
+    p.get_ready()
+    dropped = p.done("a", ok=False)
+    assert [(u.task, u.tag, u.culprit, u.root) for u in dropped] == [
+        ("b", "db", "a", "a"), ("c", "web", "b", "a")]
+    assert dropped[0].reason == "'db' not provided: a failed"
+    assert dropped[1].reason == "'web' not provided: b did not run ('db' not provided: a failed)"
+    p.done("d")
+    assert not p.active
+
+
+def test_outcome_words_and_deps_ok() -> None:
+    p = make(("a", {"provides": ["x"]}), ("b", {"requires": ["x"]}),
+             ("s", {"provides": ["y"]}), ("t", {"requires": ["y"]}))
+    p.get_ready()
+    p.done("a", ok=False, deps_ok=True)
+    assert p.get_ready() == ["b"]
+    (u,) = p.done("s", ok=False, outcome="was skipped")
+    assert u.reason == "'y' not provided: s was skipped"
+
+
+def test_locks_kept_by_a_crash_drop_waiters() -> None:
+    p = make(("c", {"claims": ["r"]}), ("w", {"claims": ["r"]}), ("u", {"uses": ["s"]}),
+             ("u2", {"uses": ["s"]}), ("cs", {"claims": ["s"]}))
+    assert p.get_ready() == ["c", "u", "u2"]
+    p.done("c", ok=False, locks_ok=False)
+    assert p.get_ready() == []
+    (u,) = p.take_dropped()
+    assert u.task == "w" and "stays locked by c" in u.reason
+    p.done("u", ok=False, locks_ok=False)  # a shared lock held for good
+    p.done("u2")
+    assert p.get_ready() == []
+    assert [d.task for d in p.take_dropped()] == ["cs"]
+    assert not p.active
+
+
+def test_missing_requirement_and_rollback() -> None:
+    p: Planner[str] = Planner()
+    p.add("a", provides=["x"])
+    p.add("b", requires=["nope"])
+    with pytest.raises(DepcheckError, match=r"'nope' \(required by b\)") as err:
+        p.prepare()
+    assert err.value.missing == {"nope": ["b"]}
+    assert not p.active  # the whole batch was taken back: nothing half-added
+    p.add("a", provides=["x"])
+    p.add("c", requires=["x"])
+    p.prepare()
+    assert drive(p) == ["a", "c"]
+
+
+def test_missing_skip_drops_transitively() -> None:
+    p: Planner[str] = Planner()
+    p.add("a", requires=["nope"], provides=["x"])
+    p.add("b", requires=["x"])
+    p.add("c")
+    dropped = p.prepare(missing="skip")
+    assert [u.task for u in dropped] == ["a", "b"]
+    assert dropped[0].reason == "'nope' is not provided by any task"
+    assert drive(p) == ["c"]
+
+
+def test_cycle_is_spelled_out() -> None:
+    p: Planner[str] = Planner()
+    p.add("a", requires=["y"], provides=["x"])
+    p.add("b", requires=["x"], provides=["y"])
+    p.add("free")
+    with pytest.raises(DepcheckError) as err:
+        p.prepare()
+    assert str(err.value) == "dependency cycle: a requires 'y' from b, b requires 'x' from a"
+    assert err.value.cycle == ["a", "b", "a"]
+
+
+def test_tasks_added_while_running() -> None:
+    p = make(("a", {"provides": ["x"]}), ("f", {"provides": ["bad"]}), ("slow", {}))
+    assert p.get_ready() == ["a", "f", "slow"]
+    p.done("a")
+    p.done("f", ok=False)
+    p.add("late_ok", requires=["x"])
+    p.add("late_bad", requires=["bad"])
+    dropped = p.prepare()
+    assert [u.task for u in dropped] == ["late_bad"]
+    assert p.get_ready() == ["late_ok"]
+    p.add("c1", requires=["z"], provides=["w"])
+    p.add("c2", requires=["w"], provides=["z"])
+    with pytest.raises(DepcheckError, match="cycle"):
+        p.prepare()
+    p.done("late_ok")
+    p.done("slow")
+    assert not p.active
+
+
+def test_abort_duplicates_and_mutex() -> None:
+    p = make(("a", {}), ("b", {"requires": ["a_tag"]}), ("c", {"provides": ["a_tag"]}))
+    p.get_ready(1)
+    assert {u.task for u in p.abort("stop")} == {"b", "c"}
+    p.done("a")
+    assert not p.active
+    with pytest.raises(ValueError, match="added twice"):
+        p.add("a")
+    with pytest.raises(MutexError):
+        p.add("z", claims=["r"], uses=["r"])
+
+
+def test_order_keeps_insertion_and_affinity() -> None:
+    p = make(("m1::a", {"requires": ["b"]}), ("m1::x", {}), ("m2::b", {"provides": ["b"]}),
+             ("m2::c", {}))
+    assert p.copy().order() == ["m1::x", "m2::b", "m1::a", "m2::c"]
+    assert p.order(affinity=lambda k: k.split("::")[0]) == ["m1::x", "m2::b", "m2::c", "m1::a"]
+
+
+def test_choose_provider_rule() -> None:
+    assert choose_provider([("a", 1, 0), ("b", 0, 2), ("c", 0, 1), ("d", 0, 1)]) == "c"
+    with pytest.raises(ValueError):
+        choose_provider([])
+
+
+# ---------------------------------------------------------------- properties
+
+@st.composite
+def graphs(draw: st.DrawFn) -> dict[str, Any]:
+    n = draw(st.integers(1, 25))
+    ngroups = draw(st.integers(1, 3))
+    tasks = []
+    for i in range(n):
+        group = draw(st.integers(0, ngroups - 1))
+        # providers of a tag never sit in a later group than its requirers:
+        # require only tags of earlier tasks whose group is not later
+        earlier = [t for t in tasks if t["group"] <= group]
+        reqs = draw(st.lists(st.sampled_from([f"t{t['i']}" for t in earlier] + ["v"])
+                             if earlier else st.just("v"), max_size=2, unique=True))
+        provides = [f"t{i}"] + (["v"] if draw(st.booleans()) and i < n // 2 else [])
+        res = draw(st.lists(st.sampled_from(["r1", "r2", "r3"]), max_size=2, unique=True))
+        split = draw(st.integers(0, len(res)))
+        tasks.append({
+            "i": i, "group": group, "requires": reqs, "provides": provides,
+            "claims": res[:split], "uses": res[split:], "priority": draw(st.integers(0, 3)),
+            "duration": draw(st.one_of(st.none(), st.floats(0.1, 5))),
+        })
+    limits = [draw(st.one_of(st.none(), st.integers(1, 3))) for _ in range(ngroups)]
+    return {"tasks": tasks, "limits": limits, "seed": draw(st.integers(0, 2**32)),
+            "width": draw(st.integers(1, 5)), "fail_rate": draw(st.sampled_from([0, 0.2, 0.5]))}
+
+
+def valid_virtual_tag(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keep a requirement on the virtual tag "v" only where it can be met
+    without a cycle: after every provider of it, in no earlier group."""
+    providers = [t for t in tasks if "v" in t["provides"]]
+    for t in tasks:
+        if "v" in t["requires"] and (not providers or any(
+                p["i"] >= t["i"] or p["group"] > t["group"] for p in providers)):
+            t["requires"].remove("v")
+    return tasks
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs())
+def test_random_runs_keep_every_invariant(g: dict[str, Any]) -> None:
+    tasks = valid_virtual_tag(g["tasks"])
+    planner: Planner[int] = Planner()
+    for n, limit in enumerate(g["limits"]):
+        planner.add_group(n, limit)
+    by_key = {t["i"]: t for t in tasks}
+    for t in tasks:
+        planner.add(t["i"], requires=t["requires"], provides=t["provides"], claims=t["claims"],
+                    uses=t["uses"], priority=t["priority"], group=t["group"],
+                    duration=t["duration"])
+    planner.prepare()
+    rnd = random.Random(g["seed"])
+    providers: dict[str, list[int]] = {}
+    for t in tasks:
+        for tag in t["provides"]:
+            providers.setdefault(tag, []).append(t["i"])
+    ended_well: set[int] = set()
+    ended: set[int] = set()
+    dead: dict[str, bool] = {}  # resource -> held exclusively for good
+    running: list[int] = []
+    started: list[int] = []
+    while planner.active:
+        ready = planner.get_ready(g["width"] - len(running))
+        for key in ready:
+            t = by_key[key]
+            for tag in t["requires"]:  # every provider ended well
+                assert set(providers[tag]) <= ended_well, (key, tag)
+            held_claims = {r for k in running for r in by_key[k]["claims"]}
+            held_uses = {r for k in running for r in by_key[k]["uses"]}
+            for r in t["claims"]:
+                assert r not in held_claims and r not in held_uses and r not in dead
+            for r in t["uses"]:
+                assert r not in held_claims and not dead.get(r, False)
+            groups = {by_key[k]["group"] for k in running} | {t["group"]}
+            assert len(groups) == 1
+            running.append(key)
+        started += ready
+        limit = g["limits"][t["group"]] if running and (t := by_key[running[0]]) else None
+        if limit is not None:
+            assert len(running) <= limit
+        if not running:
+            assert not planner.active, "stalled with nothing running"
+            break
+        key = running.pop(rnd.randrange(len(running)))
+        ok = rnd.random() >= g["fail_rate"]
+        deps_ok = ok or rnd.random() < 0.3
+        locks_ok = ok or rnd.random() < 0.5
+        planner.done(key, ok=ok, deps_ok=deps_ok, locks_ok=locks_ok)
+        ended.add(key)
+        if deps_ok:
+            ended_well.add(key)
+        if not locks_ok:
+            for r in by_key[key]["claims"]:
+                dead[r] = True
+            for r in by_key[key]["uses"]:
+                dead.setdefault(r, False)
+    unrun = [u.task for u in planner.unrunnable]
+    assert len(started) == len(set(started))
+    assert sorted(started + unrun) == sorted(by_key), "every task runs or is reported"
+    for u in planner.unrunnable:
+        assert u.reason
+        t = by_key[u.task]
+        needs_lock = any(r in dead for r in t["claims"]) or any(dead.get(r) for r in t["uses"])
+        broken_tag = any(not set(providers[tag]) <= ended_well for tag in t["requires"])
+        assert needs_lock or broken_tag, u
+
+
+@settings(max_examples=100, deadline=None)
+@given(graphs())
+def test_order_is_topological_and_plain_order_is_insertion(g: dict[str, Any]) -> None:
+    tasks = valid_virtual_tag(g["tasks"])
+    planner: Planner[int] = Planner()
+    for t in tasks:
+        planner.add(t["i"], requires=t["requires"], provides=t["provides"])
+    planner.prepare()
+    order = planner.order()
+    position = {k: n for n, k in enumerate(order)}
+    assert sorted(order) == [t["i"] for t in tasks]
+    for t in tasks:
+        for tag in t["requires"]:
+            assert all(position[p] < position[t["i"]] for p in
+                       [u["i"] for u in tasks if tag in u["provides"]])
+    plain: Planner[int] = Planner()
+    for t in tasks:
+        plain.add(t["i"])
+    plain.prepare()
+    assert plain.order() == [t["i"] for t in tasks]
