@@ -1,0 +1,259 @@
+"""Sched, the original pexen API, on both pools (SPEC section 10)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sched_tasks as tasks
+
+from pytest_pexen.sched import (
+    DepcheckError,
+    ExceptionInfo,
+    MutexError,
+    PexenWarning,
+    PoolError,
+    Sched,
+    TaskFailError,
+    TaskRes,
+    meta,
+)
+from pytest_pexen.sched.pool import ProcessWorkerPool, ThreadWorkerPool
+
+POOLS = [ThreadWorkerPool, ProcessWorkerPool]
+
+
+def task(fn: Callable[..., Any], *args: Any, **fields: Any) -> functools.partial[Any]:
+    """A fresh, picklable task object with its own metadata."""
+    new = functools.partial(fn, *args)
+    meta.assign_val(new, **fields)
+    return new
+
+
+def spans(log: Path) -> dict[str, tuple[float, float, int]]:
+    out = {}
+    for line in log.read_text().splitlines():
+        name, start, end, pid = json.loads(line)
+        out[name] = (start, end, pid)
+    return out
+
+
+def overlap(a: tuple[float, float, int], b: tuple[float, float, int]) -> bool:
+    return min(a[1], b[1]) > max(a[0], b[0])
+
+
+@pytest.fixture(params=POOLS, ids=["threads", "processes"])
+def pool_cls(request: pytest.FixtureRequest) -> type[ThreadWorkerPool]:
+    return request.param  # type: ignore[no-any-return]
+
+
+def test_return_value_and_exception(pool_cls: type[ThreadWorkerPool]) -> None:
+    ok, bad = task(tasks.ret_1234), task(tasks.raise_name_error)
+    results = {r.task: r for r in Sched([ok, bad]).run(pool_cls())}
+    assert results[ok].ret == 1234 and results[ok].excinfo is None
+    info = results[bad].excinfo
+    assert isinstance(info, ExceptionInfo)
+    assert info.type is NameError and isinstance(info.val, NameError)
+    if pool_cls is ProcessWorkerPool:
+        assert info.tb is None  # a traceback does not cross processes
+    else:
+        assert info.tb is not None
+
+
+def test_priority_then_dependency_order(pool_cls: type[ThreadWorkerPool]) -> None:
+    a = task(tasks.ret_1234, priority=4)
+    b = task(tasks.ret_1234, priority=3)
+    c = task(tasks.ret_1234, requires=["dep"], priority=0)
+    d = task(tasks.ret_1234, provides=["dep"], priority=5)
+    order = [r.task for r in Sched([a, b, c, d]).run(pool_cls(workers=1, spare=0))]
+    assert order == [b, a, d, c]
+
+
+def test_shared_state_and_kwargs(pool_cls: type[ThreadWorkerPool]) -> None:
+    provider = task(tasks.write_shared, provides=["p"])
+    direct = task(tasks.read_shared, requires=["p"], provides=["q"])
+    indirect = task(tasks.read_shared, requires=["q"])
+    unrelated = task(tasks.read_shared, priority=9)
+    kw = task(tasks.with_kwargs, kwargs={"testargs": 1})
+    both = task(tasks.shared_and_kwargs, kwargs={"testargs": 2})
+    s = Sched([provider, direct, indirect, unrelated, kw, both])
+    s.add_shared(run=7)
+    results = {r.task: r for r in s.run(pool_cls(workers=2))}
+    pid = results[provider].ret["provider"]
+    assert results[provider].shared == {"run": 7, "provider": pid}
+    assert results[direct].ret == {"run": 7, "provider": pid}  # direct dependent
+    # each task hands its own dict on to its direct dependents
+    assert results[indirect].ret == results[direct].shared
+    assert results[unrelated].ret == {"run": 7}
+    assert results[kw].ret == {"testargs": 1}  # no positional arg: no shared dict
+    assert results[both].ret == ({"run": 7}, 2)
+
+
+def test_claims_never_overlap_uses_do(pool_cls: type[ThreadWorkerPool], tmp_path: Path) -> None:
+    log = str(tmp_path / "spans.jsonl")
+    run = [task(tasks.span, log, f"c{i}", 0.15, claims=["r"]) for i in range(3)]
+    run += [task(tasks.span, log, f"u{i}", 0.3, uses=["s"]) for i in range(2)]
+    list(Sched(run).run(pool_cls(workers=4)))
+    s = spans(Path(log))
+    for a in ("c0", "c1", "c2"):
+        for b in ("c0", "c1", "c2"):
+            assert a == b or not overlap(s[a], s[b])
+    assert overlap(s["u0"], s["u1"])
+
+
+def test_slow_consumer_throttles(pool_cls: type[ThreadWorkerPool], tmp_path: Path) -> None:
+    log = tmp_path / "spans.jsonl"
+    work = [task(tasks.span, str(log), f"t{i}", 0.01) for i in range(8)]
+    results = Sched(work).run(pool_cls(workers=2, spare=1))
+    next(results)
+    time.sleep(0.5)  # hold the generator: only the in-flight tasks may run
+    assert len(log.read_text().splitlines()) <= 1 + 3
+    assert len(list(results)) == 7
+
+
+def test_uncontrolled_failure_leaves_deps_and_locks(pool_cls: type[ThreadWorkerPool]) -> None:
+    bad = task(tasks.raise_name_error, provides=["dep"], claims=["lock"])
+    dependent = task(tasks.ret_1234, requires=["dep"])
+    waiter = task(tasks.ret_1234, claims=["lock"], priority=1)
+    free = task(tasks.ret_1234, priority=2)
+    s = Sched([bad, dependent, waiter, free])
+    with pytest.warns(PexenWarning) as caught:
+        results = [r.task for r in s.run(pool_cls(workers=1))]
+    assert results == [bad, free]
+    messages = sorted(str(w.message) for w in caught if w.category is PexenWarning)
+    assert messages == [
+        "1 locks still held at exit due to parent exception",
+        "2 tasks skipped due to unmet deps or held locks caused by parent exception "
+        "(see Sched.unrunnable)",
+    ]
+    reasons = {u.task: u.reason for u in s.unrunnable}
+    assert "'dep' not provided" in reasons[dependent]
+    assert "stays locked" in reasons[waiter]
+
+
+@pytest.mark.parametrize(("deps_ok", "locks_ok"), [(True, True), (True, False),
+                                                   (False, True), (False, False)])
+def test_task_fail_error_flags(pool_cls: type[ThreadWorkerPool], deps_ok: bool,
+                               locks_ok: bool) -> None:
+    failing = task(tasks.controlled, deps_ok, locks_ok, provides=["dep"], claims=["lock"])
+    dependent = task(tasks.ret_1234, requires=["dep"])
+    waiter = task(tasks.ret_1234, claims=["lock"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PexenWarning)
+        ran = {r.task for r in Sched([failing, dependent, waiter]).run(pool_cls())}
+    assert (dependent in ran) is deps_ok
+    assert (waiter in ran) is locks_ok
+
+
+def test_task_fail_wrap(pool_cls: type[ThreadWorkerPool]) -> None:
+    bare = task(tasks.wrapped_bare, provides=["a"])
+    flags = task(tasks.wrapped_flags, provides=["b"])
+    reraise = task(tasks.wrapped_reraise, provides=["c"])
+    after = [task(tasks.ret_1234, requires=[t]) for t in "abc"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PexenWarning)
+        results = {r.task: r for r in Sched([bare, flags, reraise, *after]).run(pool_cls())}
+    assert results[bare].excinfo.type is TaskFailError  # type: ignore[union-attr]
+    assert results[reraise].excinfo.type is KeyError  # type: ignore[union-attr]
+    assert after[0] in results and after[2] in results
+    assert after[1] not in results  # deps_ok=False
+
+
+def test_depcheck_and_mutex_errors_before_running() -> None:
+    ran: list[int] = []
+    a = task(ran.append, 1, requires=["nobody"])
+    with pytest.raises(DepcheckError, match="'nobody'"):
+        Sched([a]).run()
+    x = task(ran.append, 2, requires=["y"], provides=["x"])
+    y = task(ran.append, 3, requires=["x"], provides=["y"])
+    with pytest.raises(DepcheckError, match="dependency cycle: .* requires 'y' from"):
+        Sched([x, y]).run()
+    z = task(ran.append, 4)
+    meta.assign_meta(z).claims.add("r")
+    meta.assign_meta(z).uses.add("r")
+    with pytest.raises(MutexError):
+        Sched([z]).run()
+    assert ran == []
+
+
+def test_bad_tasks_and_metadata() -> None:
+    with pytest.raises(TypeError, match="must be callable"):
+        Sched([42])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="priority must be an int"):
+        meta.SchedMeta(priority="high")  # type: ignore[arg-type]
+    assert meta.SchedMeta(requires="db").requires == {"db"}  # one tag, not characters
+    with pytest.raises(TypeError, match="requires entries must be non-empty strings"):
+        meta.SchedMeta(requires=["db", 3])  # type: ignore[list-item]
+
+
+def test_add_tasks_while_running(pool_cls: type[ThreadWorkerPool]) -> None:
+    first = task(tasks.ret_1234, provides=["base"])
+    late = task(tasks.read_shared, requires=["base"])
+    broken = task(tasks.ret_1234, requires=["nobody"])
+    s = Sched([first])
+    seen = []
+    for res in s.run(pool_cls()):
+        seen.append(res.task)
+        if res.task is first:
+            with pytest.raises(DepcheckError):
+                s.add_tasks([broken])
+            s.add_tasks([late])
+    assert seen == [first, late]
+
+
+def test_groups_run_one_at_a_time_on_their_pools(tmp_path: Path) -> None:
+    log = str(tmp_path / "spans.jsonl")
+    g0 = [task(tasks.span, log, f"a{i}", 0.1) for i in range(2)]
+    g1 = [task(tasks.span, log, f"b{i}", 0.1) for i in range(2)]
+    g2 = [task(tasks.worker_identity)]
+    s = Sched(g0)
+    s.add_group(g1, pool=ProcessWorkerPool(workers=2))
+    s.add_group(g2, pool=ThreadWorkerPool(workers=1))
+    results = {r.task: r for r in s.run(ThreadWorkerPool(workers=2))}
+    sp = spans(Path(log))
+    assert max(sp["a0"][1], sp["a1"][1]) <= min(sp["b0"][0], sp["b1"][0])
+    assert overlap(sp["a0"], sp["a1"]) and overlap(sp["b0"], sp["b1"])
+    assert sp["a0"][2] == os.getpid() and sp["b0"][2] != os.getpid()
+    assert results[g2[0]].ret == (os.getpid(), "pexen-worker-0")
+
+
+def test_process_pool_unpicklable_values_are_clear_errors() -> None:
+    lam = lambda: None  # noqa: E731 - the point: a lambda does not pickle
+    bad_ret = task(tasks.return_lambda)
+    bad_shared = task(tasks.unpicklable_shared)
+    results = {r.task: r for r in Sched([lam, bad_ret, bad_shared]).run(ProcessWorkerPool())}
+    for t in (lam, bad_ret, bad_shared):
+        info = results[t].excinfo
+        assert info is not None and info.type is PoolError, t
+        assert "pickle" in str(info.val)
+
+
+def test_dead_worker_process_raises_instead_of_hanging() -> None:
+    outcome: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            list(Sched([task(tasks.die)]).run(ProcessWorkerPool()))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "run() hung on a dead worker"
+    assert isinstance(outcome[0], PoolError)
+    assert "died (exit code 7)" in str(outcome[0])
+
+
+def test_taskres_shape() -> None:
+    assert TaskRes(tasks.ret_1234) == (tasks.ret_1234, {}, None, None)
+    (res,) = Sched([tasks.decorated]).run()
+    assert res == TaskRes(tasks.decorated, {}, "decorated", None)
