@@ -22,6 +22,7 @@ never into the project's.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -115,7 +116,7 @@ class Suite:
                 holders.setdefault(res, []).append(spans[i])
         for intervals in holders.values():
             intervals.sort()
-            violations += sum(1 for a, b in zip(intervals, intervals[1:]) if b[0] < a[1])
+            violations += sum(1 for a, b in itertools.pairwise(intervals) if b[0] < a[1])
         makespan = max(e for _, e in spans.values()) - min(s for s, _ in spans.values())
         return violations, makespan, len(spans)
 

@@ -7,9 +7,9 @@ objects into the session.
 
 from __future__ import annotations
 
-import pytest
-
 from typing import Any
+
+import pytest
 
 from . import hookspecs
 from .distributed import DistPlugin, add_dist_choice, pytest_cmdline_main
