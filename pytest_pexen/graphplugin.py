@@ -99,11 +99,12 @@ class GraphPlugin:
 
     def _metas(self, items: list[pytest.Item], metas: dict[str, SchedMeta],
                limits: dict[str | None, int | None], errors: list[str]) -> None:
+        hooked = bool(self.config.pluginmanager.hook.pytest_pexen_task.get_hookimpls())
         for item in items:
             if item.nodeid in metas:
                 continue
             try:
-                meta, workers = build_meta(item)
+                meta, workers = build_meta(item, hooked)
             except MetaError as exc:
                 errors.append(str(exc))
                 continue
@@ -187,8 +188,8 @@ class GraphPlugin:
     def pytest_report_collectionfinish(self) -> list[str]:
         if self.graph is None:
             return []
-        if self.config.getoption("pexen_plan"):
-            run = self.config.stash[RUN_KEY]
+        run = self.config.stash.get(RUN_KEY, None)
+        if self.config.getoption("pexen_plan") and run is not None and run.planner is not None:
             return plan_lines(self.graph, self.order, run.planner) + taskgraph.describe_pulled(
                 self.graph)
         return taskgraph.describe_pulled(self.graph)

@@ -102,10 +102,12 @@ def markers_meta(item: pytest.Item) -> tuple[SchedMeta, int | None]:
     return meta, workers
 
 
-def build_meta(item: pytest.Item) -> tuple[SchedMeta, int | None]:
-    """Markers, then the ``pytest_pexen_task`` hook of the test's conftests."""
+def build_meta(item: pytest.Item, hooked: bool = True) -> tuple[SchedMeta, int | None]:
+    """Markers, then the ``pytest_pexen_task`` hook of the test's conftests
+    (``hooked=False``: nobody implements it, skip the call)."""
     meta, workers = markers_meta(item)
-    item.ihook.pytest_pexen_task(item=item, meta=meta)
+    if hooked:
+        item.ihook.pytest_pexen_task(item=item, meta=meta)
     try:
         meta.check()
     except (TypeError, MutexError) as exc:

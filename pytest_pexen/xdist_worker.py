@@ -109,7 +109,8 @@ class PexenWorker:
             if command is SHUTDOWN or command[0] == "shutdown":
                 return None
             if command[0] == "pexen_run" and command[1]["entries"]:
-                return items[command[1]["entries"][0][0]]
+                first: int = command[1]["entries"][0][0]
+                return items[first]
         return items[hint] if hint is not None else None
 
     def _settle_previous(self, items: list[pytest.Item],
