@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pytest_pexen.sched.planner import Planner  # noqa: E402
+from pytest_pexen.sched.planner import Planner
 
 
 def main() -> None:
