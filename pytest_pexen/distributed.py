@@ -52,9 +52,6 @@ class DistPlugin:
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> PexenScheduling:
         return PexenScheduling(config, log, self.outcomes, self.durations)
 
-    def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput["pexen"] = True
-
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.outcomes.record(report)
 
@@ -62,6 +59,14 @@ class DistPlugin:
         cache = getattr(self.config, "cache", None)
         if cache is not None and self.durations:
             cache.set(DURATIONS_KEY, self.durations)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each worker how the controller distributes (xdist hook)."""
+    dist = node.config.getoption("dist")
+    node.workerinput["pexen_dist"] = dist
+    node.workerinput["pexen"] = dist == "pexen"
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -158,11 +158,19 @@ class GraphPlugin:
 
     def _warn_not_enforced(self) -> None:
         """Another --dist mode: say once (from the first worker) that pexen
-        metadata is not enforced."""
-        if self.config.workerinput.get("workerid") == "gw0":  # type: ignore[attr-defined]
-            warnings.warn(PexenWarning(
-                f"pexen: --dist {self.config.getoption('dist')} does not enforce pexen "
-                "ordering and locks; use --dist pexen (the default with -n)"), stacklevel=2)
+        metadata is not enforced. The warning is recorded directly, not
+        raised: under ``-W error`` a raised one would break the worker's
+        collection and with it the whole run."""
+        if self.config.workerinput.get("workerid") != "gw0":  # type: ignore[attr-defined]
+            return
+        message = PexenWarning(
+            f"pexen: --dist {self.config.workerinput.get('pexen_dist')} does not enforce "  # type: ignore[attr-defined]
+            "pexen ordering "
+            "and locks; use --dist pexen (the default with -n)")
+        record = warnings.WarningMessage(message, PexenWarning, __file__, 0)
+        self.config.hook.pytest_warning_recorded.call_historic(
+            kwargs={"warning_message": record, "when": "collect", "nodeid": "",
+                    "location": None})
 
     def _siblings(self, items: list[pytest.Item], metas: dict[str, SchedMeta],
                   limits: dict[str | None, int | None], errors: list[str]) -> list[pytest.Item]:

@@ -12,12 +12,17 @@ from typing import Any
 import pytest
 
 from . import hookspecs
-from .distributed import DistPlugin, add_dist_choice, pytest_cmdline_main
+from .distributed import (
+    DistPlugin,
+    add_dist_choice,
+    pytest_cmdline_main,
+    pytest_configure_node,
+)
 from .graphplugin import GraphPlugin, pexen_shared
 from .markers import MARKERS
 from .xdist_worker import PexenWorker
 
-__all__ = ["pexen_shared", "pytest_cmdline_main"]
+__all__ = ["pexen_shared", "pytest_cmdline_main", "pytest_configure_node"]
 
 _parser: list[pytest.Parser] = []  # kept to extend options of plugins loaded after us
 
