@@ -210,9 +210,10 @@ def test_other_dist_mode_warns_once(pytester: pytest.Pytester) -> None:
         def test_a(): pass
         def test_b(): pass
     """)
-    result = run(pytester, "-n", "2", "--dist", "load")
-    result.assert_outcomes(passed=2)
-    assert result.stdout.str().count("does not enforce pexen ordering and locks") == 1
+    result = run(pytester, "-n", "2", "--dist", "load", "-W", "error")
+    result.assert_outcomes(passed=2, warnings=1)
+    assert result.stdout.str().count("--dist load does not enforce pexen ordering") == 1
+    assert "INTERNALERROR" not in result.stdout.str()
 
 
 def test_unmarked_suite_same_outcomes(pytester: pytest.Pytester) -> None:
