@@ -100,11 +100,12 @@ class GraphPlugin:
     def _metas(self, items: list[pytest.Item], metas: dict[str, SchedMeta],
                limits: dict[str | None, int | None], errors: list[str]) -> None:
         hooked = bool(self.config.pluginmanager.hook.pytest_pexen_task.get_hookimpls())
+        cache: dict[int, list[pytest.Mark]] = {}
         for item in items:
             if item.nodeid in metas:
                 continue
             try:
-                meta, workers = build_meta(item, hooked)
+                meta, workers = build_meta(item, hooked, cache)
             except MetaError as exc:
                 errors.append(str(exc))
                 continue

@@ -67,19 +67,35 @@ def _group(item: pytest.Item, mark: pytest.Mark) -> tuple[str, int | None]:
     return name, workers
 
 
-def markers_meta(item: pytest.Item) -> tuple[SchedMeta, int | None]:
+def _pexen_marks(node: pytest.Item | pytest.Collector,
+                 cache: dict[int, list[pytest.Mark]]) -> list[pytest.Mark]:
+    """The pexen markers of a node and its parents, closest first (what
+    ``iter_markers`` gives, with each parent's share looked up only once)."""
+    marks = [m for m in node.own_markers if m.name.startswith("pexen_")]
+    parent = node.parent
+    while parent is not None:
+        share = cache.get(id(parent))
+        if share is None:
+            share = cache[id(parent)] = [
+                m for m in parent.own_markers if m.name.startswith("pexen_")]
+        marks.extend(share)
+        parent = parent.parent
+    return marks
+
+
+def markers_meta(item: pytest.Item,
+                 cache: dict[int, list[pytest.Mark]] | None = None) -> tuple[SchedMeta, int | None]:
     """Build the metadata of ``item`` from its markers.
 
     Returns the meta and the group's worker limit (None if not given).
     Raises MetaError with the test's node id on a malformed marker.
+    ``cache`` keeps the parents' markers between calls (nodes outlive it).
     """
-    meta = SchedMeta()
+    meta = SchedMeta.empty()
     seen: set[str] = set()
     workers: int | None = None
-    for mark in item.iter_markers():  # closest first
+    for mark in _pexen_marks(item, {} if cache is None else cache):  # closest first
         name = mark.name
-        if not name.startswith("pexen_"):
-            continue
         field = _TAG_MARKERS.get(name)
         if field is not None:
             getattr(meta, field).update(_tags(item, mark))
@@ -102,15 +118,17 @@ def markers_meta(item: pytest.Item) -> tuple[SchedMeta, int | None]:
     return meta, workers
 
 
-def build_meta(item: pytest.Item, hooked: bool = True) -> tuple[SchedMeta, int | None]:
+def build_meta(item: pytest.Item, hooked: bool = True,
+               cache: dict[int, list[pytest.Mark]] | None = None) -> tuple[SchedMeta, int | None]:
     """Markers, then the ``pytest_pexen_task`` hook of the test's conftests
     (``hooked=False``: nobody implements it, skip the call)."""
-    meta, workers = markers_meta(item)
+    meta, workers = markers_meta(item, cache)
     if hooked:
         item.ihook.pytest_pexen_task(item=item, meta=meta)
-    try:
-        meta.check()
-    except (TypeError, MutexError) as exc:
-        raise MetaError(f"{item.nodeid}: {exc}") from None
+    if hooked or (meta.claims and meta.uses):  # markers are checked as they are read
+        try:
+            meta.check()
+        except (TypeError, MutexError) as exc:
+            raise MetaError(f"{item.nodeid}: {exc}") from None
     item.stash[META_KEY] = meta
     return meta, workers

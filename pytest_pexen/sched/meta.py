@@ -108,24 +108,37 @@ class SchedMeta:
         timeout: float | None = None,
         callpath: list[str] | None = None,
     ) -> None:
+        self._defaults()
         given = {
             "requires": requires, "provides": provides, "claims": claims, "uses": uses,
             "priority": priority, "kwargs": kwargs, "group": group, "timeout": timeout,
             "callpath": callpath,
         }
-        init = object.__setattr__
-        for name in _TAG_FIELDS:  # fresh defaults without the checks (hot path)
-            init(self, name, set())
-        init(self, "priority", 0)
-        init(self, "kwargs", {})
-        init(self, "group", None)
-        init(self, "timeout", None)
-        init(self, "callpath", [])
         for name, value in given.items():
             empty = type(value) in (tuple, list, set, frozenset, dict) and not value
             if value is None or empty or (name == "priority" and type(value) is int and not value):
                 continue
             setattr(self, name, value)
+
+    def _defaults(self) -> None:
+        init = object.__setattr__
+        init(self, "requires", set())
+        init(self, "provides", set())
+        init(self, "claims", set())
+        init(self, "uses", set())
+        init(self, "priority", 0)
+        init(self, "kwargs", {})
+        init(self, "group", None)
+        init(self, "timeout", None)
+        init(self, "callpath", [])
+
+    @classmethod
+    def empty(cls) -> SchedMeta:
+        """A metadata record with every field at its default, made without
+        the checks (one per collected test: this is a hot path)."""
+        meta = object.__new__(cls)
+        meta._defaults()
+        return meta
 
     def __setattr__(self, name: str, value: Any) -> None:
         try:
