@@ -10,11 +10,12 @@ of later runs. The worker side is in xdist_worker.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .xdist_scheduler import Outcomes, PexenScheduling
+if TYPE_CHECKING:
+    from .xdist_scheduler import PexenScheduling
 
 DURATIONS_KEY = "pexen/durations"
 
@@ -42,6 +43,8 @@ class DistPlugin:
     """Registered in the xdist controller when pexen schedules."""
 
     def __init__(self, config: pytest.Config) -> None:
+        from .xdist_scheduler import Outcomes
+
         self.config = config
         self.outcomes = Outcomes()
         cache = getattr(config, "cache", None)
@@ -50,6 +53,8 @@ class DistPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> PexenScheduling:
+        from .xdist_scheduler import PexenScheduling
+
         return PexenScheduling(config, log, self.outcomes, self.durations)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

@@ -14,17 +14,19 @@ from __future__ import annotations
 import warnings
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import taskgraph
 from .items import MetaError, build_meta
-from .planview import plan_lines, write_dot
 from .runtime import RUN_KEY, GraphRun, unserialisable
 from .sched.errors import DepcheckError, MutexError, PexenWarning
 from .sched.meta import SchedMeta
 from .shared import parse_pairs
+
+if TYPE_CHECKING:
+    from . import taskgraph
+    from .taskgraph import GraphSpec
 
 SHARED_KEY = pytest.StashKey[dict[str, Any]]()
 
@@ -88,7 +90,7 @@ class GraphPlugin:
     def run(self) -> GraphRun | None:
         return self.config.stash.get(RUN_KEY, None)
 
-    def spec_for_controller(self, items: list[pytest.Item]) -> taskgraph.GraphSpec | None:
+    def spec_for_controller(self, items: list[pytest.Item]) -> GraphSpec | None:
         """The graph for an xdist controller (None after an error)."""
         if self.error is not None:
             return None
@@ -124,6 +126,8 @@ class GraphPlugin:
             raise pytest.UsageError("pexen: " + "\n".join(errors))
         if not any(_uses_pexen(metas[item.nodeid]) for item in items):
             return  # invisible when unused: pytest's own order, no planner
+        from . import taskgraph
+        from .planview import write_dot
         pull = not config.getoption("pexen_no_pull")
         candidates = [item for item in self.deselected if item.nodeid not in metas]
         self._metas(candidates, metas, limits, errors)
@@ -197,6 +201,9 @@ class GraphPlugin:
     def pytest_report_collectionfinish(self) -> list[str]:
         if self.graph is None:
             return []
+        from . import taskgraph
+        from .planview import plan_lines
+
         run = self.config.stash.get(RUN_KEY, None)
         if self.config.getoption("pexen_plan") and run is not None and run.planner is not None:
             return plan_lines(self.graph, self.order, run.planner) + taskgraph.describe_pulled(

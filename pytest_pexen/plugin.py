@@ -20,7 +20,6 @@ from .distributed import (
 )
 from .graphplugin import GraphPlugin, pexen_shared
 from .markers import MARKERS
-from .xdist_worker import PexenWorker
 
 __all__ = ["pexen_shared", "pytest_cmdline_main", "pytest_configure_node"]
 
@@ -65,6 +64,8 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         if workerinput.get("pexen"):
+            from .xdist_worker import PexenWorker
+
             config.pluginmanager.register(PexenWorker(config, graph), "pexen-worker")
     elif config.getoption("dist", "no") == "pexen" and config.getoption("tx", None):
         config.pluginmanager.register(DistPlugin(config), "pexen-dist")

@@ -10,12 +10,14 @@ that passed to its direct dependents.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .sched.errors import failure_flags
-from .sched.planner import Planner
+
+if TYPE_CHECKING:
+    from .sched.planner import Planner
 
 RUN_KEY = pytest.StashKey["GraphRun"]()
 

@@ -17,16 +17,17 @@ from .errors import (
     TaskFailError,
     task_fail_wrap,
 )
-from .planner import Planner, Unrunnable, choose_provider
 
 if TYPE_CHECKING:
     from . import pool
     from .engine import Sched, TaskRes
+    from .planner import Planner, Unrunnable, choose_provider
     from .pool import ExceptionInfo
 
-# the pools import multiprocessing: load them on first use, so that a pytest
-# run, which only needs the planner, does not pay for them
-_LAZY = {"Sched": "engine", "TaskRes": "engine", "ExceptionInfo": "pool", "pool": None}
+# loaded on first use, so that a pytest run pays only for what it uses (the
+# pools import multiprocessing; a suite without pexen metadata needs no planner)
+_LAZY = {"Sched": "engine", "TaskRes": "engine", "ExceptionInfo": "pool", "pool": None,
+         "Planner": "planner", "Unrunnable": "planner", "choose_provider": "planner"}
 
 
 def __getattr__(name: str) -> Any:
