@@ -83,18 +83,28 @@ def _pexen_marks(node: pytest.Item | pytest.Collector,
     return marks
 
 
-def markers_meta(item: pytest.Item,
-                 cache: dict[int, list[pytest.Mark]] | None = None) -> tuple[SchedMeta, int | None]:
-    """Build the metadata of ``item`` from its markers.
+def _empty_meta() -> SchedMeta:
+    meta = SchedMeta.empty()
+    for name in ("requires", "provides", "claims", "uses"):
+        object.__setattr__(meta, name, frozenset())
+    return meta
+
+
+# the record of every test that has no pexen metadata when no hook is in
+# play: one shared, read-only object instead of thousands of empty sets
+EMPTY_META = _empty_meta()
+
+
+def meta_from_marks(item: pytest.Item, marks: list[pytest.Mark]) -> tuple[SchedMeta, int | None]:
+    """Build the metadata of ``item`` from its pexen markers (closest first).
 
     Returns the meta and the group's worker limit (None if not given).
     Raises MetaError with the test's node id on a malformed marker.
-    ``cache`` keeps the parents' markers between calls (nodes outlive it).
     """
     meta = SchedMeta.empty()
     seen: set[str] = set()
     workers: int | None = None
-    for mark in _pexen_marks(item, {} if cache is None else cache):  # closest first
+    for mark in marks:  # closest first
         name = mark.name
         field = _TAG_MARKERS.get(name)
         if field is not None:
@@ -122,7 +132,11 @@ def build_meta(item: pytest.Item, hooked: bool = True,
                cache: dict[int, list[pytest.Mark]] | None = None) -> tuple[SchedMeta, int | None]:
     """Markers, then the ``pytest_pexen_task`` hook of the test's conftests
     (``hooked=False``: nobody implements it, skip the call)."""
-    meta, workers = markers_meta(item, cache)
+    marks = _pexen_marks(item, {} if cache is None else cache)
+    if not marks and not hooked:
+        item.stash[META_KEY] = EMPTY_META
+        return EMPTY_META, None
+    meta, workers = meta_from_marks(item, marks)
     if hooked:
         item.ihook.pytest_pexen_task(item=item, meta=meta)
     if hooked or (meta.claims and meta.uses):  # markers are checked as they are read
