@@ -84,7 +84,11 @@ class GraphPlugin:
                 raise
             self.error = str(exc)  # the controller reports it and stops the run
         if self.controlled and RUN_KEY not in config.stash:
-            config.stash[RUN_KEY] = GraphRun(None, config.stash[SHARED_KEY])
+            self._start_run(GraphRun(None, config.stash[SHARED_KEY]))
+
+    def _start_run(self, run: GraphRun) -> None:
+        self.config.stash[RUN_KEY] = run
+        self.config.pluginmanager.register(RunHooks(run), "pexen-run")
 
     @property
     def run(self) -> GraphRun | None:
@@ -156,7 +160,7 @@ class GraphPlugin:
             if not self.controlled:
                 self._warn_not_enforced()
             return  # the controller decides at run time (or nobody does)
-        config.stash[RUN_KEY] = GraphRun(planner, config.stash[SHARED_KEY])
+        self._start_run(GraphRun(planner, config.stash[SHARED_KEY]))
         dot = config.getoption("pexen_graph")
         if dot:
             write_dot(graph, Path(dot))
@@ -222,23 +226,25 @@ class GraphPlugin:
             return True  # the plan is shown, nothing runs
         return None
 
-    # ------------------------------------------------------------ running
+class RunHooks:
+    """The per-test hooks, registered only when a graph runs in this process
+    (so a plain suite pays nothing per test)."""
+
+    def __init__(self, run: GraphRun) -> None:
+        self.run = run
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        run = self.config.stash.get(RUN_KEY, None)
-        if run is not None:
-            reason = run.skip_reason(item.nodeid)
-            if reason is not None:
-                pytest.skip(reason)
+        reason = self.run.skip_reason(item.nodeid)
+        if reason is not None:
+            pytest.skip(reason)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        run = self.config.stash.get(RUN_KEY, None)
-        if run is None:
-            return report
+        run = self.run
         nodeid = item.nodeid
         if call.when == "call" and report.passed and nodeid in run.shared:
             problem = unserialisable(run.shared[nodeid])
@@ -253,6 +259,7 @@ class GraphPlugin:
         if call.when == "teardown":
             run.finish(nodeid)
         return report
+
 
 
 def _uses_pexen(meta: SchedMeta) -> bool:
