@@ -162,7 +162,9 @@ class GraphPlugin:
             return  # the controller decides at run time (or nobody does)
         self._start_run(GraphRun(planner, config.stash[SHARED_KEY]))
         dot = config.getoption("pexen_graph")
-        if dot:
+        first_worker = not self.in_worker or (
+            config.workerinput.get("workerid") == "gw0")
+        if dot and first_worker:  # every xdist worker has the same graph
             write_dot(graph, Path(dot))
 
     def _warn_not_enforced(self) -> None:
