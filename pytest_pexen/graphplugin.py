@@ -80,9 +80,13 @@ class GraphPlugin:
         try:
             self._plan(session, items)
         except pytest.UsageError as exc:
-            if not self.controlled:
+            if self.controlled:
+                self.error = str(exc)  # the controller reports it and stops the run
+            elif self.in_worker:  # another --dist mode: nothing is enforced anyway
+                self._record_warning(f"{exc} (not enforced under --dist "
+                                     f"{config.workerinput.get('pexen_dist')})")  # type: ignore[attr-defined]
+            else:
                 raise
-            self.error = str(exc)  # the controller reports it and stops the run
         if self.controlled and RUN_KEY not in config.stash:
             self._start_run(GraphRun(None, config.stash[SHARED_KEY]))
 
@@ -172,12 +176,15 @@ class GraphPlugin:
         metadata is not enforced. The warning is recorded directly, not
         raised: under ``-W error`` a raised one would break the worker's
         collection and with it the whole run."""
+        self._record_warning(
+            f"pexen: --dist {self.config.workerinput.get('pexen_dist')} does not enforce "  # type: ignore[attr-defined]
+            "pexen ordering and locks; use --dist pexen (the default with -n)")
+
+    def _record_warning(self, text: str) -> None:
+        """Record a PexenWarning once (first worker), without raising it."""
         if self.config.workerinput.get("workerid") != "gw0":  # type: ignore[attr-defined]
             return
-        message = PexenWarning(
-            f"pexen: --dist {self.config.workerinput.get('pexen_dist')} does not enforce "  # type: ignore[attr-defined]
-            "pexen ordering "
-            "and locks; use --dist pexen (the default with -n)")
+        message = PexenWarning(text)
         record = warnings.WarningMessage(message, PexenWarning, __file__, 0)
         self.config.hook.pytest_warning_recorded.call_historic(
             kwargs={"warning_message": record, "when": "collect", "nodeid": "",

@@ -273,3 +273,16 @@ def test_remote_socket_worker(pytester: pytest.Pytester, span_log: Path) -> None
     finally:
         server.kill()
         server.wait()
+
+
+def test_other_dist_mode_bad_marker_is_a_warning(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_w="""
+        import pytest
+        @pytest.mark.pexen_priority("high")
+        def test_a(): pass
+    """)
+    result = run(pytester, "-n", "2", "--dist", "load")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*PexenWarning: pexen: test_w.py::test_a: @pexen_priority "
+                                 "needs an int, got 'high' (not enforced under --dist load)"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
