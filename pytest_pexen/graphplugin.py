@@ -211,17 +211,22 @@ class GraphPlugin:
             if not stats:
                 del reporter.stats["deselected"]
 
-    def pytest_report_collectionfinish(self) -> list[str]:
+    def header_lines(self) -> list[str]:
+        """What the pull-in says under "collected" (sent on by xdist workers)."""
         if self.graph is None:
             return []
         from . import taskgraph
-        from .planview import plan_lines
 
-        run = self.config.stash.get(RUN_KEY, None)
-        if self.config.getoption("pexen_plan") and run is not None and run.planner is not None:
-            return plan_lines(self.graph, self.order, run.planner) + taskgraph.describe_pulled(
-                self.graph)
         return taskgraph.describe_pulled(self.graph)
+
+    def pytest_report_collectionfinish(self) -> list[str]:
+        run = self.config.stash.get(RUN_KEY, None)
+        if (self.graph is not None and self.config.getoption("pexen_plan")
+                and run is not None and run.planner is not None):
+            from .planview import plan_lines
+
+            return plan_lines(self.graph, self.order, run.planner) + self.header_lines()
+        return self.header_lines()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool | None:

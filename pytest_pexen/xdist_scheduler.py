@@ -116,6 +116,10 @@ class PexenScheduling:
                 self.error = payload["error"]
             if payload.get("spec") is not None and self.spec is None:
                 self.spec = payload["spec"]
+                reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+                for line in payload.get("header") or []:
+                    if reporter is not None:
+                        reporter.write_line(line)
 
     def mark_test_pending(self, item: str) -> None:
         raise NotImplementedError("pexen does not support re-queueing tests (crash handlers)")

@@ -49,7 +49,8 @@ class PexenWorker:
         """Send the graph before xdist announces the collection: the
         controller's scheduler needs both, in this order."""
         spec: GraphSpec | None = self.graph_source.spec_for_controller(session.items)
-        payload = {"pexen": {"spec": spec, "error": self.graph_source.error}}
+        payload = {"pexen": {"spec": spec, "error": self.graph_source.error,
+                             "header": self.graph_source.header_lines()}}
         # "unscheduled" is the one worker event whose payload xdist hands
         # untouched to the scheduler (remove_pending_tests_from_node), which
         # is ours; xdist only sends it in reply to "steal", which we never use

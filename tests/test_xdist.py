@@ -170,6 +170,10 @@ def test_selection_pull_in_and_errors_under_xdist(pytester: pytest.Pytester) -> 
     """)
     result = run(pytester, "-n", "2", "-k", "query")
     result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([
+        "pexen: pulled in 1 deselected provider(s):",
+        "  test_p.py::test_create (provides 'db' for test_p.py::test_query)",
+    ])
     pytester.makepyfile(test_p="""
         import pytest_pexen as pexen
         @pexen.requires("nothing")
