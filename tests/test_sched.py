@@ -235,21 +235,27 @@ def test_process_pool_unpicklable_values_are_clear_errors() -> None:
         assert "pickle" in str(info.val)
 
 
-def test_dead_worker_process_raises_instead_of_hanging() -> None:
-    outcome: list[BaseException] = []
+def test_dead_worker_process_fails_only_its_task() -> None:
+    outcome: list[Any] = []
+    dying = task(tasks.die, provides=["x"])
+    after = task(tasks.ret_1234, requires=["x"])
+    others = [task(tasks.ret_1234) for _ in range(3)]
 
     def consume() -> None:
-        try:
-            list(Sched([task(tasks.die)]).run(ProcessWorkerPool()))
-        except BaseException as exc:
-            outcome.append(exc)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PexenWarning)
+            outcome.extend(Sched([dying, after, *others]).run(ProcessWorkerPool(workers=2)))
 
     thread = threading.Thread(target=consume, daemon=True)
     thread.start()
-    thread.join(timeout=30)
+    thread.join(timeout=60)
     assert not thread.is_alive(), "run() hung on a dead worker"
-    assert isinstance(outcome[0], PoolError)
-    assert "died (exit code 7)" in str(outcome[0])
+    results = {r.task: r for r in outcome}
+    info = results[dying].excinfo
+    assert info is not None and info.type is PoolError
+    assert "died (exit code 7) while running this task" in str(info.val)
+    assert after not in results  # its provider never ended well
+    assert all(results[t].ret == 1234 for t in others)
 
 
 def test_taskres_shape() -> None:

@@ -113,12 +113,14 @@ class ThreadWorkerPool:
         self._threads = []
 
 
-def _process_work(tasks: Any, results: Any) -> None:
+def _process_work(tasks: Any, results: Any, current: Any, slot: int) -> None:
     """The loop of a pool process: everything crosses as pickled bytes, so a
     value that cannot be pickled becomes a clear error instead of a message
-    printed by a queue feeder thread."""
+    printed by a queue feeder thread. ``current[slot]`` tells the parent
+    which task this process runs, should it die."""
     while (item := tasks.get()) is not None:
         tid, payload = item
+        current[slot] = tid
         shared: Any = None
         try:
             fn, shared, kwargs, pass_shared = pickle.loads(payload)
@@ -139,13 +141,15 @@ def _process_work(tasks: Any, results: Any) -> None:
                 except Exception:
                     out = pickle.dumps((tid, None, None, ExceptionInfo(etype, None, None)))
         results.put(out)
+        current[slot] = -1
 
 
 class ProcessWorkerPool(ThreadWorkerPool):
     """Run tasks in separate processes (tasks, return values and shared state
     must be picklable). Processes are started with ``forkserver`` where the
     platform has it, so a multi-threaded parent (pytest, this very pool) is
-    never forked."""
+    never forked. A process that dies fails only the task it was running
+    (a PoolError in its excinfo) and is replaced."""
 
     def __init__(self, workers: int = 1, spare: int = 1) -> None:
         super().__init__(workers, spare)
@@ -155,6 +159,7 @@ class ProcessWorkerPool(ThreadWorkerPool):
         self._procs: list[Any] = []
         self._ptasks: Any = None
         self._presults: Any = None
+        self._current: Any = None
 
     def alive(self) -> bool:
         return any(p.is_alive() for p in self._procs)
@@ -164,11 +169,15 @@ class ProcessWorkerPool(ThreadWorkerPool):
             raise PoolError("cannot start a pool that is already running")
         self._ptasks = self._ctx.SimpleQueue()
         self._presults = self._ctx.SimpleQueue()
-        for n in range(self.workers):
-            proc = self._ctx.Process(target=_process_work, args=(self._ptasks, self._presults),
-                                     name=f"pexen-worker-{n}", daemon=True)
-            proc.start()
-            self._procs.append(proc)
+        self._current = self._ctx.Array("q", [-1] * self.workers, lock=False)
+        self._procs = [self._spawn(n) for n in range(self.workers)]
+
+    def _spawn(self, slot: int) -> Any:
+        proc = self._ctx.Process(
+            target=_process_work, args=(self._ptasks, self._presults, self._current, slot),
+            name=f"pexen-worker-{slot}", daemon=True)
+        proc.start()
+        return proc
 
     def submit(self, tid: int, fn: Callable[..., Any], shared: dict[str, Any],
                kwargs: dict[str, Any], pass_shared: bool) -> None:
@@ -191,12 +200,19 @@ class ProcessWorkerPool(ThreadWorkerPool):
         while not reader.poll():
             # wake up when a result arrives or a worker process dies
             multiprocessing.connection.wait([reader, *(p.sentinel for p in self._procs)])
-            dead = [p for p in self._procs if not p.is_alive()]
-            if dead and not reader.poll():
-                raise PoolError(
-                    f"worker process {dead[0].name} died (exit code {dead[0].exitcode}) "
-                    "while running a task"
-                )
+            if reader.poll():
+                break
+            for slot, proc in enumerate(self._procs):
+                if proc.is_alive():
+                    continue
+                tid = self._current[slot]
+                self._current[slot] = -1
+                self._procs[slot] = self._spawn(slot)
+                if tid >= 0:
+                    self._active -= 1
+                    error = PoolError(f"worker process {proc.name} died (exit code "
+                                      f"{proc.exitcode}) while running this task")
+                    return tid, None, None, ExceptionInfo(PoolError, error, None)
         result: Result = pickle.loads(self._presults.get())
         self._active -= 1
         return result
