@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from _pytest.runner import collect_one_node
 
 from .items import MetaError, build_meta
 from .runtime import RUN_KEY, GraphRun, unserialisable
@@ -43,9 +44,21 @@ def initial_shared(config: pytest.Config) -> dict[str, Any]:
 
 def _all_items(collector: pytest.Collector) -> list[pytest.Item]:
     """Every test below a collector, collected afresh (to find providers that
-    a node-id selection left out of the session)."""
+    a node-id selection left out of the session). What fails to collect is
+    left out: it could not run anyway, and pytest reports it where it is
+    selected. Folders go through pytest's own collect step, which loads
+    their conftests and fixtures; files are collected directly, past the
+    filters of --lf (which would hide the very providers we look for)."""
+    if isinstance(collector, pytest.Directory):
+        report = collect_one_node(collector)
+        nodes = report.result if report.passed else []
+    else:
+        try:
+            nodes = list(collector.collect())
+        except Exception:
+            return []
     out: list[pytest.Item] = []
-    for node in collector.collect():
+    for node in nodes:
         if isinstance(node, pytest.Item):
             out.append(node)
         elif isinstance(node, pytest.Collector):
@@ -141,16 +154,17 @@ class GraphPlugin:
         self._metas(candidates, metas, limits, errors)
         try:
             graph = taskgraph.build(items, candidates, metas, limits, pull)
-            missing = config.getoption("pexen_missing")
-            try:
-                planner = graph.planner(missing=missing)
-            except DepcheckError as exc:
-                if not exc.missing or not pull:
-                    raise
-                # a node-id selection leaves siblings uncollected: look there
-                siblings = self._siblings(items, metas, limits, errors)
-                graph = taskgraph.build(items, candidates + siblings, metas, limits, pull)
-                planner = graph.planner(missing=missing)
+            # a node-id selection (or --lf) leaves tests uncollected: look for
+            # missing providers in the selected tests' modules, then the tree
+            for more in (self._siblings, self._tree):
+                if not graph.unresolved or not pull:
+                    break
+                seen = {i.nodeid for i in items} | {i.nodeid for i in candidates}
+                extra = [i for i in more(items) if i.nodeid not in seen]
+                self._metas(extra, metas, limits, errors)
+                candidates += extra
+                graph = taskgraph.build(items, candidates, metas, limits, pull)
+            planner = graph.planner(missing=config.getoption("pexen_missing"))
         except (DepcheckError, MutexError, ValueError) as exc:
             raise pytest.UsageError(f"pexen: {exc}") from None
         if errors:
@@ -190,14 +204,24 @@ class GraphPlugin:
             kwargs={"warning_message": record, "when": "collect", "nodeid": "",
                     "location": None})
 
-    def _siblings(self, items: list[pytest.Item], metas: dict[str, SchedMeta],
-                  limits: dict[str | None, int | None], errors: list[str]) -> list[pytest.Item]:
-        seen = {item.nodeid for item in items}
-        out: list[pytest.Item] = []
+    def _siblings(self, items: list[pytest.Item]) -> list[pytest.Item]:
+        """Every test of the selected tests' modules, collected afresh."""
         modules = {id(m): m for item in items if (m := item.getparent(pytest.Module))}
-        for module in modules.values():
-            out.extend(i for i in _all_items(module) if i.nodeid not in seen)
-        self._metas(out, metas, limits, errors)
+        return [i for module in modules.values() for i in _all_items(module)]
+
+    def _tree(self, items: list[pytest.Item]) -> list[pytest.Item]:
+        """Every test under ``testpaths`` (or the rootdir), collected afresh;
+        only when a requirement is still not met, so it is rarely paid."""
+        config = self.config
+        roots = [config.rootpath / p for p in config.getini("testpaths")] or [config.rootpath]
+        session = items[0].session if items else None
+        out: list[pytest.Item] = []
+        for root in roots:
+            if session is None or not root.is_dir():
+                continue
+            node = session.ihook.pytest_collect_directory(path=root, parent=session)
+            if node is not None:
+                out.extend(_all_items(node))
         return out
 
     def _undeselect(self, nodeids: set[str]) -> None:

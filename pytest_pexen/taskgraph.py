@@ -55,6 +55,8 @@ class TestGraph:
     pulled: list[Pulled] = field(default_factory=list)
     # deselected providers kept as never-run tasks when pulling is off
     phantoms: dict[str, list[str]] = field(default_factory=dict)
+    # required tags that no test at hand provides
+    unresolved: set[str] = field(default_factory=set)
 
     def spec(self) -> GraphSpec:
         """The graph as plain JSON data (what crosses to an xdist controller)."""
@@ -160,6 +162,7 @@ def build(
     implicit: dict[str, set[str]] = {}
     pulled: list[Pulled] = []
     phantoms: dict[str, list[str]] = {}
+    unresolved: set[str] = set()
     queue = [item.nodeid for item in selected]
     for nodeid in queue:  # grows as providers are pulled in
         resolved = requires[nodeid] = [resolve(nodeid, t) for t in metas[nodeid].requires]
@@ -168,7 +171,10 @@ def build(
             if tag not in explicit:
                 for p in provs:
                     implicit.setdefault(p, set()).add(tag)
-            if not provs or any(p in chosen for p in provs):
+            if not provs:
+                unresolved.add(tag)
+                continue
+            if any(p in chosen for p in provs):
                 continue
             if not pull:
                 for p in provs:
@@ -190,6 +196,7 @@ def build(
     return TestGraph(
         items=items, metas=metas, requires=requires, provides=provides,
         groups=_group_order(items, metas, limits), pulled=pulled, phantoms=phantoms,
+        unresolved=unresolved,
     )
 
 

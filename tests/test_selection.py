@@ -207,3 +207,56 @@ def test_randomly_order_still_honours_dependencies(
         lines = [ln for ln in result.stdout.lines if " PASSED" in ln]
         order = [int(ln.split("::test_")[1].split()[0]) for ln in lines]
         assert order == list(range(12)), order
+
+
+def test_node_id_pulls_provider_from_another_file(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ntestpaths = tests\n")
+    pytester.mkdir("tests")
+    pytester.mkdir("tests/db")
+    pytester.makepyfile(**{
+        "tests/db/conftest.py": """
+            import pytest
+            @pytest.fixture
+            def engine():
+                return "sqlite"
+        """,
+        "tests/db/test_schema.py": """
+            import pytest_pexen as pexen
+            @pexen.provides("db")
+            def test_schema(engine): assert engine == "sqlite"
+        """,
+        "tests/test_app.py": """
+            import pytest_pexen as pexen
+            @pexen.requires("db")
+            def test_app(): pass
+        """,
+    })
+    result = pytester.runpytest("-p", "pexen", "tests/test_app.py::test_app", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([
+        "  tests/db/test_schema.py::test_schema (provides 'db' for tests/test_app.py::test_app)",
+        "*test_schema PASSED*",
+        "*test_app PASSED*",
+    ])
+
+
+def test_last_failed_pulls_provider_from_a_skipped_file(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(
+        test_1_db="""
+            import pytest_pexen as pexen
+            @pexen.provides("db")
+            def test_create(): pass
+        """,
+        test_2_app="""
+            import os, pytest_pexen as pexen
+            @pexen.requires("db")
+            def test_query(): assert os.environ.get("FIXED")
+        """,
+    )
+    pytester.runpytest("-p", "pexen")
+    monkeypatch.setenv("FIXED", "1")
+    result = pytester.runpytest("-p", "pexen", "--lf", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*pulled in*", "*test_create PASSED*", "*test_query PASSED*"])
