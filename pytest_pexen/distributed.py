@@ -57,6 +57,9 @@ class DistPlugin:
 
         return PexenScheduling(config, log, self.outcomes, self.durations)
 
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.outcomes.started.add(nodeid)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.outcomes.record(report)
 

@@ -30,6 +30,7 @@ class Outcomes:
     """How each test ended, read off the reports as they reach the controller."""
 
     def __init__(self) -> None:
+        self.started: set[str] = set()  # began on a worker, not complete yet
         self.bad: dict[str, str] = {}
         self.flags: dict[str, tuple[bool, bool]] = {}
         self.shared: dict[str, dict[str, Any]] = {}
@@ -132,6 +133,7 @@ class PexenScheduling:
             pending.remove(item_index)
         self.finished.add(item_index)
         nodeid = self.collection[item_index]
+        self.outcomes.started.discard(nodeid)
         self.durations[nodeid] = duration
         self._ended(nodeid)
         self._dispatch()
@@ -141,9 +143,15 @@ class PexenScheduling:
         self.node2collection.pop(node, None)
         if not pending:
             return None
+        if self.collection[pending[0]] not in self.outcomes.started:
+            # the worker died between two tests: none of its tests was running
+            self.resend.extend(pending)
+            self._dispatch()
+            return None
         crashed = pending.popleft()
         self.resend.extend(pending)  # not started yet: another worker runs them
         nodeid = self.collection[crashed]
+        self.outcomes.started.discard(nodeid)
         self.finished.add(crashed)
         if self.planner is not None and self.planner.is_running(nodeid):
             self.outcomes.pop(nodeid)
