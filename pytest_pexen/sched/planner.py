@@ -131,7 +131,6 @@ class Planner(Generic[K]):
         self._dead: dict[str, tuple[int, bool]] = {}
         # counters and results
         self._unsettled = 0
-        self._running = 0
         self.unrunnable: list[Unrunnable[K]] = []
         self._unrunnable_of: dict[int, Unrunnable[K]] = {}
 
@@ -165,6 +164,15 @@ class Planner(Generic[K]):
             self._tag_culprit.append(-1)
         return tid
 
+    def _tag_ids(self, tags: Iterable[str]) -> tuple[int, ...]:
+        """Tag ids, without repeats, in first-seen order."""
+        get = self._tag_id.get
+        ids: dict[int, None] = {}
+        for tag in tags:
+            tid = get(tag)
+            ids[self._intern(tag) if tid is None else tid] = None
+        return tuple(ids)
+
     def add(
         self,
         key: K,
@@ -180,21 +188,18 @@ class Planner(Generic[K]):
         """Add one task; it takes part once ``prepare()`` has run."""
         if key in self._index:
             raise ValueError(f"task {self._describe(key)} was added twice")
-        claims_t = tuple(dict.fromkeys(claims))
-        uses_t = tuple(dict.fromkeys(uses))
-        both = set(claims_t).intersection(uses_t)
-        if both:
-            raise MutexError(
-                f"task {self._describe(key)} both claims and uses {sorted(both)}", key
-            )
+        claims_t = tuple(dict.fromkeys(claims)) if claims else ()
+        uses_t = tuple(dict.fromkeys(uses)) if uses else ()
+        if claims_t and uses_t and set(claims_t).intersection(uses_t):
+            both = sorted(set(claims_t).intersection(uses_t))
+            raise MutexError(f"task {self._describe(key)} both claims and uses {both}", key)
         if group not in self._group_id:
             self.add_group(group)
-        intern = self._intern
         self._index[key] = len(self._keys)
         self._keys.append(key)
         self._prio.append(priority)
-        self._req.append(tuple({intern(t): None for t in requires}))
-        self._prov.append(tuple({intern(t): None for t in provides}))
+        self._req.append(self._tag_ids(requires))
+        self._prov.append(self._tag_ids(provides))
         self._claims.append(claims_t)
         self._uses.append(uses_t)
         self._group.append(self._group_id[group])
@@ -450,11 +455,6 @@ class Planner(Generic[K]):
         return self._unsettled > 0
 
     @property
-    def running(self) -> int:
-        """How many tasks were started and have not ended."""
-        return self._running
-
-    @property
     def current_group(self) -> Hashable:
         """The name of the group now running (None: the default group)."""
         if self._current < len(self._group_names):
@@ -480,14 +480,8 @@ class Planner(Generic[K]):
             if not heap:
                 break
             t = heapq.heappop(heap)[2]
-            if state[t] != _READY:
-                continue
-            if (self._claims[t] or self._uses[t]) and not self._lock(t):
-                continue
-            state[t] = _RUNNING
-            self._running += 1
-            self._group_running[gi] += 1
-            out.append(self._keys[t])
+            if state[t] == _READY and self._begin(t, gi):
+                out.append(self._keys[t])
         return out
 
     def done(
@@ -510,7 +504,6 @@ class Planner(Generic[K]):
         if self._state[t] != _RUNNING:
             raise ValueError(f"task {self._describe(key)} ended but was not running")
         self._state[t] = _DONE
-        self._running -= 1
         self._group_running[self._group[t]] -= 1
         dropped: list[Unrunnable[K]] = []
         if self._claims[t] or self._uses[t]:
@@ -596,10 +589,13 @@ class Planner(Generic[K]):
         cap = self._group_limit[gi]
         if cap is not None and self._group_running[gi] >= cap:
             return False
+        return self._begin(t, gi)
+
+    def _begin(self, t: int, gi: int) -> bool:
+        """Take the locks of a ready task and mark it running (or park it)."""
         if (self._claims[t] or self._uses[t]) and not self._lock(t):
             return False
         self._state[t] = _RUNNING
-        self._running += 1
         self._group_running[gi] += 1
         return True
 
