@@ -183,7 +183,11 @@ class GraphPlugin:
         first_worker = not self.in_worker or (
             config.workerinput.get("workerid") == "gw0")
         if dot and first_worker:  # every xdist worker has the same graph
-            write_dot(graph, Path(dot))
+            try:
+                write_dot(graph, Path(dot))
+            except OSError as exc:
+                raise pytest.UsageError(
+                    f"pexen: cannot write --pexen-graph={dot}: {exc.strerror or exc}") from None
 
     def _warn_not_enforced(self) -> None:
         """Another --dist mode: say once (from the first worker) that pexen

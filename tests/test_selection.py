@@ -260,3 +260,10 @@ def test_last_failed_pulls_provider_from_a_skipped_file(
     result = pytester.runpytest("-p", "pexen", "--lf", "-v")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*pulled in*", "*test_create PASSED*", "*test_query PASSED*"])
+
+
+def test_unwritable_graph_file_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a=SUITE)
+    (pytester.path / "adir").mkdir()
+    result = run_error(pytester, "--pexen-graph=adir")
+    result.stderr.fnmatch_lines(["ERROR: pexen: cannot write --pexen-graph=adir: *"])
