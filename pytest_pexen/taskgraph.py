@@ -142,11 +142,14 @@ def build(
         by_base.setdefault(base_id(nodeid), []).append(nodeid)
 
     def resolve(nodeid: str, tag: str) -> str:
+        """A tag, a node id, or a name relative to the module (then to the
+        class) of the requiring test."""
         if tag in explicit or tag in every or tag in by_base:
             return tag
-        relative = f"{module_id(nodeid)}::{tag}"
-        if relative in every or relative in by_base:
-            return relative
+        for scope in (module_id(nodeid), base_id(nodeid).rpartition("::")[0]):
+            relative = f"{scope}::{tag}"
+            if relative in every or relative in by_base:
+                return relative
         return tag
 
     def providers(tag: str) -> list[str]:

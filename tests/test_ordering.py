@@ -54,12 +54,16 @@ def test_requires_by_node_id_and_relative_name(pytester: pytest.Pytester) -> Non
         def test_logout(): pass
         def test_login(): pass
         class TestCart:
+            @pexen.requires("test_remove")
+            def test_empty(self): pass
             def test_add(self): pass
+            def test_remove(self): pass
     """)
     order = names(pytester)
     assert order.index("test_login") < order.index("test_profile")
     assert order.index("test_login") < order.index("test_logout")
     assert order.index("test_add") < order.index("test_checkout")
+    assert order.index("test_remove") < order.index("test_empty")  # class-relative
 
 
 def test_requiring_a_parametrized_test_waits_for_all(pytester: pytest.Pytester) -> None:
