@@ -76,7 +76,6 @@ class PexenScheduling:
         self.resend: deque[int] = deque()
         self.shared: dict[str, dict[str, Any]] = {}
         self.finished: set[int] = set()
-        self.skipped_by_us: set[str] = set()
 
     # ------------------------------------------------------------ protocol
     @property
@@ -123,7 +122,11 @@ class PexenScheduling:
                         reporter.write_line(line)
 
     def mark_test_pending(self, item: str) -> None:
-        raise NotImplementedError("pexen does not support re-queueing tests (crash handlers)")
+        """A crash handler (pytest-rerunfailures) wants a crashed test run
+        again: it runs once more, on any worker; what it provided was given
+        up when it crashed, so its dependents stay skipped."""
+        self.resend.append(self.index[item])
+        self._dispatch()
 
     def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
         pending = self.node2pending[node]
@@ -201,9 +204,9 @@ class PexenScheduling:
 
     def _ended(self, nodeid: str) -> None:
         bad, flags, shared = self.outcomes.pop(nodeid)
-        if nodeid in self.skipped_by_us:  # already settled in the planner
-            self.skipped_by_us.discard(nodeid)
-            return
+        assert self.planner is not None
+        if not self.planner.is_running(nodeid):
+            return  # a skip we sent, or a re-run: already settled in the planner
         deps_ok, locks_ok = flags if flags is not None else (bad is None, True)
         self._done(nodeid, ok=bad is None, deps_ok=deps_ok, locks_ok=locks_ok,
                    outcome=bad or "failed", shared=shared)
@@ -250,7 +253,6 @@ class PexenScheduling:
             entries.append([index, None, self.shared.pop(self.collection[index], None)])
         while self.skips and len(entries) < MAX_BATCH:
             index, reason = self.skips.popleft()
-            self.skipped_by_us.add(self.collection[index])
             entries.append([index, reason, None])
         if entries:
             return entries
