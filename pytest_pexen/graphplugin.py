@@ -297,10 +297,14 @@ class RunHooks:
             # point at the test, as pytest's own skip markers do, not at pexen
             path, line = item.reportinfo()[:2]
             report.longrepr = (str(path), (line or 0) + 1, run.skipped[nodeid])
-        run.record(nodeid, call.when, report, call.excinfo)
-        if call.when == "teardown":
-            run.finish(nodeid)
+        run.made(nodeid, call.when, report, call.excinfo)
         return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.run.logged(report.nodeid, report)
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.run.finish(nodeid)
 
 
 

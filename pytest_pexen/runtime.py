@@ -40,6 +40,7 @@ class GraphRun:
         self.bad: dict[str, str] = {}
         self.flags: dict[str, tuple[bool, bool]] = {}
         self.skipped: dict[str, str] = {}
+        self.again: set[str] = set()  # tests a rerun plugin runs once more
 
     def shared_for(self, nodeid: str) -> dict[str, Any]:
         """The ``pexen_shared`` dict of a test (created on first use)."""
@@ -80,39 +81,49 @@ class GraphRun:
                     "was changed after pexen sorted the tests)")
         return None
 
-    def record(self, nodeid: str, when: str, report: pytest.TestReport,
-               excinfo: pytest.ExceptionInfo[BaseException] | None) -> None:
-        """Note how one phase of a started test ended."""
-        if self.planner is None:
-            self._annotate(nodeid, when, report, excinfo)
-            return
-        if nodeid not in self.started or nodeid in self.bad:
-            return
-        if report.failed:
-            self.bad[nodeid] = _PHASE_OUTCOME[when]
-            if when == "call" and excinfo is not None:
-                flags = failure_flags(excinfo.value)
-                if flags is not None:
-                    self.flags[nodeid] = flags
-        elif report.skipped:
-            self.bad[nodeid] = "xfailed" if hasattr(report, "wasxfail") else "was skipped"
-
-    def _annotate(self, nodeid: str, when: str, report: pytest.TestReport,
-                  excinfo: pytest.ExceptionInfo[BaseException] | None) -> None:
-        """Controlled mode: put what the controller needs on the reports."""
+    def made(self, nodeid: str, when: str, report: pytest.TestReport,
+             excinfo: pytest.ExceptionInfo[BaseException] | None) -> None:
+        """A phase's report was made: keep what only the exception tells
+        (TaskFailError flags); on an xdist worker, put on the report what the
+        controller needs (flags, shared state)."""
+        flags = None
         if when == "call" and report.failed and excinfo is not None:
             flags = failure_flags(excinfo.value)
+        if self.planner is not None:
             if flags is not None:
-                report.pexen_flags = list(flags)  # type: ignore[attr-defined]
-        elif when == "teardown":
+                self.flags[nodeid] = flags
+            return
+        if flags is not None:
+            report.pexen_flags = list(flags)  # type: ignore[attr-defined]
+        if when == "teardown":
             self.skipped.pop(nodeid, None)
             shared = self.shared.pop(nodeid, None)
             if shared and unserialisable(shared) is None:
                 report.pexen_shared = shared  # type: ignore[attr-defined]
 
-    def finish(self, nodeid: str) -> None:
-        """The test is over: tell the planner and pass its shared state on."""
+    def logged(self, nodeid: str, report: pytest.TestReport) -> None:
+        """A phase's report was logged: note a bad outcome. A report turned
+        into a "rerun" (pytest-rerunfailures) voids the attempt so far."""
         if self.planner is None or nodeid not in self.started:
+            return
+        if str(report.outcome) == "rerun":
+            self.bad.pop(nodeid, None)
+            self.flags.pop(nodeid, None)
+            self.again.add(nodeid)
+        elif nodeid in self.bad:
+            return
+        elif report.failed:
+            self.bad[nodeid] = _PHASE_OUTCOME.get(report.when or "", "errored")
+        elif report.skipped:
+            self.bad[nodeid] = "xfailed" if hasattr(report, "wasxfail") else "was skipped"
+
+    def finish(self, nodeid: str) -> None:
+        """The test is over (all attempts): tell the planner and pass its
+        shared state on."""
+        if self.planner is None or nodeid not in self.started:
+            return
+        if nodeid in self.again:  # another attempt follows
+            self.again.discard(nodeid)
             return
         self.started.discard(nodeid)
         bad = self.bad.pop(nodeid, None)

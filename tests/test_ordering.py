@@ -264,3 +264,24 @@ def test_bad_shared_option(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "pexen", "--pexen-shared", "novalue")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--pexen-shared expects KEY=VALUE, got 'novalue'*"])
+
+
+def test_rerun_of_a_flaky_provider_counts_the_last_attempt(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("pytest_rerunfailures")
+    pytester.makepyfile(test_a="""
+        import pytest_pexen as pexen
+        calls = []
+        @pexen.provides("x")
+        def test_flaky():
+            calls.append(1)
+            assert len(calls) > 1
+        @pexen.requires("x")
+        def test_after(): pass
+        @pexen.provides("y")
+        def test_broken(): assert False
+        @pexen.requires("y")
+        def test_after_broken(): pass
+    """)
+    result = pytester.runpytest("-p", "pexen", "--reruns", "1", "-rs")
+    assert result.parseoutcomes() == {"passed": 2, "failed": 1, "skipped": 1, "rerun": 2}
+    result.stdout.fnmatch_lines(["*pexen: 'y' not provided: test_a.py::test_broken failed"])

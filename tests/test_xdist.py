@@ -290,3 +290,24 @@ def test_other_dist_mode_bad_marker_is_a_warning(pytester: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(["*PexenWarning: pexen: test_w.py::test_a: @pexen_priority "
                                  "needs an int, got 'high' (not enforced under --dist load)"])
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_reruns_count_the_last_attempt(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("pytest_rerunfailures")
+    pytester.makepyfile(test_r="""
+        import pytest_pexen as pexen
+        calls = []
+        @pexen.provides("x")
+        def test_flaky():
+            calls.append(1)
+            assert len(calls) > 1
+        @pexen.requires("x")
+        def test_after(): pass
+        @pexen.provides("y")
+        def test_broken(): assert False
+        @pexen.requires("y")
+        def test_after_broken(): pass
+    """)
+    result = run(pytester, "-n", "2", "--reruns", "1", "-rs")
+    assert result.parseoutcomes() == {"passed": 2, "failed": 1, "skipped": 1, "rerun": 2}
+    result.stdout.fnmatch_lines(["*pexen: 'y' not provided: test_r.py::test_broken failed"])
