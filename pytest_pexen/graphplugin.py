@@ -117,8 +117,9 @@ class GraphPlugin:
             return None
         if self.graph is not None:
             return self.graph.spec()
-        return {"tasks": [[i.nodeid, [], [], [], [], 0, None] for i in items],
-                "groups": [[None, None]], "phantoms": {}}
+        from .taskgraph import plain_spec
+
+        return plain_spec([i.nodeid for i in items])
 
     def _metas(self, items: list[pytest.Item], metas: dict[str, SchedMeta],
                limits: dict[str | None, int | None], errors: list[str]) -> None:

@@ -87,6 +87,12 @@ class TestGraph:
         return ordered
 
 
+def plain_spec(nodeids: list[str]) -> GraphSpec:
+    """The graph of tests without any pexen metadata: independent tasks."""
+    return {"tasks": [[n, [], [], [], [], 0, None] for n in nodeids],
+            "groups": [[None, None]], "phantoms": {}}
+
+
 def spec_planner(spec: GraphSpec, missing: str = "error",
                  durations: dict[str, float] | None = None) -> Planner[str]:
     """A fresh, prepared planner of a graph spec (raises DepcheckError).

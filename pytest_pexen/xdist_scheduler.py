@@ -20,7 +20,7 @@ import pytest
 
 from .sched.errors import DepcheckError
 from .sched.planner import Planner, Unrunnable
-from .taskgraph import GraphSpec, spec_planner
+from .taskgraph import GraphSpec, plain_spec, spec_planner
 
 MAX_BATCH = 32
 PREFETCH = 2
@@ -183,8 +183,7 @@ class PexenScheduling:
                     "environment on every worker (or see pytest-xdist's "
                     "'Different tests were collected' advice)")
         self.index = {nodeid: n for n, nodeid in enumerate(self.collection)}
-        spec = self.spec or {"tasks": [[i, [], [], [], [], 0, None] for i in self.collection],
-                             "groups": [[None, None]], "phantoms": {}}
+        spec = self.spec or plain_spec(self.collection)
         known = {task[0] for task in spec["tasks"]}
         if known != set(self.collection):
             raise pytest.UsageError("pexen: the task graph from the workers does not match "
