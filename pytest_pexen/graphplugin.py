@@ -175,20 +175,20 @@ class GraphPlugin:
         items[:] = self.order
         if graph.pulled:
             self._undeselect({p.item.nodeid for p in graph.pulled})
-        if self.in_worker:
-            if not self.controlled:
-                self._warn_not_enforced()
-            return  # the controller decides at run time (or nobody does)
-        self._start_run(GraphRun(planner, config.stash[SHARED_KEY]))
         dot = config.getoption("pexen_graph")
         first_worker = not self.in_worker or (
-            config.workerinput.get("workerid") == "gw0")
+            config.workerinput.get("workerid") == "gw0")  # type: ignore[attr-defined]
         if dot and first_worker:  # every xdist worker has the same graph
             try:
                 write_dot(graph, Path(dot))
             except OSError as exc:
                 raise pytest.UsageError(
                     f"pexen: cannot write --pexen-graph={dot}: {exc.strerror or exc}") from None
+        if self.in_worker:
+            if not self.controlled:
+                self._warn_not_enforced()
+            return  # the controller decides at run time (or nobody does)
+        self._start_run(GraphRun(planner, config.stash[SHARED_KEY]))
 
     def _warn_not_enforced(self) -> None:
         """Another --dist mode: say once (from the first worker) that pexen

@@ -311,3 +311,17 @@ def test_reruns_count_the_last_attempt(pytester: pytest.Pytester) -> None:
     result = run(pytester, "-n", "2", "--reruns", "1", "-rs")
     assert result.parseoutcomes() == {"passed": 2, "failed": 1, "skipped": 1, "rerun": 2}
     result.stdout.fnmatch_lines(["*pexen: 'y' not provided: test_r.py::test_broken failed"])
+
+
+def test_graph_file_under_xdist(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_g="""
+        import pytest_pexen as pexen
+        @pexen.provides("db")
+        def test_create(): pass
+        @pexen.requires("db")
+        def test_query(): pass
+    """)
+    result = run(pytester, "-n", "2", "--pexen-graph", str(pytester.path / "g.dot"))
+    result.assert_outcomes(passed=2)
+    dot = (pytester.path / "g.dot").read_text()
+    assert '"test_g.py::test_create" -> "test_g.py::test_query" [label="db"];' in dot
