@@ -1,0 +1,110 @@
+"""The plugin as pytest sees it: loading, options, markers, marker helpers.
+
+These run real pytest sessions in a subprocess wherever plugin loading is
+the point (entry points, ``-p``, autoload), so nothing is already imported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import pytest_pexen as pexen
+
+OPTIONS = ["--pexen-no-pull", "--pexen-missing", "--pexen-shared", "--pexen-plan",
+           "--pexen-graph"]
+
+
+def test_help_shows_options_with_autoload_disabled(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # -p pexen must find the plugin by its entry point name alone.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest_subprocess("-p", "pexen", "--help")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["pexen: *"] + [f"*{option}*" for option in OPTIONS])
+    result.stdout.fnmatch_lines(["*pexen_shared (linelist):*"])
+
+
+def test_no_pexen_switches_it_off(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("-p", "no:pexen", "--help")
+    assert result.ret == 0
+    assert "--pexen-" not in result.stdout.str()
+    result = pytester.runpytest_subprocess("-p", "no:pexen", "--markers")
+    assert "pexen_requires" not in result.stdout.str()
+
+
+def test_markers_are_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("-p", "pexen", "--markers")
+    result.stdout.fnmatch_lines([f"@pytest.mark.{name}*" for name in pexen.markers.MARKERS])
+
+
+def test_helpers_pass_strict_markers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="""
+        import pytest
+        import pytest_pexen as pexen
+
+        pytestmark = pexen.uses("lab")
+
+        @pexen.provides("x")
+        @pexen.claims("db")
+        @pexen.timeout(5)
+        def test_p(): pass
+
+        @pexen.group("g", workers=2)
+        def test_g(): pass
+
+        @pexen.requires("x")
+        @pexen.priority(-1)
+        class TestC:
+            @pytest.mark.parametrize("n", [pytest.param(1, marks=pexen.priority(2)), 2])
+            def test_c(self, n): pass
+    """)
+    result = pytester.runpytest_subprocess("-p", "pexen", "--strict-markers", "-W", "error")
+    result.assert_outcomes(passed=4)
+
+
+def test_plain_suite_is_untouched(pytester: pytest.Pytester) -> None:
+    """A suite using nothing of pexen: same outcomes, no warnings, strict mode."""
+    pytester.makeini("[pytest]\nxfail_strict = true\n")
+    pytester.makepyfile(test_a="""
+        import pytest
+        def test_ok(): pass
+        def test_fail(): assert False
+        @pytest.mark.skip(reason="no")
+        def test_skip(): pass
+        @pytest.mark.xfail
+        def test_xfail(): assert False
+    """)
+    args = ("--strict-markers", "--strict-config", "-W", "error", "-p")
+    with_pexen = pytester.runpytest_subprocess(*args, "pexen")
+    without = pytester.runpytest_subprocess(*args, "no:pexen")
+    for result in (with_pexen, without):
+        result.assert_outcomes(passed=1, failed=1, skipped=1, xfailed=1)
+        assert "warning" not in result.stdout.str().lower()
+        assert result.stderr.str() == ""
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda: pexen.requires(), TypeError, r"pexen.requires\(\) needs at least one tag"),
+    (lambda: pexen.provides(""), TypeError, "non-empty strings, got ''"),
+    (lambda: pexen.claims("ok", 3), TypeError, "non-empty strings, got 3"),  # type: ignore[arg-type]
+    (lambda: pexen.uses(None), TypeError, "non-empty strings, got None"),  # type: ignore[arg-type]
+    (lambda: pexen.priority(True), TypeError, r"pexen.priority\(\) takes an int, got True"),
+    (lambda: pexen.priority(1.5), TypeError, "takes an int, got 1.5"),  # type: ignore[arg-type]
+    (lambda: pexen.group(""), TypeError, "name must be a non-empty string"),
+    (lambda: pexen.group("g", workers=0), ValueError, "positive int or None, got 0"),
+    (lambda: pexen.group("g", workers=True), ValueError, "positive int or None, got True"),
+    (lambda: pexen.timeout(0), ValueError, "positive number of seconds, got 0"),
+    (lambda: pexen.timeout("5"), ValueError, "positive number of seconds, got '5'"),  # type: ignore[arg-type]
+])
+def test_helpers_reject_bad_arguments(call: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_helpers_return_the_plain_markers() -> None:
+    assert pexen.requires("a", "b").mark == pytest.mark.pexen_requires("a", "b").mark
+    assert pexen.group("g").mark.kwargs == {"workers": None}
+    assert pexen.timeout(1.5).mark.args == (1.5,)
