@@ -24,6 +24,16 @@ RUN_KEY = pytest.StashKey["GraphRun"]()
 _PHASE_OUTCOME = {"setup": "errored", "call": "failed", "teardown": "errored in teardown"}
 
 
+def bad_outcome(report: pytest.TestReport) -> str | None:
+    """How a phase report says its test did not pass, in the words of a
+    skip reason ("failed", "errored", "was skipped", ...); None if it did."""
+    if report.failed:
+        return _PHASE_OUTCOME.get(report.when or "", "errored")
+    if report.skipped:
+        return "xfailed" if hasattr(report, "wasxfail") else "was skipped"
+    return None
+
+
 class GraphRun:
     """The run-time state of the graph in this process.
 
@@ -110,12 +120,8 @@ class GraphRun:
             self.bad.pop(nodeid, None)
             self.flags.pop(nodeid, None)
             self.again.add(nodeid)
-        elif nodeid in self.bad:
-            return
-        elif report.failed:
-            self.bad[nodeid] = _PHASE_OUTCOME.get(report.when or "", "errored")
-        elif report.skipped:
-            self.bad[nodeid] = "xfailed" if hasattr(report, "wasxfail") else "was skipped"
+        elif nodeid not in self.bad and (bad := bad_outcome(report)) is not None:
+            self.bad[nodeid] = bad
 
     def finish(self, nodeid: str) -> None:
         """The test is over (all attempts): tell the planner and pass its

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from .runtime import bad_outcome
 from .sched.errors import DepcheckError
 from .sched.planner import Planner, Unrunnable
 from .taskgraph import GraphSpec, plain_spec, spec_planner
@@ -37,15 +38,12 @@ class Outcomes:
 
     def record(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
-        if report.failed:
-            words = {"setup": "errored", "call": "failed"}
-            self.bad.setdefault(nodeid, words.get(report.when, "errored in teardown"))
-            flags = getattr(report, "pexen_flags", None)
-            if flags:
-                self.flags[nodeid] = (bool(flags[0]), bool(flags[1]))
-        elif report.skipped:
-            self.bad.setdefault(nodeid, "xfailed" if hasattr(report, "wasxfail")
-                                else "was skipped")
+        bad = bad_outcome(report)
+        if bad is not None:
+            self.bad.setdefault(nodeid, bad)
+        flags = getattr(report, "pexen_flags", None)
+        if flags and report.failed:
+            self.flags[nodeid] = (bool(flags[0]), bool(flags[1]))
         shared = getattr(report, "pexen_shared", None)
         if shared:
             self.shared[nodeid] = shared
