@@ -35,10 +35,6 @@ def add_dist_choice(parser: pytest.Parser) -> None:
                 attrs["choices"] = [*attrs["choices"], "pexen"]
 
 
-def is_controller(config: pytest.Config) -> bool:
-    return not hasattr(config, "workerinput") and config.pluginmanager.hasplugin("dsession")
-
-
 class DistPlugin:
     """Registered in the xdist controller when pexen schedules."""
 
