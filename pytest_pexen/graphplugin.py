@@ -14,33 +14,20 @@ from __future__ import annotations
 import warnings
 from collections.abc import Generator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from _pytest.runner import collect_one_node
 
 from .items import MetaError, build_meta
-from .runtime import RUN_KEY, GraphRun, unserialisable
+from .runtime import RUN_KEY, GraphRun, RunHooks
 from .sched.errors import DepcheckError, MutexError, PexenWarning
 from .sched.meta import SchedMeta
-from .shared import parse_pairs
+from .shared import SHARED_KEY, initial_shared
 
 if TYPE_CHECKING:
     from . import taskgraph
     from .taskgraph import GraphSpec
-
-SHARED_KEY = pytest.StashKey[dict[str, Any]]()
-
-
-def initial_shared(config: pytest.Config) -> dict[str, Any]:
-    """``pexen_shared`` ini lines, then ``--pexen-shared`` options on top."""
-    try:
-        shared = parse_pairs(config.getini("pexen_shared"), "ini option pexen_shared")
-        shared.update(parse_pairs(config.getoption("pexen_shared") or [], "--pexen-shared"))
-    except ValueError as exc:
-        raise pytest.UsageError(f"pexen: {exc}") from None
-    return shared
-
 
 def _all_items(collector: pytest.Collector) -> list[pytest.Item]:
     """Every test below a collector, collected afresh (to find providers that
@@ -269,55 +256,6 @@ class GraphPlugin:
             return True  # the plan is shown, nothing runs
         return None
 
-class RunHooks:
-    """The per-test hooks, registered only when a graph runs in this process
-    (so a plain suite pays nothing per test)."""
-
-    def __init__(self, run: GraphRun) -> None:
-        self.run = run
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        reason = self.run.skip_reason(item.nodeid)
-        if reason is not None:
-            pytest.skip(reason)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        run = self.run
-        nodeid = item.nodeid
-        if call.when == "call" and report.passed and nodeid in run.shared:
-            problem = unserialisable(run.shared[nodeid])
-            if problem is not None:
-                report.outcome = "failed"
-                report.longrepr = f"pexen: {problem}"
-        if call.when == "setup" and report.skipped and nodeid in run.skipped:
-            # point at the test, as pytest's own skip markers do, not at pexen
-            path, line = item.reportinfo()[:2]
-            report.longrepr = (str(path), (line or 0) + 1, run.skipped[nodeid])
-        run.made(nodeid, call.when, report, call.excinfo)
-        return report
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.run.logged(report.nodeid, report)
-
-    def pytest_runtest_logfinish(self, nodeid: str) -> None:
-        self.run.finish(nodeid)
-
-
-
 def _uses_pexen(meta: SchedMeta) -> bool:
     return bool(meta.requires or meta.provides or meta.claims or meta.uses or meta.priority
                 or meta.group is not None)
-
-
-@pytest.fixture
-def pexen_shared(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The test's shared dict: initial values, plus what its providers left."""
-    run = request.config.stash.get(RUN_KEY, None)
-    if run is None:
-        return dict(request.config.stash[SHARED_KEY].items())
-    return run.shared_for(request.node.nodeid)

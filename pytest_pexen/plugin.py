@@ -18,8 +18,9 @@ from .distributed import (
     pytest_cmdline_main,
     pytest_configure_node,
 )
-from .graphplugin import GraphPlugin, pexen_shared
+from .graphplugin import GraphPlugin
 from .markers import MARKERS
+from .runtime import pexen_shared
 
 __all__ = ["pexen_shared", "pytest_cmdline_main", "pytest_configure_node"]
 

@@ -10,11 +10,13 @@ that passed to its direct dependents.
 from __future__ import annotations
 
 import json
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .sched.errors import failure_flags
+from .shared import SHARED_KEY
 
 if TYPE_CHECKING:
     from .sched.planner import Planner
@@ -151,3 +153,51 @@ def unserialisable(shared: dict[str, Any]) -> str | None:
             return (f"pexen_shared[{key!r}] = {value!r} is not JSON serialisable ({exc}); "
                     "shared state must be plain JSON data")
     return None
+
+
+class RunHooks:
+    """The per-test hooks, registered only when a graph runs in this process
+    (so a plain suite pays nothing per test)."""
+
+    def __init__(self, run: GraphRun) -> None:
+        self.run = run
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        reason = self.run.skip_reason(item.nodeid)
+        if reason is not None:
+            pytest.skip(reason)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        run = self.run
+        nodeid = item.nodeid
+        if call.when == "call" and report.passed and nodeid in run.shared:
+            problem = unserialisable(run.shared[nodeid])
+            if problem is not None:
+                report.outcome = "failed"
+                report.longrepr = f"pexen: {problem}"
+        if call.when == "setup" and report.skipped and nodeid in run.skipped:
+            # point at the test, as pytest's own skip markers do, not at pexen
+            path, line = item.reportinfo()[:2]
+            report.longrepr = (str(path), (line or 0) + 1, run.skipped[nodeid])
+        run.made(nodeid, call.when, report, call.excinfo)
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.run.logged(report.nodeid, report)
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.run.finish(nodeid)
+
+
+@pytest.fixture
+def pexen_shared(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The test's shared dict: initial values, plus what its providers left."""
+    run = request.config.stash.get(RUN_KEY, None)
+    if run is None:
+        return dict(request.config.stash[SHARED_KEY].items())
+    return run.shared_for(request.node.nodeid)

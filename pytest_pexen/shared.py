@@ -10,6 +10,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import pytest
+
 
 def parse_pairs(pairs: Iterable[str], source: str) -> dict[str, Any]:
     """Turn ``KEY=VALUE`` strings into a dict; ValueError names the bad one."""
@@ -24,3 +26,16 @@ def parse_pairs(pairs: Iterable[str], source: str) -> dict[str, Any]:
         except ValueError:
             out[key] = value
     return out
+
+
+SHARED_KEY = pytest.StashKey[dict[str, Any]]()
+
+
+def initial_shared(config: pytest.Config) -> dict[str, Any]:
+    """``pexen_shared`` ini lines, then ``--pexen-shared`` options on top."""
+    try:
+        shared = parse_pairs(config.getini("pexen_shared"), "ini option pexen_shared")
+        shared.update(parse_pairs(config.getoption("pexen_shared") or [], "--pexen-shared"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"pexen: {exc}") from None
+    return shared
