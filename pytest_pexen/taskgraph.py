@@ -174,7 +174,11 @@ def build(
     unresolved: set[str] = set()
     queue = [item.nodeid for item in selected]
     for nodeid in queue:  # grows as providers are pulled in
-        resolved = requires[nodeid] = [resolve(nodeid, t) for t in metas[nodeid].requires]
+        # tags in sorted order, never the set's (hash-seeded) order: which
+        # provider a virtual tag pulls in can depend on what was pulled
+        # before it, and every xdist worker must pull in the same tests
+        resolved = requires[nodeid] = list(dict.fromkeys(
+            resolve(nodeid, t) for t in sorted(metas[nodeid].requires)))
         for tag in resolved:
             provs = providers(tag)
             if tag not in explicit:
@@ -201,7 +205,7 @@ def build(
     provides = {
         nodeid: sorted(metas[nodeid].provides | implicit.get(nodeid, set())) for nodeid in queue
     }
-    items = _place_pulled(selected, pulled, requires)
+    items = _place_pulled(selected, pulled, order)
     return TestGraph(
         items=items, metas=metas, requires=requires, provides=provides,
         groups=_group_order(items, metas, limits), pulled=pulled, phantoms=phantoms,
@@ -210,17 +214,20 @@ def build(
 
 
 def _place_pulled(selected: list[pytest.Item], pulled: list[Pulled],
-                  requires: dict[str, list[str]]) -> list[pytest.Item]:
+                  order: dict[str, int]) -> list[pytest.Item]:
     """Put each pulled-in provider just before the first test that needed
-    it, so that nothing selected has to move for it."""
+    it, so that nothing selected has to move for it; providers pulled in
+    for the same test keep their collection ``order``."""
     if not pulled:
         return list(selected)
-    slot: dict[str, tuple[int, int]] = {item.nodeid: (n, 0) for n, item in enumerate(selected)}
+    slot: dict[str, tuple[int, int, int]] = {
+        item.nodeid: (n, 0, 0) for n, item in enumerate(selected)}
     for p in pulled:
-        pos, depth = slot[p.by]
-        candidate = (pos, depth - 1)
-        if p.item.nodeid not in slot or candidate < slot[p.item.nodeid]:
-            slot[p.item.nodeid] = candidate
+        pos, depth, _ = slot[p.by]
+        nodeid = p.item.nodeid
+        candidate = (pos, depth - 1, order[nodeid])
+        if nodeid not in slot or candidate < slot[nodeid]:
+            slot[nodeid] = candidate
     pulled_items = {p.item.nodeid: p.item for p in pulled}
     everything = list(selected) + list(pulled_items.values())
     return sorted(everything, key=lambda item: slot[item.nodeid])

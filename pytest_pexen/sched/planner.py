@@ -68,6 +68,13 @@ def choose_provider(candidates: Sequence[tuple[K, int, int]]) -> K:
     return candidates[best][0]
 
 
+def _in_order(values: Iterable[str]) -> Iterable[str]:
+    """A set of tags or resources sorted, anything else as given: a set's
+    own order changes with the hash seed, and the order decides which lock
+    a task waits on first and how a cycle is spelled out."""
+    return sorted(values) if isinstance(values, (set, frozenset)) else values
+
+
 class Planner(Generic[K]):
     """Plan and track the execution of a task graph (see the module docstring).
 
@@ -188,8 +195,8 @@ class Planner(Generic[K]):
         """Add one task; it takes part once ``prepare()`` has run."""
         if key in self._index:
             raise ValueError(f"task {self._describe(key)} was added twice")
-        claims_t = tuple(dict.fromkeys(claims)) if claims else ()
-        uses_t = tuple(dict.fromkeys(uses)) if uses else ()
+        claims_t = tuple(dict.fromkeys(_in_order(claims))) if claims else ()
+        uses_t = tuple(dict.fromkeys(_in_order(uses))) if uses else ()
         if claims_t and uses_t and set(claims_t).intersection(uses_t):
             both = sorted(set(claims_t).intersection(uses_t))
             raise MutexError(f"task {self._describe(key)} both claims and uses {both}", key)
@@ -198,8 +205,8 @@ class Planner(Generic[K]):
         self._index[key] = len(self._keys)
         self._keys.append(key)
         self._prio.append(priority)
-        self._req.append(self._tag_ids(requires))
-        self._prov.append(self._tag_ids(provides))
+        self._req.append(self._tag_ids(_in_order(requires)))
+        self._prov.append(self._tag_ids(_in_order(provides)))
         self._claims.append(claims_t)
         self._uses.append(uses_t)
         self._group.append(self._group_id[group])
