@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from _pytest.runner import collect_one_node
 
 from .items import MetaError, build_meta
 from .runtime import RUN_KEY, GraphRun, RunHooks
@@ -29,28 +28,23 @@ if TYPE_CHECKING:
     from . import taskgraph
     from .taskgraph import GraphSpec
 
-def _all_items(collector: pytest.Collector) -> list[pytest.Item]:
-    """Every test below a collector, collected afresh (to find providers that
-    a node-id selection left out of the session). What fails to collect is
-    left out: it could not run anyway, and pytest reports it where it is
-    selected. Folders go through pytest's own collect step, which loads
-    their conftests and fixtures; files are collected directly, past the
-    filters of --lf (which would hide the very providers we look for)."""
-    if isinstance(collector, pytest.Directory):
-        report = collect_one_node(collector)
-        nodes = report.result if report.passed else []
-    else:
-        try:
-            nodes = list(collector.collect())
-        except Exception:
-            return []
-    out: list[pytest.Item] = []
-    for node in nodes:
-        if isinstance(node, pytest.Item):
-            out.append(node)
-        elif isinstance(node, pytest.Collector):
-            out.extend(_all_items(node))
-    return out
+class _Unfiltered:
+    """Under ``--lf``: each file's tests as collected, before the ``--lf``
+    collect wrapper drops those that did not fail, which are the very
+    providers a pull-in may need. Innermost wrapper (trylast), so it sees
+    the result before that filter does."""
+
+    def __init__(self) -> None:
+        self.full: dict[pytest.Collector, list[pytest.Item | pytest.Collector]] = {}
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        report = yield
+        if isinstance(collector, pytest.File) and report.passed:
+            self.full[collector] = list(report.result)
+        return report
 
 
 class GraphPlugin:
@@ -66,6 +60,10 @@ class GraphPlugin:
         self.in_worker = workerinput is not None
         self.controlled = bool(workerinput and workerinput.get("pexen"))
         self.error: str | None = None
+        self.unfiltered: _Unfiltered | None = None
+        if config.getoption("lf", False) and not config.getoption("pexen_no_pull"):
+            self.unfiltered = _Unfiltered()
+            config.pluginmanager.register(self.unfiltered, "pexen-unfiltered")
         config.stash[SHARED_KEY] = initial_shared(config)
 
     # ------------------------------------------------------------ collection
@@ -197,24 +195,77 @@ class GraphPlugin:
                     "location": None})
 
     def _siblings(self, items: list[pytest.Item]) -> list[pytest.Item]:
-        """Every test of the selected tests' modules, collected afresh."""
+        """Every test of the selected tests' modules."""
         modules = {id(m): m for item in items if (m := item.getparent(pytest.Module))}
-        return [i for module in modules.values() for i in _all_items(module)]
+        return [i for module in modules.values() for i in self._all_items(module)]
 
     def _tree(self, items: list[pytest.Item]) -> list[pytest.Item]:
-        """Every test under ``testpaths`` (or the rootdir), collected afresh;
-        only when a requirement is still not met, so it is rarely paid."""
+        """Every test under ``testpaths`` (or the rootdir); only when a
+        requirement is still not met, so it is rarely paid."""
         config = self.config
         roots = [config.rootpath / p for p in config.getini("testpaths")] or [config.rootpath]
-        session = items[0].session if items else None
         out: list[pytest.Item] = []
         for root in roots:
-            if session is None or not root.is_dir():
-                continue
-            node = session.ihook.pytest_collect_directory(path=root, parent=session)
+            node = self._directory(root, items) if items and root.is_dir() else None
             if node is not None:
-                out.extend(_all_items(node))
+                out.extend(self._all_items(node))
         return out
+
+    def _directory(self, path: Path, items: list[pytest.Item]) -> pytest.Collector | None:
+        """The session's own collector of the folder ``path``, reached from
+        a folder the selected tests are in, so that the conftest fixtures
+        registered on it apply (pytest >= 9.1 registers them on the node,
+        and a second node of a package would set its fixtures up twice).
+        A folder above every selected test is made afresh, as pytest makes
+        one for a path on the command line. None if collection ignores it."""
+        known: dict[Path, pytest.Collector] = {}
+        for parent in {id(i.parent): i.parent for i in items if i.parent is not None}.values():
+            for node in parent.listchain():
+                if isinstance(node, pytest.Directory):
+                    known.setdefault(node.path, node)
+        found = next((known[p] for p in (path, *path.parents) if p in known), None)
+        if found is None:
+            session = items[0].session
+            made: pytest.Collector | None = session.ihook.pytest_collect_directory(
+                path=path, parent=session)
+            return made
+        while found is not None and found.path != path:
+            found = next((c for c in self._children(found) if isinstance(c, pytest.Directory)
+                          and (c.path == path or c.path in path.parents)), None)
+        return found
+
+    def _all_items(self, collector: pytest.Collector) -> list[pytest.Item]:
+        """Every test below a collector (to find providers that a node-id
+        selection or --lf left out of the session)."""
+        out: list[pytest.Item] = []
+        for node in self._children(collector):
+            if isinstance(node, pytest.Item):
+                out.append(node)
+            elif isinstance(node, pytest.Collector):
+                out.extend(self._all_items(node))
+        return out
+
+    def _children(self, collector: pytest.Collector) -> list[pytest.Item | pytest.Collector]:
+        """What a collector holds, through the session's own cached collect
+        step (private: ``Session._collect_one_node``, what pytest's genitems
+        uses): a folder or module the session already collected gives back
+        the very nodes it made, so the fixtures registered on them (conftest,
+        package, module, autouse) are shared as in a normal collection; a new
+        folder loads its conftests as usual. Under --lf a file gets all its
+        tests back (see _Unfiltered), or is read now if --lf skipped it
+        unread. What fails to collect is left out: it could not run anyway,
+        and pytest reports it where it is selected."""
+        report, _ = collector.session._collect_one_node(collector)
+        result = report.result if report.passed else []
+        if self.unfiltered is None or not isinstance(collector, pytest.File):
+            return result
+        full = self.unfiltered.full.get(collector)
+        if not full:
+            try:
+                full = self.unfiltered.full[collector] = list(collector.collect())
+            except Exception:
+                return []
+        return full
 
     def _undeselect(self, nodeids: set[str]) -> None:
         """Pulled-in tests run, so they no longer count as deselected."""

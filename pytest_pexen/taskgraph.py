@@ -216,16 +216,17 @@ def build(
 def _place_pulled(selected: list[pytest.Item], pulled: list[Pulled],
                   order: dict[str, int]) -> list[pytest.Item]:
     """Put each pulled-in provider just before the first test that needed
-    it, so that nothing selected has to move for it; providers pulled in
-    for the same test keep their collection ``order``."""
+    it, so that nothing selected has to move for it. Providers pulled in for
+    the same test keep their collection ``order``, except that those from
+    its own module come last, next to it (module fixtures are set up once)."""
     if not pulled:
         return list(selected)
-    slot: dict[str, tuple[int, int, int]] = {
-        item.nodeid: (n, 0, 0) for n, item in enumerate(selected)}
+    slot: dict[str, tuple[int, int, bool, int]] = {
+        item.nodeid: (n, 0, False, 0) for n, item in enumerate(selected)}
     for p in pulled:
-        pos, depth, _ = slot[p.by]
+        pos, depth, _, _ = slot[p.by]
         nodeid = p.item.nodeid
-        candidate = (pos, depth - 1, order[nodeid])
+        candidate = (pos, depth - 1, module_id(nodeid) == module_id(p.by), order[nodeid])
         if nodeid not in slot or candidate < slot[nodeid]:
             slot[nodeid] = candidate
     pulled_items = {p.item.nodeid: p.item for p in pulled}
