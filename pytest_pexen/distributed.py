@@ -20,21 +20,6 @@ if TYPE_CHECKING:
 DURATIONS_KEY = "pexen/durations"
 
 
-def add_dist_choice(parser: pytest.Parser) -> None:
-    """xdist's ``--dist`` has fixed choices: add ``pexen`` once it exists."""
-    for group in getattr(parser, "_groups", []):
-        for option in group.options:
-            if option.dest != "dist":
-                continue
-            action = getattr(option, "_action", None)  # pytest >= 9
-            if action is not None and action.choices and "pexen" not in action.choices:
-                action.choices = [*action.choices, "pexen"]
-            attrs = getattr(option, "_attrs", None)  # pytest 8.4
-            if isinstance(attrs, dict) and attrs.get("choices") and (
-                    "pexen" not in attrs["choices"]):
-                attrs["choices"] = [*attrs["choices"], "pexen"]
-
-
 class DistPlugin:
     """Registered in the xdist controller when pexen schedules."""
 
@@ -46,18 +31,22 @@ class DistPlugin:
         cache = getattr(config, "cache", None)
         saved = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
         self.durations: dict[str, float] = saved if isinstance(saved, dict) else {}
+        self.scheduler: PexenScheduling | None = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> PexenScheduling:
         from .xdist_scheduler import PexenScheduling
 
-        return PexenScheduling(config, log, self.outcomes, self.durations)
+        self.scheduler = PexenScheduling(config, log, self.outcomes, self.durations)
+        return self.scheduler
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self.outcomes.started.add(nodeid)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.outcomes.record(report)
+        if str(report.when) == "???" and self.scheduler is not None:  # xdist's crash report
+            self.scheduler.crash_reported(report)
 
     def pytest_sessionfinish(self) -> None:
         cache = getattr(self.config, "cache", None)

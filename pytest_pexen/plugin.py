@@ -12,13 +12,9 @@ from typing import Any
 import pytest
 
 from . import hookspecs
-from .distributed import (
-    DistPlugin,
-    add_dist_choice,
-    pytest_cmdline_main,
-    pytest_configure_node,
-)
+from .distributed import DistPlugin, pytest_cmdline_main, pytest_configure_node
 from .graphplugin import GraphPlugin
+from .internals import add_dist_choice
 from .markers import MARKERS
 from .runtime import pexen_shared
 

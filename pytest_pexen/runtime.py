@@ -47,7 +47,8 @@ class GraphRun:
     def __init__(self, planner: Planner[str] | None, initial_shared: dict[str, Any]) -> None:
         self.planner = planner
         self.initial_shared = initial_shared
-        self.shared: dict[str, dict[str, Any]] = {}
+        self.shared: dict[str, dict[str, Any]] = {}  # of each test's current attempt
+        self.inputs: dict[str, dict[str, Any]] = {}  # what providers handed each test
         self.started: set[str] = set()
         self.bad: dict[str, str] = {}
         self.flags: dict[str, tuple[bool, bool]] = {}
@@ -55,17 +56,26 @@ class GraphRun:
         self.again: set[str] = set()  # tests a rerun plugin runs once more
 
     def shared_for(self, nodeid: str) -> dict[str, Any]:
-        """The ``pexen_shared`` dict of a test (created on first use)."""
+        """The ``pexen_shared`` dict of a test's current attempt (created on
+        first use): its own deep copy of the initial values and of what its
+        providers handed it, so neither another test nor a failed earlier
+        attempt can change what it starts from."""
         shared = self.shared.get(nodeid)
         if shared is None:
-            shared = self.shared[nodeid] = json.loads(json.dumps(self.initial_shared))
+            shared = self.shared[nodeid] = json_copy(self.initial_shared)
+            given = self.inputs.get(nodeid)
+            if given:
+                shared.update(json_copy(given))
         return shared
+
+    def begin(self, nodeid: str) -> None:
+        """An attempt of the test starts (a rerun plugin may make several):
+        what an earlier attempt wrote is discarded."""
+        self.shared.pop(nodeid, None)
 
     def preset(self, nodeid: str, skip: str | None, shared: dict[str, Any] | None) -> None:
         """The controller's word on a test about to run (controlled mode)."""
-        self.shared.pop(nodeid, None)
-        if shared:
-            self.shared_for(nodeid).update(shared)
+        self.inputs[nodeid] = shared or {}
         if skip is not None:
             self.skipped[nodeid] = skip
 
@@ -138,10 +148,17 @@ class GraphRun:
         deps_ok, locks_ok = self.flags.pop(nodeid, (bad is None, True))
         self.planner.done(nodeid, ok=bad is None, deps_ok=deps_ok, locks_ok=locks_ok,
                           outcome=bad or "failed")
+        self.inputs.pop(nodeid, None)
         shared = self.shared.get(nodeid)
-        if deps_ok and shared:
+        if deps_ok and shared and unserialisable(shared) is None:
             for dep in self.planner.dependents(nodeid):
-                self.shared_for(dep).update(shared)
+                self.inputs.setdefault(dep, {}).update(json_copy(shared))
+
+
+def json_copy(data: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of JSON data, exactly as it would cross to another process."""
+    copy: dict[str, Any] = json.loads(json.dumps(data))
+    return copy
 
 
 def unserialisable(shared: dict[str, Any]) -> str | None:
@@ -164,6 +181,7 @@ class RunHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.run.begin(item.nodeid)
         reason = self.run.skip_reason(item.nodeid)
         if reason is not None:
             pytest.skip(reason)
@@ -199,5 +217,5 @@ def pexen_shared(request: pytest.FixtureRequest) -> dict[str, Any]:
     """The test's shared dict: initial values, plus what its providers left."""
     run = request.config.stash.get(RUN_KEY, None)
     if run is None:
-        return dict(request.config.stash[SHARED_KEY].items())
+        return json_copy(request.config.stash[SHARED_KEY])
     return run.shared_for(request.node.nodeid)

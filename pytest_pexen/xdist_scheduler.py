@@ -4,10 +4,17 @@ It lives in the controller and implements xdist's ``Scheduling`` protocol.
 Workers send the task graph they collected (see xdist_worker); the planner
 decides what may start; a test goes to an idle worker only when its
 providers have passed and its locks are free, and it stays "running" for
-the planner (locks held) until its worker reports it complete. Tests that
-can never run are sent with their skip reason, so reports look exactly as
-in a serial run. When many independent tests are ready they go in small
-batches, which keeps the controller's overhead low on large plain suites.
+the planner (locks held) until its worker reports it complete, or its
+crash is final. Tests that can never run are sent with their skip reason,
+so reports look exactly as in a serial run. When many independent tests are
+ready they go in small batches, which keeps the controller's overhead low.
+
+Fixture locality: a worker keeps the scopes of its last test set up (see
+xdist_worker), so each worker is given, among the ready tests of the best
+priority, the next ones of its class, then of its module; a worker that
+must change module avoids the modules other workers are in. A suite without
+any pexen metadata has nothing to enforce: it is handed to xdist's own
+``load`` scheduler, so its fixtures and outcomes are exactly ``load``'s.
 """
 
 from __future__ import annotations
@@ -17,14 +24,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from xdist.scheduler import LoadScheduling
 
 from .runtime import bad_outcome
 from .sched.errors import DepcheckError
 from .sched.planner import Planner, Unrunnable
-from .taskgraph import GraphSpec, plain_spec, spec_planner
+from .taskgraph import GraphSpec, base_id, module_id, spec_planner
 
 MAX_BATCH = 32
 PREFETCH = 2
+SCAN = 32  # tests looked at when continuing in a worker's class or module
+LOOK = 64  # ready tests looked at to keep a worker out of others' modules
+
+Entry = list[Any]  # [item index, skip reason or None, shared state or None]
 
 
 class Outcomes:
@@ -38,6 +50,11 @@ class Outcomes:
 
     def record(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
+        if getattr(report, "pexen_late", False):
+            return  # a kept fixture's late teardown: its test had ended
+        if str(report.outcome) == "rerun":  # pytest-rerunfailures: the attempt is void
+            self.pop(nodeid)
+            return
         bad = bad_outcome(report)
         if bad is not None:
             self.bad.setdefault(nodeid, bad)
@@ -53,6 +70,14 @@ class Outcomes:
                 self.shared.pop(nodeid, {}))
 
 
+def scopes_of(nodeid: str) -> list[str]:
+    """The fixture scopes a test shares with others, closest first: its
+    class (if any), then its module."""
+    module = module_id(nodeid)
+    owner = base_id(nodeid).rpartition("::")[0]
+    return [owner, module] if owner != module else [module]
+
+
 class PexenScheduling:
     """xdist scheduler that asks the planner what may run where."""
 
@@ -66,18 +91,30 @@ class PexenScheduling:
         self.node2collection: dict[Any, list[str]] = {}
         self.node2pending: dict[Any, deque[int]] = {}
         self.spec: GraphSpec | None = None
+        self.plain: bool | None = None
+        self.load: LoadScheduling | None = None  # a suite without pexen metadata
         self.error: str | None = None
         self.planner: Planner[str] | None = None
         self.collection: list[str] = []
         self.index: dict[str, int] = {}
+        self.priority: list[int] = []
         self.skips: deque[tuple[int, str]] = deque()
         self.resend: deque[int] = deque()
         self.shared: dict[str, dict[str, Any]] = {}
-        self.finished: set[int] = set()
+        self.sent: dict[int, Entry] = {}  # sent, not complete: resent as they were
+        self.taken: bytearray = bytearray()  # sent at least once
+        self.last: dict[Any, int] = {}  # each worker's latest test sent (its scopes)
+        self.ran: dict[Any, int] = {}  # each worker's latest test completed
+        self.crashed: dict[str, int] = {}  # crashed, rerun or not yet decided
+        self.members: dict[str, list[int]] = {}
+        self.cursor: dict[str, int] = {}
 
     # ------------------------------------------------------------ protocol
     @property
     def nodes(self) -> list[Any]:
+        if self.load is not None:
+            nodes: list[Any] = self.load.nodes
+            return nodes
         return list(self.node2pending)
 
     @property
@@ -86,89 +123,145 @@ class PexenScheduling:
 
     @property
     def tests_finished(self) -> bool:
+        if self.load is not None:
+            return bool(self.load.tests_finished)
         if not self.collection_is_completed or self.planner is None:
             return False
-        if self.planner.active or self.skips or self.resend:
-            return False
-        return not any(self.node2pending.values())
+        return not self.has_pending
 
     @property
     def has_pending(self) -> bool:
+        if self.load is not None:
+            return bool(self.load.has_pending)
         if self.planner is None:
             return False
         return (self.planner.active or bool(self.skips) or bool(self.resend)
-                or any(self.node2pending.values()))
+                or bool(self.crashed) or any(self.node2pending.values()))
 
     def add_node(self, node: Any) -> None:
-        self.node2pending[node] = deque()
+        if self.load is not None:
+            self.load.add_node(node)
+        else:
+            self.node2pending[node] = deque()
 
     def add_node_collection(self, node: Any, collection: Sequence[str]) -> None:
-        self.node2collection[node] = list(collection)
+        if self.load is not None:
+            self.load.add_node_collection(node, collection)
+        else:
+            self.node2collection[node] = list(collection)
 
     def remove_pending_tests_from_node(self, node: Any, indices: Any) -> None:
         """Our workers send their task graph through this call (see
         xdist_worker); it carries nothing else, as we never steal."""
-        if isinstance(indices, dict) and "pexen" in indices:
-            payload = indices["pexen"]
-            if payload.get("error") and self.error is None:
-                self.error = payload["error"]
-            if payload.get("spec") is not None and self.spec is None:
-                self.spec = payload["spec"]
-                reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-                for line in payload.get("header") or []:
-                    if reporter is not None:
-                        reporter.write_line(line)
+        if not (isinstance(indices, dict) and "pexen" in indices) or self.plain is not None:
+            return
+        payload = indices["pexen"]
+        if payload.get("error") and self.error is None:
+            self.error = payload["error"]
+        if self.spec is None and (payload.get("spec") is not None or payload.get("plain")):
+            self.spec = payload["spec"]
+            self.plain = bool(payload.get("plain"))
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            for line in payload.get("header") or []:
+                if reporter is not None:
+                    reporter.write_line(line)
 
     def mark_test_pending(self, item: str) -> None:
         """A crash handler (pytest-rerunfailures) wants a crashed test run
-        again: it runs once more, on any worker; what it provided was given
-        up when it crashed, so its dependents stay skipped."""
-        self.resend.append(self.index[item])
-        self._dispatch()
+        again: it is still running for the planner (its locks held), and
+        goes to the next free worker with what it was first given."""
+        if self.load is not None:
+            self.load.mark_test_pending(item)
+            return
+        index = self.index[item]
+        if item in self.crashed and index in self.sent:
+            self.resend.append(index)
+            self._dispatch()
 
     def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
+        nodeid = (self.load.collection if self.load is not None else self.collection) or []
+        self.durations[nodeid[item_index]] = duration
+        if self.load is not None:
+            self.load.mark_test_complete(node, item_index, duration)
+            return
         pending = self.node2pending[node]
         if pending and pending[0] == item_index:
             pending.popleft()
         elif item_index in pending:
             pending.remove(item_index)
-        self.finished.add(item_index)
-        nodeid = self.collection[item_index]
-        self.outcomes.started.discard(nodeid)
-        self.durations[nodeid] = duration
-        self._ended(nodeid)
+        self.sent.pop(item_index, None)
+        self.ran[node] = item_index
+        key = self.collection[item_index]
+        self.outcomes.started.discard(key)
+        self._ended(key)
         self._dispatch()
 
     def remove_node(self, node: Any) -> str | None:
+        """A worker is gone. Its tests that had not started go to others,
+        as they were sent. If it died while running a test, that test is
+        the crash (final once xdist reports it, see ``crash_reported``); if
+        it died between tests, while tearing down fixtures it had kept for
+        the next test, that is the teardown error of its last test."""
+        if self.load is not None:
+            crashed: str | None = self.load.remove_node(node)
+            return crashed
         pending = self.node2pending.pop(node)
         self.node2collection.pop(node, None)
-        if not pending:
-            return None
-        if self.collection[pending[0]] not in self.outcomes.started:
-            # the worker died between two tests: none of its tests was running
-            self.resend.extend(pending)
+        self.last.pop(node, None)
+        last = self.ran.pop(node, None)
+        died = getattr(node, "workeroutput", None) is None
+        running = None
+        if pending and self.collection[pending[0]] in self.outcomes.started:
+            running = pending.popleft()
+        self.resend.extend(pending)
+        if running is None:
+            if died and last is not None and (pending or node.shutting_down):
+                self._late_crash(node, last)
             self._dispatch()
             return None
-        crashed = pending.popleft()
-        self.resend.extend(pending)  # not started yet: another worker runs them
-        nodeid = self.collection[crashed]
+        nodeid = self.collection[running]
         self.outcomes.started.discard(nodeid)
-        self.finished.add(crashed)
-        if self.planner is not None and self.planner.is_running(nodeid):
-            self.outcomes.pop(nodeid)
-            self._done(nodeid, ok=False, deps_ok=False, locks_ok=True,
-                       outcome="crashed (its worker died)")
+        self.crashed[nodeid] = running
         self._dispatch()
         return nodeid
+
+    def crash_reported(self, report: pytest.TestReport) -> None:
+        """xdist has reported a crashed test (after crash handlers such as
+        pytest-rerunfailures had their say): unless it runs again, it
+        failed, its locks are released and its dependents skipped."""
+        index = self.crashed.pop(report.nodeid, None)
+        if index is None or str(report.outcome) == "rerun":
+            return
+        self.sent.pop(index, None)
+        self.outcomes.pop(report.nodeid)
+        if self.planner is not None and self.planner.is_running(report.nodeid):
+            self._done(report.nodeid, ok=False, deps_ok=False, locks_ok=True,
+                       outcome="crashed (its worker died)")
+        self._dispatch()
 
     def schedule(self) -> None:
         """Called once collection is complete, and again for each replaced
         worker: build the plan the first time, then hand out work."""
+        if self.load is not None:
+            self.load.schedule()
+            return
         if self.planner is None:
+            if self.plain and self.error is None:
+                self._hand_to_load()
+                return
             self._start()
         self._dispatch()
 
     # ------------------------------------------------------------ planning
+    def _hand_to_load(self) -> None:
+        """No pexen metadata: xdist's load scheduler runs the suite as is."""
+        load = self.load = LoadScheduling(self.config, self.log)
+        for node in self.node2pending:
+            load.add_node(node)
+        for node, collection in self.node2collection.items():
+            load.add_node_collection(node, collection)
+        load.schedule()
+
     def _start(self) -> None:
         if self.error is not None:
             raise pytest.UsageError(self.error)
@@ -181,11 +274,17 @@ class PexenScheduling:
                     "environment on every worker (or see pytest-xdist's "
                     "'Different tests were collected' advice)")
         self.index = {nodeid: n for n, nodeid in enumerate(self.collection)}
-        spec = self.spec or plain_spec(self.collection)
-        known = {task[0] for task in spec["tasks"]}
-        if known != set(self.collection):
+        spec = self.spec
+        priority = {task[0]: task[5] for task in spec["tasks"]} if spec else {}
+        if spec is None or len(priority) != len(self.collection) or any(
+                nodeid not in priority for nodeid in self.collection):
             raise pytest.UsageError("pexen: the task graph from the workers does not match "
                                     "their collection")
+        self.priority = [priority[nodeid] for nodeid in self.collection]
+        self.taken = bytearray(len(self.collection))
+        for n, nodeid in enumerate(self.collection):
+            for scope in scopes_of(nodeid):
+                self.members.setdefault(scope, []).append(n)
         try:
             # always rank by critical path: unknown durations count alike
             self.planner = spec_planner(spec, self.config.getoption("pexen_missing"),
@@ -203,7 +302,7 @@ class PexenScheduling:
         bad, flags, shared = self.outcomes.pop(nodeid)
         assert self.planner is not None
         if not self.planner.is_running(nodeid):
-            return  # a skip we sent, or a re-run: already settled in the planner
+            return  # a skip we sent: already settled in the planner
         deps_ok, locks_ok = flags if flags is not None else (bad is None, True)
         self._done(nodeid, ok=bad is None, deps_ok=deps_ok, locks_ok=locks_ok,
                    outcome=bad or "failed", shared=shared)
@@ -219,6 +318,20 @@ class PexenScheduling:
             for dep in planner.dependents(nodeid):
                 self.shared.setdefault(dep, {}).update(shared)
 
+    def _late_crash(self, node: Any, index: int) -> None:
+        """Report a worker's death while it tore down kept fixtures as the
+        teardown error of its last test (that test itself had ended)."""
+        nodeid = self.collection[index]
+        path = nodeid.partition("::")[0]
+        report = pytest.TestReport(
+            nodeid=nodeid, location=(path, None, path), keywords={}, outcome="failed",
+            longrepr=(f"worker {node.gateway.id!r} crashed while tearing down the fixtures "
+                      f"that {nodeid!r} had kept set up for the next test"),
+            when="teardown")
+        report.node = node  # type: ignore[attr-defined]
+        report.pexen_late = True  # type: ignore[attr-defined]
+        self.config.hook.pytest_runtest_logreport(report=report)
+
     # ------------------------------------------------------------ dispatching
     def _dispatch(self) -> None:
         planner = self.planner
@@ -228,35 +341,77 @@ class PexenScheduling:
         # also gets its next batch a little before it runs dry
         plenty = planner.ready >= 8 * max(1, len(self.node2pending))
         idle = [node for node, pending in self.node2pending.items()
-                if node in self.node2collection
+                if node in self.node2collection and not node.shutting_down
                 and (not pending or (plenty and len(pending) <= PREFETCH))]
         for node in idle:
-            entries = self._next_entries()
+            entries = self._next_entries(node)
             if not entries:
                 break
             self._send(node, entries)
         if (idle and planner.active and not self.skips and not self.resend
-                and not any(self.node2pending.values())):
+                and not self.crashed and not any(self.node2pending.values())):
             # nothing runs and nothing can start: never let xdist drop tests
             self._queue_skips(planner.abort("no test could start (pexen internal stall)"))
             self._dispatch()
 
-    def _next_entries(self) -> list[list[Any]]:
-        """What to send to one idle worker: tests of a dead worker first,
-        then skips (instant), then what the planner lets start."""
-        entries: list[list[Any]] = []
+    def _next_entries(self, node: Any) -> list[Entry]:
+        """What to send to one idle worker: tests of a dead worker first (as
+        they were sent), then skips (instant), then what the planner lets
+        start, near the worker's fixtures."""
+        entries: list[Entry] = []
         while self.resend and len(entries) < MAX_BATCH:
-            index = self.resend.popleft()
-            entries.append([index, None, self.shared.pop(self.collection[index], None)])
+            entries.append(self.sent[self.resend.popleft()])
         while self.skips and len(entries) < MAX_BATCH:
             index, reason = self.skips.popleft()
             entries.append([index, reason, None])
         if entries:
             return entries
         assert self.planner is not None
-        ready = self.planner.get_ready(self._batch_size())
+        for _ in range(self._batch_size()):
+            key = self._pick(node)
+            if key is None:
+                break
+            index = self.index[key]
+            entries.append([index, None, self.shared.pop(key, None)])
+            self.last[node] = index
         self._queue_skips(self.planner.take_dropped())
-        return [[self.index[k], None, self.shared.pop(k, None)] for k in ready]
+        return entries
+
+    def _pick(self, node: Any) -> str | None:
+        """Start the test this worker should run next: the next ready one of
+        its class, then of its module (at the best priority), else the
+        planner's best outside the modules other busy workers are in."""
+        planner = self.planner
+        assert planner is not None
+        last = self.last.get(node)
+        if last is not None:
+            best = planner.best_priority()
+            if best is None:
+                return None
+            for scope in scopes_of(self.collection[last]):
+                key = self._continue_in(scope, best)
+                if key is not None:
+                    return key
+        busy = {module_id(self.collection[i]) for n, i in self.last.items()
+                if n is not node and self.node2pending.get(n)}
+        if not busy:
+            return planner.get_ready_avoiding(lambda key: False, 1)
+        return planner.get_ready_avoiding(lambda key: module_id(key) in busy, LOOK)
+
+    def _continue_in(self, scope: str, best: int) -> str | None:
+        members, taken = self.members[scope], self.taken
+        pos = self.cursor.get(scope, 0)
+        while pos < len(members) and taken[members[pos]]:
+            pos += 1
+        self.cursor[scope] = pos
+        assert self.planner is not None
+        for index in members[pos:pos + SCAN]:
+            if taken[index] or self.priority[index] != best:
+                continue
+            key = self.collection[index]
+            if self.planner.start(key):
+                return key
+        return None
 
     def _batch_size(self) -> int:
         """One test at a time unless plenty are ready for the idle workers."""
@@ -265,16 +420,9 @@ class PexenScheduling:
         workers = max(1, len(self.node2pending))
         return max(1, min(MAX_BATCH, waiting // (4 * workers)))
 
-    def _send(self, node: Any, entries: list[list[Any]]) -> None:
-        last = entries[-1][0]
-        hint = self._hint(last)
+    def _send(self, node: Any, entries: list[Entry]) -> None:
+        for entry in entries:
+            self.sent[entry[0]] = entry
+            self.taken[entry[0]] = 1
         self.node2pending[node].extend(e[0] for e in entries)
-        node.sendcommand("pexen_run", entries=entries, hint=hint)
-
-    def _hint(self, index: int) -> int | None:
-        """A guess of the worker's next test, so fixtures it likely shares
-        are kept: the next test in order that has not finished."""
-        n = index + 1
-        while n < len(self.collection) and n in self.finished:
-            n += 1
-        return n if n < len(self.collection) else None
+        node.sendcommand("pexen_run", entries=entries)

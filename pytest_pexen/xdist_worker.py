@@ -4,10 +4,18 @@ xdist's own worker loop keeps its last queued test until another one (or a
 shutdown) arrives, because pytest needs the next item to decide which
 fixtures to tear down. A scheduler that sends a test only when it may run
 would then deadlock on a dependency chain. This loop replaces it: the
-controller sends ``pexen_run`` with the tests to run now and a hint of the
-next one; each test runs at once with the hint as its ``nextitem``. If the
-test that really comes next differs, the fixtures it does not share are
-torn down first, so pytest's setup state stays exact.
+controller sends ``pexen_run`` with the tests to run now, and each runs at
+once. When the test that follows is already known (the same batch, or a
+command that has arrived) it is the ``nextitem``, exactly as in a serial
+run; otherwise every scope that another test can share is kept (see
+``internals.nearest_items``) and torn down only once the next test, or the
+shutdown, is known. A failure in that late teardown is reported as the
+teardown error of the test that used the fixture last, as ``--dist load``
+reports it. So session fixtures are set up once per worker, and module
+fixtures as often as the dispatch changes module.
+
+A suite without pexen metadata is scheduled by xdist's own ``load``
+scheduler and runs in xdist's own loop, untouched.
 
 It also sends the controller the task graph this worker collected (every
 worker computes the same), since the controller does not collect.
@@ -17,22 +25,16 @@ from __future__ import annotations
 
 import queue
 import time
-import warnings
+from collections import deque
 from typing import Any
 
 import pytest
 
+from .internals import find_interactor, late_teardown, nearest_items
 from .taskgraph import GraphSpec
 
 SHUTDOWN = object()
-
-
-def find_interactor(config: pytest.Config) -> Any:
-    """xdist's WorkerInteractor plugin of this worker process."""
-    for plugin in config.pluginmanager.get_plugins():
-        if type(plugin).__name__ == "WorkerInteractor":
-            return plugin
-    raise RuntimeError("pexen: no xdist WorkerInteractor in this worker")
+Entry = list[Any]  # [item index, skip reason or None, shared state or None]
 
 
 class PexenWorker:
@@ -42,15 +44,22 @@ class PexenWorker:
         self.config = config
         self.graph_source = graph_source
         self.commands: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.teardown_error: tuple[str, Exception] | None = None
+        self.nearest: list[pytest.Item | None] | None = None
+
+    @property
+    def plain(self) -> bool:
+        """No pexen metadata (and no error): xdist's load scheduler runs it."""
+        return self.graph_source.graph is None and self.graph_source.error is None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Send the graph before xdist announces the collection: the
         controller's scheduler needs both, in this order."""
-        spec: GraphSpec | None = self.graph_source.spec_for_controller(session.items)
-        payload = {"pexen": {"spec": spec, "error": self.graph_source.error,
-                             "header": self.graph_source.header_lines()}}
+        source = self.graph_source
+        spec: GraphSpec | None = None if self.plain else source.spec_for_controller(
+            session.items)
+        payload = {"pexen": {"plain": self.plain, "spec": spec, "error": source.error,
+                             "header": source.header_lines()}}
         # "unscheduled" is the one worker event whose payload xdist hands
         # untouched to the scheduler (remove_pending_tests_from_node), which
         # is ours; xdist only sends it in reply to "steal", which we never use
@@ -59,84 +68,77 @@ class PexenWorker:
     def _on_command(self, command: Any) -> None:
         self.commands.put(command)
 
+    def _receive(self, todo: deque[Entry], block: bool) -> bool:
+        """Move the commands that have arrived (waiting for one if ``block``)
+        into ``todo``; True once the shutdown is among them."""
+        while True:
+            try:
+                command = self.commands.get() if block else self.commands.get_nowait()
+            except queue.Empty:
+                return False
+            block = False
+            if command is SHUTDOWN or command[0] == "shutdown":
+                return True
+            if command[0] == "pexen_run":
+                todo.extend(command[1]["entries"])
+
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtestloop(self, session: pytest.Session) -> bool:
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        if self.plain:
+            return None  # xdist's own loop, for xdist's load scheduler
         interactor = find_interactor(self.config)
         interactor.channel.setcallback(self._on_command, endmarker=SHUTDOWN)
         items = session.items
         run = self.graph_source.run
+        todo: deque[Entry] = deque()
+        stopping = False
         previous: tuple[int, pytest.Item | None] | None = None  # (index, nextitem used)
-        backlog: list[Any] = []
-        while True:
-            command = backlog.pop(0) if backlog else self.commands.get()
-            if command is SHUTDOWN or command[0] == "shutdown":
-                break
-            name, kwargs = command
-            if name != "pexen_run":
+        while todo or not stopping:
+            if not todo:
+                stopping = self._receive(todo, block=True)
                 continue
-            entries = kwargs["entries"]
-            for n, (index, skip, shared) in enumerate(entries):
-                item = items[index]
+            index, skip, shared = todo.popleft()
+            item = items[index]
+            if skip is not None and previous is not None:
+                # a test skipped before its setup sets nothing up: the
+                # previous test's scopes stay as they are, for the next one
+                nextitem = previous[1]
+            else:
                 if previous is not None:
-                    self._settle_previous(items, previous, item)
-                if n + 1 < len(entries):
-                    nextitem: pytest.Item | None = items[entries[n + 1][0]]
-                else:
-                    nextitem = self._peek_next(items, backlog, kwargs["hint"])
-                if run is not None:
-                    run.preset(item.nodeid, skip, shared)
-                interactor.item_index = index
-                start = time.perf_counter()
-                self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
-                duration = time.perf_counter() - start
-                interactor.sendevent("runtest_protocol_complete", item_index=index,
-                                     duration=duration)
+                    self._settle(interactor, items, previous, item)
+                if not todo and not stopping:
+                    stopping = self._receive(todo, block=False)
+                nextitem = items[todo[0][0]] if todo else (
+                    None if stopping else self._nearest(items, index))
+            if run is not None:
+                run.preset(item.nodeid, skip, shared)
+            interactor.item_index = index
+            start = time.perf_counter()
+            self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            duration = time.perf_counter() - start
+            interactor.sendevent("runtest_protocol_complete", item_index=index,
+                                 duration=duration)
+            if skip is None or previous is None:
                 previous = (index, nextitem)
             if session.shouldfail or session.shouldstop:
                 break
         if previous is not None:
-            self._settle_previous(items, previous, None)
+            self._settle(interactor, items, previous, None)
         return True
 
-    def _peek_next(self, items: list[pytest.Item], backlog: list[Any],
-                   hint: int | None) -> pytest.Item | None:
-        """The real next test if its command is already here, else the hint."""
-        while not backlog:
-            try:
-                backlog.append(self.commands.get_nowait())
-            except queue.Empty:
-                break
-        for command in backlog:
-            if command is SHUTDOWN or command[0] == "shutdown":
-                return None
-            if command[0] == "pexen_run" and command[1]["entries"]:
-                first: int = command[1]["entries"][0][0]
-                return items[first]
-        return items[hint] if hint is not None else None
+    def _nearest(self, items: list[pytest.Item], index: int) -> pytest.Item | None:
+        if self.nearest is None:
+            self.nearest = nearest_items(items)
+        return self.nearest[index]
 
-    def _settle_previous(self, items: list[pytest.Item],
-                         previous: tuple[int, pytest.Item | None],
-                         actual: pytest.Item | None) -> None:
-        """Tear down what the previous test's ``nextitem`` kept alive but the
-        actual next test does not share. A failure there cannot be reported
-        as the previous test's teardown any more (its reports are sent), so
-        it becomes the setup error of the next test, or a warning at the end.
-        """
+    @staticmethod
+    def _settle(interactor: Any, items: list[pytest.Item],
+                previous: tuple[int, pytest.Item | None], actual: pytest.Item | None) -> None:
+        """Tear down what the previous test kept that ``actual`` (the test
+        that really comes next, None at the end) does not share; a failure
+        there is the previous test's teardown error."""
         index, assumed = previous
         if assumed is actual:
             return
-        try:
-            items[index].session._setupstate.teardown_exact(actual)
-        except Exception as exc:
-            where = f"after {items[index].nodeid}"
-            if actual is None:
-                warnings.warn(pytest.PytestWarning(
-                    f"pexen: fixture teardown {where} failed: {exc!r}"), stacklevel=1)
-            else:
-                self.teardown_error = (where, exc)
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        if self.teardown_error is not None:
-            (where, exc), self.teardown_error = self.teardown_error, None
-            raise RuntimeError(f"pexen: fixture teardown {where} failed") from exc
+        interactor.item_index = index
+        late_teardown(items[index], actual)

@@ -491,6 +491,50 @@ class Planner(Generic[K]):
                 out.append(self._keys[t])
         return out
 
+    def best_priority(self) -> int | None:
+        """The priority of the best ready task of the running group (None if
+        none is ready): a driver that picks tasks itself for locality (say,
+        a worker's current module) stays within it, so priority still rules."""
+        if self._current >= len(self._heaps):
+            return None
+        heap, state = self._heaps[self._current], self._state
+        while heap and state[heap[0][2]] != _READY:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    def get_ready_avoiding(self, avoid: Callable[[K], bool], look: int) -> K | None:
+        """Start the best ready task for which ``avoid`` is false among the
+        ``look`` best ready ones, else the best (None: nothing can start).
+
+        A driver uses it to keep workers apart, say out of a module another
+        worker is in, without straying far from the planner's ranking."""
+        state, keys = self._state, self._keys
+        while self._current < len(self._heaps):
+            gi = self._current
+            cap = self._group_limit[gi]
+            if cap is not None and self._group_running[gi] >= cap:
+                return None
+            heap = self._heaps[gi]
+            aside: list[tuple[int, float, int]] = []
+            found: int | None = None
+            while heap and len(aside) < look:
+                entry = heapq.heappop(heap)
+                if state[entry[2]] != _READY:
+                    continue
+                if not avoid(keys[entry[2]]):
+                    found = entry[2]
+                    break
+                aside.append(entry)
+            if found is None and aside:
+                found = aside.pop(0)[2]
+            for entry in aside:
+                heapq.heappush(heap, entry)
+            if found is None:
+                return None
+            if self._begin(found, gi):  # else it waits, parked on a lock
+                return keys[found]
+        return None
+
     def done(
         self,
         key: K,

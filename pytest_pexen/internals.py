@@ -1,0 +1,99 @@
+"""Every use of a private pytest or pytest-xdist internal, in one place.
+
+A new pytest or xdist release is then one file to check. Each function
+says which internal it relies on and why no public API does the job.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any
+
+import pytest
+from _pytest.runner import CallInfo, check_interactive_exception
+
+
+def find_interactor(config: pytest.Config) -> Any:
+    """xdist's ``WorkerInteractor`` plugin of this worker process: it owns
+    the channel to the controller and the item index put on each report."""
+    for plugin in config.pluginmanager.get_plugins():
+        if type(plugin).__name__ == "WorkerInteractor":
+            return plugin
+    raise RuntimeError("pexen: no xdist WorkerInteractor in this worker")
+
+
+def add_dist_choice(parser: pytest.Parser) -> None:
+    """xdist's ``--dist`` has fixed choices: add ``pexen`` once it exists
+    (the option objects are only reachable through the parser's groups)."""
+    for group in getattr(parser, "_groups", []):
+        for option in group.options:
+            if option.dest != "dist":
+                continue
+            action = getattr(option, "_action", None)  # pytest >= 9
+            if action is not None and action.choices and "pexen" not in action.choices:
+                action.choices = [*action.choices, "pexen"]
+            attrs = getattr(option, "_attrs", None)  # pytest 8.4
+            if isinstance(attrs, dict) and attrs.get("choices") and (
+                    "pexen" not in attrs["choices"]):
+                attrs["choices"] = [*attrs["choices"], "pexen"]
+
+
+def late_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> pytest.TestReport | None:
+    """Tear down what ``item`` kept set up and ``nextitem`` does not share.
+
+    The worker keeps every scope of a test alive until it knows the next
+    one; when that teardown happens later and fails, the failure is the
+    teardown error of ``item`` (as serial pytest and ``--dist load`` report
+    it), so it gets a real teardown report of ``item``, with the output
+    captured meanwhile. pytest's own teardown hook cannot run twice for an
+    item (the logging plugin deletes its stash keys), so the setup state is
+    torn down directly; returns the failed report (already logged), or None.
+    """
+    capman = item.config.pluginmanager.getplugin("capturemanager")
+    session = item.session
+
+    def teardown() -> None:
+        __tracebackhide__ = True
+        with capman.item_capture("teardown", item) if capman is not None else nullcontext():
+            session._setupstate.teardown_exact(nextitem)
+
+    call = CallInfo.from_call(teardown, when="teardown",
+                              reraise=(pytest.exit.Exception, KeyboardInterrupt))
+    if call.excinfo is None:
+        return None
+    report: pytest.TestReport = item.ihook.pytest_runtest_makereport(item=item, call=call)
+    report.pexen_late = True  # type: ignore[attr-defined]
+    item.ihook.pytest_runtest_logreport(report=report)
+    if check_interactive_exception(call, report):
+        item.ihook.pytest_exception_interact(node=item, call=call, report=report)
+    return report
+
+
+def nearest_items(items: list[pytest.Item]) -> list[pytest.Item | None]:
+    """For each item, another item sharing the most of its parent chain.
+
+    Used as ``nextitem`` when the real next test is not known yet: pytest
+    then tears down only what no other test can share (the function scope,
+    and a module or class of which this is the only test) and keeps the rest
+    until the next test is known. None for a lone item (the session is
+    shared by nothing else).
+    """
+    two: dict[Any, list[pytest.Item]] = {}
+    chains = []
+    for item in items:
+        chain = item.listchain()[:-1]
+        chains.append(chain)
+        for node in chain:
+            seen = two.setdefault(node, [])
+            if len(seen) < 2:
+                seen.append(item)
+    out: list[pytest.Item | None] = []
+    for item, chain in zip(items, chains, strict=True):
+        near = None
+        for node in reversed(chain):
+            others = [i for i in two[node] if i is not item]
+            if others:
+                near = others[0]
+                break
+        out.append(near)
+    return out

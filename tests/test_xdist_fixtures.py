@@ -1,0 +1,192 @@
+"""Fixture scopes and teardown under ``-n``: what ``--dist load`` promises.
+
+Session fixtures are set up once per worker, module fixtures about as often
+as load sets them up, and a teardown failure (or a crash in a teardown) is
+reported as the teardown of the test that used the fixture last. Each
+scenario runs several times with PYTHONHASHSEED unset, so that every
+process has a hash seed of its own, as in real use.
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import pytest
+
+RUNS = 4
+
+# a session fixture that must be set up once per process (a container, a
+# database): a second setup in the same process is an error
+FIXTURES = """
+import os, pytest
+
+def log(what):
+    with open(os.environ["FIXTURE_LOG"], "a") as f:
+        f.write(f"{what} {os.getpid()}\\n")
+
+@pytest.fixture(scope="session", autouse=True)
+def container():
+    marker = os.path.join(os.environ["FIXTURE_DIR"], f"up-{os.getpid()}")
+    if os.path.exists(marker):
+        raise RuntimeError("session fixture set up twice in one process")
+    open(marker, "w").close()
+    log("session")
+    yield
+
+@pytest.fixture(scope="module", autouse=True)
+def schema(request):
+    log("module " + request.module.__name__)
+    yield
+"""
+
+
+@pytest.fixture
+def fixture_log(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    log = pytester.path / "fixtures.log"
+    state = pytester.mkdir("state")
+    monkeypatch.setenv("FIXTURE_LOG", str(log))
+    monkeypatch.setenv("FIXTURE_DIR", str(state))
+    pytester.makeconftest(FIXTURES)
+    return log
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "pexen", "-p", "xdist", *args, timeout=120)
+
+
+def fresh(log: Path) -> None:
+    log.unlink(missing_ok=True)
+    for marker in log.parent.joinpath("state").iterdir():
+        marker.unlink()
+
+
+def setups(log: Path) -> collections.Counter[str]:
+    """How often each fixture was set up (session setups by process)."""
+    count: collections.Counter[str] = collections.Counter()
+    for line in log.read_text().splitlines():
+        what, _, pid = line.rpartition(" ")
+        count[f"session {pid}" if what == "session" else what] += 1
+    return count
+
+
+PLAIN = """
+import time, pytest
+def test_slow(): time.sleep(0.5)
+@pytest.mark.parametrize("i", range(20))
+def test_quick(i): pass
+def test_slow_too(): time.sleep(0.3)
+"""
+
+MARKED = """
+import time, pytest, pytest_pexen as pexen
+@pexen.provides("db")
+def test_create(): time.sleep(0.2)
+@pytest.mark.parametrize("i", range(12))
+@pexen.requires("db")
+def test_query(i): pass
+@pexen.claims("lab")
+def test_lab(): time.sleep(0.3)
+@pytest.mark.parametrize("i", range(8))
+def test_quick(i): pass
+"""
+
+
+@pytest.mark.parametrize("workers", ["2", "3"])
+@pytest.mark.parametrize("suite", [PLAIN, MARKED], ids=["plain", "marked"])
+def test_session_fixture_once_per_worker(pytester: pytest.Pytester, fixture_log: Path,
+                                         suite: str, workers: str) -> None:
+    pytester.makepyfile(test_a=suite, test_b=suite)
+    for _ in range(RUNS):
+        fresh(fixture_log)
+        result = run(pytester, "-n", workers)
+        result.assert_outcomes(passed=2 * 22)
+        count = setups(fixture_log)
+        assert all(n == 1 for what, n in count.items() if what.startswith("session")), count
+        if suite is PLAIN:  # load: each worker visits a module at most once
+            assert count["module test_a"] <= int(workers)
+            assert count["module test_b"] <= int(workers)
+
+
+def test_marked_suite_keeps_module_fixtures(pytester: pytest.Pytester,
+                                            fixture_log: Path) -> None:
+    """Ten modules of independent (but marked) tests: each worker stays in a
+    module while it has tests there, so module setups stay near one each."""
+    for m in range(10):
+        body = ["import pytest_pexen as pexen"]
+        body += [f"@pexen.provides('t{t}')\ndef test_{t}(): pass" for t in range(10)]
+        pytester.makepyfile(**{f"test_m{m}": "\n".join(body)})
+    for _ in range(RUNS):
+        fresh(fixture_log)
+        run(pytester, "-n", "2").assert_outcomes(passed=100)
+        count = setups(fixture_log)
+        modules = sum(n for what, n in count.items() if what.startswith("module"))
+        assert modules <= 13, count
+
+
+TEARDOWN_FAILS = """
+import pytest
+@pytest.fixture(scope="{scope}")
+def res():
+    yield
+    raise RuntimeError("teardown of res failed")
+"""
+
+
+@pytest.mark.parametrize("marked", [False, True], ids=["plain", "marked"])
+def test_session_teardown_failure_is_reported(pytester: pytest.Pytester, marked: bool) -> None:
+    pytester.makeconftest(TEARDOWN_FAILS.format(scope="session"))
+    mark = "@pexen.uses('res')\n" if marked else ""
+    pytester.makepyfile(test_t="import pytest_pexen as pexen\n" + "\n".join(
+        f"{mark}def test_{i}(res): pass" for i in range(6)))
+    pytester.makeini("[pytest]\nfilterwarnings = error\n")
+    for _ in range(2):
+        result = run(pytester, "-n", "2")
+        output = result.stdout.str() + result.stderr.str()
+        assert "INTERNALERROR" not in output
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        outcomes = result.parseoutcomes()
+        assert outcomes["passed"] == 6
+        # one teardown error per worker that set the fixture up, as --dist load
+        assert 1 <= outcomes["errors"] <= 2
+        result.stdout.fnmatch_lines(["*ERROR at teardown of test_*",
+                                     "*RuntimeError: teardown of res failed"])
+
+
+def test_module_teardown_failure_belongs_to_its_module(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_a="import pytest_pexen as pexen\n" + TEARDOWN_FAILS.format(scope="module")
+        + "".join(f"@pexen.uses('a')\ndef test_a{i}(res): pass\n" for i in range(4)),
+        test_b="import time, pytest_pexen as pexen\n"
+        + "".join(f"@pexen.uses('b')\ndef test_b{i}(): time.sleep(0.05)\n" for i in range(6)),
+    )
+    for _ in range(RUNS):
+        result = run(pytester, "-n", "2", "-rE")
+        outcomes = result.parseoutcomes()
+        assert outcomes["passed"] == 10  # no test of test_b was hit by it
+        assert 1 <= outcomes["errors"] <= 2
+        errors = [line for line in result.stdout.lines if line.startswith("ERROR ")]
+        assert errors and all(line.startswith("ERROR test_a.py::test_a") for line in errors)
+        assert "at setup of" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("marked", [False, True], ids=["plain", "marked"])
+def test_crash_in_a_kept_teardown_is_reported(pytester: pytest.Pytester, marked: bool) -> None:
+    """A module fixture whose teardown kills the worker: the run fails, the
+    report names a test of that module, no other test is lost."""
+    mark = "@pexen.uses('r')\n" if marked else ""
+    pytester.makepyfile(
+        test_a="import os, pytest, pytest_pexen as pexen\n"
+        "@pytest.fixture(scope='module')\ndef res():\n    yield\n    os._exit(7)\n"
+        + "".join(f"{mark}def test_a{i}(res): pass\n" for i in range(3)),
+        test_b="import time, pytest_pexen as pexen\n"
+        + "".join(f"{mark}def test_b{i}(): time.sleep(0.05)\n" for i in range(6)),
+    )
+    for _ in range(2):
+        result = run(pytester, "-n", "2")
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        output = result.stdout.str()
+        assert "crashed" in output and "test_a.py::test_a" in output
+        assert result.parseoutcomes()["passed"] >= 8  # every test ran; the crash is one report
+        assert "INTERNALERROR" not in output + result.stderr.str()
