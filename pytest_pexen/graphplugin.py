@@ -130,7 +130,7 @@ class GraphPlugin:
         errors: list[str] = []
         self._metas(items, metas, limits, errors)
         if errors:
-            raise pytest.UsageError("pexen: " + "\n".join(errors))
+            raise _bad_metadata(errors)
         if not any(_uses_pexen(metas[item.nodeid]) for item in items):
             return  # invisible when unused: pytest's own order, no planner
         from . import taskgraph
@@ -154,7 +154,7 @@ class GraphPlugin:
         except (DepcheckError, MutexError, ValueError) as exc:
             raise pytest.UsageError(f"pexen: {exc}") from None
         if errors:
-            raise pytest.UsageError("pexen: " + "\n".join(errors))
+            raise _bad_metadata(errors)
         self.graph = graph
         self.order = graph.order(planner)
         items[:] = self.order
@@ -306,6 +306,13 @@ class GraphPlugin:
                         reporter.write_line(f"{n}. {item.nodeid}")
             return True  # the plan is shown, nothing runs
         return None
+
+def _bad_metadata(errors: list[str]) -> pytest.UsageError:
+    """One line per test with bad metadata, the first three of them: a
+    broken conftest hook fails every test below it alike."""
+    more = f"\n(and {len(errors) - 3} more tests with bad pexen metadata)" if errors[3:] else ""
+    return pytest.UsageError("pexen: " + "\n".join(errors[:3]) + more)
+
 
 def _uses_pexen(meta: SchedMeta) -> bool:
     return bool(meta.requires or meta.provides or meta.claims or meta.uses or meta.priority

@@ -8,6 +8,8 @@ result. The outcome is stored in ``item.stash[META_KEY]``.
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +35,9 @@ def _tags(item: pytest.Item, mark: pytest.Mark) -> list[str]:
     if mark.kwargs:
         raise MetaError(f"{item.nodeid}: @{mark.name} takes only tag strings, "
                         f"not keyword arguments {sorted(mark.kwargs)}")
+    if not mark.args:  # @pytest.mark.pexen_provides, bare or called empty
+        noun = "tag" if _TAG_MARKERS[mark.name] in ("requires", "provides") else "resource"
+        raise MetaError(f"{item.nodeid}: @{mark.name} needs at least one {noun}")
     for arg in mark.args:
         if not isinstance(arg, str) or not arg:
             raise MetaError(f"{item.nodeid}: @{mark.name} arguments must be non-empty "
@@ -118,7 +123,8 @@ def meta_from_marks(item: pytest.Item, marks: list[pytest.Mark]) -> tuple[SchedM
             meta.priority = value
         elif name == "pexen_timeout":
             value = _one_arg(item, mark, "seconds")
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not 0 < value < math.inf):  # nan too
                 raise MetaError(f"{item.nodeid}: @{name} needs a positive number of seconds, "
                                 f"got {value!r}")
             meta.timeout = value
@@ -138,7 +144,10 @@ def build_meta(item: pytest.Item, hooked: bool = True,
         return EMPTY_META, None
     meta, workers = meta_from_marks(item, marks)
     if hooked:
-        item.ihook.pytest_pexen_task(item=item, meta=meta)
+        try:
+            item.ihook.pytest_pexen_task(item=item, meta=meta)
+        except (Exception, pytest.skip.Exception, pytest.fail.Exception) as exc:
+            raise _hook_failed(item, exc) from None
     if hooked or (meta.claims and meta.uses):  # markers are checked as they are read
         try:
             meta.check()
@@ -146,3 +155,23 @@ def build_meta(item: pytest.Item, hooked: bool = True,
             raise MetaError(f"{item.nodeid}: {exc}") from None
     item.stash[META_KEY] = meta
     return meta, workers
+
+
+def _hook_failed(item: pytest.Item, exc: BaseException) -> MetaError:
+    """A ``pytest_pexen_task`` that raised (a wrong type set on ``meta``
+    raises TypeError), said in one line: the test, the implementation (the
+    first of its frames in the traceback) and the exception."""
+    impls = {getattr(impl.function, "__code__", None): impl.plugin_name
+             for impl in item.ihook.pytest_pexen_task.get_hookimpls()}
+    where = "a plugin"
+    tb = exc.__traceback__
+    while tb is not None:
+        name = impls.get(tb.tb_frame.f_code)
+        if name is not None:
+            path, root = Path(name), item.config.rootpath
+            where = str(path.relative_to(root)) if path.is_relative_to(root) else name
+            break
+        tb = tb.tb_next
+    text = str(exc).strip().partition("\n")[0]
+    what = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return MetaError(f"{item.nodeid}: pytest_pexen_task in {where} failed: {what}")

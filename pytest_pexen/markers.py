@@ -7,6 +7,8 @@ checks its arguments at once, where the mistake is made.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 MARKERS = {
@@ -71,6 +73,7 @@ def group(name: str, workers: int | None = None) -> pytest.MarkDecorator:
 
 def timeout(seconds: float) -> pytest.MarkDecorator:
     """Watchdog limit for this test, in seconds."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+    if (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+            or not 0 < seconds < math.inf):  # nan too
         raise ValueError(f"pexen.timeout() takes a positive number of seconds, got {seconds!r}")
     return pytest.mark.pexen_timeout(seconds)

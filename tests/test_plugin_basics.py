@@ -98,6 +98,9 @@ def test_plain_suite_is_untouched(pytester: pytest.Pytester) -> None:
     (lambda: pexen.group("g", workers=True), ValueError, "positive int or None, got True"),
     (lambda: pexen.timeout(0), ValueError, "positive number of seconds, got 0"),
     (lambda: pexen.timeout("5"), ValueError, "positive number of seconds, got '5'"),  # type: ignore[arg-type]
+    (lambda: pexen.timeout(float("nan")), ValueError, "positive number of seconds, got nan"),
+    (lambda: pexen.timeout(float("inf")), ValueError, "positive number of seconds, got inf"),
+    (lambda: pexen.timeout(-2.5), ValueError, "positive number of seconds, got -2.5"),
 ])
 def test_helpers_reject_bad_arguments(call: Any, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):

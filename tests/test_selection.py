@@ -141,6 +141,10 @@ def test_cycle_is_spelled_out(pytester: pytest.Pytester) -> None:
     ("pytest.mark.pexen_priority('high')", "needs an int, got 'high'"),
     ("pytest.mark.pexen_group('g', workers=0)", "workers must be a positive int"),
     ("pytest.mark.pexen_timeout(-1)", "positive number of seconds"),
+    ("pytest.mark.pexen_timeout(float('nan'))", "positive number of seconds, got nan"),
+    ("pytest.mark.pexen_timeout(float('inf'))", "positive number of seconds, got inf"),
+    ("pytest.mark.pexen_requires()", "@pexen_requires needs at least one tag"),
+    ("pytest.mark.pexen_provides", "@pexen_provides needs at least one tag"),
     ("pytest.mark.pexen_claims('r')\n        @pytest.mark.pexen_uses('r')",
      "both claimed and used"),
 ])
@@ -152,6 +156,73 @@ def test_bad_marker_arguments(pytester: pytest.Pytester, marker: str, message: s
     """)
     result = run_error(pytester)
     result.stderr.fnmatch_lines([f"ERROR: pexen: test_a.py::test_a*{message}*"])
+
+
+def one_error_line(result: pytest.RunResult) -> str:
+    """The one line that says what is wrong (serial: on stderr; under xdist
+    the controller may print it on either stream)."""
+    errors = [line for line in result.stdout.lines + result.stderr.lines
+              if line.startswith("ERROR")]
+    assert len(errors) == 1, result.stdout.str() + result.stderr.str()
+    return errors[0]
+
+
+@pytest.mark.parametrize(("hook", "message"), [
+    ("meta.priority = 'high'", "TypeError: pexen priority must be an int, got 'high'"),
+    ("meta.requires = None", "TypeError: pexen requires must be a string or a list/set of "
+                             "strings, not NoneType: None"),
+    ("meta.group = ''", "TypeError: pexen group must be a non-empty string or None, got ''"),
+    ("raise KeyError('os')", "KeyError: 'os'"),
+    ("pytest.skip('on a Mac')", "Skipped: on a Mac"),
+    ("raise RuntimeError('no network\\nsecond line')", "RuntimeError: no network"),
+])
+def test_failing_conftest_hook_is_one_usage_error(
+    pytester: pytest.Pytester, hook: str, message: str
+) -> None:
+    pytester.makeconftest(f"""
+        import pytest
+        def pytest_pexen_task(item, meta):
+            {hook}
+    """)
+    pytester.makepyfile(test_a="def test_a(): pass")
+    result = run_error(pytester, "-W", "error")
+    assert one_error_line(result) == (
+        f"ERROR: pexen: test_a.py::test_a: pytest_pexen_task in conftest.py failed: {message}")
+
+
+@pytest.mark.parametrize(("conftest", "test", "message"), [
+    ("def pytest_pexen_task(item, meta):\n    meta.priority = 'high'", "def test_a(): pass",
+     "pytest_pexen_task in conftest.py failed: TypeError: pexen priority must be an int, "
+     "got 'high'"),
+    ("def pytest_pexen_task(item, meta):\n    raise ValueError('boom')", "def test_a(): pass",
+     "pytest_pexen_task in conftest.py failed: ValueError: boom"),
+    ("", "import pytest\n@pytest.mark.pexen_provides\ndef test_a(): pass",
+     "@pexen_provides needs at least one tag"),
+    ("", "import pytest\n@pytest.mark.pexen_timeout(float('nan'))\ndef test_a(): pass",
+     "@pexen_timeout needs a positive number of seconds, got nan"),
+])
+def test_metadata_errors_under_xdist(
+    pytester: pytest.Pytester, conftest: str, test: str, message: str
+) -> None:
+    pytester.makeconftest(conftest)
+    pytester.makepyfile(test_a=test)
+    result = run_error(pytester, "-p", "xdist", "-n", "2", "-W", "error")
+    assert one_error_line(result) == f"ERROR: pexen: test_a.py::test_a: {message}"
+
+
+def test_many_metadata_errors_are_summed_up(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("""
+        def pytest_pexen_task(item, meta):
+            meta.timeout = -1
+    """)
+    pytester.makepyfile(test_a="\n".join(f"def test_{n}(): pass" for n in range(10)))
+    result = run_error(pytester)
+    result.stderr.fnmatch_lines([
+        "ERROR: pexen: test_a.py::test_0: pytest_pexen_task in conftest.py failed: *",
+        "test_a.py::test_1: *",
+        "test_a.py::test_2: *",
+        "(and 7 more tests with bad pexen metadata)",
+    ])
 
 
 def test_plan_shows_order_and_runs_nothing(pytester: pytest.Pytester) -> None:

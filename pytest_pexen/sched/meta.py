@@ -9,6 +9,7 @@ given where a set of tags is expected means one tag, never its characters.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
@@ -60,7 +61,8 @@ def _to_group(value: Any) -> str | None:
 def _to_timeout(value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not 0 < value < math.inf):  # nan too
         raise TypeError(f"pexen timeout must be a positive number of seconds, got {value!r}")
     return float(value)
 
