@@ -60,6 +60,7 @@ class GraphPlugin:
         self.in_worker = workerinput is not None
         self.controlled = bool(workerinput and workerinput.get("pexen"))
         self.error: str | None = None
+        self.notes: list[str] = []  # header lines besides the pull-in's
         self.unfiltered: _Unfiltered | None = None
         if config.getoption("lf", False) and not config.getoption("pexen_no_pull"):
             self.unfiltered = _Unfiltered()
@@ -132,9 +133,12 @@ class GraphPlugin:
         if errors:
             raise _bad_metadata(errors)
         if not any(_uses_pexen(metas[item.nodeid]) for item in items):
+            if config.getoption("pexen_graph"):  # asked for: the tests, no edges
+                from . import taskgraph
+
+                self._write_graph(taskgraph.build(items, [], metas, limits))
             return  # invisible when unused: pytest's own order, no planner
         from . import taskgraph
-        from .planview import write_dot
         pull = not config.getoption("pexen_no_pull")
         candidates = [item for item in self.deselected if item.nodeid not in metas]
         self._metas(candidates, metas, limits, errors)
@@ -142,8 +146,9 @@ class GraphPlugin:
             graph = taskgraph.build(items, candidates, metas, limits, pull)
             # a node-id selection (or --lf) leaves tests uncollected: look for
             # missing providers in the selected tests' modules, then the tree
+            # (with pulling off too: their dependents are skipped, not errors)
             for more in (self._siblings, self._tree):
-                if not graph.unresolved or not pull:
+                if not graph.unresolved:
                     break
                 seen = {i.nodeid for i in items} | {i.nodeid for i in candidates}
                 extra = [i for i in more(items) if i.nodeid not in seen]
@@ -160,20 +165,29 @@ class GraphPlugin:
         items[:] = self.order
         if graph.pulled:
             self._undeselect({p.item.nodeid for p in graph.pulled})
-        dot = config.getoption("pexen_graph")
-        first_worker = not self.in_worker or (
-            config.workerinput.get("workerid") == "gw0")  # type: ignore[attr-defined]
-        if dot and first_worker:  # every xdist worker has the same graph
-            try:
-                write_dot(graph, Path(dot))
-            except OSError as exc:
-                raise pytest.UsageError(
-                    f"pexen: cannot write --pexen-graph={dot}: {exc.strerror or exc}") from None
+        if config.getoption("pexen_graph"):
+            self._write_graph(graph)
         if self.in_worker:
             if not self.controlled:
                 self._warn_not_enforced()
             return  # the controller decides at run time (or nobody does)
         self._start_run(GraphRun(planner, config.stash[SHARED_KEY]))
+
+    def _write_graph(self, graph: taskgraph.TestGraph) -> None:
+        """``--pexen-graph``: written by the first xdist worker only (every
+        worker has the same graph), announced under "collected"."""
+        from .planview import write_dot
+
+        dot = self.config.getoption("pexen_graph")
+        first_worker = not self.in_worker or (
+            self.config.workerinput.get("workerid") == "gw0")  # type: ignore[attr-defined]
+        if first_worker:
+            try:
+                write_dot(graph, Path(dot))
+            except OSError as exc:
+                raise pytest.UsageError(
+                    f"pexen: cannot write --pexen-graph={dot}: {exc.strerror or exc}") from None
+        self.notes.append(f"pexen: dependency graph written to {dot}")
 
     def _warn_not_enforced(self) -> None:
         """Another --dist mode: say once (from the first worker) that pexen
@@ -279,12 +293,14 @@ class GraphPlugin:
                 del reporter.stats["deselected"]
 
     def header_lines(self) -> list[str]:
-        """What the pull-in says under "collected" (sent on by xdist workers)."""
+        """What pexen says under "collected" (sent on by xdist workers): the
+        pulled-in providers, where the graph went."""
         if self.graph is None:
-            return []
+            return self.notes
         from . import taskgraph
 
-        return taskgraph.describe_pulled(self.graph)
+        deselected = {item.nodeid for item in self.deselected}
+        return taskgraph.describe_pulled(self.graph, deselected) + self.notes
 
     def pytest_report_collectionfinish(self) -> list[str]:
         run = self.config.stash.get(RUN_KEY, None)

@@ -8,7 +8,7 @@ from the result. It decides nothing about running: that is the planner's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from .sched.planner import Planner, choose_provider
 # a task: [node id, requires, provides, claims, uses, priority, group]
 GraphSpec = dict[str, Any]
 
-NO_PULL_OUTCOME = "was deselected (pulling providers in is off: --pexen-no-pull)"
+NO_PULL_OUTCOME = "was not selected (pulling providers in is off: --pexen-no-pull)"
 
 
 def base_id(nodeid: str) -> str:
@@ -234,10 +234,21 @@ def _place_pulled(selected: list[pytest.Item], pulled: list[Pulled],
     return sorted(everything, key=lambda item: slot[item.nodeid])
 
 
-def describe_pulled(graph: TestGraph) -> list[str]:
-    """Header lines saying which providers were pulled in and why."""
+def describe_pulled(graph: TestGraph, deselected: Container[str]) -> list[str]:
+    """Header lines saying which providers were pulled in and why, and how
+    each was left out: ``deselected`` (by -k, -m, --lf, ...) or not selected
+    at all (node ids, or tests --lf did not collect)."""
     if not graph.pulled:
         return []
-    lines = [f"pexen: pulled in {len(graph.pulled)} deselected provider(s):"]
-    lines += [f"  {p.item.nodeid} (provides {p.tag!r} for {p.by})" for p in graph.pulled]
-    return lines
+    how = ["deselected" if p.item.nodeid in deselected else "not selected"
+           for p in graph.pulled]
+    n = len(graph.pulled)
+    mixed = len(set(how)) > 1
+    if mixed:
+        head = f"pexen: pulled in {n} provider(s):"
+    elif how[0] == "deselected":
+        head = f"pexen: pulled in {n} deselected provider(s):"
+    else:
+        head = f"pexen: pulled in {n} provider(s) that were not selected:"
+    return [head] + [f"  {p.item.nodeid} ({f'{h}; ' if mixed else ''}provides {p.tag!r} "
+                     f"for {p.by})" for p, h in zip(graph.pulled, how, strict=True)]

@@ -39,14 +39,41 @@ def test_node_id_pulls_sibling(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_a=SUITE)
     result = pytester.runpytest("-p", "pexen", "test_a.py::test_query", "-v")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*pulled in*", "*test_create PASSED*", "*test_query PASSED*"])
+    result.stdout.fnmatch_lines([
+        "pexen: pulled in 1 provider(s) that were not selected:",
+        "  test_a.py::test_create (provides 'db' for test_a.py::test_query)",
+        "*test_create PASSED*",
+        "*test_query PASSED*",
+    ])
+    assert "deselected" not in result.stdout.str()  # nothing was
 
 
-def test_no_pull_skips_instead(pytester: pytest.Pytester) -> None:
+def test_pull_in_header_says_how_each_provider_was_left_out(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a=SUITE + """
+    @pexen.provides("cache")
+    def test_cache(): pass
+    @pexen.requires("db", "cache")
+    def test_report(): pass
+    """)
+    # the node ids leave test_create out; -k then deselects test_cache
+    result = pytester.runpytest("-p", "pexen", "test_a.py::test_report", "test_a.py::test_cache",
+                                "-k", "report")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([
+        "pexen: pulled in 2 provider(s):",
+        "  test_a.py::test_cache (deselected; provides 'cache' for test_a.py::test_report)",
+        "  test_a.py::test_create (not selected; provides 'db' for test_a.py::test_report)",
+    ])
+
+
+@pytest.mark.parametrize("select", [("-k", "query"), ("test_a.py::test_query",)],
+                         ids=["deselected", "not-selected"])
+def test_no_pull_skips_instead(pytester: pytest.Pytester, select: tuple[str, ...]) -> None:
     pytester.makepyfile(test_a=SUITE)
-    result = pytester.runpytest("-p", "pexen", "-k", "query", "--pexen-no-pull", "-rs")
+    result = pytester.runpytest("-p", "pexen", *select, "--pexen-no-pull", "-rs")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*'db' not provided: test_a.py::test_create was deselected*"])
+    result.stdout.fnmatch_lines(["*'db' not provided: test_a.py::test_create was not selected "
+                                 "(pulling providers in is off: --pexen-no-pull)"])
 
 
 def test_last_failed_pulls_provider(pytester: pytest.Pytester) -> None:
@@ -134,6 +161,27 @@ def test_cycle_is_spelled_out(pytester: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines([
         "ERROR: pexen: dependency cycle: test_a.py::test_a requires 'b' from "
         "test_a.py::test_b, test_a.py::test_b requires 'a' from test_a.py::test_a"])
+
+
+def test_long_cycle_is_spelled_out_one_test_per_line(pytester: pytest.Pytester) -> None:
+    body = "".join(f"@pexen.provides('t{n}')\n@pexen.requires('t{(n + 1) % 50}')\n"
+                   f"def test_{n}(): pass\n" for n in range(50))
+    pytester.makepyfile(test_a="import pytest_pexen as pexen\n" + body)
+    result = run_error(pytester)
+    lines = result.stderr.lines
+    assert lines[0] == "ERROR: pexen: dependency cycle of 50 tasks:"
+    assert lines[1:52] == ["  test_a.py::test_0"] + [
+        f"    requires 't{n}' from test_a.py::test_{n}" for n in [*range(1, 50), 0]]
+    assert max(len(line) for line in lines) < 80
+
+
+def test_many_missing_requirements_one_per_line(pytester: pytest.Pytester) -> None:
+    body = "".join(f"@pexen.requires('service-{n}')\ndef test_{n}(): pass\n" for n in range(6))
+    pytester.makepyfile(test_a="import pytest_pexen as pexen\n" + body)
+    result = run_error(pytester)
+    assert result.stderr.lines[:7] == [
+        "ERROR: pexen: requirement not provided by any task:",
+        *(f"  'service-{n}' (required by test_a.py::test_{n})" for n in range(6))]
 
 
 @pytest.mark.parametrize(("marker", "message"), [
@@ -248,9 +296,23 @@ def test_graph_file(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_a=SUITE)
     result = pytester.runpytest("-p", "pexen", "--pexen-graph=out/g.dot")
     result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["pexen: dependency graph written to out/g.dot"])
     dot = (pytester.path / "out" / "g.dot").read_text()
     assert dot.startswith("digraph pexen {")
     assert '"test_a.py::test_create" -> "test_a.py::test_query" [label="db"];' in dot
+
+
+@pytest.mark.parametrize("xdist", [(), ("-p", "xdist", "-n", "2")], ids=["serial", "xdist"])
+def test_graph_file_of_a_suite_without_metadata(
+    pytester: pytest.Pytester, xdist: tuple[str, ...]
+) -> None:
+    pytester.makepyfile(test_a="def test_b(): pass\ndef test_a(): pass\n")
+    result = pytester.runpytest_subprocess("-p", "pexen", *xdist, "--pexen-graph=g.dot")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["pexen: dependency graph written to g.dot"])
+    dot = (pytester.path / "g.dot").read_text().splitlines()
+    assert dot[3:] == ['  "test_a.py::test_b" [label="test_a.py::test_b"];',
+                       '  "test_a.py::test_a" [label="test_a.py::test_a"];', "}"]
 
 
 def test_strict_markers_and_disabled_plugin(pytester: pytest.Pytester) -> None:

@@ -36,6 +36,8 @@ _WAITING, _READY, _RUNNING, _DONE, _DROPPED = range(5)
 _PENDING, _OK, _FAILED = range(3)
 
 _MISSING_MODES = ("error", "skip")
+# an error about more tasks or tags than this is spelled out one per line
+_ONE_LINE = 3
 
 
 @dataclass(frozen=True)
@@ -387,16 +389,16 @@ class Planner(Generic[K]):
                 raise AssertionError("cycle search lost its way")
         cycle = path[seen[x]:]
         keys, name = self._keys, self._describe
-        links = [
-            f"{name(keys[t])} requires {self._tag_name[g]!r} from "
-            f"{name(keys[cycle[(i + 1) % len(cycle)][0]])}"
-            for i, (t, g) in enumerate(cycle)
-        ]
-        error = DepcheckError(
-            "dependency cycle: " + ", ".join(links),
-            cycle=[keys[t] for t, _ in cycle] + [keys[cycle[0][0]]],
-        )
-        raise error
+        tasks = [name(keys[t]) for t, _ in cycle]
+        hops = [(self._tag_name[g], tasks[(i + 1) % len(cycle)]) for i, (_, g) in enumerate(cycle)]
+        if len(cycle) > _ONE_LINE:
+            message = "\n".join([f"dependency cycle of {len(cycle)} tasks:", f"  {tasks[0]}",
+                                 *(f"    requires {tag!r} from {to}" for tag, to in hops)])
+        else:
+            message = "dependency cycle: " + ", ".join(
+                f"{task} requires {tag!r} from {to}"
+                for task, (tag, to) in zip(tasks, hops, strict=True))
+        raise DepcheckError(message, cycle=[keys[t] for t, _ in cycle] + [keys[cycle[0][0]]])
 
     def _missing_message(self, missing_tags: dict[int, list[int]]) -> str:
         parts = []
@@ -404,6 +406,8 @@ class Planner(Generic[K]):
             names = [self._describe(self._keys[t]) for t in ts[:3]]
             more = f" and {len(ts) - 3} more" if len(ts) > 3 else ""
             parts.append(f"{self._tag_name[g]!r} (required by {', '.join(names)}{more})")
+        if len(parts) > _ONE_LINE:
+            return "\n  ".join(["requirement not provided by any task:", *parts])
         return "requirement not provided by any task: " + "; ".join(parts)
 
     def _check_group_order(self, new: range, joins: dict[int, list[int]]) -> None:
