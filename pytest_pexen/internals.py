@@ -97,3 +97,18 @@ def nearest_items(items: list[pytest.Item]) -> list[pytest.Item | None]:
                 break
         out.append(near)
     return out
+
+
+SHARED_SCOPES = ("class", "module", "package")
+
+
+def uses_shared_scope(item: pytest.Item) -> bool:
+    """Whether the item uses a class, module or package scoped fixture
+    (xunit ``setup_module``/``setup_class`` included): only then does running
+    it next to its neighbours save a setup. Reads the item's fixture closure
+    (``_fixtureinfo``), which pytest has no public accessor for."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs and defs[-1].scope in SHARED_SCOPES
+               for defs in info.name2fixturedefs.values())

@@ -10,9 +10,11 @@ so reports look exactly as in a serial run. When many independent tests are
 ready they go in small batches, which keeps the controller's overhead low.
 
 Fixture locality: a worker keeps the scopes of its last test set up (see
-xdist_worker), so each worker is given, among the ready tests of the best
-priority, the next ones of its class, then of its module; a worker that
-must change module avoids the modules other workers are in. A suite without
+xdist_worker). For tests that use class, module or package scoped fixtures
+(as the workers report), each worker is given, among the ready tests of the
+best priority, the next ones of its class, then of its module, leaves its
+module only when idle, and then avoids the modules other workers are in.
+Other tests go purely by the planner's ranking (priority, critical path). A suite without
 any pexen metadata has nothing to enforce: it is handed to xdist's own
 ``load`` scheduler, so its fixtures and outcomes are exactly ``load``'s.
 """
@@ -103,9 +105,11 @@ class PexenScheduling:
         self.shared: dict[str, dict[str, Any]] = {}
         self.sent: dict[int, Entry] = {}  # sent, not complete: resent as they were
         self.taken: bytearray = bytearray()  # sent at least once
+        self.scope_kept: bytearray = bytearray()  # uses class/module/package fixtures
         self.last: dict[Any, int] = {}  # each worker's latest test sent (its scopes)
         self.ran: dict[Any, int] = {}  # each worker's latest test completed
         self.crashed: dict[str, int] = {}  # crashed, rerun or not yet decided
+        self.scoped: list[int] = []  # as the workers report it
         self.members: dict[str, list[int]] = {}
         self.cursor: dict[str, int] = {}
 
@@ -161,6 +165,7 @@ class PexenScheduling:
         if self.spec is None and (payload.get("spec") is not None or payload.get("plain")):
             self.spec = payload["spec"]
             self.plain = bool(payload.get("plain"))
+            self.scoped = payload.get("scoped") or []
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             for line in payload.get("header") or []:
                 if reporter is not None:
@@ -205,8 +210,10 @@ class PexenScheduling:
         if self.load is not None:
             crashed: str | None = self.load.remove_node(node)
             return crashed
+        # its collection stays counted (as in xdist's schedulers): a worker
+        # that replaces it after the others finished must not find the
+        # collection incomplete, which would leave it waiting forever
         pending = self.node2pending.pop(node)
-        self.node2collection.pop(node, None)
         self.last.pop(node, None)
         last = self.ran.pop(node, None)
         died = getattr(node, "workeroutput", None) is None
@@ -258,8 +265,9 @@ class PexenScheduling:
         load = self.load = LoadScheduling(self.config, self.log)
         for node in self.node2pending:
             load.add_node(node)
-        for node, collection in self.node2collection.items():
-            load.add_node_collection(node, collection)
+        # every collection, a dead worker's too (add_node_collection only
+        # takes live ones): load counts them to know collection is complete
+        load.node2collection.update(self.node2collection)
         load.schedule()
 
     def _start(self) -> None:
@@ -282,8 +290,10 @@ class PexenScheduling:
                                     "their collection")
         self.priority = [priority[nodeid] for nodeid in self.collection]
         self.taken = bytearray(len(self.collection))
-        for n, nodeid in enumerate(self.collection):
-            for scope in scopes_of(nodeid):
+        self.scope_kept = bytearray(len(self.collection))
+        for n in self.scoped:
+            self.scope_kept[n] = 1
+            for scope in scopes_of(self.collection[n]):
                 self.members.setdefault(scope, []).append(n)
         try:
             # always rank by critical path: unknown durations count alike
@@ -322,9 +332,10 @@ class PexenScheduling:
         """Report a worker's death while it tore down kept fixtures as the
         teardown error of its last test (that test itself had ended)."""
         nodeid = self.collection[index]
-        path = nodeid.partition("::")[0]
+        path, _, name = nodeid.partition("::")
         report = pytest.TestReport(
-            nodeid=nodeid, location=(path, None, path), keywords={}, outcome="failed",
+            nodeid=nodeid, location=(path, None, name.replace("::", ".") or path),
+            keywords={}, outcome="failed",
             longrepr=(f"worker {node.gateway.id!r} crashed while tearing down the fixtures "
                       f"that {nodeid!r} had kept set up for the next test"),
             when="teardown")
@@ -368,7 +379,9 @@ class PexenScheduling:
             return entries
         assert self.planner is not None
         for _ in range(self._batch_size()):
-            key = self._pick(node)
+            # a worker leaves its module only when idle: a test it will make
+            # ready may be the next one there
+            key = self._pick(node, move=not entries and not self.node2pending[node])
             if key is None:
                 break
             index = self.index[key]
@@ -377,14 +390,15 @@ class PexenScheduling:
         self._queue_skips(self.planner.take_dropped())
         return entries
 
-    def _pick(self, node: Any) -> str | None:
+    def _pick(self, node: Any, move: bool) -> str | None:
         """Start the test this worker should run next: the next ready one of
-        its class, then of its module (at the best priority), else the
-        planner's best outside the modules other busy workers are in."""
+        its class, then of its module (at the best priority), else (if it may
+        ``move``) the planner's best outside the modules other busy workers
+        are in."""
         planner = self.planner
         assert planner is not None
         last = self.last.get(node)
-        if last is not None:
+        if last is not None and self.scope_kept[last]:
             best = planner.best_priority()
             if best is None:
                 return None
@@ -392,8 +406,10 @@ class PexenScheduling:
                 key = self._continue_in(scope, best)
                 if key is not None:
                     return key
+            if not move:
+                return None
         busy = {module_id(self.collection[i]) for n, i in self.last.items()
-                if n is not node and self.node2pending.get(n)}
+                if n is not node and self.scope_kept[i] and self.node2pending.get(n)}
         if not busy:
             return planner.get_ready_avoiding(lambda key: False, 1)
         return planner.get_ready_avoiding(lambda key: module_id(key) in busy, LOOK)

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from .internals import find_interactor, late_teardown, nearest_items
+from .internals import find_interactor, late_teardown, nearest_items, uses_shared_scope
 from .taskgraph import GraphSpec
 
 SHUTDOWN = object()
@@ -58,8 +58,10 @@ class PexenWorker:
         source = self.graph_source
         spec: GraphSpec | None = None if self.plain else source.spec_for_controller(
             session.items)
+        scoped = [] if self.plain else [
+            n for n, item in enumerate(session.items) if uses_shared_scope(item)]
         payload = {"pexen": {"plain": self.plain, "spec": spec, "error": source.error,
-                             "header": source.header_lines()}}
+                             "header": source.header_lines(), "scoped": scoped}}
         # "unscheduled" is the one worker event whose payload xdist hands
         # untouched to the scheduler (remove_pending_tests_from_node), which
         # is ours; xdist only sends it in reply to "steal", which we never use

@@ -96,7 +96,11 @@ def test_provider_crashing_on_every_attempt_skips_dependents(pytester: pytest.Py
     pytester.makepyfile(test_p="""
         import os, time, pytest_pexen as pexen
         @pexen.provides("p")
-        def test_p(): os._exit(3)
+        def test_p():
+            # pytest-rerunfailures learns the rerun count from the worker
+            # over a socket: a crash at once can beat it (its own race)
+            time.sleep(0.3)
+            os._exit(3)
         @pexen.requires("p")
         def test_dep(): pass
         def test_free(): time.sleep(0.2)

@@ -190,3 +190,28 @@ def test_crash_in_a_kept_teardown_is_reported(pytester: pytest.Pytester, marked:
         assert "crashed" in output and "test_a.py::test_a" in output
         assert result.parseoutcomes()["passed"] >= 8  # every test ran; the crash is one report
         assert "INTERNALERROR" not in output + result.stderr.str()
+
+
+def test_crash_in_the_last_teardown_does_not_hang(pytester: pytest.Pytester) -> None:
+    """One worker dies tearing down its session fixture after the others
+    finished: the worker that replaces it must be shut down, not left
+    waiting for a collection that will never complete."""
+    pytester.makeconftest("""
+        import os, pytest
+        @pytest.fixture(scope="session", autouse=True)
+        def container():
+            yield
+            if os.environ.get("PYTEST_XDIST_WORKER") == "gw0":
+                os._exit(7)
+    """)
+    pytester.makepyfile(test_a="""
+        import time, pytest_pexen as pexen
+        @pexen.uses("r")
+        def test_a(): time.sleep(0.1)
+        @pexen.uses("r")
+        def test_b(): time.sleep(0.3)
+    """)
+    result = pytester.runpytest_subprocess("-p", "pexen", "-p", "xdist", "-n", "2", timeout=60)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_*",
+                                 "*worker 'gw0' crashed while tearing down the fixtures*"])

@@ -1,0 +1,151 @@
+"""Fixture setups and wall time of ``-n`` runs (issue 7 figures).
+
+Every contender runs in a fresh pytest process of its own, on the same
+generated suite, with ``-p no:randomly -p no:cacheprovider`` (no durations
+from earlier runs for anyone). Three figures:
+
+1. Session fixtures: an autouse session fixture logs each setup with its
+   process id; a plain and a marked suite run ``--runs`` times at ``-n 2``
+   and ``-n 3`` under pexen. Goal: every worker sets it up exactly once, in
+   every run.
+2. Module-fixture setups at ``-n 2`` on a plain 10-module suite and on a
+   marked 10-module random-DAG suite, pexen against ``--dist load`` (which
+   ignores the dependencies), median over ``--runs``. Goal: plain equal to
+   load, marked <= 1.25x load's.
+3. Wall time of a 5,000-test random DAG of tiny tests at ``-n 2``, pexen
+   against ``--dist load`` on the same suite, alternating, median of
+   ``--pairs``. Goal: <= 1.10x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CONFTEST = """
+import os, pytest
+
+def log(what):
+    with open(os.environ["FIXTURE_LOG"], "a") as f:
+        f.write(f"{what} {os.getpid()}\\n")
+
+@pytest.fixture(scope="session", autouse=True)
+def container():
+    log("session")
+    yield
+
+@pytest.fixture(scope="module", autouse=True)
+def schema(request):
+    log("module " + request.module.__name__)
+    yield
+"""
+
+
+def dag_suite(root: Path, modules: int, per_module: int, seed: int, marked: bool,
+              sleep: float = 0.0) -> None:
+    """``modules`` files of ``per_module`` tests; when ``marked``, each test
+    provides its own tag and requires 0-2 earlier tests' tags (most often in
+    its own module, as real suites do)."""
+    rnd = random.Random(seed)
+    root.mkdir(parents=True)
+    (root / "pytest.ini").write_text("[pytest]\n")
+    (root / "conftest.py").write_text(CONFTEST)
+    n = 0
+    for m in range(modules):
+        lines = ["import time, pytest_pexen as pexen"]
+        for t in range(per_module):
+            if marked:
+                lines.append(f"@pexen.provides('t{n}')")
+                deps = set()
+                for _ in range(rnd.choice((0, 1, 1, 2))):
+                    if t and rnd.random() < 0.7:
+                        deps.add(n - 1 - rnd.randrange(t))
+                    elif n:
+                        deps.add(rnd.randrange(n))
+                if deps:
+                    lines.append("@pexen.requires(" + ", ".join(
+                        f"'t{d}'" for d in sorted(deps)) + ")")
+            body = f"time.sleep({sleep})" if sleep else "pass"
+            lines.append(f"def test_{t}(): {body}")
+            n += 1
+        (root / f"test_m{m:03d}.py").write_text("\n".join(lines) + "\n")
+
+
+def run(root: Path, log: Path, workers: int, dist: str) -> tuple[float, collections.Counter[str]]:
+    """One fresh pytest process; its wall time and the fixture setups."""
+    log.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "pexen", "-p", "no:randomly",
+           "-p", "no:cacheprovider", "-n", str(workers), "--dist", dist]
+    env = {**os.environ, "FIXTURE_LOG": str(log)}
+    env.pop("PYTHONHASHSEED", None)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    count: collections.Counter[str] = collections.Counter()
+    for line in log.read_text().splitlines() if log.exists() else []:
+        what, _, pid = line.rpartition(" ")
+        count[f"session {pid}" if what == "session" else what] += 1
+    return elapsed, count
+
+
+def module_setups(count: collections.Counter[str]) -> int:
+    return sum(n for what, n in count.items() if what.startswith("module"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--tests", type=int, default=5000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp, "fixtures.log")
+        plain, marked = Path(tmp, "plain"), Path(tmp, "marked")
+        dag_suite(plain, 10, 20, seed=1, marked=False, sleep=0.005)
+        dag_suite(marked, 10, 20, seed=1, marked=True, sleep=0.005)
+
+        print(f"1. session fixture setups per worker, {args.runs} runs each")
+        for name, root in (("plain", plain), ("marked", marked)):
+            for workers in (2, 3):
+                good = 0
+                for _ in range(args.runs):
+                    count = run(root, log, workers, "pexen")[1]
+                    sessions = [n for what, n in count.items() if what.startswith("session")]
+                    good += len(sessions) == workers and all(n == 1 for n in sessions)
+                print(f"   {name:6} -n {workers}: once per worker in {good} of {args.runs} runs")
+
+        print(f"2. module-fixture setups, 10 modules x 20 tests, -n 2, median of {args.runs}")
+        for name, root, goal in (("plain", plain, "= load"), ("marked", marked, "<= 1.25x")):
+            load = statistics.median(module_setups(run(root, log, 2, "load")[1])
+                                     for _ in range(args.runs))
+            ours = statistics.median(module_setups(run(root, log, 2, "pexen")[1])
+                                     for _ in range(args.runs))
+            print(f"   {name:6}: --dist load (anchor) {load:g}, pexen {ours:g}, "
+                  f"ratio {ours / load:.3f} (goal {goal})")
+
+        big = Path(tmp, "big")
+        dag_suite(big, args.tests // 100, 100, seed=2, marked=True)
+        run(big, log, 2, "load")  # warm the file system and the bytecode caches
+        load_times, ours_times = [], []
+        for _ in range(args.pairs):
+            load_times.append(run(big, log, 2, "load")[0])
+            ours_times.append(run(big, log, 2, "pexen")[0])
+        lo, ours = statistics.median(load_times), statistics.median(ours_times)
+        print(f"3. {args.tests}-test random DAG of tiny tests, -n 2, median of {args.pairs} pairs")
+        print(f"   --dist load (anchor, ignores the DAG): {lo:.3f} s")
+        print(f"   --dist pexen:                          {ours:.3f} s  "
+              f"ratio {ours / lo:.3f} (goal <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()
