@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .internals import collect_cached
 from .items import MetaError, build_meta
 from .runtime import RUN_KEY, GraphRun, RunHooks
 from .sched.errors import DepcheckError, MutexError, PexenWarning
@@ -86,7 +87,8 @@ class GraphPlugin:
                                      f"{config.workerinput.get('pexen_dist')})")  # type: ignore[attr-defined]
             else:
                 raise
-        if self.controlled and RUN_KEY not in config.stash:
+        if self.controlled and self.graph is not None and RUN_KEY not in config.stash:
+            # without metadata, xdist's own load scheduler runs the suite
             self._start_run(GraphRun(None, config.stash[SHARED_KEY]))
 
     def _start_run(self, run: GraphRun) -> None:
@@ -261,15 +263,15 @@ class GraphPlugin:
 
     def _children(self, collector: pytest.Collector) -> list[pytest.Item | pytest.Collector]:
         """What a collector holds, through the session's own cached collect
-        step (private: ``Session._collect_one_node``, what pytest's genitems
-        uses): a folder or module the session already collected gives back
-        the very nodes it made, so the fixtures registered on them (conftest,
+        step (``internals.collect_cached``, what pytest's genitems uses): a
+        folder or module the session already collected gives back the very
+        nodes it made, so the fixtures registered on them (conftest,
         package, module, autouse) are shared as in a normal collection; a new
         folder loads its conftests as usual. Under --lf a file gets all its
         tests back (see _Unfiltered), or is read now if --lf skipped it
         unread. What fails to collect is left out: it could not run anyway,
         and pytest reports it where it is selected."""
-        report, _ = collector.session._collect_one_node(collector)
+        report = collect_cached(collector)
         result = report.result if report.passed else []
         if self.unfiltered is None or not isinstance(collector, pytest.File):
             return result

@@ -38,6 +38,14 @@ def add_dist_choice(parser: pytest.Parser) -> None:
                 attrs["choices"] = [*attrs["choices"], "pexen"]
 
 
+def collect_cached(collector: pytest.Collector) -> pytest.CollectReport:
+    """Collect through the session's own cached step (what pytest's genitems
+    uses): a node the session already collected gives back the very nodes
+    it made, with the fixtures pytest registered on them."""
+    report: pytest.CollectReport = collector.session._collect_one_node(collector)[0]
+    return report
+
+
 def late_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> pytest.TestReport | None:
     """Tear down what ``item`` kept set up and ``nextitem`` does not share.
 
