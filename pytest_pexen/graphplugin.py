@@ -157,13 +157,16 @@ class GraphPlugin:
                 self._metas(extra, metas, limits, errors)
                 candidates += extra
                 graph = taskgraph.build(items, candidates, metas, limits, pull)
-            planner = graph.planner(missing=config.getoption("pexen_missing"))
+            # under --dist pexen the controller plans (and checks) the graph;
+            # its workers only need the tests, in collection order
+            planner = None if self.controlled else graph.planner(
+                missing=config.getoption("pexen_missing"))
         except (DepcheckError, MutexError, ValueError) as exc:
             raise pytest.UsageError(f"pexen: {exc}") from None
         if errors:
             raise _bad_metadata(errors)
         self.graph = graph
-        self.order = graph.order(planner)
+        self.order = graph.items if planner is None else graph.order(planner)
         items[:] = self.order
         if graph.pulled:
             self._undeselect({p.item.nodeid for p in graph.pulled})
@@ -173,6 +176,7 @@ class GraphPlugin:
             if not self.controlled:
                 self._warn_not_enforced()
             return  # the controller decides at run time (or nobody does)
+        assert planner is not None
         self._start_run(GraphRun(planner, config.stash[SHARED_KEY]))
 
     def _write_graph(self, graph: taskgraph.TestGraph) -> None:

@@ -35,8 +35,9 @@ from .taskgraph import GraphSpec, base_id, module_id, spec_planner
 
 MAX_BATCH = 32
 PREFETCH = 2
-SCAN = 32  # tests looked at when continuing in a worker's class or module
+SCAN = 128  # tests looked at when continuing in a worker's class or module
 LOOK = 64  # ready tests looked at to keep a worker out of others' modules
+SHORT = 0.02  # seconds: tests this short are worth sending before a worker is idle
 
 Entry = list[Any]  # [item index, skip reason or None, shared state or None]
 
@@ -109,6 +110,8 @@ class PexenScheduling:
         self.last: dict[Any, int] = {}  # each worker's latest test sent (its scopes)
         self.ran: dict[Any, int] = {}  # each worker's latest test completed
         self.crashed: dict[str, int] = {}  # crashed, rerun or not yet decided
+        self.rerun: set[int] = set()  # crashed tests a crash handler re-queued
+        self.typical = SHORT  # moving average of test durations in this run
         self.scoped: list[int] = []  # as the workers report it
         self.members: dict[str, list[int]] = {}
         self.cursor: dict[str, int] = {}
@@ -180,6 +183,7 @@ class PexenScheduling:
             return
         index = self.index[item]
         if item in self.crashed and index in self.sent:
+            self.rerun.add(index)
             self.resend.append(index)
             self._dispatch()
 
@@ -196,6 +200,7 @@ class PexenScheduling:
             pending.remove(item_index)
         self.sent.pop(item_index, None)
         self.ran[node] = item_index
+        self.typical += (duration - self.typical) / 8
         key = self.collection[item_index]
         self.outcomes.started.discard(key)
         self._ended(key)
@@ -237,7 +242,10 @@ class PexenScheduling:
         pytest-rerunfailures had their say): unless it runs again, it
         failed, its locks are released and its dependents skipped."""
         index = self.crashed.pop(report.nodeid, None)
-        if index is None or str(report.outcome) == "rerun":
+        if index is None:
+            return
+        if index in self.rerun:  # it runs again: still running for the planner
+            self.rerun.discard(index)
             return
         self.sent.pop(index, None)
         self.outcomes.pop(report.nodeid)
@@ -348,9 +356,12 @@ class PexenScheduling:
         planner = self.planner
         if planner is None:
             return
-        # a worker gets work when idle; while plenty of tests are ready it
-        # also gets its next batch a little before it runs dry
-        plenty = planner.ready >= 8 * max(1, len(self.node2pending))
+        # a worker gets work when idle; while plenty of tests are ready, or
+        # tests are so short that a round trip to the controller would idle
+        # the worker for a good part of one, it also gets its next batch a
+        # little before it runs dry
+        plenty = (planner.ready >= 8 * max(1, len(self.node2pending))
+                  or (self.typical < SHORT and planner.ready > 0))
         idle = [node for node, pending in self.node2pending.items()
                 if node in self.node2collection and not node.shutting_down
                 and (not pending or (plenty and len(pending) <= PREFETCH))]
@@ -430,11 +441,13 @@ class PexenScheduling:
         return None
 
     def _batch_size(self) -> int:
-        """One test at a time unless plenty are ready for the idle workers."""
+        """One test at a time unless plenty are ready for the idle workers;
+        more when tests are short (a send costs the controller about as
+        much as running such a test)."""
         assert self.planner is not None
         waiting = self.planner.ready
-        workers = max(1, len(self.node2pending))
-        return max(1, min(MAX_BATCH, waiting // (4 * workers)))
+        workers = max(1, len(self.node2pending)) * (1 if self.typical < SHORT else 4)
+        return max(1, min(MAX_BATCH, waiting // workers))
 
     def _send(self, node: Any, entries: list[Entry]) -> None:
         for entry in entries:

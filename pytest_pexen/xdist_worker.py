@@ -108,9 +108,11 @@ class PexenWorker:
             else:
                 if previous is not None:
                     self._settle(interactor, items, previous, item)
-                if not todo and not stopping:
+                coming = self._coming(todo)
+                if coming is None and not stopping:
                     stopping = self._receive(todo, block=False)
-                nextitem = items[todo[0][0]] if todo else (
+                    coming = self._coming(todo)
+                nextitem = items[coming] if coming is not None else (
                     None if stopping else self._nearest(items, index))
             if run is not None:
                 run.preset(item.nodeid, skip, shared)
@@ -127,6 +129,11 @@ class PexenWorker:
         if previous is not None:
             self._settle(interactor, items, previous, None)
         return True
+
+    @staticmethod
+    def _coming(todo: deque[Entry]) -> int | None:
+        """The next queued test that will set fixtures up (not a skip)."""
+        return next((entry[0] for entry in todo if entry[1] is None), None)
 
     def _nearest(self, items: list[pytest.Item], index: int) -> pytest.Item | None:
         if self.nearest is None:
