@@ -404,8 +404,8 @@ class PexenScheduling:
     def _pick(self, node: Any, move: bool) -> str | None:
         """Start the test this worker should run next: the next ready one of
         its class, then of its module (at the best priority), else (if it may
-        ``move``) the planner's best outside the modules other busy workers
-        are in."""
+        ``move``, or its module has no test left to start) the planner's best
+        outside the modules other busy workers are in."""
         planner = self.planner
         assert planner is not None
         last = self.last.get(node)
@@ -417,8 +417,9 @@ class PexenScheduling:
                 key = self._continue_in(scope, best)
                 if key is not None:
                     return key
-            if not move:
-                return None
+            module = module_id(self.collection[last])
+            if not move and self.cursor.get(module, 0) < len(self.members[module]):
+                return None  # its module has tests left: wait for them
         busy = {module_id(self.collection[i]) for n, i in self.last.items()
                 if n is not node and self.scope_kept[i] and self.node2pending.get(n)}
         if not busy:
