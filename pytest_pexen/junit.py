@@ -49,10 +49,12 @@ from .results import (
 _ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def xml_text(text: object) -> str:
+def xml_text(text: str) -> str:
     """``text`` with every character XML 1.0 cannot hold (NUL, ESC, lone
     surrogates...) shown as ``#xNN``, as pytest's own report does."""
-    return _ILLEGAL.sub(lambda m: f"#x{ord(m.group()):02X}", str(text))
+    if _ILLEGAL.search(text) is None:
+        return text
+    return _ILLEGAL.sub(lambda m: f"#x{ord(m.group()):02X}", text)
 
 
 def report_path(config: pytest.Config) -> Path | None:
@@ -110,11 +112,8 @@ class Case:
     duration: float = 0.0
     subs: list[SubResult] = field(default_factory=list)
     facts: list[list[str]] = field(default_factory=list)
-    properties: list[tuple[str, object]] = field(default_factory=list)
-    out: str = ""
-    err: str = ""
-    log: str = ""
-    seen: bool = False  # at least one report of its last attempt
+    worker: str | None = None
+    last: Any = None  # its latest report: captured output, user properties
 
 
 class XunitWriter:
@@ -128,6 +127,8 @@ class XunitWriter:
         self.logging = str(config.getini("junit_logging"))
         self.log_passing = bool(config.getini("junit_log_passing_tests"))
         self.call_only = config.getini("junit_duration_report") == "call"
+        subtest = getattr(pytest, "SubtestReport", None)  # pytest >= 9
+        self.subtest: tuple[type, ...] = (subtest,) if subtest is not None else ()
         self.cases: dict[str, Case] = {}
         self.suite_properties: list[tuple[str, str]] = []
         self.start = time.time()
@@ -137,32 +138,30 @@ class XunitWriter:
         self.start = time.time()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if hasattr(report, "context") and isinstance(
-                report, getattr(pytest, "SubtestReport", ())):
+        if isinstance(report, self.subtest):
             return  # a subtest: it arrives as a sub-result on its test's call report
-        case = self.cases.get(report.nodeid)
-        if case is None:
-            case = self.cases[report.nodeid] = Case(report.nodeid)
-        if str(report.outcome) == "rerun":  # pytest-rerunfailures: the attempt is void
-            self.cases[report.nodeid] = Case(report.nodeid)
-            return
-        case.seen = True
-        subs = getattr(report, "pexen_results", None)
-        if subs:
-            case.subs.extend(subs)
-        facts = getattr(report, "pexen_facts", None)
-        if facts:
-            case.facts = facts
-        worker = getattr(report, "worker_id", None)
-        if worker and not any(name == "pexen.worker" for name, _ in case.facts):
-            case.facts = [*case.facts, ["pexen.worker", worker]]
-        props = getattr(report, "pexen_suite_properties", None)
-        if props:
-            self.suite_properties.extend((str(k), str(v)) for k, v in props)
+        nodeid = report.nodeid
+        case = self.cases.get(nodeid)
+        rerun = report.outcome == "rerun"  # type: ignore[comparison-overlap]
+        if case is None or rerun:  # pytest-rerunfailures: that attempt is void
+            case = self.cases[nodeid] = Case(nodeid)
+            if rerun:
+                return
+        case.last = report
+        extra = report.__dict__  # what pexen and xdist put on the report
+        if "pexen_results" in extra:
+            case.subs.extend(extra["pexen_results"])
+        if "pexen_facts" in extra:
+            case.facts = extra["pexen_facts"]
+        if "pexen_suite_properties" in extra:
+            self.suite_properties.extend(
+                (str(k), str(v)) for k, v in extra["pexen_suite_properties"])
+        case.worker = extra.get("worker_id", case.worker)
         if not self.call_only or report.when == "call":
-            case.duration += report.duration or 0.0
-        case.properties = list(report.user_properties)
-        case.out, case.err, case.log = report.capstdout, report.capstderr, report.caplog
+            case.duration += report.duration
+        if report.outcome == "passed" and "wasxfail" not in extra and "pexen_was" not in extra:
+            case.ran = case.ran or report.when == "call"  # the common case: nothing to fold
+            return
         self._phase(case, report)
 
     def _phase(self, case: Case, report: pytest.TestReport) -> None:
@@ -188,7 +187,7 @@ class XunitWriter:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.passed:
             return
-        case = self.cases[report.nodeid] = Case(report.nodeid, seen=True)
+        case = self.cases[report.nodeid] = Case(report.nodeid, last=report)
         if report.failed:
             case.own, case.message = "error", "collection failure"
             case.detail = report.longreprtext
@@ -219,7 +218,8 @@ class XunitWriter:
         """The junit-xml TestSuite of every test and sub-result."""
         from junit_xml import TestSuite
 
-        cases = [tc for case in self.cases.values() if case.seen for tc in self.testcases(case)]
+        cases = [tc for case in self.cases.values() if case.last is not None
+                 for tc in self.testcases(case)]
         start = datetime.datetime.fromtimestamp(self.start).astimezone()
         return TestSuite(xml_text(self.suite_name), cases, hostname=xml_text(platform.node()),
                          timestamp=start.isoformat(timespec="seconds"),
@@ -227,13 +227,9 @@ class XunitWriter:
 
     def run_properties(self) -> list[tuple[str, str]]:
         """Run-level facts."""
-        from importlib.metadata import PackageNotFoundError, version
+        from . import __version__
 
-        try:
-            ours = version("pytest-pexen")
-        except PackageNotFoundError:
-            ours = "unknown"
-        props = [("pexen.version", ours), ("pytest.version", pytest.__version__)]
+        props = [("pexen.version", __version__), ("pytest.version", pytest.__version__)]
         workers = self.config.getoption("numprocesses", None)
         if workers:
             props += [("pexen.workers", str(workers)),
@@ -247,43 +243,58 @@ class XunitWriter:
         from junit_xml import TestCase
 
         classname, name = (xml_text(part) for part in split_nodeid(case.nodeid))
-        outcomes = [sub["outcome"] for sub in case.subs]
-        final = final_outcome(case.own, outcomes, ran=case.ran, strict=self.strict)
+        subs = case.subs
+        final = final_outcome(case.own, [sub["outcome"] for sub in subs], ran=case.ran,
+                              strict=self.strict)
         head: list[str] = []
         message, detail = case.message, case.detail
         if final in BAD and case.own not in BAD:  # failed by its sub-results
             counted = (*BAD, "warn") if self.strict else BAD
-            bad = [s for s in case.subs if s["outcome"] in counted]
+            bad = [sub for sub in subs if sub["outcome"] in counted]
             message = f"{len(bad)} sub-result{'s' if len(bad) != 1 else ''} " + (
                 "failed" if final == "fail" or not self.strict else "failed or warned")
             message += f": {_label(bad[0])}"
-            detail = "\n".join(_label(s) for s in bad)
+            detail = "\n".join(_label(sub) for sub in bad)
         elif final == "warn":
-            head = [f"warn: {_label(s)}" for s in case.subs if s["outcome"] == "warn"]
-        props = [f"[[PROPERTY|{n}={_flat(v)}]]" for n, v in (*case.facts, *case.properties)]
-        passed = final not in BAD and final not in ("skip", "xfail")
-        out, err = self._captured(case.out, case.err, case.log, passed)
+            head = [f"warn: {_label(sub)}" for sub in subs if sub["outcome"] == "warn"]
+        last = case.last
+        facts = [*case.facts, ["pexen.worker", case.worker]] if case.worker else case.facts
+        props = [f"[[PROPERTY|{n}={_flat(v)}]]"
+                 for n, v in (*facts, *getattr(last, "user_properties", ()))]
+        out = err = ""
+        if self.logging != "no":
+            out, err = self._captured(last.capstdout, last.capstderr, last.caplog,
+                                      final not in (*BAD, "skip", "xfail"))
+        stdout = "\n".join([*head, *props, out]).strip("\n") if head or props or out else ""
         main = TestCase(name, classname, elapsed_sec=case.duration,
-                        stdout=xml_text("\n".join([*head, *props, out]).strip("\n")) or None,
-                        stderr=xml_text(err) or None)
+                        stdout=xml_text(stdout) if stdout else None,
+                        stderr=xml_text(err) if err else None)
         _outcome(main, final, message, detail)
+        if not subs:
+            return [main]
         cases = [main]
         used: set[str] = set()
-        for n, sub in enumerate(case.subs, 1):
-            label = sub["name"] if sub["name"] else str(n)
-            unique, k = label, 1
-            while unique in used:
-                k += 1
-                unique = f"{label} ({k})"
-            used.add(unique)
-            sub_out, sub_err = self._captured(sub.get("out") or "", sub.get("err") or "",
-                                              sub.get("log") or "", sub["outcome"] not in BAD)
-            text = sub["message"] if sub["outcome"] in ("warn", "info", "pass") else None
-            tc = TestCase(xml_text(f"{name}::{unique}"), classname,
-                          elapsed_sec=sub.get("duration"),
-                          stdout=xml_text("\n".join(p for p in (text, sub_out) if p)) or None,
-                          stderr=xml_text(sub_err) or None)
-            _outcome(tc, sub["outcome"], sub["message"], sub.get("detail"))
+        for n, sub in enumerate(subs, 1):
+            label = sub["name"] or str(n)
+            if label in used:
+                k = 2
+                while f"{label} ({k})" in used:
+                    k += 1
+                label = f"{label} ({k})"
+            used.add(label)
+            outcome = sub["outcome"]
+            text = sub["message"] if outcome in _PASSING else None
+            sub_err = None
+            if self.logging != "no" and sub["source"] == "subtest":
+                sub_out, sub_err = self._captured(sub["out"], sub["err"], sub["log"],
+                                                  outcome not in BAD)
+                text = "\n".join(p for p in (text, sub_out) if p)
+            tc = TestCase(xml_text(f"{name}::{label}"), classname,
+                          elapsed_sec=sub["duration"],
+                          stdout=xml_text(text) if text else None,
+                          stderr=xml_text(sub_err) if sub_err else None)
+            if outcome not in _PASSING:
+                _outcome(tc, outcome, sub["message"], sub["detail"])
             cases.append(tc)
         return cases
 
@@ -301,6 +312,9 @@ class XunitWriter:
         if logging in ("system-err", "out-err", "all") and err:
             parts_err.append(_section(" Captured Err ", err))
         return "".join(parts_out), "".join(parts_err)
+
+
+_PASSING = ("pass", "info", "warn")
 
 
 class _Pairs(list[tuple[str, str]]):
@@ -348,15 +362,12 @@ def render(suite: Any, wall: float) -> str:
 
 def _schema_fixes(element: ET.Element, wall: float) -> ET.Element:
     """Where junit-xml 1.9 and junit-10.xsd disagree: no ``disabled``
-    attribute; the suite's time is the run's wall time with three decimals
-    (junit-xml writes the sum of the cases' times, with as many decimals as
-    a float has, or in exponent notation); testcase times with three."""
+    attribute, and the suite's time is the run's wall time with three
+    decimals (junit-xml writes the sum of the cases' times, with as many
+    decimals as a float has, or in exponent notation, which the schema's
+    time pattern rejects; a testcase's time is free text there)."""
     element.attrib.pop("disabled", None)
     element.set("time", f"{wall:.3f}")
-    for testcase in element.iter("testcase"):
-        seconds = testcase.get("time")
-        if seconds is not None:
-            testcase.set("time", f"{float(seconds):.3f}")
     return element
 
 

@@ -190,8 +190,8 @@ class Recorder:
         state = self.state
         if self.in_call or state is None or state.nodeid != item.nodeid:
             return report  # a subtest's report, or a test we did not see start
-        if call.when == "setup" and self.facts:
-            report.pexen_facts = item_facts(item)  # type: ignore[attr-defined]
+        if call.when == "setup" and self.facts and (facts := item_facts(item)):
+            report.pexen_facts = facts  # type: ignore[attr-defined]
         if self.suite_properties:
             report.pexen_suite_properties = self.suite_properties  # type: ignore[attr-defined]
             self.suite_properties = []
@@ -233,10 +233,10 @@ class Recorder:
 
 def item_facts(item: pytest.Item) -> list[list[str]]:
     """The test's pexen metadata for the xUnit report, as name/value pairs."""
-    from .items import META_KEY
+    from .items import EMPTY_META, META_KEY
 
     meta = item.stash.get(META_KEY, None)
-    if meta is None:
+    if meta is None or meta is EMPTY_META:
         return []
     facts = []
     for name in ("requires", "provides", "claims", "uses"):
