@@ -114,6 +114,7 @@ class Case:
     facts: list[list[str]] = field(default_factory=list)
     worker: str | None = None
     last: Any = None  # its latest report: captured output, user properties
+    built: list[Any] | None = None  # its testcases, made when its teardown arrived
 
 
 class XunitWriter:
@@ -148,6 +149,7 @@ class XunitWriter:
             if rerun:
                 return
         case.last = report
+        case.built = None
         extra = report.__dict__  # what pexen and xdist put on the report
         if "pexen_results" in extra:
             case.subs.extend(extra["pexen_results"])
@@ -161,8 +163,10 @@ class XunitWriter:
             case.duration += report.duration
         if report.outcome == "passed" and "wasxfail" not in extra and "pexen_was" not in extra:
             case.ran = case.ran or report.when == "call"  # the common case: nothing to fold
-            return
-        self._phase(case, report)
+        else:
+            self._phase(case, report)
+        if report.when == "teardown":  # made now, while xdist workers still run
+            case.built = self.testcases(case)
 
     def _phase(self, case: Case, report: pytest.TestReport) -> None:
         """Fold a phase into the test's own outcome; the phase that makes it
@@ -219,7 +223,7 @@ class XunitWriter:
         from junit_xml import TestSuite
 
         cases = [tc for case in self.cases.values() if case.last is not None
-                 for tc in self.testcases(case)]
+                 for tc in (case.built or self.testcases(case))]
         start = datetime.datetime.fromtimestamp(self.start).astimezone()
         return TestSuite(xml_text(self.suite_name), cases, hostname=xml_text(platform.node()),
                          timestamp=start.isoformat(timespec="seconds"),
@@ -251,9 +255,10 @@ class XunitWriter:
         if final in BAD and case.own not in BAD:  # failed by its sub-results
             counted = (*BAD, "warn") if self.strict else BAD
             bad = [sub for sub in subs if sub["outcome"] in counted]
-            message = f"{len(bad)} sub-result{'s' if len(bad) != 1 else ''} " + (
-                "failed" if final == "fail" or not self.strict else "failed or warned")
-            message += f": {_label(bad[0])}"
+            verb = ("failed" if any(sub["outcome"] in BAD for sub in bad)
+                    else "warned under --pexen-strict-warn")
+            message = (f"{len(bad)} sub-result{'s' if len(bad) != 1 else ''} {verb}: "
+                       f"{_label(bad[0])}")
             detail = "\n".join(_label(sub) for sub in bad)
         elif final == "warn":
             head = [f"warn: {_label(sub)}" for sub in subs if sub["outcome"] == "warn"]

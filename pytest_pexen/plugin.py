@@ -89,5 +89,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     results.collected(session.config, session.items)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    results.terminal_summary(terminalreporter)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    results.terminal_summary(terminalreporter, config)

@@ -106,7 +106,6 @@ class TestState:
     own: str = "pass"
     ran: bool = False
     reported_bad: bool = False
-    closed: bool = False
 
 
 def own_outcome(report: pytest.TestReport) -> str:
@@ -149,6 +148,8 @@ class Recorder:
         self.state: TestState | None = None
         self.in_call = False
         self.suite_properties: list[list[str]] = []
+        subtest = getattr(pytest, "SubtestReport", None)  # pytest >= 9
+        self.subtest: tuple[type, ...] = (subtest,) if subtest is not None else ()
 
     def begin(self, nodeid: str) -> None:
         """A test (or another attempt of it) starts its setup."""
@@ -176,11 +177,10 @@ class Recorder:
             self.in_call = False
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        subtest = getattr(pytest, "SubtestReport", None)  # pytest >= 9
         state = self.state
-        if (subtest is not None and isinstance(report, subtest) and state is not None
+        if (isinstance(report, self.subtest) and state is not None
                 and state.nodeid == report.nodeid):
-            self.add(subtest_result(report))
+            self.add(subtest_result(report))  # type: ignore[arg-type]
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_makereport(
@@ -199,17 +199,15 @@ class Recorder:
             report.pexen_results = state.pending  # type: ignore[attr-defined]
             state.pending = []
         self._settle(state, report)
-        if call.when == "teardown":
-            state.closed = True
         return report
 
     def _settle(self, state: TestState, report: pytest.TestReport) -> None:
         """Fold the phase into the test's own outcome, and make the report
-        carry the final outcome: a call report (or, if the test did not get
-        that far, the teardown report) turns failed when a sub-result
-        failed, and a skipped call report passes when sub-results passed.
-        A setup report is never changed: pytest runs the test only if its
-        setup passed."""
+        carry the final outcome: the first report after a failed sub-result
+        (the call report, or the teardown report if the call had passed or
+        never ran) turns failed, unless the test already failed; a skipped
+        call report passes when its sub-results passed. A setup report is
+        never changed: pytest runs the test only if its setup passed."""
         when = report.when
         own = own_outcome(report)
         state.ran = state.ran or when == "call"
@@ -406,10 +404,12 @@ def pexen_results(request: pytest.FixtureRequest) -> Results:
     return Results(plugin)
 
 
-def terminal_summary(reporter: Any) -> None:
+def terminal_summary(reporter: Any, config: pytest.Config) -> None:
     """The warn, fail and error messages of ``pexen_results`` (pytest shows
     subtests' own), how many tests warned and how many they failed;
     nothing at all for a suite without them."""
+    if runs_tests(config) and not config.pluginmanager.has_plugin(RECORDER):
+        return  # nothing recorded sub-results here (an xdist controller looks)
     lines: list[tuple[int, str]] = []
     warned: dict[str, bool] = {}
     failed: set[str] = set()

@@ -291,3 +291,24 @@ def test_without_sub_results_matches_pytest_counts(pytester: pytest.Pytester) ->
     assert ours is not None and theirs is not None
     for key in ("tests", "failures", "errors", "skipped"):
         assert ours.get(key) == theirs.get(key), key
+
+
+@pytest.mark.parametrize("xdist", [(), ("-p", "xdist", "-n", "2")], ids=["serial", "xdist"])
+def test_collection_error_and_strict_warn(pytester: pytest.Pytester,
+                                          xdist: tuple[str, ...]) -> None:
+    pytester.makepyfile(test_broken="def test_x(:\n    pass\n", test_ok="""
+        def test_w(pexen_results):
+            pexen_results.warn("90% full", name="disk")
+    """)
+    run(pytester, "--pexen-junitxml=r.xml", "--pexen-strict-warn",
+        "--continue-on-collection-errors", *xdist)
+    root = validated(pytester.path / "r.xml")
+    cases = cases_of(root)
+    assert kind(cases["test_broken"]) == "error"
+    assert kind(cases["test_w"]) == "failure"
+    failure = cases["test_w"].find("failure")
+    assert failure is not None
+    assert failure.get("message") == "1 sub-result warned under --pexen-strict-warn: disk: 90% full"
+    assert kind(cases["test_w::disk"]) == "passed"
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert props["pexen.strict_warn"] == "true"
