@@ -27,7 +27,7 @@ warnings are asked for; otherwise pexen adds no per-test hook.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -305,31 +305,6 @@ def collected(config: pytest.Config, items: list[pytest.Item]) -> None:
         recorder(config)
 
 
-class SuiteProperties:
-    """Registered where tests run when an xUnit report is asked for: pytest's
-    ``record_testsuite_property`` records into the pexen report too, also
-    on xdist workers (where pytest's own report misses them, pytest#7767).
-    It overrides pytest's fixture and calls it, so ``--junitxml`` still
-    gets the values and pytest still checks them."""
-
-    def __init__(self, recorder: Recorder) -> None:
-        self.recorder = recorder
-
-    @pytest.fixture(scope="session")
-    def record_testsuite_property(
-        self, record_testsuite_property: Callable[[str, object], None]
-    ) -> Callable[[str, object], None]:
-        """Record a suite property (pytest's fixture, extended by pexen)."""
-        original, recorder = record_testsuite_property, self.recorder
-
-        def record(name: str, value: object) -> None:
-            __tracebackhide__ = True
-            original(name, value)
-            recorder.suite_properties.append([transportable(name), transportable(value)])
-
-        return record
-
-
 def runs_tests(config: pytest.Config) -> bool:
     """Whether tests run in this process (not in an xdist controller)."""
     if getattr(config, "workerinput", None) is not None:
@@ -342,9 +317,11 @@ def configure(config: pytest.Config) -> None:
     for; otherwise only once collection shows a test that needs it."""
     if not runs_tests(config) or not (report_wanted(config) or strict_warn(config)):
         return
-    plugin = recorder(config)
+    recorder(config)
     if report_wanted(config):
-        config.pluginmanager.register(SuiteProperties(plugin), "pexen-suite-properties")
+        from . import suite_properties
+
+        config.pluginmanager.register(suite_properties, "pexen-suite-properties")
 
 
 class Results:

@@ -77,7 +77,8 @@ def test_output(record_property, record_testsuite_property, pexen_results):
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "pexen", *args, timeout=120)
+    return pytester.runpytest_subprocess("-p", "pexen", "-W", "error", "--strict-markers",
+                                         "--strict-config", *args, timeout=120)
 
 
 def validated(path: Path) -> ET.Element:

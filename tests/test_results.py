@@ -21,12 +21,13 @@ WARN_SUITE = """
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "pexen", *args, timeout=120)
+    return pytester.runpytest_subprocess("-p", "pexen", "-W", "error", "--strict-markers",
+                                         "--strict-config", *args, timeout=120)
 
 
 def test_warn_passes_and_is_summed_up(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_w=WARN_SUITE)
-    result = run(pytester, "-W", "error", "--strict-markers", "--strict-config")
+    result = run(pytester)
     result.assert_outcomes(passed=2)
     assert result.ret == 0
     result.stdout.fnmatch_lines([
