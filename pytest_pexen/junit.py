@@ -25,6 +25,7 @@ half-written report.
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 import platform
 import re
@@ -114,7 +115,6 @@ class Case:
     facts: list[list[str]] = field(default_factory=list)
     worker: str | None = None
     last: Any = None  # its latest report: captured output, user properties
-    built: list[Any] | None = None  # its testcases, made when its teardown arrived
 
 
 class XunitWriter:
@@ -149,7 +149,6 @@ class XunitWriter:
             if rerun:
                 return
         case.last = report
-        case.built = None
         extra = report.__dict__  # what pexen and xdist put on the report
         if "pexen_results" in extra:
             case.subs.extend(extra["pexen_results"])
@@ -165,8 +164,6 @@ class XunitWriter:
             case.ran = case.ran or report.when == "call"  # the common case: nothing to fold
         else:
             self._phase(case, report)
-        if report.when == "teardown":  # made now, while xdist workers still run
-            case.built = self.testcases(case)
 
     def _phase(self, case: Case, report: pytest.TestReport) -> None:
         """Fold a phase into the test's own outcome; the phase that makes it
@@ -203,7 +200,16 @@ class XunitWriter:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         try:
-            data = render(self.suite(), time.time() - self.start)
+            # tens of thousands of new objects, none of them garbage: without
+            # a pause, the collector would walk the whole session's heap
+            # several times over while they are made
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                data = render(self.suite(), time.time() - self.start)
+            finally:
+                if collecting:
+                    gc.enable()
             write_atomically(self.path, data.encode("utf-8"))
         except OSError as exc:
             self.problem = (f"pexen: cannot write the xUnit report {self.path}: "
@@ -223,7 +229,7 @@ class XunitWriter:
         from junit_xml import TestSuite
 
         cases = [tc for case in self.cases.values() if case.last is not None
-                 for tc in (case.built or self.testcases(case))]
+                 for tc in self.testcases(case)]
         start = datetime.datetime.fromtimestamp(self.start).astimezone()
         return TestSuite(xml_text(self.suite_name), cases, hostname=xml_text(platform.node()),
                          timestamp=start.isoformat(timespec="seconds"),
