@@ -15,8 +15,8 @@ values are ``[[PROPERTY|name=value]]`` lines in the testcase's system-out
 output follows pytest's ``junit_logging`` and ``junit_log_passing_tests``.
 
 junit-xml 1.9 does not produce what the Jenkins/pytest ``junit-10.xsd``
-accepts (a ``disabled`` attribute, times with six decimals or in exponent
-notation, character references to lone surrogates): ``_schema_fixes`` and
+accepts (a ``disabled`` attribute, a suite time with up to 17 decimals or
+in exponent notation, character references to lone surrogates): ``_schema_fixes`` and
 ``xml_text`` are the one place that corrects it. The file is written to a
 temporary file beside it and renamed, so an interrupted run never leaves a
 half-written report.
