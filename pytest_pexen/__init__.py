@@ -11,6 +11,8 @@ from .markers import claims, group, priority, provides, requires, timeout, uses
 from .sched import PexenWarning, TaskFailError, task_fail_wrap
 from .sched.errors import DepcheckError, MutexError, PexenError
 
+__version__ = "0.1.0"
+
 __all__ = [
     "META_KEY",
     "DepcheckError",

@@ -120,3 +120,10 @@ def uses_shared_scope(item: pytest.Item) -> bool:
         return False
     return any(defs and defs[-1].scope in SHARED_SCOPES
                for defs in info.name2fixturedefs.values())
+
+
+def requesting_item(request: pytest.FixtureRequest) -> pytest.Item | None:
+    """The test on whose behalf a fixture of any scope is being set up (a
+    session fixture's ``request.node`` is the session): ``_pyfuncitem``."""
+    item = getattr(request, "_pyfuncitem", None)
+    return item if isinstance(item, pytest.Item) else None

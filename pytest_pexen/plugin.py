@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from . import hookspecs
+from . import hookspecs, results
 from .distributed import DistPlugin, pytest_cmdline_main, pytest_configure_node
 from .graphplugin import GraphPlugin
 from .internals import add_dist_choice
 from .markers import MARKERS
+from .results import pexen_results
 from .runtime import pexen_shared
 
-__all__ = ["pexen_shared", "pytest_cmdline_main", "pytest_configure_node"]
+__all__ = ["pexen_results", "pexen_shared", "pytest_cmdline_main", "pytest_configure_node"]
 
 _parser: list[pytest.Parser] = []  # kept to extend options of plugins loaded after us
 
@@ -42,8 +43,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="print the order tests would start in, with their metadata; run nothing")
     group.addoption("--pexen-graph", metavar="FILE.dot", dest="pexen_graph",
                     help="write the dependency graph in Graphviz format")
+    group.addoption("--pexen-junitxml", metavar="PATH", dest="pexen_junitxml",
+                    help="write an xUnit report with a testcase per test and per sub-result")
+    group.addoption("--pexen-strict-warn", action="store_true", dest="pexen_strict_warn",
+                    help="a test with a 'warn' sub-result fails")
     parser.addini("pexen_shared", type="linelist", default=[],
                   help="initial pexen_shared values, KEY=VALUE per line")
+    parser.addini("pexen_junitxml", type="string", default="",
+                  help="--pexen-junitxml: path of the xUnit report (relative to this file)")
+    parser.addini("pexen_strict_warn", type="bool", default=False,
+                  help="--pexen-strict-warn: a test with a 'warn' sub-result fails")
     _parser[:] = [parser]
     add_dist_choice(parser)
 
@@ -66,3 +75,20 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(PexenWorker(config, graph), "pexen-worker")
     elif config.getoption("dist", "no") == "pexen" and config.getoption("tx", None):
         config.pluginmanager.register(DistPlugin(config), "pexen-dist")
+    results.configure(config)
+    if workerinput is None and results.report_wanted(config):
+        from .junit import XunitWriter, check_writable, report_path
+
+        path = report_path(config)
+        assert path is not None
+        check_writable(path)
+        config.pluginmanager.register(XunitWriter(config, path), "pexen-junitxml")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    results.collected(session.config, session.items)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    results.terminal_summary(terminalreporter, config)

@@ -24,12 +24,17 @@ if TYPE_CHECKING:
 RUN_KEY = pytest.StashKey["GraphRun"]()
 
 _PHASE_OUTCOME = {"setup": "errored", "call": "failed", "teardown": "errored in teardown"}
+_SUB_OUTCOME = {"fail": "failed", "error": "errored"}  # failed by its sub-results
 
 
 def bad_outcome(report: pytest.TestReport) -> str | None:
     """How a phase report says its test did not pass, in the words of a
-    skip reason ("failed", "errored", "was skipped", ...); None if it did."""
+    skip reason ("failed", "errored", "was skipped", ...); None if it did.
+    A report failed by the test's sub-results carries the final outcome
+    (see results.Recorder)."""
     if report.failed:
+        if getattr(report, "pexen_was", None):
+            return _SUB_OUTCOME.get(getattr(report, "pexen_outcome", ""), "failed")
         return _PHASE_OUTCOME.get(report.when or "", "errored")
     if report.skipped:
         return "xfailed" if hasattr(report, "wasxfail") else "was skipped"

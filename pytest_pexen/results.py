@@ -1,0 +1,421 @@
+"""Several results per test: ``pexen_results``, pytest's ``subtests``, the final outcome.
+
+A system test says more than pass or fail: "passed, but the disk is 91%
+full" (warn), "kernel 6.1" (info), several named checks, soft failures that
+let the test go on. This module owns:
+
+- the ``pexen_results`` fixture and the sub-result record (plain data);
+- the rule for a test's final outcome (``final_outcome``: the worst of its
+  own and its sub-results), used alike where the test runs and where the
+  xUnit report is written;
+- ``Recorder``, the per-test hooks in the process that runs the tests. It
+  collects the sub-results of the test running now (from the fixture, from
+  any fixture serving that test, in its setup or teardown, and from
+  pytest's ``subtests``) and puts them on that test's next phase report as
+  ``report.pexen_results``. Reports are what pytest, xdist and every
+  reporting plugin already carry from a worker to the controller, so the
+  sub-results travel with them and nothing is buffered where a worker's
+  death could lose it. The report that ends the test also carries the final
+  outcome: a soft failure turns a passed call report into a failed one, so
+  the planner (serial or xdist) and the terminal see the same outcome;
+- the terminal summary: warn and fail messages, and how many tests warned.
+
+Invisible when unused: the recorder is registered only when a collected
+test uses ``pexen_results`` or ``subtests``, or an xUnit report or strict
+warnings are asked for; otherwise pexen adds no per-test hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from .internals import requesting_item
+
+#: every outcome word, worst first (SPEC: error > fail > warn > pass > info > skip)
+OUTCOMES = ("error", "fail", "warn", "pass", "info", "skip")
+_RANK = {word: len(OUTCOMES) - n for n, word in enumerate(OUTCOMES)}
+BAD = ("error", "fail")
+
+SubResult = dict[str, Any]
+"""One sub-result, as it travels on reports (plain data, JSON-able):
+``outcome``, ``name`` (None: numbered in the report), ``message``,
+``detail`` (a failure's long text), ``source`` ("pexen" or "subtest"),
+``duration`` (seconds or None) and, for subtests, captured ``out``, ``err``
+and ``log``."""
+
+
+def worst(outcomes: Iterable[str]) -> str | None:
+    """The worst of some outcome words (None for none)."""
+    return max(outcomes, key=_RANK.__getitem__, default=None)
+
+
+_OWN_ORDER = ("error", "fail", "xfail", "skip", "xpass", "pass")  # worst first
+
+
+def merge_own(current: str, phase: str) -> str:
+    """A test's own outcome so far, and one more phase's: a failed phase
+    decides, then a skipped one (a skipped test never passed)."""
+    return min(current, phase, key=_OWN_ORDER.index)
+
+
+def final_outcome(own: str, subs: Iterable[str], *, ran: bool, strict: bool) -> str:
+    """A test's final outcome from its own (``error``, ``fail``, ``pass``,
+    ``skip``, ``xfail``, ``xpass``) and its sub-results' outcomes.
+
+    The worst one wins. An xfail-marked test is judged by its marker alone
+    (its failure is the expected one). A test skipped before it ran stays
+    skipped unless a sub-result failed (what a fixture said before the skip
+    is not the test's result). ``warn`` is a failure under strict warnings.
+    """
+    if own in ("xfail", "xpass"):
+        return own
+    outcome = worst([own, *subs]) or own
+    if strict and outcome == "warn":
+        outcome = "fail"
+    if own == "skip" and not ran and outcome not in BAD:
+        return "skip"
+    return outcome
+
+
+def transportable(text: object) -> str:
+    """``text`` as a string that crosses to an xdist controller and into any
+    encoder: lone surrogates (undecodable bytes) become ``\\udcxx`` escapes."""
+    text = str(text)
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def strict_warn(config: pytest.Config) -> bool:
+    """``--pexen-strict-warn`` or the ini option ``pexen_strict_warn``."""
+    return bool(config.getoption("pexen_strict_warn") or config.getini("pexen_strict_warn"))
+
+
+@dataclass
+class TestState:
+    """What the recorder knows of the test running now."""
+
+    __test__ = False  # not a test class, whatever pytest's name pattern says
+    nodeid: str
+    subs: list[SubResult] = field(default_factory=list)  # all of this attempt
+    pending: list[SubResult] = field(default_factory=list)  # not on a report yet
+    own: str = "pass"
+    ran: bool = False
+    reported_bad: bool = False
+
+
+def own_outcome(report: pytest.TestReport) -> str:
+    """A phase report's own outcome word (before any sub-result counts)."""
+    was = getattr(report, "pexen_was", None) or report.outcome
+    if hasattr(report, "wasxfail") and report.when == "call":
+        return "xfail" if was == "skipped" else "xpass" if was == "passed" else "fail"
+    if was == "failed":
+        return "fail" if report.when == "call" else "error"
+    return "skip" if was == "skipped" else "pass"
+
+
+def soft_summary(subs: list[SubResult], strict: bool) -> str:
+    """The long text of a report failed by its sub-results: one line each."""
+    counted = (*BAD, "warn") if strict else BAD
+    bad = [sub for sub in subs if sub["outcome"] in counted]
+    if all(sub["source"] == "subtest" for sub in bad):  # in pytest's own words
+        return f"contains {len(bad)} failed subtest{'s' if len(bad) != 1 else ''}"
+    lines = []
+    for n, sub in enumerate(subs, 1):
+        if sub["outcome"] in counted:
+            what = "subtest" if sub["source"] == "subtest" else sub["outcome"]
+            name = sub["name"] or f"#{n}"
+            lines.append(f"  {what} {name}: {sub['message'] or sub['outcome']}")
+    if any(sub["outcome"] in BAD for sub in subs):
+        head = "pexen: failed by sub-results:"
+    else:
+        head = "pexen: warned, and --pexen-strict-warn makes that a failure:"
+    return "\n".join([head, *lines])
+
+
+class Recorder:
+    """The per-test hooks that collect sub-results where tests run (serial
+    process or xdist worker) and put them, with the final outcome, on the
+    tests' reports."""
+
+    def __init__(self, config: pytest.Config, facts: bool) -> None:
+        self.strict = strict_warn(config)
+        self.facts = facts  # an xUnit report is written: put metadata on reports too
+        self.state: TestState | None = None
+        self.in_call = False
+        self.suite_properties: list[list[str]] = []
+        subtest = getattr(pytest, "SubtestReport", None)  # pytest >= 9
+        self.subtest: tuple[type, ...] = (subtest,) if subtest is not None else ()
+
+    def begin(self, nodeid: str) -> None:
+        """A test (or another attempt of it) starts its setup."""
+        self.state = TestState(nodeid)
+
+    def add(self, sub: SubResult) -> None:
+        state = self.state
+        if state is None:
+            raise RuntimeError("pexen_results: no test is running; sub-results belong to "
+                               "the test whose setup, call or teardown adds them")
+        state.subs.append(sub)
+        state.pending.append(sub)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None]:
+        self.begin(item.nodeid)
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None]:
+        self.in_call = True  # reports made now are subtests' (see makereport)
+        try:
+            return (yield)
+        finally:
+            self.in_call = False
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        state = self.state
+        if (isinstance(report, self.subtest) and state is not None
+                and state.nodeid == report.nodeid):
+            self.add(subtest_result(report))  # type: ignore[arg-type]
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        state = self.state
+        if self.in_call or state is None or state.nodeid != item.nodeid:
+            return report  # a subtest's report, or a test we did not see start
+        if call.when == "setup" and self.facts and (facts := item_facts(item)):
+            report.pexen_facts = facts  # type: ignore[attr-defined]
+        if self.suite_properties:
+            report.pexen_suite_properties = self.suite_properties  # type: ignore[attr-defined]
+            self.suite_properties = []
+        if state.pending:
+            report.pexen_results = state.pending  # type: ignore[attr-defined]
+            state.pending = []
+        self._settle(state, report)
+        return report
+
+    def _settle(self, state: TestState, report: pytest.TestReport) -> None:
+        """Fold the phase into the test's own outcome, and make the report
+        carry the final outcome: the first report after a failed sub-result
+        (the call report, or the teardown report if the call had passed or
+        never ran) turns failed, unless the test already failed; a skipped
+        call report passes when its sub-results passed. A setup report is
+        never changed: pytest runs the test only if its setup passed."""
+        when = report.when
+        own = own_outcome(report)
+        state.ran = state.ran or when == "call"
+        state.own = merge_own(state.own, own)
+        state.reported_bad = state.reported_bad or report.failed
+        if not state.subs or when == "setup":
+            return
+        final = final_outcome(state.own, [s["outcome"] for s in state.subs],
+                              ran=state.ran, strict=self.strict)
+        report.pexen_outcome = final  # type: ignore[attr-defined]
+        if final in BAD and not state.reported_bad:
+            report.pexen_was = report.outcome  # type: ignore[attr-defined]
+            report.outcome = "failed"
+            report.longrepr = soft_summary(state.subs, self.strict)
+            state.reported_bad = True
+        elif when == "call" and report.skipped and final in ("pass", "warn", "info"):
+            report.pexen_was = report.outcome  # type: ignore[attr-defined]
+            report.outcome = "passed"
+            report.longrepr = None
+
+
+def item_facts(item: pytest.Item) -> list[list[str]]:
+    """The test's pexen metadata for the xUnit report, as name/value pairs."""
+    from .items import EMPTY_META, META_KEY
+
+    meta = item.stash.get(META_KEY, None)
+    if meta is None or meta is EMPTY_META:
+        return []
+    facts = []
+    for name in ("requires", "provides", "claims", "uses"):
+        values = getattr(meta, name)
+        if values:
+            facts.append([f"pexen.{name}", ", ".join(sorted(values))])
+    if meta.priority:
+        facts.append(["pexen.priority", str(meta.priority)])
+    if meta.group is not None:
+        facts.append(["pexen.group", meta.group])
+    return facts
+
+
+def subtest_result(report: pytest.SubtestReport) -> SubResult:
+    """A report of pytest's ``subtests`` as a sub-result."""
+    context = report.context
+    parts = [f"[{context.msg}]"] if context.msg is not None else []
+    if context.kwargs:
+        parts.append("(" + ", ".join(f"{k}={v}" for k, v in context.kwargs.items()) + ")")
+    message, detail = None, None
+    if hasattr(report, "wasxfail"):
+        outcome, message = "skip", f"xfail: {report.wasxfail}".rstrip(": ")
+    elif report.failed:
+        outcome, detail = "fail", report.longreprtext
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = crash.message if crash is not None else first_line(detail)
+    elif report.skipped:
+        outcome = "skip"
+        message = report.longrepr[2] if isinstance(report.longrepr, tuple) else None
+    else:
+        outcome = "pass"
+    return {"outcome": outcome, "name": transportable(" ".join(parts)) if parts else None,
+            "message": transportable(message) if message is not None else None,
+            "detail": transportable(detail) if detail else None, "source": "subtest",
+            "duration": report.duration, "out": report.capstdout, "err": report.capstderr,
+            "log": report.caplog}
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line of a long text (a failure's message)."""
+    return next((line for line in text.splitlines() if line.strip()), "failed")
+
+
+RECORDER = "pexen-results"
+
+
+def recorder(config: pytest.Config) -> Recorder:
+    """The process's recorder, registered on first need."""
+    plugin = config.pluginmanager.get_plugin(RECORDER)
+    if plugin is None:
+        plugin = Recorder(config, facts=report_wanted(config))
+        config.pluginmanager.register(plugin, RECORDER)
+    assert isinstance(plugin, Recorder)
+    return plugin
+
+
+def report_wanted(config: pytest.Config) -> bool:
+    return bool(config.getoption("pexen_junitxml") or config.getini("pexen_junitxml"))
+
+
+def collected(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start recording if some collected test uses ``pexen_results`` or
+    ``subtests`` (a look at each test's fixture names, once)."""
+    if config.pluginmanager.has_plugin(RECORDER):
+        return
+    if any("pexen_results" in names or "subtests" in names
+           for names in (getattr(item, "fixturenames", ()) for item in items)):
+        recorder(config)
+
+
+def runs_tests(config: pytest.Config) -> bool:
+    """Whether tests run in this process (not in an xdist controller)."""
+    if getattr(config, "workerinput", None) is not None:
+        return True
+    return config.getoption("dist", "no") == "no" or not config.getoption("tx", None)
+
+
+def configure(config: pytest.Config) -> None:
+    """Record from the start when a report or strict warnings are asked
+    for; otherwise only once collection shows a test that needs it."""
+    if not runs_tests(config) or not (report_wanted(config) or strict_warn(config)):
+        return
+    recorder(config)
+    if report_wanted(config):
+        from . import suite_properties
+
+        config.pluginmanager.register(suite_properties, "pexen-suite-properties")
+
+
+class Results:
+    """The ``pexen_results`` fixture: sub-results of the test running now.
+
+    Session-scoped, so that a fixture of any scope can report on the test it
+    serves: what its setup or teardown adds belongs to the test in whose
+    setup or teardown it runs.
+    """
+
+    def __init__(self, recorder: Recorder) -> None:
+        self._recorder = recorder
+
+    def add(self, outcome: str, name: str | None = None, message: str | None = None) -> None:
+        """Record a sub-result: ``outcome`` is one of pass, info, warn, fail,
+        error, skip; ``name`` makes it a named check (unnamed ones are
+        numbered in the report)."""
+        __tracebackhide__ = True
+        if outcome not in _RANK:
+            pytest.fail(f"pexen_results.add(): unknown outcome {outcome!r}; use one of "
+                        f"{', '.join(OUTCOMES)}", pytrace=False)
+        if name is not None and not isinstance(name, str):
+            pytest.fail(f"pexen_results.add(): name must be a string or None, not {name!r}",
+                        pytrace=False)
+        self._recorder.add({
+            "outcome": outcome, "name": transportable(name) if name else None,
+            "message": transportable(message) if message is not None else None,
+            "detail": None, "source": "pexen", "duration": None})
+
+    def info(self, message: str, name: str | None = None) -> None:
+        """A fact worth keeping ("kernel 6.1"); it never changes the outcome."""
+        __tracebackhide__ = True
+        self.add("info", name, message)
+
+    def warn(self, message: str, name: str | None = None) -> None:
+        """Passed, but something is off; fails the run only under
+        ``--pexen-strict-warn``."""
+        __tracebackhide__ = True
+        self.add("warn", name, message)
+
+    def fail(self, message: str, name: str | None = None) -> None:
+        """A soft failure: the test goes on, and is reported failed at the end."""
+        __tracebackhide__ = True
+        self.add("fail", name, message)
+
+
+@pytest.fixture(scope="session")
+def pexen_results(request: pytest.FixtureRequest) -> Results:
+    """Several results per test: ``add(outcome, name, message)``, ``info``,
+    ``warn``, ``fail`` (soft). Goes to the test running now."""
+    plugin = request.config.pluginmanager.get_plugin(RECORDER)
+    if plugin is None:  # asked for by name at run time (getfixturevalue)
+        plugin = recorder(request.config)
+        item = requesting_item(request)
+        if item is not None:
+            plugin.begin(item.nodeid)
+    return Results(plugin)
+
+
+def terminal_summary(reporter: Any, config: pytest.Config) -> None:
+    """The warn, fail and error messages of ``pexen_results`` (pytest shows
+    subtests' own), how many tests warned and how many they failed;
+    nothing at all for a suite without them."""
+    if runs_tests(config) and not config.pluginmanager.has_plugin(RECORDER):
+        return  # nothing recorded sub-results here (an xdist controller looks)
+    lines: list[tuple[int, str]] = []
+    warned: dict[str, bool] = {}
+    failed: set[str] = set()
+    for reports in reporter.stats.values():
+        for report in reports:
+            nodeid = getattr(report, "nodeid", "")
+            if getattr(report, "failed", False):
+                warned[nodeid] = False
+            for sub in getattr(report, "pexen_results", None) or ():
+                if sub["source"] != "pexen" or sub["outcome"] not in ("warn", *BAD):
+                    continue
+                if sub["outcome"] == "warn":
+                    warned.setdefault(nodeid, True)
+                else:
+                    failed.add(nodeid)
+                name = f"::{sub['name']}" if sub["name"] else ""
+                text = f"{sub['outcome'].upper()} {nodeid}{name}"
+                if sub["message"]:
+                    text += f" - {sub['message']}"
+                lines.append((_RANK[sub["outcome"]], text))
+    if not lines:
+        return
+    reporter.write_sep("=", "pexen results")
+    for _, text in sorted(lines, key=lambda line: -line[0]):
+        reporter.write_line(text)
+    counts = []
+    if (n := sum(warned.values())):
+        counts.append(f"{n} test{'s' if n != 1 else ''} warned")
+    if failed:
+        counts.append(f"{len(failed)} failed by sub-results")
+    if counts:
+        reporter.write_line("pexen: " + ", ".join(counts))
