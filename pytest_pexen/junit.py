@@ -267,7 +267,8 @@ class XunitWriter:
                        f"{_label(bad[0])}")
             detail = "\n".join(_label(sub) for sub in bad)
         elif final == "warn":
-            head = [f"warn: {_label(sub)}" for sub in subs if sub["outcome"] == "warn"]
+            head = ["warn: " + (f"{sub['name']}: " if sub["name"] else "") + (sub["message"] or "")
+                    for sub in subs if sub["outcome"] == "warn"]
         last = case.last
         facts = [*case.facts, ["pexen.worker", case.worker]] if case.worker else case.facts
         props = [f"[[PROPERTY|{n}={_flat(v)}]]"
