@@ -32,14 +32,13 @@ from .runtime import bad_outcome
 from .sched.errors import DepcheckError
 from .sched.planner import Planner, Unrunnable
 from .taskgraph import GraphSpec, base_id, module_id, spec_planner
+from .xdist_worker import Entry
 
 MAX_BATCH = 32
 PREFETCH = 2
 SCAN = 128  # tests looked at when continuing in a worker's class or module
 LOOK = 64  # ready tests looked at to keep a worker out of others' modules
 SHORT = 0.02  # seconds: tests this short are worth sending before a worker is idle
-
-Entry = list[Any]  # [item index, skip reason or None, shared state or None]
 
 
 class Outcomes:
@@ -188,8 +187,8 @@ class PexenScheduling:
             self._dispatch()
 
     def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
-        nodeid = (self.load.collection if self.load is not None else self.collection) or []
-        self.durations[nodeid[item_index]] = duration
+        collection = (self.load.collection if self.load is not None else self.collection) or []
+        self.durations[collection[item_index]] = duration
         if self.load is not None:
             self.load.mark_test_complete(node, item_index, duration)
             return
