@@ -343,3 +343,26 @@ def test_order_is_topological_and_plain_order_is_insertion(g: dict[str, Any]) ->
         plain.add(t["i"])
     plain.prepare()
     assert plain.order() == [t["i"] for t in tasks]
+
+
+def test_order_only_tags_wait_for_the_end_whatever_it_was() -> None:
+    p: Planner[str] = Planner()
+    p.add("a", provides=["a ended", "a ok"])
+    p.add("b", requires=["a ended"], provides=["b ended"])
+    p.add("c", requires=["a ok"], provides=["b ended"])
+    p.add("d", requires=["b ended"])
+    p.order_only(["a ended", "b ended"])
+    p.prepare()
+    assert p.get_ready() == ["a"]
+    dropped = p.done("a", ok=False)
+    assert [u.task for u in dropped] == ["c"]  # a real requirement drops it
+    assert p.get_ready() == ["b"]  # an order-only one lets it run
+    p.done("b")  # 'b ended' is settled by b, and by c that was dropped
+    assert p.get_ready() == ["d"]
+
+
+def test_strict_avoiding_never_starts_an_avoided_task() -> None:
+    p = make(("a", {}), ("b", {}))
+    assert p.get_ready_avoiding(lambda key: True, 8, strict=True) is None
+    assert p.get_ready_avoiding(lambda key: key == "a", 8, strict=True) == "b"
+    assert p.get_ready_avoiding(lambda key: True, 8) == "a"

@@ -123,6 +123,7 @@ class Planner(Generic[K]):
         self._tag_providers: list[list[int]] = []
         self._tag_requirers: list[list[int]] = []
         self._tag_culprit: list[int] = []
+        self._tag_order_only: list[bool] = []
         # groups of exclusivity, in run order; group 0 is the default one
         self._group_id: dict[Hashable, int] = {}
         self._group_names: list[Hashable] = []
@@ -171,7 +172,17 @@ class Planner(Generic[K]):
             self._tag_providers.append([])
             self._tag_requirers.append([])
             self._tag_culprit.append(-1)
+            self._tag_order_only.append(False)
         return tid
+
+    def order_only(self, tags: Iterable[str]) -> None:
+        """Declare tags that only order: a task requiring one waits until
+        every provider has ended, however it ended (dropped included), and is
+        never dropped for it. pytest-order's relations are such, and so are
+        pytest-dependency's (the test runs after its dependency, and that
+        plugin decides then whether to skip it)."""
+        for tag in tags:
+            self._tag_order_only[self._intern(tag)] = True
 
     def _tag_ids(self, tags: Iterable[str]) -> tuple[int, ...]:
         """Tag ids, without repeats, in first-seen order."""
@@ -506,12 +517,15 @@ class Planner(Generic[K]):
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
-    def get_ready_avoiding(self, avoid: Callable[[K], bool], look: int) -> K | None:
+    def get_ready_avoiding(self, avoid: Callable[[K], bool], look: int,
+                           strict: bool = False) -> K | None:
         """Start the best ready task for which ``avoid`` is false among the
-        ``look`` best ready ones, else the best (None: nothing can start).
+        ``look`` best ready ones, else the best (None: nothing can start;
+        with ``strict`` never an avoided one).
 
         A driver uses it to keep workers apart, say out of a module another
-        worker is in, without straying far from the planner's ranking."""
+        worker is in, without straying far from the planner's ranking, or
+        (``strict``) to keep a task for the one worker that may run it."""
         state, keys = self._state, self._keys
         while self._current < len(self._heaps):
             gi = self._current
@@ -529,7 +543,7 @@ class Planner(Generic[K]):
                     found = entry[2]
                     break
                 aside.append(entry)
-            if found is None and aside:
+            if found is None and aside and not strict:
                 found = aside.pop(0)[2]
             for entry in aside:
                 heapq.heappush(heap, entry)
@@ -679,19 +693,24 @@ class Planner(Generic[K]):
         heapq.heappush(self._heaps[self._group[t]], (self._prio[t], -self._cp[t], t))
 
     def _satisfy(self, t: int) -> None:
-        left, tstate, state, need = self._tag_left, self._tag_state, self._state, self._need
         for g in self._prov[t]:
-            if tstate[g] != _PENDING:
-                continue
-            left[g] -= 1
-            if left[g]:
-                continue
-            tstate[g] = _OK
-            for r in self._tag_requirers[g]:
-                if state[r] == _WAITING:
-                    need[r] -= 1
-                    if not need[r]:
-                        self._make_ready(r)
+            self._provided(g)
+
+    def _provided(self, g: int) -> None:
+        """One provider of tag ``g`` has settled it well: once none is left,
+        its requirers stop waiting for it."""
+        left, tstate, state, need = self._tag_left, self._tag_state, self._state, self._need
+        if tstate[g] != _PENDING:
+            return
+        left[g] -= 1
+        if left[g]:
+            return
+        tstate[g] = _OK
+        for r in self._tag_requirers[g]:
+            if state[r] == _WAITING:
+                need[r] -= 1
+                if not need[r]:
+                    self._make_ready(r)
 
     def _fail_provides(self, first: int, dropped: list[Unrunnable[K]]) -> None:
         """Fail the pending tags of ``first`` and drop everything behind them."""
@@ -701,6 +720,9 @@ class Planner(Generic[K]):
             x = stack.pop()
             for g in self._prov[x]:
                 if tstate[g] != _PENDING:
+                    continue
+                if self._tag_order_only[g]:  # its provider has ended: that is all
+                    self._provided(g)
                     continue
                 tstate[g] = _FAILED
                 self._tag_culprit[g] = x
