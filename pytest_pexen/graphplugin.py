@@ -27,6 +27,7 @@ from .shared import SHARED_KEY, initial_shared
 
 if TYPE_CHECKING:
     from . import taskgraph
+    from .compat import Compat
     from .taskgraph import GraphSpec
 
 class _Unfiltered:
@@ -56,6 +57,7 @@ class GraphPlugin:
         self.deselected: list[pytest.Item] = []
         self.graph: taskgraph.TestGraph | None = None
         self.order: list[pytest.Item] = []
+        self.compat: Compat | None = None  # pytest-dependency / pytest-order markers
         workerinput = getattr(config, "workerinput", None)
         # on an xdist worker: is the controller scheduling with pexen?
         self.in_worker = workerinput is not None
@@ -134,7 +136,10 @@ class GraphPlugin:
         self._metas(items, metas, limits, errors)
         if errors:
             raise _bad_metadata(errors)
-        if not any(_uses_pexen(metas[item.nodeid]) for item in items):
+        from .compat import derive
+
+        self.compat = compat = derive(config, items)
+        if compat is None and not any(_uses_pexen(metas[item.nodeid]) for item in items):
             if config.getoption("pexen_graph"):  # asked for: the tests, no edges
                 from . import taskgraph
 
@@ -157,6 +162,8 @@ class GraphPlugin:
                 self._metas(extra, metas, limits, errors)
                 candidates += extra
                 graph = taskgraph.build(items, candidates, metas, limits, pull)
+            if compat is not None:
+                compat.apply(graph)
             # under --dist pexen the controller plans (and checks) the graph;
             # its workers only need the tests, in collection order
             planner = None if self.controlled else graph.planner(

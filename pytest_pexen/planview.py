@@ -16,7 +16,9 @@ from .taskgraph import TestGraph
 def _facts(graph: TestGraph, nodeid: str) -> str:
     meta = graph.metas[nodeid]
     parts = []
-    for label, values in (("requires", graph.requires[nodeid]),
+    order_only = set(graph.order_only)
+    requires = [tag for tag in graph.requires[nodeid] if tag not in order_only]
+    for label, values in (("requires", requires),
                           ("provides", sorted(meta.provides)),
                           ("claims", sorted(meta.claims)), ("uses", sorted(meta.uses))):
         if values:
@@ -27,6 +29,7 @@ def _facts(graph: TestGraph, nodeid: str) -> str:
         parts.append(f"group: {meta.group}")
     if meta.timeout is not None:
         parts.append(f"timeout: {meta.timeout:g}s")
+    parts.extend(graph.notes.get(nodeid, ()))  # pytest-dependency, pytest-order
     return "  [" + "; ".join(parts) + "]" if parts else ""
 
 

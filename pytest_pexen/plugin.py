@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from . import hookspecs, results
+from . import compat, hookspecs, results
 from .distributed import DistPlugin, pytest_cmdline_main, pytest_configure_node
 from .graphplugin import GraphPlugin
 from .internals import add_dist_choice
@@ -47,6 +47,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write an xUnit report with a testcase per test and per sub-result")
     group.addoption("--pexen-strict-warn", action="store_true", dest="pexen_strict_warn",
                     help="a test with a 'warn' sub-result fails")
+    compat.add_options(group, parser)
     parser.addini("pexen_shared", type="linelist", default=[],
                   help="initial pexen_shared values, KEY=VALUE per line")
     parser.addini("pexen_junitxml", type="string", default="",

@@ -57,6 +57,13 @@ class TestGraph:
     phantoms: dict[str, list[str]] = field(default_factory=dict)
     # required tags that no test at hand provides
     unresolved: set[str] = field(default_factory=set)
+    # pytest-dependency and pytest-order relations (compat.Compat.apply):
+    # order-only tags, tests kept on one worker per module, plan notes, and
+    # whether pytest-dependency's results cross xdist workers
+    order_only: list[str] = field(default_factory=list)
+    pins: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    dependency: bool = False
 
     def spec(self) -> GraphSpec:
         """The graph as plain JSON data (what crosses to an xdist controller)."""
@@ -66,8 +73,15 @@ class TestGraph:
             meta = self.metas[nodeid]
             tasks.append([nodeid, self.requires[nodeid], self.provides[nodeid],
                           sorted(meta.claims), sorted(meta.uses), meta.priority, meta.group])
-        return {"tasks": tasks, "groups": [list(g) for g in self.groups],
-                "phantoms": self.phantoms}
+        spec: GraphSpec = {"tasks": tasks, "groups": [list(g) for g in self.groups],
+                           "phantoms": self.phantoms}
+        if self.order_only:
+            spec["order_only"] = self.order_only
+        if self.pins:
+            spec["pins"] = self.pins
+        if self.dependency:
+            spec["dependency"] = True
+        return spec
 
     def planner(self, missing: str = "error") -> Planner[str]:
         """A fresh, prepared planner of this graph (raises DepcheckError)."""
@@ -107,6 +121,7 @@ def spec_planner(spec: GraphSpec, missing: str = "error",
     first_group = groups[0][0] if groups else None
     for ph, tags in spec["phantoms"].items():
         planner.add(ph, provides=tags, group=first_group)
+    planner.order_only(spec.get("order_only", ()))
     durations = durations or {}
     for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]:
         planner.add(nodeid, requires=requires, provides=provides, claims=claims, uses=uses,

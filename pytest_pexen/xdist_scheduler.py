@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling
 
+from .compat_xdist import CompatControl
 from .runtime import bad_outcome
 from .sched.errors import DepcheckError
 from .sched.planner import Planner, Unrunnable
@@ -114,6 +115,7 @@ class PexenScheduling:
         self.scoped: list[int] = []  # as the workers report it
         self.members: dict[str, list[int]] = {}
         self.cursor: dict[str, int] = {}
+        self.compat: CompatControl | None = None  # pytest-dependency / pytest-order
 
     # ------------------------------------------------------------ protocol
     @property
@@ -159,6 +161,9 @@ class PexenScheduling:
     def remove_pending_tests_from_node(self, node: Any, indices: Any) -> None:
         """Our workers send their task graph through this call (see
         xdist_worker); it carries nothing else, as we never steal."""
+        if isinstance(indices, dict) and "pexen_hold" in indices and self.compat is not None:
+            self.compat.hold(node, indices["pexen_hold"])  # depends() waits for tests
+            return
         if not (isinstance(indices, dict) and "pexen" in indices) or self.plain is not None:
             return
         payload = indices["pexen"]
@@ -203,6 +208,8 @@ class PexenScheduling:
         key = self.collection[item_index]
         self.outcomes.started.discard(key)
         self._ended(key)
+        if self.compat is not None:
+            self.compat.ended(key, node)
         self._dispatch()
 
     def remove_node(self, node: Any) -> str | None:
@@ -218,6 +225,8 @@ class PexenScheduling:
         # that replaces it after the others finished must not find the
         # collection incomplete, which would leave it waiting forever
         pending = self.node2pending.pop(node)
+        if self.compat is not None:
+            self.compat.node_gone(node)
         self.last.pop(node, None)
         last = self.ran.pop(node, None)
         died = getattr(node, "workeroutput", None) is None
@@ -251,6 +260,8 @@ class PexenScheduling:
         if self.planner is not None and self.planner.is_running(report.nodeid):
             self._done(report.nodeid, ok=False, deps_ok=False, locks_ok=True,
                        outcome="crashed (its worker died)")
+        if self.compat is not None:
+            self.compat.ended(report.nodeid, None, crashed=True)
         self._dispatch()
 
     def schedule(self) -> None:
@@ -302,13 +313,22 @@ class PexenScheduling:
             self.scope_kept[n] = 1
             for scope in scopes_of(self.collection[n]):
                 self.members.setdefault(scope, []).append(n)
+        # rank by critical path (unknown durations count alike), except for
+        # suites with pytest-dependency/pytest-order relations: there the
+        # run order (theirs) decides, so a test that calls depends() at run
+        # time finds the tests before it ended or running, never all workers
+        # waiting on a test that none of them can start
+        compat = "pins" in spec or "order_only" in spec or "dependency" in spec
         try:
-            # always rank by critical path: unknown durations count alike
             self.planner = spec_planner(spec, self.config.getoption("pexen_missing"),
-                                        durations=self.durations)
+                                        durations=None if compat else self.durations)
         except DepcheckError as exc:  # the workers found it first; kept as a guard
             raise pytest.UsageError(f"pexen: {exc}") from None
         self._queue_skips(self.planner.unrunnable)
+        if compat:
+            self.compat = CompatControl(self, spec)
+            if "dependency" in spec:  # it keeps the outcomes pytest-dependency needs
+                self.config.pluginmanager.register(self.compat, "pexen-compat-control")
 
     def _queue_skips(self, dropped: list[Unrunnable[str]]) -> None:
         for u in dropped:
@@ -361,9 +381,11 @@ class PexenScheduling:
         # little before it runs dry
         plenty = (planner.ready >= 8 * max(1, len(self.node2pending))
                   or (self.typical < SHORT and planner.ready > 0))
+        holding = self.compat.holding if self.compat is not None else None
         idle = [node for node, pending in self.node2pending.items()
                 if node in self.node2collection and not node.shutting_down
-                and (not pending or (plenty and len(pending) <= PREFETCH))]
+                and (not pending or (plenty and len(pending) <= PREFETCH))
+                and not (holding and holding(node))]
         for node in idle:
             entries = self._next_entries(node)
             if not entries:
@@ -374,6 +396,8 @@ class PexenScheduling:
             # nothing runs and nothing can start: never let xdist drop tests
             self._queue_skips(planner.abort("no test could start (pexen internal stall)"))
             self._dispatch()
+        if self.compat is not None:
+            self.compat.stalled()
 
     def _next_entries(self, node: Any) -> list[Entry]:
         """What to send to one idle worker: tests of a dead worker first (as
@@ -407,13 +431,18 @@ class PexenScheduling:
         outside the modules other busy workers are in."""
         planner = self.planner
         assert planner is not None
+        compat = self.compat
+        if compat is not None:
+            key = compat.pick(node)  # awaited by depends(), or its own module's next
+            if key is not None:
+                return key
         last = self.last.get(node)
         if last is not None and self.scope_kept[last]:
             best = planner.best_priority()
             if best is None:
                 return None
             for scope in scopes_of(self.collection[last]):
-                key = self._continue_in(scope, best)
+                key = self._continue_in(node, scope, best)
                 if key is not None:
                     return key
             module = module_id(self.collection[last])
@@ -421,11 +450,20 @@ class PexenScheduling:
                 return None  # its module has tests left: wait for them
         busy = {module_id(self.collection[i]) for n, i in self.last.items()
                 if n is not node and self.scope_kept[i] and self.node2pending.get(n)}
+        if compat is not None and compat.owner:
+            # never a test of a module another worker owns
+            def theirs(key: str) -> bool:
+                return compat.elsewhere(node, key)
+
+            everything = len(self.collection)
+            return ((busy and planner.get_ready_avoiding(
+                lambda key: theirs(key) or module_id(key) in busy, LOOK, strict=True))
+                or planner.get_ready_avoiding(theirs, everything, strict=True))
         if not busy:
             return planner.get_ready_avoiding(lambda key: False, 1)
         return planner.get_ready_avoiding(lambda key: module_id(key) in busy, LOOK)
 
-    def _continue_in(self, scope: str, best: int) -> str | None:
+    def _continue_in(self, node: Any, scope: str, best: int) -> str | None:
         members, taken = self.members[scope], self.taken
         pos = self.cursor.get(scope, 0)
         while pos < len(members) and taken[members[pos]]:
@@ -436,6 +474,8 @@ class PexenScheduling:
             if taken[index] or self.priority[index] != best:
                 continue
             key = self.collection[index]
+            if self.compat is not None and self.compat.elsewhere(node, key):
+                continue
             if self.planner.start(key):
                 return key
         return None
@@ -450,6 +490,8 @@ class PexenScheduling:
         return max(1, min(MAX_BATCH, waiting // workers))
 
     def _send(self, node: Any, entries: list[Entry]) -> None:
+        if self.compat is not None:
+            self.compat.sending(node, entries)
         for entry in entries:
             self.sent[entry[0]] = entry
             self.taken[entry[0]] = 1

@@ -26,12 +26,16 @@ from __future__ import annotations
 import queue
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from . import compat_xdist
 from .internals import find_interactor, late_teardown, nearest_items, uses_shared_scope
 from .taskgraph import GraphSpec
+
+if TYPE_CHECKING:
+    from .compat_dependency import WorkerResults
 
 SHUTDOWN = object()
 Entry = list[Any]  # [item index, skip reason or None, shared state or None]
@@ -44,7 +48,10 @@ class PexenWorker:
         self.config = config
         self.graph_source = graph_source
         self.commands: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.todo: deque[Entry] = deque()  # sent, not started yet
         self.nearest: list[pytest.Item | None] | None = None
+        # pytest-dependency's lookups (compat_xdist.start_worker)
+        self.compat_results: WorkerResults | None = None
 
     @property
     def plain(self) -> bool:
@@ -68,7 +75,36 @@ class PexenWorker:
         find_interactor(self.config).sendevent("unscheduled", indices=payload)
 
     def _on_command(self, command: Any) -> None:
+        if command is not SHUTDOWN and command[0] == "pexen_phases":
+            # outcomes of tests that ended elsewhere: known before the tests
+            # sent next can look them up
+            if self.compat_results is not None:
+                self.compat_results.learn(command[1]["phases"])
+            return
         self.commands.put(command)
+
+    def hold(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Ask the controller (compat_xdist) from inside the running test and
+        wait for its answer. Meanwhile the controller may take back the
+        tests queued here (one of them could be what the awaited tests wait
+        for); its answer says so, and then the queue, and what it sent
+        before answering, are dropped. A shutdown ends the wait."""
+        find_interactor(self.config).sendevent("unscheduled", indices={"pexen_hold": request})
+        arrived: list[Entry] = []
+        while True:
+            command = self.commands.get()
+            if command is SHUTDOWN or command[0] == "shutdown":
+                self.commands.put(command)  # for the loop, after this test
+                return {"stopping": True}
+            if command[0] == "pexen_run":
+                arrived.extend(command[1]["entries"])
+            elif command[0] == "pexen_answer":
+                answer: dict[str, Any] = command[1]
+                if answer.get("revoked"):
+                    self.todo.clear()
+                else:
+                    self.todo.extend(arrived)
+                return answer
 
     def _receive(self, todo: deque[Entry], block: bool) -> bool:
         """Move the commands that have arrived (waiting for one if ``block``)
@@ -92,7 +128,8 @@ class PexenWorker:
         interactor.channel.setcallback(self._on_command, endmarker=SHUTDOWN)
         items = session.items
         run = self.graph_source.run
-        todo: deque[Entry] = deque()
+        todo = self.todo
+        compat_xdist.start_worker(self)
         stopping = False
         previous: tuple[int, pytest.Item | None] | None = None  # (index, nextitem used)
         while todo or not stopping:
@@ -128,6 +165,8 @@ class PexenWorker:
                 break
         if previous is not None:
             self._settle(interactor, items, previous, None)
+        if self.compat_results is not None:
+            self.compat_results.uninstall()
         return True
 
     @staticmethod

@@ -1,0 +1,195 @@
+"""Suites written for pytest-dependency and pytest-order, run by pexen.
+
+Both plugins stay installed and keep doing in every process what they do
+in a serial run: pytest-order sorts the tests, pytest-dependency skips a
+test whose dependency did not succeed. What they cannot do is keep that
+order and those results across xdist workers. pexen reads their markers as
+order-only relations between tests (see ``Planner.order_only``): a test
+waits until the tests it comes after have ended, however they ended, and
+the original plugin then judges, in its own words. The relations are
+derived from the order in which the tests reach pexen (after every plugin,
+pytest-order included, has sorted them), so they always point backwards:
+a serial run keeps exactly that order and those outcomes, and a relation
+the plugin could not honour (an unknown name, a cycle) is never made.
+
+Under xdist, the tests of a module that uses these markers run on one
+worker, in that order (the state such tests share in the module or class
+is then what a serial run gives them); modules run in parallel, held back
+only by the relations between them. pytest-dependency's results cross
+workers through the controller (compat_xdist).
+
+``--pexen-compat`` (ini ``pexen_compat``) chooses the plugins whose markers
+are read: ``all`` (default), ``dependency``, ``order`` or ``none``; with
+``none`` the plugins work exactly as they do without pexen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from .compat_dependency import DependencyIndex
+    from .taskgraph import TestGraph
+
+MODES = ("all", "dependency", "order", "none")
+AFTER = "pexen-after:"  # order-only tag settled when that test has ended
+BAND = "pexen-band:"  # order-only tag settled when every test of the band has ended
+
+
+def add_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
+    group.addoption("--pexen-compat", choices=MODES, default=None, dest="pexen_compat",
+                    help="read the markers of pytest-dependency and pytest-order (all, the "
+                         "default), of one of them, or none")
+    parser.addini("pexen_compat", type="string", default="all",
+                  help="--pexen-compat: all, dependency, order or none")
+
+
+def _mode(config: pytest.Config) -> str:
+    mode = config.getoption("pexen_compat", None) or config.getini("pexen_compat").strip()
+    if mode not in MODES:
+        raise pytest.UsageError(f"pexen: ini option pexen_compat must be one of "
+                                f"{', '.join(MODES)}, not {mode!r}")
+    return str(mode)
+
+
+def _loaded(config: pytest.Config, module: str) -> bool:
+    """Whether the plugin module is registered (by its entry point or
+    ``-p``): its markers mean nothing otherwise."""
+    return any(getattr(p, "__name__", None) == module for p in config.pluginmanager.get_plugins())
+
+
+@dataclass
+class Relations:
+    """What the markers ask of the run, in node ids."""
+
+    # order-only tags each test waits for, and those it settles
+    after: dict[str, list[str]] = field(default_factory=dict)
+    ends: dict[str, list[str]] = field(default_factory=dict)
+    # modules whose tests run on one worker, in order
+    pinned: set[str] = field(default_factory=set)
+    # node id -> its pinned module
+    pins: dict[str, str] = field(default_factory=dict)
+    # what --pexen-plan says about each test
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    bands: int = 0
+
+    def follow(self, first: str, then: str) -> None:
+        """``then`` starts only after ``first`` has ended."""
+        tag = AFTER + first
+        self._add(self.ends, first, tag)
+        self._add(self.after, then, tag)
+
+    def band(self, members: Iterable[str], followers: Iterable[str]) -> int:
+        """Every follower starts only after every member has ended; returns
+        the band's number."""
+        self.bands += 1
+        tag = f"{BAND}{self.bands}"
+        for nodeid in members:
+            self._add(self.ends, nodeid, tag)
+        for nodeid in followers:
+            self._add(self.after, nodeid, tag)
+        return self.bands
+
+    def note(self, nodeid: str, text: str) -> None:
+        self._add(self.notes, nodeid, text)
+
+    @staticmethod
+    def _add(table: dict[str, list[str]], key: str, value: str) -> None:
+        values = table.setdefault(key, [])
+        if value not in values:
+            values.append(value)
+
+
+@dataclass
+class Compat:
+    """The relations read from the markers, and what a worker needs at run
+    time (pytest-dependency's names, for ``depends()``)."""
+
+    relations: Relations
+    dependency: DependencyIndex | None
+
+    def apply(self, graph: TestGraph) -> None:
+        """Add the relations to the graph, as order-only tags."""
+        rel = self.relations
+        tags: set[str] = set()
+        for nodeid, after in rel.after.items():
+            graph.requires[nodeid] = graph.requires[nodeid] + after
+            tags.update(after)
+        for nodeid, ends in rel.ends.items():
+            graph.provides[nodeid] = sorted(set(graph.provides[nodeid]).union(ends))
+        graph.order_only = sorted(tags)
+        graph.pins = dict(rel.pins)
+        graph.notes = rel.notes
+        graph.dependency = self.dependency is not None
+
+
+def derive(config: pytest.Config, items: list[pytest.Item]) -> Compat | None:
+    """The relations the plugins' markers put on ``items`` (in the order they
+    will run), or None when neither plugin is in play: then nothing changes."""
+    mode = _mode(config)
+    dependency = mode in ("all", "dependency") and _loaded(config, "pytest_dependency")
+    order = mode in ("all", "order") and _loaded(config, "pytest_order.plugin")
+    if not (dependency or order) or not items:
+        return None
+    relations = Relations()
+    index = None
+    used = False
+    position = {item.nodeid: n for n, item in enumerate(items)}
+    if dependency:
+        from . import compat_dependency
+
+        index = compat_dependency.read(config, items, position, relations)
+        used = index is not None
+    if order:
+        from . import compat_order
+
+        used = compat_order.read(config, items, position, relations) or used
+    if not used:
+        return None
+    _keep_together(items, relations)
+    return Compat(relations, index)
+
+
+def _keep_together(items: list[pytest.Item], relations: Relations) -> None:
+    """The tests of each pinned module follow one another in run order, on
+    one worker: what they share in the module (globals, class attributes,
+    module fixtures) is then what a serial run gives them."""
+    previous: dict[str, str] = {}
+    for item in items:
+        nodeid = item.nodeid
+        module = nodeid.partition("::")[0]
+        if module not in relations.pinned:
+            continue
+        relations.pins[nodeid] = module
+        before = previous.get(module)
+        if before is not None:
+            relations.follow(before, nodeid)
+        previous[module] = nodeid
+
+
+def marked(item: pytest.Item, names: tuple[str, ...],
+           cache: dict[int, bool]) -> bool:
+    """Whether the item or one of its parents carries one of the markers
+    (each parent looked at once: cheap on large suites without them)."""
+    if any(m.name in names for m in item.own_markers):
+        return True
+    parent = item.parent
+    chain = []  # parents not looked at before, each without the markers so far
+    found = False
+    while parent is not None:
+        known = cache.get(id(parent))
+        if known is not None:
+            found = known
+            break
+        chain.append(parent)
+        if any(m.name in names for m in parent.own_markers):
+            found = True
+            break
+        parent = parent.parent
+    for node in chain:  # each has the markers (itself or above) as the top one does
+        cache[id(node)] = found
+    return found

@@ -1,0 +1,256 @@
+"""pytest-dependency under pexen: its markers as order-only relations, its
+results across xdist workers.
+
+pytest-dependency records the phase outcomes of each test it knows (one
+marked ``dependency``, or every test with ``automark_dependency``) in a
+``DependencyManager`` per scope node (session, package, module, class) of
+the process it runs in, under a name per scope: the ``name`` of the
+closest marker, else the node id (session, package), the node id without
+the module (module) or without module and class (class). At a dependent's
+setup, and in ``depends(request, names)``, it skips unless each name's
+record shows setup, call and teardown passed. So it judges right only in
+one process that ran the dependency before.
+
+pexen leaves the judging to it (its words, its options such as
+``--ignore-unknown-dependency``) and supplies what it lacks:
+
+* the order: a test marked with ``depends`` comes after the test each name
+  resolves to, which is the last test recorded under that name in that scope
+  before it in the run order (the one whose record the plugin reads in a
+  serial run). The relation only orders; the plugin still decides.
+* under xdist, the records: on a pexen-controlled worker each lookup first
+  sets the manager's record of each name to the outcome of the test that
+  name resolves to, wherever it ran (``WorkerResults``; the controller's
+  side is in compat_xdist).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import pytest
+
+from .compat import Relations, marked
+from .taskgraph import module_id
+
+Key = tuple[str, str, Hashable]  # scope, node id of the scope's node, name
+Node = pytest.Item | pytest.Collector
+
+
+def _scope_classes() -> dict[str, type[Node]]:
+    from pytest_dependency import DependencyManager
+
+    classes: dict[str, type[Node]] = DependencyManager.ScopeCls
+    return classes
+
+
+class DependencyIndex:
+    """Which test each name resolves to, per scope node, in run order."""
+
+    def __init__(self, items: list[pytest.Item], position: dict[str, int], automark: bool,
+                 cache: dict[int, bool]) -> None:
+        self.items = items
+        self.position = position
+        self.scopes = _scope_classes()
+        self.recorded: dict[Key, list[int]] = {}
+        self.marked: list[int] = []  # tests with a dependency marker
+        for n, item in enumerate(items):
+            if not marked(item, ("dependency",), cache):
+                if not automark:
+                    continue
+                mark = None
+            else:
+                mark = item.get_closest_marker("dependency")
+                self.marked.append(n)
+            for key in self._keys(item, mark):
+                try:
+                    self.recorded.setdefault(key, []).append(n)
+                except TypeError:  # an unhashable name: no lookup can find it
+                    break
+
+    def _keys(self, item: pytest.Item, mark: pytest.Mark | None) -> list[Key]:
+        """The names the plugin records ``item`` under, per scope node
+        (``DependencyManager.addResult``)."""
+        name = mark.kwargs.get("name") if mark is not None else None
+        nodeid = item.nodeid.replace("::()::", "::")
+        parts = nodeid.split("::", 2)
+        keys = []
+        for scope, cls in self.scopes.items():
+            node = item.getparent(cls)
+            if node is None:
+                continue
+            if name:
+                key_name = name
+            elif scope in ("session", "package"):
+                key_name = nodeid
+            elif scope == "module" and len(parts) > 1:
+                key_name = nodeid.split("::", 1)[1]
+            elif scope == "class" and len(parts) > 2:
+                key_name = parts[2]
+            else:
+                continue
+            keys.append((scope, node.nodeid, key_name))
+        return keys
+
+    def scope_node(self, item: Node, scope: Any) -> Node | None:
+        """The node whose manager a lookup in ``scope`` uses (None: the
+        plugin itself fails such a lookup, as it would without pexen)."""
+        cls = self.scopes.get(scope) if isinstance(scope, str) else None
+        return None if cls is None else item.getparent(cls)
+
+    def resolve(self, scope: str, node: Node, name: Any, before: int) -> int | None:
+        """The position of the last test recorded under ``name`` in this
+        scope node before position ``before`` (None: the name is unknown
+        there, and the plugin says so)."""
+        try:
+            positions = self.recorded.get((scope, node.nodeid, name))
+        except TypeError:
+            return None
+        if not positions:
+            return None
+        i = bisect_left(positions, before)
+        return positions[i - 1] if i else None
+
+
+def read(config: pytest.Config, items: list[pytest.Item], position: dict[str, int],
+         relations: Relations) -> DependencyIndex | None:
+    """Index the names and add the relations of the ``depends`` markers;
+    None when no test uses the plugin."""
+    automark = bool(config.getini("automark_dependency"))
+    cache: dict[int, bool] = {}
+    index = DependencyIndex(items, position, automark, cache)
+    if not index.marked and not automark:
+        return None
+    ignore = bool(config.getoption("ignore_unknown_dependency", False))
+    for n in index.marked:
+        item = items[n]
+        mark = item.get_closest_marker("dependency")
+        depends = mark.kwargs.get("depends") if mark is not None else None
+        if not depends:
+            continue
+        relations.pinned.add(module_id(item.nodeid))
+        scope = mark.kwargs.get("scope", "module") if mark is not None else "module"
+        node = index.scope_node(item, scope)
+        names = _names(depends)
+        if node is None or names is None:
+            continue  # pytest-dependency fails the test at its setup, as without pexen
+        for name in names:
+            found = index.resolve(scope, node, name, n)
+            if found is None:
+                what = "ignored" if ignore else "pytest-dependency skips it"
+                relations.note(item.nodeid, f"depends on {name!r}: not run before it ({what})")
+                continue
+            dependency = items[found].nodeid
+            relations.follow(dependency, item.nodeid)
+            relations.note(item.nodeid, f"depends on {name!r}: after {dependency}")
+    return index
+
+
+def _names(depends: Any) -> list[Any] | None:
+    """The names as the plugin iterates them (a string is its characters)."""
+    try:
+        return list(depends)
+    except TypeError:
+        return None
+
+
+class WorkerResults:
+    """On a pexen-controlled xdist worker: pytest-dependency's lookups see
+    the outcome of the test each name resolves to, wherever it ran.
+
+    ``DependencyManager.checkDepend`` (which both the marker check at setup
+    and ``depends()`` call) is wrapped for the worker's session: it first
+    sets the manager's record of each name from the outcomes this worker saw
+    or was sent, asking the controller for those it lacks (``ask`` blocks
+    while they run elsewhere), then lets the plugin judge. A name that
+    resolves to no test before the running one is unknown, as in a serial
+    run, whatever ran here before.
+    """
+
+    def __init__(self, index: DependencyIndex, ask: Callable[
+            [str, list[str]], tuple[dict[str, dict[str, str]], dict[str, str]]]) -> None:
+        self.index = index
+        self.ask = ask
+        self.known: dict[str, dict[str, str]] = {}  # final phase outcomes by node id
+        self.phases: dict[str, dict[str, str]] = {}  # of tests running here
+        self.current: int | None = None
+        self.running = ""
+        self.original: Any = None
+
+    def install(self) -> None:
+        from pytest_dependency import DependencyManager
+
+        self.original = DependencyManager.checkDepend
+        original = self.original
+        fill = self.fill
+
+        def check_depend(manager: Any, depends: Any, item: Node) -> None:
+            fill(manager, depends, item)
+            original(manager, depends, item)
+
+        DependencyManager.checkDepend = check_depend
+
+    def uninstall(self) -> None:
+        if self.original is not None:
+            from pytest_dependency import DependencyManager
+
+            DependencyManager.checkDepend = self.original
+            self.original = None
+
+    def learn(self, phases: dict[str, dict[str, str]]) -> None:
+        """Final outcomes sent by the controller."""
+        self.known.update(phases)
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.current = self.index.position.get(nodeid)
+        self.running = nodeid
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        phases = self.phases.setdefault(report.nodeid, {})
+        record_phase(phases, report)
+        if report.when == "teardown" and not getattr(report, "pexen_late", False):
+            self.known[report.nodeid] = self.phases.pop(report.nodeid)
+
+    def fill(self, manager: Any, depends: Any, item: Node) -> None:
+        index, current = self.index, self.current
+        names = _names(depends)
+        node = index.scope_node(item, manager.scope)
+        if current is None or names is None or node is None:
+            return
+        wanted: dict[Any, str | None] = {}
+        for name in names:
+            try:
+                hash(name)
+            except TypeError:
+                continue
+            found = index.resolve(manager.scope, node, name, current)
+            wanted[name] = None if found is None else index.items[found].nodeid
+        missing = sorted({n for n in wanted.values() if n is not None and n not in self.known})
+        reasons: dict[str, str] = {}
+        if missing:
+            sent, reasons = self.ask(self.running, missing)
+            self.known.update(sent)
+        from pytest_dependency import DependencyItemStatus
+
+        for name, nodeid in wanted.items():
+            if nodeid is None:
+                manager.results.pop(name, None)
+                continue
+            phases = self.known.get(nodeid)
+            if phases is None:
+                pytest.skip(f"{item.name} depends on {name} (pexen: {reasons.get(nodeid)})")
+            status = DependencyItemStatus()
+            status.results.update(phases)
+            manager.results[name] = status
+
+
+def record_phase(phases: dict[str, str], report: pytest.TestReport) -> None:
+    """Keep a phase outcome as pytest-dependency records it; a rerun
+    (pytest-rerunfailures) starts the record afresh."""
+    if str(report.outcome) == "rerun":
+        phases.clear()
+    elif report.when in ("setup", "call", "teardown"):
+        phases[report.when] = report.outcome
+
