@@ -83,6 +83,10 @@ def _group_index(indices: list[int | None]) -> int | None:
     return max(end) if end else None
 
 
+def _tests(n: int) -> str:
+    return f"{n} test" if n == 1 else f"{n} tests"
+
+
 class _Labels:
     """pytest-order's lookup of ``before=``/``after=`` labels."""
 
@@ -196,9 +200,9 @@ def _bands(items: list[pytest.Item], members: list[int], indices: list[int | Non
         bands[-1].append(items[n].nodeid)
         previous = key
     for earlier, later in pairwise(bands):
-        number = relations.band(earlier, later)
-        for nodeid in later:
-            relations.note(nodeid, f"order: after band {number} ({len(earlier)} tests)")
+        relations.band(earlier, later)
+        relations.note(later[0], f"order: waits for the {_tests(len(earlier))} before it, "
+                                 f"and the {_tests(len(later))} from here wait for it")
 
 
 def _across(items: list[pytest.Item], members: list[int], users: list[int], labels: _Labels,

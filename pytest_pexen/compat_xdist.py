@@ -147,6 +147,15 @@ class CompatControl:
     def holding(self, node: Any) -> bool:
         return node in self.holds
 
+    def pinned(self, key: str) -> bool:
+        return self.sched.index[key] in self.unit_of
+
+    def owns_work(self, node: Any) -> bool:
+        """Whether ``node`` owns a module with tests left: it then gets one
+        test at a time, so that the module's next test never waits behind
+        others queued there."""
+        return any(owner is node for owner in self.owner.values())
+
     # ------------------------------------------------------------ waits
     def hold(self, node: Any, request: dict[str, Any]) -> None:
         """A worker's test asks for the outcomes of ``request["wait"]``."""
@@ -185,7 +194,7 @@ class CompatControl:
                 return
         node = next(reversed(self.holds))
         self._answer(node, self.holds[node], revoked=True,
-                     why="it had not run, and no other worker could run it first")
+                     why="had not run, and no other worker could run it first")
 
     def node_gone(self, node: Any) -> None:
         self.holds.pop(node, None)

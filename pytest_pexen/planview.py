@@ -37,6 +37,10 @@ def plan_lines(graph: TestGraph, order: list[pytest.Item], planner: Planner[str]
     """The serial start order with each test's facts, pull-ins and skips."""
     pulled = {p.item.nodeid: p for p in graph.pulled}
     lines = [f"pexen plan: {len(order)} tests in start order"]
+    modules = sorted(set(graph.pins.values()))
+    if modules:
+        lines.append(f"pexen: under xdist each of these modules runs on one worker, in this "
+                     f"order (pytest-dependency/pytest-order markers): {', '.join(modules)}")
     width = len(str(len(order)))
     for n, item in enumerate(order, 1):
         nodeid = item.nodeid

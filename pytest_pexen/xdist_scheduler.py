@@ -381,14 +381,17 @@ class PexenScheduling:
         # little before it runs dry
         plenty = (planner.ready >= 8 * max(1, len(self.node2pending))
                   or (self.typical < SHORT and planner.ready > 0))
-        holding = self.compat.holding if self.compat is not None else None
+        compat = self.compat
         idle = [node for node, pending in self.node2pending.items()
                 if node in self.node2collection and not node.shutting_down
-                and (not pending or (plenty and len(pending) <= PREFETCH))
-                and not (holding and holding(node))]
+                and (not pending or (plenty and len(pending) <= PREFETCH and not (
+                    compat is not None and compat.owns_work(node))))
+                and not (compat is not None and compat.holding(node))]
         for node in idle:
             entries = self._next_entries(node)
             if not entries:
+                if self.compat is not None and self.compat.owner:
+                    continue  # what is ready may belong to another worker's module
                 break
             self._send(node, entries)
         if (idle and planner.active and not self.skips and not self.resend
@@ -421,6 +424,8 @@ class PexenScheduling:
             index = self.index[key]
             entries.append([index, None, self.shared.pop(key, None)])
             self.last[node] = index
+            if self.compat is not None and self.compat.pinned(key):
+                break  # its module's next test goes to this worker: none queued before it
         self._queue_skips(self.planner.take_dropped())
         return entries
 

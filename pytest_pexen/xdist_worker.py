@@ -124,12 +124,12 @@ class PexenWorker:
     def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
         if self.plain:
             return None  # xdist's own loop, for xdist's load scheduler
+        compat_xdist.start_worker(self)  # before any command can arrive
         interactor = find_interactor(self.config)
         interactor.channel.setcallback(self._on_command, endmarker=SHUTDOWN)
         items = session.items
         run = self.graph_source.run
         todo = self.todo
-        compat_xdist.start_worker(self)
         stopping = False
         previous: tuple[int, pytest.Item | None] | None = None  # (index, nextitem used)
         while todo or not stopping:

@@ -12,3 +12,7 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     wants it deletes PYTEST_ADDOPTS."""
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:randomly")
     return pytester
+
+
+# suites that tests run in their own pytester sessions (tests/data/compat/...)
+collect_ignore = ["data"]
