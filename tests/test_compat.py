@@ -1,0 +1,228 @@
+"""Suites written for pytest-dependency and pytest-order (issue 12).
+
+The plugins' own documented examples (tests/data/compat, copied verbatim)
+run plain (``-p no:pexen``), serially with pexen and on three xdist workers
+with pexen; every test must end the same way, skipped ones with the same
+reason at the same place. Under xdist the order pytest-order gives must
+also hold: a module that uses the markers runs on one worker in that order,
+and with the session order scope tests of different indices keep their
+order across workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data" / "compat"
+
+# the inner sessions' conftest: every report (in the controller under xdist)
+# and, serially, the run order with each test's pytest-order index
+RECORDER = """
+import json, os
+import pytest
+
+def _log(record):
+    with open(os.environ["COMPAT_LOG"], "a") as log:
+        log.write(json.dumps(record) + "\\n")
+
+def _index(item):
+    try:
+        from pytest_order.sorter import orders_map
+    except ImportError:
+        return None
+    for mark in item.iter_markers("order"):
+        value = mark.args[0] if mark.args else mark.kwargs.get("index")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and value in orders_map:
+            return orders_map[value]
+    return None
+
+def pytest_collection_finish(session):
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        for item in session.items:
+            _log({"item": item.nodeid, "index": _index(item),
+                  "marked": item.get_closest_marker("order") is not None})
+
+def pytest_runtest_logreport(report):
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        return
+    node = getattr(report, "node", None)
+    record = {"id": report.nodeid, "when": report.when, "outcome": report.outcome,
+              "xfail": hasattr(report, "wasxfail"), "start": report.start,
+              "stop": report.stop, "worker": node.gateway.id if node else "main"}
+    if report.skipped and isinstance(report.longrepr, (tuple, list)):
+        path, line, reason = report.longrepr
+        record["skip"] = [os.path.basename(str(path)), line, reason]
+    _log(record)
+"""
+
+
+class Run:
+    """One inner session's reports, per test."""
+
+    def __init__(self, path: Path, result: pytest.RunResult) -> None:
+        self.result = result
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        self.items = [r for r in records if "item" in r]
+        self.reports: dict[str, list[dict[str, Any]]] = {}
+        for r in records:
+            if "id" in r:
+                self.reports.setdefault(r["id"], []).append(r)
+
+    def outcomes(self) -> dict[str, tuple[str, ...]]:
+        """Each test's outcome as pytest's summary counts it, with the
+        skip reason and where the skip was raised."""
+        out = {}
+        for nodeid, reports in self.reports.items():
+            words: list[str] = []
+            for r in reports:
+                if r["outcome"] == "passed" and r["when"] != "call":
+                    continue
+                kind = {"setup": "error", "teardown": "error"}.get(r["when"], r["outcome"])
+                if r["outcome"] == "skipped":
+                    kind = "xfailed" if r["xfail"] else "skipped"
+                elif r["outcome"] == "passed" and r["xfail"]:
+                    kind = "xpassed"
+                elif r["outcome"] == "passed":
+                    kind = "passed"
+                words.append(kind)
+                if "skip" in r:
+                    words += [str(part) for part in r["skip"]]
+            out[nodeid] = tuple(words)
+        return out
+
+    def span(self, nodeid: str) -> tuple[float, float, str]:
+        reports = self.reports[nodeid]
+        return reports[0]["start"], reports[-1]["stop"], reports[0]["worker"]
+
+
+# test dependencies of this project that the inner sessions do without
+# (their import is a good part of an xdist worker's start)
+QUIET = ("-p", "no:hypothesispytest", "-p", "no:rerunfailures")
+
+
+def three_ways(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+               *args: str) -> tuple[Run, Run, Run]:
+    """Plain, serially with pexen, and ``-n 3`` with pexen."""
+    pytester.makeconftest(RECORDER)
+    args = (*QUIET, *args)
+    runs = []
+    for name, how in (("plain", ("-p", "no:pexen")), ("serial", ("-p", "pexen")),
+                      ("xdist", ("-p", "pexen", "-p", "xdist", "-n", "3"))):
+        log = pytester.path / f"{name}.jsonl"
+        monkeypatch.setenv("COMPAT_LOG", str(log))
+        if name == "xdist":
+            result = pytester.runpytest_subprocess(*how, *args, timeout=120)
+        else:
+            result = pytester.runpytest(*how, *args)
+        assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+        runs.append(Run(log, result))
+    plain, serial, xdist = runs
+    assert serial.outcomes() == plain.outcomes()
+    assert xdist.outcomes() == plain.outcomes()
+    return plain, serial, xdist
+
+
+def copy(pytester: pytest.Pytester, *parts: str, into: str = "") -> None:
+    shutil.copytree(DATA.joinpath(*parts), pytester.path / into, dirs_exist_ok=True)
+
+
+def assert_order_kept(plain: Run, xdist: Run, session_scope: bool = True,
+                      level: int = 0) -> None:
+    """What pytest-order promises held on the workers: each module with an
+    order marker ran on one worker in the serial order, one test after the
+    other; with the session scope (per folder at ``level``), of two tests
+    with different indices (unordered counting as one), the one the serial
+    run started first ended before the other started, whatever their
+    modules."""
+    order = [item["item"] for item in plain.items]
+    marked_modules = {i["item"].partition("::")[0] for i in plain.items if i["marked"]}
+    for module in marked_modules:
+        tests = [n for n in order if n.partition("::")[0] == module]
+        spans = sorted((xdist.span(n) for n in tests), key=lambda s: s[0])
+        assert len({worker for _, _, worker in spans}) == 1, module
+        assert [xdist.span(n) for n in tests] == spans, module
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), module
+    if not session_scope:
+        return
+    index = {i["item"]: i["index"] for i in plain.items}
+
+    def scope(nodeid: str) -> list[str]:
+        return nodeid.split("/")[:level]
+
+    for n, first in enumerate(order):
+        for then in order[n + 1:]:
+            if index[first] != index[then] and scope(first) == scope(then):
+                assert xdist.span(first)[1] <= xdist.span(then)[0], (first, then)
+
+
+def test_dependency_documented_examples(pytester: pytest.Pytester,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """All scopes (session across modules, package, module, class), named
+    and unnamed, parametrized, class markers, depends() at run time (also
+    from a module fixture on another module), and markers the plugin
+    cannot use (it skips or errors; so does pexen, never more)."""
+    copy(pytester, "dependency")
+    plain, _, _ = three_ways(pytester, monkeypatch, "-rs")
+    outcomes = plain.outcomes()
+    # the suite says what the plugin does: spot checks that it ran as documented
+    assert outcomes["test_basic.py::test_c"] == (
+        "skipped", "pytest_dependency.py", outcomes["test_basic.py::test_c"][2],
+        "Skipped: test_c depends on test_a")
+    assert outcomes["tests/test_mod_02.py::test_e"] == ("passed",)
+    assert outcomes["tests/test_mod_02.py::test_f"][-1] == (
+        "Skipped: test_f depends on tests/test_mod_01.py::test_b")
+    assert outcomes["tests/test_mod_03_runtime.py::test_runs[0]"] == ("passed",)
+    assert outcomes["test_group_fixture2.py::test_b[7]"][-1] == (
+        "Skipped: test_group_fixture2.py depends on test_a[7]")
+    assert outcomes["pkg/test_p2.py::test_after_fail"][0] == "skipped"
+    assert outcomes["test_zz_bad_input.py::test_class_scope_outside_class"] == ("error",)
+
+
+def test_order_documented_examples(pytester: pytest.Pytester,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Indices (negative, ordinals), class and module markers, several
+    markers on one test, before=/after= in all forms (two of the documented
+    ones name no test: pytest-order warns and ignores them)."""
+    copy(pytester, "order", "usage")
+    copy(pytester, "order", "introduction", into="introduction")
+    plain, _, xdist = three_ways(pytester, monkeypatch)
+    assert_order_kept(plain, xdist)
+    # the relation between modules that the documentation shows
+    a = "order_relative_to_other_tests/test_between_modules/test_module_a.py::TestA::test_a"
+    b = "order_relative_to_other_tests/test_between_modules/test_modules_b.py::test_a"
+    assert xdist.span(a)[1] <= xdist.span(b)[0]
+
+
+@pytest.mark.parametrize(("examples", "options", "level"), [
+    (["order_scope"], ["--order-scope=module"], None),
+    (["order_scope_level"], ["--order-scope-level=1"], 1),
+    (["sparse_ordering", "order_marker_prefix", "order_dependencies"],
+     ["--sparse-ordering", "--order-marker-prefix=m", "--order-dependencies"], 0),
+], ids=["order-scope", "order-scope-level", "sparse-prefix-dependencies"])
+def test_order_options(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                       examples: list[str], options: list[str], level: int | None) -> None:
+    for example in examples:
+        copy(pytester, "order", "configuration", example, into=example)
+    pytester.makeini("[pytest]\nmarkers =\n    m1\n    m2\n    m3\n")
+    plain, _, xdist = three_ways(pytester, monkeypatch, *options)
+    assert_order_kept(plain, xdist, level is not None, level or 0)
+
+
+def test_order_group_scope(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``--order-group-scope=module`` whole modules are ordered: in
+    both documented examples every test of test_module2 runs first."""
+    copy(pytester, "order", "configuration", "order_group_scope", into="group")
+    plain, _, xdist = three_ways(pytester, monkeypatch, "--order-group-scope=module")
+    assert_order_kept(plain, xdist, session_scope=False)
+    for example in ("index_ordering", "relative_ordering"):
+        first = [n for n in xdist.reports if n.startswith(f"group/{example}/test_module2")]
+        then = [n for n in xdist.reports if n.startswith(f"group/{example}/test_module1")]
+        assert max(xdist.span(n)[1] for n in first) <= min(xdist.span(n)[0] for n in then)
