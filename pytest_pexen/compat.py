@@ -41,18 +41,28 @@ BAND = "pexen-band:"  # order-only tag settled when every test of the band has e
 
 
 def add_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
-    group.addoption("--pexen-compat", choices=MODES, default=None, dest="pexen_compat",
-                    help="read the markers of pytest-dependency and pytest-order (all, the "
-                         "default), of one of them, or none")
-    parser.addini("pexen_compat", type="string", default="all",
-                  help="--pexen-compat: all, dependency, order or none")
+    group.addoption(
+        "--pexen-compat",
+        choices=MODES,
+        default=None,
+        dest="pexen_compat",
+        help="read the markers of pytest-dependency and pytest-order (all, the "
+        "default), of one of them, or none",
+    )
+    parser.addini(
+        "pexen_compat",
+        type="string",
+        default="all",
+        help="--pexen-compat: all, dependency, order or none",
+    )
 
 
 def _mode(config: pytest.Config) -> str:
     mode = config.getoption("pexen_compat", None) or config.getini("pexen_compat").strip()
     if mode not in MODES:
-        raise pytest.UsageError(f"pexen: ini option pexen_compat must be one of "
-                                f"{', '.join(MODES)}, not {mode!r}")
+        raise pytest.UsageError(
+            f"pexen: ini option pexen_compat must be one of {', '.join(MODES)}, not {mode!r}"
+        )
     return str(mode)
 
 
@@ -171,8 +181,7 @@ def _keep_together(items: list[pytest.Item], relations: Relations) -> None:
         previous[module] = nodeid
 
 
-def marked(item: pytest.Item, names: tuple[str, ...],
-           cache: dict[int, bool]) -> bool:
+def marked(item: pytest.Item, names: tuple[str, ...], cache: dict[int, bool]) -> bool:
     """Whether the item or one of its parents carries one of the markers
     (each parent looked at once: cheap on large suites without them)."""
     if any(m.name in names for m in item.own_markers):

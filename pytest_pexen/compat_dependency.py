@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from .compat import Relations, marked
+from .internals import skip_at_test
 from .taskgraph import module_id
 
 Key = tuple[str, str, Hashable]  # scope, node id of the scope's node, name
@@ -49,8 +50,13 @@ def _scope_classes() -> dict[str, type[Node]]:
 class DependencyIndex:
     """Which test each name resolves to, per scope node, in run order."""
 
-    def __init__(self, items: list[pytest.Item], position: dict[str, int], automark: bool,
-                 cache: dict[int, bool]) -> None:
+    def __init__(
+        self,
+        items: list[pytest.Item],
+        position: dict[str, int],
+        automark: bool,
+        cache: dict[int, bool],
+    ) -> None:
         self.items = items
         self.position = position
         self.scopes = _scope_classes()
@@ -114,8 +120,9 @@ class DependencyIndex:
         return positions[i - 1] if i else None
 
 
-def read(config: pytest.Config, items: list[pytest.Item], position: dict[str, int],
-         relations: Relations) -> DependencyIndex | None:
+def read(
+    config: pytest.Config, items: list[pytest.Item], position: dict[str, int], relations: Relations
+) -> DependencyIndex | None:
     """Index the names and add the relations of the ``depends`` markers;
     None when no test uses the plugin."""
     automark = bool(config.getini("automark_dependency"))
@@ -169,8 +176,11 @@ class WorkerResults:
     run, whatever ran here before.
     """
 
-    def __init__(self, index: DependencyIndex, ask: Callable[
-            [str, list[str]], tuple[dict[str, dict[str, str]], dict[str, str]]]) -> None:
+    def __init__(
+        self,
+        index: DependencyIndex,
+        ask: Callable[[str, list[str]], tuple[dict[str, dict[str, str]], dict[str, str]]],
+    ) -> None:
         self.index = index
         self.ask = ask
         self.known: dict[str, dict[str, str]] = {}  # final phase outcomes by node id
@@ -240,7 +250,7 @@ class WorkerResults:
                 continue
             phases = self.known.get(nodeid)
             if phases is None:
-                pytest.skip(f"{item.name} depends on {name} (pexen: {reasons.get(nodeid)})")
+                skip_at_test(f"{item.name} depends on {name} (pexen: {reasons.get(nodeid)})")
             status = DependencyItemStatus()
             status.results.update(phases)
             manager.results[name] = status
@@ -253,4 +263,3 @@ def record_phase(phases: dict[str, str], report: pytest.TestReport) -> None:
         phases.clear()
     elif report.when in ("setup", "call", "teardown"):
         phases[report.when] = report.outcome
-

@@ -36,9 +36,21 @@ from .taskgraph import module_id
 
 # pytest-order's ordinal names (sorter.orders_map)
 ORDINALS = {
-    "first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "sixth": 5,
-    "seventh": 6, "eighth": 7, "last": -1, "second_to_last": -2, "third_to_last": -3,
-    "fourth_to_last": -4, "fifth_to_last": -5, "sixth_to_last": -6, "seventh_to_last": -7,
+    "first": 0,
+    "second": 1,
+    "third": 2,
+    "fourth": 3,
+    "fifth": 4,
+    "sixth": 5,
+    "seventh": 6,
+    "eighth": 7,
+    "last": -1,
+    "second_to_last": -2,
+    "third_to_last": -3,
+    "fourth_to_last": -4,
+    "fifth_to_last": -5,
+    "sixth_to_last": -6,
+    "seventh_to_last": -7,
     "eighth_to_last": -8,
 }
 _SCOPES = {"class": 1, "module": 2, "session": 3}
@@ -106,10 +118,10 @@ class _Labels:
         for m in self.by_last.get(last, []):
             node_id = self.ids[m]
             if node_id.endswith(label):
-                start = node_id[:-len(label)] if label else node_id
+                start = node_id[: -len(label)] if label else node_id
             elif node_id.endswith("]") and node_id.rpartition("[")[0].endswith(label):
                 stem = node_id.rpartition("[")[0]
-                start = stem[:-len(label)] if label else stem
+                start = stem[: -len(label)] if label else stem
             else:
                 continue
             if class_mark and start.count("::") == 2:
@@ -122,7 +134,8 @@ class _Labels:
             if node_id.count("::") == 2:
                 cls_end = node_id.rindex("::")
                 if node_id[:cls_end].endswith(label) and item_id.startswith(
-                        node_id[:cls_end - len(label)]):
+                    node_id[: cls_end - len(label)]
+                ):
                     found.append(m)
         return found
 
@@ -146,8 +159,9 @@ def _relative(item: pytest.Item, n: int, labels: _Labels) -> list[tuple[int, int
     return out
 
 
-def read(config: pytest.Config, items: list[pytest.Item], position: dict[str, int],
-         relations: Relations) -> bool:
+def read(
+    config: pytest.Config, items: list[pytest.Item], position: dict[str, int], relations: Relations
+) -> bool:
     """Add the relations of the order markers; False when no test has one."""
     prefix = config.getoption("order_marker_prefix", None)
     cache: dict[int, bool] = {}
@@ -180,8 +194,13 @@ def read(config: pytest.Config, items: list[pytest.Item], position: dict[str, in
     return True
 
 
-def _bands(items: list[pytest.Item], members: list[int], indices: list[int | None],
-           by_module: bool, relations: Relations) -> None:
+def _bands(
+    items: list[pytest.Item],
+    members: list[int],
+    indices: list[int | None],
+    by_module: bool,
+    relations: Relations,
+) -> None:
     """Consecutive tests (or modules, ``by_module``) with the same index form
     a band; each band waits for the one before it."""
     if by_module:
@@ -201,12 +220,21 @@ def _bands(items: list[pytest.Item], members: list[int], indices: list[int | Non
         previous = key
     for earlier, later in pairwise(bands):
         relations.band(earlier, later)
-        relations.note(later[0], f"order: waits for the {_tests(len(earlier))} before it, "
-                                 f"and the {_tests(len(later))} from here wait for it")
+        relations.note(
+            later[0],
+            f"order: waits for the {_tests(len(earlier))} before it, "
+            f"and the {_tests(len(later))} from here wait for it",
+        )
 
 
-def _across(items: list[pytest.Item], members: list[int], users: list[int], labels: _Labels,
-            by_module: bool, relations: Relations) -> None:
+def _across(
+    items: list[pytest.Item],
+    members: list[int],
+    users: list[int],
+    labels: _Labels,
+    by_module: bool,
+    relations: Relations,
+) -> None:
     """``before=``/``after=`` between modules of one order scope, kept where
     pytest-order could honour them; ``by_module`` (a module or class group
     scope): pytest-order moved the whole module, so the whole module waits."""

@@ -53,8 +53,8 @@ class CompatControl:
         self.sched = sched
         index = sched.index
         self.unit_of: dict[int, str] = {
-            index[nodeid]: unit for nodeid, unit in spec.get("pins", {}).items()
-            if nodeid in index}
+            index[nodeid]: unit for nodeid, unit in spec.get("pins", {}).items() if nodeid in index
+        }
         self.members: dict[str, list[int]] = {}
         for n in sorted(self.unit_of):
             self.members.setdefault(self.unit_of[n], []).append(n)
@@ -66,7 +66,7 @@ class CompatControl:
         self.after: dict[int, list[str]] = {}
         if self.results:
             for task in spec["tasks"]:
-                before = [tag[len(AFTER):] for tag in task[1] if tag.startswith(AFTER)]
+                before = [tag[len(AFTER) :] for tag in task[1] if tag.startswith(AFTER)]
                 if before:
                     self.after[index[task[0]]] = before
         self.partial: dict[str, dict[str, str]] = {}
@@ -193,8 +193,12 @@ class CompatControl:
             if pending and node not in self.holds:
                 return
         node = next(reversed(self.holds))
-        self._answer(node, self.holds[node], revoked=True,
-                     why="had not run, and no other worker could run it first")
+        self._answer(
+            node,
+            self.holds[node],
+            revoked=True,
+            why="had not run, and no other worker could run it first",
+        )
 
     def node_gone(self, node: Any) -> None:
         self.holds.pop(node, None)

@@ -127,3 +127,9 @@ def requesting_item(request: pytest.FixtureRequest) -> pytest.Item | None:
     session fixture's ``request.node`` is the session): ``_pyfuncitem``."""
     item = getattr(request, "_pyfuncitem", None)
     return item if isinstance(item, pytest.Item) else None
+
+
+def skip_at_test(reason: str) -> None:
+    """Skip the running test, reported at the test's own line (as a skip
+    marker is) rather than at the caller's: ``_use_item_location``."""
+    raise pytest.skip.Exception(reason, _use_item_location=True)

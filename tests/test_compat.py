@@ -12,8 +12,9 @@ order across workers.
 from __future__ import annotations
 
 import json
-import os
 import shutil
+from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -108,14 +109,22 @@ class Run:
 QUIET = ("-p", "no:hypothesispytest", "-p", "no:rerunfailures")
 
 
-def three_ways(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-               *args: str) -> tuple[Run, Run, Run]:
-    """Plain, serially with pexen, and ``-n 3`` with pexen."""
+def three_ways(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+    before: Callable[[], None] = lambda: None,
+) -> tuple[Run, Run, Run]:
+    """Plain, serially with pexen, and ``-n 3`` with pexen (``before`` each)."""
     pytester.makeconftest(RECORDER)
     args = (*QUIET, *args)
     runs = []
-    for name, how in (("plain", ("-p", "no:pexen")), ("serial", ("-p", "pexen")),
-                      ("xdist", ("-p", "pexen", "-p", "xdist", "-n", "3"))):
+    for name, how in (
+        ("plain", ("-p", "no:pexen")),
+        ("serial", ("-p", "pexen")),
+        ("xdist", ("-p", "pexen", "-p", "xdist", "-n", "3")),
+    ):
+        before()
         log = pytester.path / f"{name}.jsonl"
         monkeypatch.setenv("COMPAT_LOG", str(log))
         if name == "xdist":
@@ -134,8 +143,7 @@ def copy(pytester: pytest.Pytester, *parts: str, into: str = "") -> None:
     shutil.copytree(DATA.joinpath(*parts), pytester.path / into, dirs_exist_ok=True)
 
 
-def assert_order_kept(plain: Run, xdist: Run, session_scope: bool = True,
-                      level: int = 0) -> None:
+def assert_order_kept(plain: Run, xdist: Run, session_scope: bool = True, level: int = 0) -> None:
     """What pytest-order promises held on the workers: each module with an
     order marker ran on one worker in the serial order, one test after the
     other; with the session scope (per folder at ``level``), of two tests
@@ -149,7 +157,7 @@ def assert_order_kept(plain: Run, xdist: Run, session_scope: bool = True,
         spans = sorted((xdist.span(n) for n in tests), key=lambda s: s[0])
         assert len({worker for _, _, worker in spans}) == 1, module
         assert [xdist.span(n) for n in tests] == spans, module
-        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), module
+        assert all(a[1] <= b[0] for a, b in pairwise(spans)), module
     if not session_scope:
         return
     index = {i["item"]: i["index"] for i in plain.items}
@@ -158,13 +166,14 @@ def assert_order_kept(plain: Run, xdist: Run, session_scope: bool = True,
         return nodeid.split("/")[:level]
 
     for n, first in enumerate(order):
-        for then in order[n + 1:]:
+        for then in order[n + 1 :]:
             if index[first] != index[then] and scope(first) == scope(then):
                 assert xdist.span(first)[1] <= xdist.span(then)[0], (first, then)
 
 
-def test_dependency_documented_examples(pytester: pytest.Pytester,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dependency_documented_examples(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """All scopes (session across modules, package, module, class), named
     and unnamed, parametrized, class markers, depends() at run time (also
     from a module fixture on another module), and markers the plugin
@@ -174,20 +183,26 @@ def test_dependency_documented_examples(pytester: pytest.Pytester,
     outcomes = plain.outcomes()
     # the suite says what the plugin does: spot checks that it ran as documented
     assert outcomes["test_basic.py::test_c"] == (
-        "skipped", "pytest_dependency.py", outcomes["test_basic.py::test_c"][2],
-        "Skipped: test_c depends on test_a")
+        "skipped",
+        "pytest_dependency.py",
+        outcomes["test_basic.py::test_c"][2],
+        "Skipped: test_c depends on test_a",
+    )
     assert outcomes["tests/test_mod_02.py::test_e"] == ("passed",)
     assert outcomes["tests/test_mod_02.py::test_f"][-1] == (
-        "Skipped: test_f depends on tests/test_mod_01.py::test_b")
+        "Skipped: test_f depends on tests/test_mod_01.py::test_b"
+    )
     assert outcomes["tests/test_mod_03_runtime.py::test_runs[0]"] == ("passed",)
     assert outcomes["test_group_fixture2.py::test_b[7]"][-1] == (
-        "Skipped: test_group_fixture2.py depends on test_a[7]")
+        "Skipped: test_group_fixture2.py depends on test_a[7]"
+    )
     assert outcomes["pkg/test_p2.py::test_after_fail"][0] == "skipped"
     assert outcomes["test_zz_bad_input.py::test_class_scope_outside_class"] == ("error",)
 
 
-def test_order_documented_examples(pytester: pytest.Pytester,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_order_documented_examples(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Indices (negative, ordinals), class and module markers, several
     markers on one test, before=/after= in all forms (two of the documented
     ones name no test: pytest-order warns and ignores them)."""
@@ -201,14 +216,26 @@ def test_order_documented_examples(pytester: pytest.Pytester,
     assert xdist.span(a)[1] <= xdist.span(b)[0]
 
 
-@pytest.mark.parametrize(("examples", "options", "level"), [
-    (["order_scope"], ["--order-scope=module"], None),
-    (["order_scope_level"], ["--order-scope-level=1"], 1),
-    (["sparse_ordering", "order_marker_prefix", "order_dependencies"],
-     ["--sparse-ordering", "--order-marker-prefix=m", "--order-dependencies"], 0),
-], ids=["order-scope", "order-scope-level", "sparse-prefix-dependencies"])
-def test_order_options(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-                       examples: list[str], options: list[str], level: int | None) -> None:
+@pytest.mark.parametrize(
+    ("examples", "options", "level"),
+    [
+        (["order_scope"], ["--order-scope=module"], None),
+        (["order_scope_level"], ["--order-scope-level=1"], 1),
+        (
+            ["sparse_ordering", "order_marker_prefix", "order_dependencies"],
+            ["--sparse-ordering", "--order-marker-prefix=m", "--order-dependencies"],
+            0,
+        ),
+    ],
+    ids=["order-scope", "order-scope-level", "sparse-prefix-dependencies"],
+)
+def test_order_options(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    examples: list[str],
+    options: list[str],
+    level: int | None,
+) -> None:
     for example in examples:
         copy(pytester, "order", "configuration", example, into=example)
     pytester.makeini("[pytest]\nmarkers =\n    m1\n    m2\n    m3\n")
@@ -226,3 +253,195 @@ def test_order_group_scope(pytester: pytest.Pytester, monkeypatch: pytest.Monkey
         first = [n for n in xdist.reports if n.startswith(f"group/{example}/test_module2")]
         then = [n for n in xdist.reports if n.startswith(f"group/{example}/test_module1")]
         assert max(xdist.span(n)[1] for n in first) <= min(xdist.span(n)[0] for n in then)
+
+
+ORDER_STATE = {
+    # pytest-order's own test of xdist (tests/test_xdist_handling.py): state
+    # in module globals, which only holds on one worker, in that order
+    "first_test": """
+        import pytest
+
+        val = 1
+
+        @pytest.mark.order("second")
+        def test_second_integer():
+            global val
+            assert val == 2
+            val += 1
+
+        def test_last_integer():
+            assert val == 3
+
+        @pytest.mark.order("first")
+        def test_first_integer():
+            global val
+            assert val == 1
+            val += 1
+    """,
+    "second_test": """
+        import pytest
+
+        val = "frog"
+
+        @pytest.mark.order("second")
+        def test_second_string():
+            global val
+            assert val == "goat"
+            val = "fish"
+
+        def test_last_string():
+            assert val == "fish"
+
+        @pytest.mark.order("first")
+        def test_first_string():
+            global val
+            assert val == "frog"
+            val = "goat"
+    """,
+    # across modules: the first test makes what every test needs, the last
+    # one sees that all of them ran
+    "test_make": """
+        import os, pathlib, pytest
+        STATE = pathlib.Path(os.environ["STATE_DIR"])
+
+        @pytest.mark.order("first")
+        def test_make():
+            (STATE / "made").write_text("")
+
+        @pytest.mark.order("last")
+        def test_count():
+            assert len(list(STATE.glob("used-*"))) == 6
+    """,
+    "test_use_a": """
+        import os, pathlib, pytest
+        STATE = pathlib.Path(os.environ["STATE_DIR"])
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_use(n):
+            assert (STATE / "made").exists()
+            (STATE / f"used-a{n}").write_text("")
+    """,
+    "test_use_b": """
+        import os, pathlib, pytest
+        STATE = pathlib.Path(os.environ["STATE_DIR"])
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_use(n):
+            assert (STATE / "made").exists()
+            (STATE / f"used-b{n}").write_text("")
+    """,
+}
+
+
+def test_order_state_across_workers(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(**ORDER_STATE)
+    pytester.makeini("[pytest]\npython_files = *_test.py test_*.py\n")
+    state = pytester.mkdir("state")
+    monkeypatch.setenv("STATE_DIR", str(state))
+
+    def fresh() -> None:
+        for path in state.iterdir():
+            path.unlink()
+
+    plain, _, _ = three_ways(pytester, monkeypatch, before=fresh)
+    plain.result.assert_outcomes(passed=14)
+    # without pexen's relations xdist breaks them, as pytest-order documents
+    fresh()
+    result = pytester.runpytest_subprocess(
+        *QUIET, "-p", "pexen", "-p", "xdist", "-n", "3", "--pexen-compat=none", timeout=120
+    )
+    assert result.ret == 1
+
+
+RUNTIME_WAIT = """
+    import time
+    import pytest
+    import pytest_pexen as pexen
+    from pytest_dependency import depends
+
+    @pytest.mark.dependency()
+    def test_slow_dependency():
+        time.sleep(0.3)
+
+    @pexen.priority(-1)  # starts first, and finds its dependency not run yet
+    def test_needs(request):
+        depends(request, ["test_slow_dependency"])
+
+    @pytest.mark.parametrize("n", range(40))
+    def test_filler(n):
+        pass
+"""
+
+
+def test_runtime_depends_waits_while_the_test_runs_elsewhere(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first worker gets test_needs with the next tests queued behind
+    it, test_slow_dependency among them: it gives them back and waits while
+    the other worker runs it. Alone, a worker cannot wait: the test is
+    skipped, saying why."""
+    pytester.makepyfile(test_wait=RUNTIME_WAIT)
+    pytester.makeconftest(RECORDER)
+    log = pytester.path / "two.jsonl"
+    monkeypatch.setenv("COMPAT_LOG", str(log))
+    result = pytester.runpytest_subprocess(
+        *QUIET, "-p", "pexen", "-p", "xdist", "-n", "2", timeout=120
+    )
+    result.assert_outcomes(passed=42)
+    run = Run(log, result)
+    needs, slow = (
+        run.span("test_wait.py::test_needs"),
+        run.span("test_wait.py::test_slow_dependency"),
+    )
+    assert needs[2] != slow[2] and slow[1] <= needs[1]
+    result = pytester.runpytest_subprocess(
+        *QUIET, "-p", "pexen", "-p", "xdist", "-n", "1", "-rs", timeout=120
+    )
+    result.assert_outcomes(passed=41, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED [[]1[]] *test_wait.py:*: test_needs depends on test_slow_dependency (pexen: "
+            "test_wait.py::test_slow_dependency had not run, and no other worker could run it "
+            "first)"
+        ]
+    )
+
+
+def test_automark_and_ignore_unknown(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``automark_dependency`` records every test; with
+    ``--ignore-unknown-dependency`` a name not known before is ignored."""
+    pytester.makeini("[pytest]\nautomark_dependency = true\n")
+    pytester.makepyfile(
+        test_auto="""
+        import pytest
+        from pytest_dependency import depends
+
+        def test_fails():
+            assert False
+
+        def test_passes():
+            pass
+
+        def test_after_failure(request):
+            depends(request, ["test_fails"])
+
+        def test_after_pass(request):
+            depends(request, ["test_passes"])
+
+        @pytest.mark.dependency(depends=["test_later", "test_nowhere"])
+        def test_unknown_ignored():
+            pass
+
+        def test_later():
+            pass
+    """
+    )
+    plain, _, _ = three_ways(pytester, monkeypatch, "--ignore-unknown-dependency")
+    outcomes = plain.outcomes()
+    assert outcomes["test_auto.py::test_after_failure"][0] == "skipped"
+    assert outcomes["test_auto.py::test_after_pass"] == ("passed",)
+    assert outcomes["test_auto.py::test_unknown_ignored"] == ("passed",)
