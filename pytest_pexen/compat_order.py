@@ -220,10 +220,11 @@ def _bands(
         previous = key
     for earlier, later in pairwise(bands):
         relations.band(earlier, later)
+        start = "starts" if len(later) == 1 else "start"
         relations.note(
             later[0],
-            f"order: waits for the {_tests(len(earlier))} before it, "
-            f"and the {_tests(len(later))} from here wait for it",
+            f"order: the {_tests(len(later))} from here {start} after the "
+            f"{_tests(len(earlier))} before {'it' if len(later) == 1 else 'them'}",
         )
 
 

@@ -74,10 +74,13 @@ def write_dot(graph: TestGraph, path: Path) -> None:
         label = _quote(item.nodeid)[:-1] + "".join(f"\\n{lock}" for lock in locks) + '"'
         group = f", group={_quote(meta.group)}" if meta.group else ""
         out.append(f"  {_quote(item.nodeid)} [label={label}{group}];")
+    order_only = set(graph.order_only)  # pytest-dependency/pytest-order: dashed
     for item in graph.items:
         for tag in graph.requires[item.nodeid]:
+            style = ", style=dashed" if tag in order_only else ""
             for p in providers.get(tag, []):
-                out.append(f"  {_quote(p)} -> {_quote(item.nodeid)} [label={_quote(tag)}];")
+                out.append(f"  {_quote(p)} -> {_quote(item.nodeid)} "
+                           f"[label={_quote(tag)}{style}];")
     out.append("}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(out) + "\n")

@@ -445,3 +445,92 @@ def test_automark_and_ignore_unknown(
     assert outcomes["test_auto.py::test_after_failure"][0] == "skipped"
     assert outcomes["test_auto.py::test_after_pass"] == ("passed",)
     assert outcomes["test_auto.py::test_unknown_ignored"] == ("passed",)
+
+
+PLAN_SUITE = {
+    "test_one": """
+        import pytest
+
+        @pytest.mark.order("last")
+        def test_end():
+            pass
+
+        @pytest.mark.dependency()
+        def test_base():
+            pass
+
+        @pytest.mark.dependency(depends=["test_base", "test_missing"])
+        def test_next():
+            pass
+
+        @pytest.mark.order(0)
+        def test_start():
+            pass
+    """,
+    "test_two": """
+        import pytest
+
+        @pytest.mark.dependency(depends=["test_one.py::test_base"], scope="session")
+        def test_far():
+            pass
+
+        def test_free():
+            pass
+    """,
+}
+
+
+def test_plan_shows_the_derived_order(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(**PLAN_SUITE)
+    result = pytester.runpytest("-p", "pexen", "--pexen-plan", "--pexen-graph=g.dot")
+    result.stdout.fnmatch_lines(
+        [
+            "pexen plan: 6 tests in start order",
+            "pexen: under xdist each of these modules runs on one worker, in this order "
+            "(pytest-dependency/pytest-order markers): test_one.py, test_two.py",
+            "1. test_one.py::test_start  [[]order: 0[]]",
+            "2. test_one.py::test_base  [[]order: the 4 tests from here start after the 1 test "
+            "before them[]]",
+            "3. test_one.py::test_next  [[]depends on 'test_base': after test_one.py::test_base; "
+            "depends on 'test_missing': not run before it (pytest-dependency skips it)[]]",
+            "4. test_two.py::test_far  [[]depends on 'test_one.py::test_base': after "
+            "test_one.py::test_base[]]",
+            "5. test_two.py::test_free",
+            "6. test_one.py::test_end  [[]order: -1; order: the 1 test from here starts after "
+            "the 4 tests before it[]]",
+        ]
+    )
+    dot = (pytester.path / "g.dot").read_text()
+    assert (
+        '"test_one.py::test_base" -> "test_two.py::test_far" '
+        '[label="pexen-after:test_one.py::test_base", style=dashed];'
+    ) in dot
+    assert result.ret == 0
+
+
+@pytest.mark.parametrize("how", [["--pexen-compat=none"], ["-o", "pexen_compat=none"]])
+def test_compat_none_leaves_the_plugins_alone(pytester: pytest.Pytester, how: list[str]) -> None:
+    pytester.makepyfile(**PLAN_SUITE)
+    result = pytester.runpytest("-p", "pexen", "--pexen-plan", *how)
+    result.stdout.fnmatch_lines(["pexen plan: no pexen metadata; pytest's own order:"])
+    result = pytester.runpytest("-p", "pexen", "-rs", *how)
+    result.assert_outcomes(passed=5, skipped=1)
+    result.stdout.fnmatch_lines(
+        ["SKIPPED [[]1[]] *pytest_dependency.py:*: test_next depends on test_missing"]
+    )
+
+
+def test_compat_one_plugin_and_a_bad_ini_value(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(**PLAN_SUITE)
+    result = pytester.runpytest("-p", "pexen", "--pexen-plan", "--pexen-compat=order")
+    result.stdout.fnmatch_lines(["1. test_one.py::test_start  [[]order: 0[]]"])
+    result.stdout.no_fnmatch_line("*depends on*")
+    result = pytester.runpytest("-p", "pexen", "-o", "pexen_compat=both")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: pexen: ini option pexen_compat must be one of all, "
+            "dependency, order, none, not 'both'"
+        ]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
