@@ -27,7 +27,7 @@ worker loop (xdist_worker.PexenWorker.hold).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -40,10 +40,14 @@ if TYPE_CHECKING:
     from .xdist_worker import PexenWorker
 
 
+FOLLOW = 4  # tests of its own module a worker may have queued ahead
+
+
 @dataclass
 class _Hold:
     test: str
     wait: list[str]
+    keep: list[int] = field(default_factory=list)  # its module's tests, queued behind it
 
 
 class CompatControl:
@@ -117,16 +121,46 @@ class CompatControl:
                 self.urgent.remove(key)
                 return key
         for unit, owner in self.owner.items():
-            if owner is not node:
-                continue
-            members = self.members[unit]
-            pos = self.cursor.get(unit, 0)
-            while pos < len(members) and sched.taken[members[pos]]:
-                pos += 1
-            self.cursor[unit] = pos
-            if pos < len(members) and planner.start(sched.collection[members[pos]]):
-                return sched.collection[members[pos]]
+            if owner is node and (following := self._next(unit)) and planner.start(following):
+                return following
         return None
+
+    def _next(self, unit: str) -> str | None:
+        """The first test of the module not sent yet."""
+        sched = self.sched
+        members = self.members[unit]
+        pos = self.cursor.get(unit, 0)
+        while pos < len(members) and sched.taken[members[pos]]:
+            pos += 1
+        self.cursor[unit] = pos
+        return sched.collection[members[pos]] if pos < len(members) else None
+
+    def follow_ons(self) -> None:
+        """Queue the next tests of its modules on a busy owner ahead of time
+        when all they wait for runs there (the module's chain), so that a
+        module runs without a round trip to the controller per test."""
+        sched = self.sched
+        planner = sched.planner
+        assert planner is not None
+        for node, pending in sched.node2pending.items():
+            if not pending or node.shutting_down or node in self.holds:
+                continue
+            queued = {sched.collection[i] for i in pending}
+            entries: list[list[Any]] = []
+            for unit, owner in list(self.owner.items()):
+                while owner is node and len(pending) + len(entries) < FOLLOW:
+                    key = self._next(unit)
+                    if key is None or not (
+                        planner.start(key) or planner.start_early(key, queued.__contains__)
+                    ):
+                        break
+                    queued.add(key)
+                    index = sched.index[key]
+                    entries.append([index, None, sched.shared.pop(key, None)])
+                    sched.taken[index] = 1  # _next moves on
+            if entries:
+                sched.last[node] = entries[-1][0]
+                sched._send(node, entries)
 
     def sending(self, node: Any, entries: list[list[Any]]) -> None:
         """Before tests go to ``node``: it takes the modules they pin, and
@@ -172,9 +206,13 @@ class CompatControl:
             self._answer(node, hold, revoked=False, why="the test it runs is unknown to pexen")
             return
         running = pending.popleft()
-        sched.resend.extend(pending)  # taken back: none of them may hold the awaited ones up
-        sched.node2pending[node] = deque([running])
+        # the tests queued behind it are taken back (none may hold the
+        # awaited ones up), but for those of its own pinned module: they
+        # come after it, and nothing before it waits for them
         keep = self.unit_of.get(running)
+        hold.keep = [i for i in pending if keep is not None and self.unit_of.get(i) == keep]
+        sched.resend.extend(i for i in pending if i not in hold.keep)
+        sched.node2pending[node] = deque([running, *hold.keep])
         for unit, owner in list(self.owner.items()):
             if owner is node and unit != keep:
                 del self.owner[unit]
@@ -210,7 +248,9 @@ class CompatControl:
         self.holds.pop(node, None)
         phases = {n: self.phases[n] for n in hold.wait if n in self.phases}
         reasons = {n: f"{n} {why}" for n in hold.wait if n not in self.phases}
-        node.sendcommand("pexen_answer", phases=phases, reasons=reasons, revoked=revoked)
+        node.sendcommand(
+            "pexen_answer", phases=phases, reasons=reasons, revoked=revoked, keep=hold.keep
+        )
 
 
 def start_worker(worker: PexenWorker) -> None:

@@ -400,6 +400,7 @@ class PexenScheduling:
             self._queue_skips(planner.abort("no test could start (pexen internal stall)"))
             self._dispatch()
         if self.compat is not None:
+            self.compat.follow_ons()
             self.compat.stalled()
 
     def _next_entries(self, node: Any) -> list[Entry]:

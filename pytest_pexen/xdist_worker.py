@@ -88,7 +88,8 @@ class PexenWorker:
         wait for its answer. Meanwhile the controller may take back the
         tests queued here (one of them could be what the awaited tests wait
         for); its answer says so, and then the queue, and what it sent
-        before answering, are dropped. A shutdown ends the wait."""
+        before answering, are dropped but for the tests it keeps here. A
+        shutdown ends the wait."""
         find_interactor(self.config).sendevent("unscheduled", indices={"pexen_hold": request})
         arrived: list[Entry] = []
         while True:
@@ -100,8 +101,11 @@ class PexenWorker:
                 arrived.extend(command[1]["entries"])
             elif command[0] == "pexen_answer":
                 answer: dict[str, Any] = command[1]
-                if answer.get("revoked"):
+                if answer.get("revoked"):  # all but the tests it says to keep
+                    keep = set(answer.get("keep") or ())
+                    kept = [e for e in [*self.todo, *arrived] if e[0] in keep]
                     self.todo.clear()
+                    self.todo.extend(kept)
                 else:
                     self.todo.extend(arrived)
                 return answer

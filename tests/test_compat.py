@@ -28,11 +28,16 @@ RECORDER = """
 import json, os
 import pytest
 
+WORKER = []  # an xdist worker of this session (not of an outer one)
+
+def pytest_configure(config):
+    WORKER.append(hasattr(config, "workerinput"))
+
 def _log(record):
     with open(os.environ["COMPAT_LOG"], "a") as log:
         log.write(json.dumps(record) + "\\n")
 
-def _index(item):
+def _index(item, prefix):
     try:
         from pytest_order.sorter import orders_map
     except ImportError:
@@ -43,16 +48,20 @@ def _index(item):
             return value
         if isinstance(value, str) and value in orders_map:
             return orders_map[value]
+    for mark in item.iter_markers():
+        if prefix and mark.name.startswith(prefix) and mark.name[len(prefix):].isdigit():
+            return int(mark.name[len(prefix):])
     return None
 
 def pytest_collection_finish(session):
-    if "PYTEST_XDIST_WORKER" not in os.environ:
+    prefix = session.config.getoption("order_marker_prefix", None)
+    if not WORKER[-1]:
         for item in session.items:
-            _log({"item": item.nodeid, "index": _index(item),
+            _log({"item": item.nodeid, "index": _index(item, prefix),
                   "marked": item.get_closest_marker("order") is not None})
 
 def pytest_runtest_logreport(report):
-    if "PYTEST_XDIST_WORKER" in os.environ:
+    if WORKER[-1]:
         return
     node = getattr(report, "node", None)
     record = {"id": report.nodeid, "when": report.when, "outcome": report.outcome,

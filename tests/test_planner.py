@@ -366,3 +366,23 @@ def test_strict_avoiding_never_starts_an_avoided_task() -> None:
     assert p.get_ready_avoiding(lambda key: True, 8, strict=True) is None
     assert p.get_ready_avoiding(lambda key: key == "a", 8, strict=True) == "b"
     assert p.get_ready_avoiding(lambda key: True, 8) == "a"
+
+
+def test_start_early_only_behind_order_only_tags_on_hand() -> None:
+    p: Planner[str] = Planner()
+    p.add("a", provides=["a ended"])
+    p.add("b", requires=["a ended"], provides=["b ended"])
+    p.add("c", requires=["b ended", "real"])
+    p.add("d", provides=["real"])
+    p.order_only(["a ended", "b ended"])
+    p.prepare()
+    assert p.get_ready() == ["a", "d"]
+    assert not p.start_early("b", lambda key: False)  # 'a' runs, but not on hand
+    assert p.start_early("b", lambda key: key == "a")
+    assert not p.start_early("c", lambda key: True)  # 'real' is a real requirement
+    assert p.dependents("a") == []  # an order-only follower gets no shared state
+    p.done("a")
+    p.done("d")
+    assert p.get_ready() == []  # b had started early; c waits for it
+    p.done("b")
+    assert p.get_ready() == ["c"]
