@@ -11,15 +11,17 @@ from typing import Any
 
 import pytest
 
-from . import hookspecs, results
+from . import hookspecs, reboots, results, resume
 from .distributed import DistPlugin, pytest_cmdline_main, pytest_configure_node
 from .graphplugin import GraphPlugin
 from .internals import add_dist_choice
 from .markers import MARKERS
+from .reboots import pexen_boot_count, pexen_reboot
 from .results import pexen_results
 from .runtime import pexen_shared
 
-__all__ = ["pexen_results", "pexen_shared", "pytest_cmdline_main", "pytest_configure_node"]
+__all__ = ["pexen_boot_count", "pexen_reboot", "pexen_results", "pexen_shared",
+           "pytest_cmdline_main", "pytest_configure_node"]
 
 _parser: list[pytest.Parser] = []  # kept to extend options of plugins loaded after us
 
@@ -47,6 +49,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write an xUnit report with a testcase per test and per sub-result")
     group.addoption("--pexen-strict-warn", action="store_true", dest="pexen_strict_warn",
                     help="a test with a 'warn' sub-result fails")
+    group.addoption("--pexen-state", metavar="PATH", dest="pexen_state",
+                    help="the run's journal (default: pexen/state.jsonl in pytest's cache "
+                         "directory; 'none': no journal)")
+    group.addoption("--pexen-fsync", default="auto", dest="pexen_fsync",
+                    choices=("auto", "always", "never"),
+                    help="sync the journal to disk: at most once a second and before a "
+                         "reboot (auto, default), after every record (always), never")
+    group.addoption("--pexen-resume", action="store_true", dest="pexen_resume",
+                    help="continue the run in the journal: finished tests are reported "
+                         "again, not run again")
+    group.addoption("--pexen-reboot-cmd", metavar="CMD", dest="pexen_reboot_cmd",
+                    help="command that reboots the machine when a test calls pexen.reboot()")
+    group.addoption("--pexen-max-reboots", type=int, default=10, metavar="N",
+                    dest="pexen_max_reboots",
+                    help="a test asking for more reboots than this fails (default 10)")
+    parser.addini("pexen_state", type="string", default="",
+                  help="--pexen-state: path of the journal (relative to this file), or none")
+    parser.addini("pexen_reboot_cmd", type="string", default="",
+                  help="--pexen-reboot-cmd: command that reboots the machine")
     parser.addini("pexen_shared", type="linelist", default=[],
                   help="initial pexen_shared values, KEY=VALUE per line")
     parser.addini("pexen_junitxml", type="string", default="",
@@ -75,6 +96,8 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(PexenWorker(config, graph), "pexen-worker")
     elif config.getoption("dist", "no") == "pexen" and config.getoption("tx", None):
         config.pluginmanager.register(DistPlugin(config), "pexen-dist")
+    resume.configure(config)
+    reboots.configure(config)
     results.configure(config)
     if workerinput is None and results.report_wanted(config):
         from .junit import XunitWriter, check_writable, report_path

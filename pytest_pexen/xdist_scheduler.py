@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling
 
+from .resume import JOURNAL, RESUME_KEY, Resume
 from .runtime import bad_outcome
 from .sched.errors import DepcheckError
 from .sched.planner import Planner, Unrunnable
@@ -114,6 +115,7 @@ class PexenScheduling:
         self.scoped: list[int] = []  # as the workers report it
         self.members: dict[str, list[int]] = {}
         self.cursor: dict[str, int] = {}
+        self.resumed: set[str] = set()  # ended in an earlier boot (--pexen-resume)
 
     # ------------------------------------------------------------ protocol
     @property
@@ -308,11 +310,28 @@ class PexenScheduling:
                                         durations=self.durations)
         except DepcheckError as exc:  # the workers found it first; kept as a guard
             raise pytest.UsageError(f"pexen: {exc}") from None
+        resume = self.config.stash.get(RESUME_KEY, None)
+        if resume is not None:
+            self.resumed = {test for test in resume.ended if test in self.index}
         self._queue_skips(self.planner.unrunnable)
+        if resume is not None:
+            self._resume(resume)
+
+    def _resume(self, resume: Resume) -> None:
+        """``--pexen-resume``: what ended in an earlier boot is settled in
+        the planner and reported again, never sent."""
+        assert self.planner is not None
+        for test in self.resumed:
+            self.taken[self.index[test]] = 1
+        self._queue_skips(resume.restore(self.planner, self.index.__contains__,
+                                         self._hand_on))
+        journal = self.config.pluginmanager.get_plugin(JOURNAL)
+        if journal is not None:
+            journal.replay()
 
     def _queue_skips(self, dropped: list[Unrunnable[str]]) -> None:
         for u in dropped:
-            if u.task in self.index:
+            if u.task in self.index and u.task not in self.resumed:
                 self.skips.append((self.index[u.task], f"pexen: {u.reason}"))
 
     def _ended(self, nodeid: str) -> None:
@@ -333,7 +352,10 @@ class PexenScheduling:
         self._queue_skips(dropped)
         if deps_ok and shared:
             for dep in planner.dependents(nodeid):
-                self.shared.setdefault(dep, {}).update(shared)
+                self._hand_on(dep, shared)
+
+    def _hand_on(self, dependent: str, shared: dict[str, Any]) -> None:
+        self.shared.setdefault(dependent, {}).update(shared)
 
     def _late_crash(self, node: Any, index: int) -> None:
         """Report a worker's death while it tore down kept fixtures as the
