@@ -293,6 +293,9 @@ def summary(records: Iterator[Record], out: IO[str]) -> int:
             ended[record["test"]] = str(record.get("outcome"))
             out.write(_line(record) + "\n")
         elif kind == "boot":
+            for test in sorted(running):
+                out.write(f"STOPPED {test} (was running when the run stopped)\n")
+            running.clear()
             out.write(f"-- boot {record.get('boot')}: resumed\n")
         elif kind == "reboot":
             running.discard(record["test"])

@@ -22,6 +22,8 @@ from typing import NoReturn
 
 import pytest
 
+from .results import runs_tests
+
 BOOTS_KEY = pytest.StashKey[dict[str, int]]()
 ENV = "PEXEN_BOOT_COUNT"
 
@@ -90,8 +92,22 @@ def configure(config: pytest.Config) -> None:
     context = Context(command, maximum, boots)
     _CONTEXT.append(context)
     config.add_cleanup(lambda: _CONTEXT.remove(context))
-    if command or config.getoption("pexen_resume"):
+    if not runs_tests(config):
+        return
+    # 0 for every test of the session (no per-test cost); RebootHooks sets
+    # it per test when some test has been interrupted before
+    before = os.environ.get(ENV)
+    os.environ[ENV] = "0"
+    config.add_cleanup(lambda: _restore_env(before))
+    if command or boots:
         config.pluginmanager.register(RebootHooks(boots), "pexen-reboot")
+
+
+def _restore_env(value: str | None) -> None:
+    if value is None:
+        os.environ.pop(ENV, None)
+    else:
+        os.environ[ENV] = value
 
 
 def boot_count(config: pytest.Config, nodeid: str) -> int:
@@ -108,15 +124,11 @@ class RebootHooks:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        before = os.environ.get(ENV)
         os.environ[ENV] = str(self.boots.get(item.nodeid, 0))
         try:
             return (yield)
         finally:
-            if before is None:
-                os.environ.pop(ENV, None)
-            else:
-                os.environ[ENV] = before
+            os.environ[ENV] = "0"
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(

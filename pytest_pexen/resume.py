@@ -194,6 +194,11 @@ class JournalPlugin:
         self.reboot: tuple[str, int] | None = None  # the test that asked, its boot count
         self.session: pytest.Session | None = None
         self.provides: dict[str, list[str]] | None = None
+        self.xdist = under_xdist(config)
+        self.note: str | None = None  # for the header
+
+    def pytest_report_header(self) -> list[str]:
+        return [self.note] if self.note else []
 
     # ------------------------------------------------------------ selection
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -201,7 +206,7 @@ class JournalPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if getattr(self.config.option, "dist", "no") != "no" and self.config.getoption("tx"):
+        if under_xdist(self.config):
             return  # an xdist controller: the workers collect
         self._selected([item.nodeid for item in session.items])
 
@@ -243,9 +248,19 @@ class JournalPlugin:
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         if self.replaying:
             return
-        if nodeid not in self.open:
-            self.open[nodeid] = _Test()
-        self._write({"type": "start", "test": nodeid, "t": time.time(), "boot": self.boot})
+        if self.xdist:  # journaled when sent (see ``started``)
+            self.open.setdefault(nodeid, _Test())
+        else:
+            self.started(nodeid, None)
+
+    def started(self, nodeid: str, worker: str | None) -> None:
+        """A test starts (serial), or is sent to a worker (xdist): the
+        controller learns of a start only after the fact, and a test that
+        kills the machine may kill the controller first; so under xdist a
+        test counts as running once sent, and a resume runs it again."""
+        self.open[nodeid] = _Test(worker=worker)
+        self._write({"type": "start", "test": nodeid, "t": time.time(), "worker": worker,
+                     "boot": self.boot})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.replaying:
@@ -344,9 +359,7 @@ class JournalPlugin:
         count for the exit status, but neither stop this boot's run (``-x``)
         nor read as collection errors."""
         resume = self.resume
-        under_xdist = getattr(self.config.option, "dist", "no") != "no" and bool(
-            self.config.getoption("tx"))
-        if resume is None or under_xdist:  # (the xdist scheduler restores itself)
+        if resume is None or under_xdist(self.config):  # the xdist scheduler restores
             return (yield)
         run = self.config.stash.get(RUN_KEY, None)
         if run is not None and run.planner is not None:
@@ -414,6 +427,23 @@ class JournalPlugin:
             print(f"pexen: the reboot command {command!r} failed (exit {done.returncode})")
 
 
+class ResumedStatus:
+    """Reports of finished tests told again read "PASSED (resumed)" in the
+    terminal (registered only when a run resumes)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
+        status = yield
+        if getattr(report, "pexen_resumed", False) and isinstance(status, tuple) and status[2]:
+            category, letter, word = status
+            if isinstance(word, tuple):
+                word = (f"{word[0]} (resumed)", word[1])
+            else:
+                word = f"{word} (resumed)"
+            return category, letter, word
+        return status
+
+
 class SkipEnded:
     """Serial resume: tests that ended before are not run again (they were
     reported from the journal); the test before one of them tears down as
@@ -440,6 +470,11 @@ class SkipEnded:
         return None
 
 
+def under_xdist(config: pytest.Config) -> bool:
+    """Whether this process is an xdist controller (its workers run the tests)."""
+    return getattr(config.option, "dist", "no") != "no" and bool(config.getoption("tx", None))
+
+
 def provided_tags(config: pytest.Config) -> dict[str, list[str]]:
     """Each test's provided tags (serial: from the graph; xdist: from the
     graph the workers sent)."""
@@ -462,6 +497,7 @@ def configure(config: pytest.Config) -> None:
         raise pytest.UsageError("pexen: --pexen-fsync must be auto, always or never")
     path, why = journal_path(config)
     resume: Resume | None = None
+    note = None
     if config.getoption("pexen_resume"):
         if path is None:
             raise pytest.UsageError(f"pexen: --pexen-resume: there is no journal ({why})")
@@ -472,15 +508,12 @@ def configure(config: pytest.Config) -> None:
                 raise pytest.UsageError(f"pexen: --pexen-resume: {exc}") from None
             config.stash[BOOTS_KEY] = resume.boots
             config.stash[RESUME_KEY] = resume
+            config.pluginmanager.register(ResumedStatus(), "pexen-resumed-status")
         else:
             config.stash[BOOTS_KEY] = {}
-            _note(config, f"pexen: --pexen-resume: no journal at {path}; starting a fresh run")
+            note = f"pexen: --pexen-resume: no journal at {path}; starting a fresh run"
     if path is None or config.getoption("collectonly") or config.getoption("pexen_plan"):
         return
-    config.pluginmanager.register(JournalPlugin(config, path, resume), JOURNAL)
-
-
-def _note(config: pytest.Config, text: str) -> None:
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(text)
+    plugin = JournalPlugin(config, path, resume)
+    plugin.note = note
+    config.pluginmanager.register(plugin, JOURNAL)

@@ -472,8 +472,11 @@ class PexenScheduling:
         return max(1, min(MAX_BATCH, waiting // workers))
 
     def _send(self, node: Any, entries: list[Entry]) -> None:
+        journal = self.config.pluginmanager.get_plugin(JOURNAL)
         for entry in entries:
             self.sent[entry[0]] = entry
             self.taken[entry[0]] = 1
+            if journal is not None:
+                journal.started(self.collection[entry[0]], node.gateway.id)
         self.node2pending[node].extend(e[0] for e in entries)
         node.sendcommand("pexen_run", entries=entries)
