@@ -248,7 +248,10 @@ class Writer:
             os.truncate(self.path, keep)
 
     def write(self, record: Record) -> None:
-        os.write(self.fd, json.dumps(record, separators=(",", ":")).encode() + b"\n")
+        """Append one record. What is not JSON (a plugin's object on a
+        report, say) is written as its repr: the journal never fails a run."""
+        line = json.dumps(record, separators=(",", ":"), default=repr)
+        os.write(self.fd, line.encode() + b"\n")
         if self.fsync == "always":
             os.fsync(self.fd)
         elif self.fsync == "auto" and time.monotonic() - self.synced >= 1.0:

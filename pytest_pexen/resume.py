@@ -37,7 +37,7 @@ import pytest
 from . import journal
 from .reboots import BOOTS_KEY
 from .results import merge_own, own_outcome, strict_warn
-from .runtime import RUN_KEY, bad_outcome
+from .runtime import RUN_KEY, bad_outcome, unserialisable
 
 if TYPE_CHECKING:
     from .sched.planner import Planner, Unrunnable
@@ -319,6 +319,8 @@ class JournalPlugin:
         if shared is None:
             run = self.config.stash.get(RUN_KEY, None)
             shared = run.shared.get(nodeid) if run is not None else None
+            if shared and unserialisable(shared) is not None:
+                shared = None  # it failed the test for that already
         outcome = test.pexen_outcome or test.outcome
         self._write({
             "type": "end", "test": nodeid, "t": time.time(), "outcome": outcome,
