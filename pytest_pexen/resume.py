@@ -194,7 +194,6 @@ class JournalPlugin:
         self.reboot: tuple[str, int] | None = None  # the test that asked, its boot count
         self.session: pytest.Session | None = None
         self.provides: dict[str, list[str]] | None = None
-        self.xdist = under_xdist(config)
         self.note: str | None = None  # for the header
 
     def pytest_report_header(self) -> list[str]:
@@ -248,9 +247,7 @@ class JournalPlugin:
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         if self.replaying:
             return
-        if self.xdist:  # journaled when sent (see ``started``)
-            self.open.setdefault(nodeid, _Test())
-        else:
+        if nodeid not in self.open:  # under pexen's xdist scheduling: when sent
             self.started(nodeid, None)
 
     def started(self, nodeid: str, worker: str | None) -> None:

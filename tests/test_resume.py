@@ -163,14 +163,16 @@ def test_reboot_command_then_resume(pytester: pytest.Pytester, runs: Path,
     third.assert_outcomes(passed=4)
 
 
-def test_reboot_command_that_kills_pytest(pytester: pytest.Pytester, runs: Path) -> None:
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_reboot_command_that_kills_pytest(pytester: pytest.Pytester, runs: Path,
+                                          xdist: list[str]) -> None:
     """The command kills pytest as a real reboot would: the journal is on
     disk before it runs, and the run resumes."""
     pytester.makepyfile(test_r=REBOOT.replace("< 2", "< 1"))
     cmd = "--pexen-reboot-cmd=kill -9 $PPID"
-    first = run(pytester, "-n", "2", cmd)
+    first = run(pytester, *xdist, cmd)
     assert first.ret == -9
-    second = run(pytester, "-n", "2", cmd, "--pexen-resume")
+    second = run(pytester, *xdist, cmd, "--pexen-resume")
     assert second.ret == 0
     second.assert_outcomes(passed=4)
     assert [n for n in ran(runs) if n.startswith("reboot")] == ["reboot0", "reboot1"]
