@@ -209,6 +209,7 @@ class JournalPlugin:
         self.tests: list[str] | None = None  # the selection, once known
         self.open: dict[str, _Test] = {}
         self.replaying = False
+        self.replayed = 0  # finished tests reported again
         self.reboot: tuple[str, int] | None = None  # the test that asked, its boot count
         self.session: pytest.Session | None = None
         self.provides: dict[str, list[str]] | None = None
@@ -418,6 +419,7 @@ class JournalPlugin:
             resume.replay(self.config)
         finally:
             self.replaying = False
+        self.replayed = len(resume.ended)
 
     # ------------------------------------------------------------ the end
     @pytest.hookimpl(trylast=True)
@@ -432,9 +434,8 @@ class JournalPlugin:
         self.writer.close()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.resume is not None and self.resume.ended:
-            terminalreporter.write_line(
-                f"pexen: {len(self.resume.ended)} results resumed from {self.path}")
+        if self.replayed:
+            terminalreporter.write_line(f"pexen: {self.replayed} results resumed from {self.path}")
         if self.reboot is not None:
             nodeid, count = self.reboot
             command = self.config.getoption("pexen_reboot_cmd") or self.config.getini(

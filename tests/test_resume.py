@@ -210,6 +210,11 @@ def test_bad_journals_are_one_line_errors_and_stay_untouched(pytester: pytest.Py
                                 "selected now)*"])
     assert "Traceback" not in other.stderr.str() + other.stdout.str()
     assert state.read_bytes() == before
+    parallel = run(pytester, "--pexen-resume", "-k", "test_a", "-n", "2")
+    assert parallel.ret == pytest.ExitCode.USAGE_ERROR
+    parallel.stderr.fnmatch_lines(["ERROR: pexen: the journal */state.jsonl is of another run*"])
+    assert "resumed" not in parallel.stdout.str()
+    assert state.read_bytes() == before
     state.write_text("garbage\n" + before.decode())
     corrupt = run(pytester, "--pexen-resume")
     assert corrupt.ret == pytest.ExitCode.USAGE_ERROR
