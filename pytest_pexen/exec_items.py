@@ -27,9 +27,11 @@ only fits them into pytest.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
+import shutil
 import signal
 import tempfile
 from collections.abc import Iterable
@@ -183,22 +185,32 @@ class ExecItem(pytest.Item):
         if self.task is None:
             raise ExecFailure(self.pexen_meta_error)
         shared = self._shared()
-        with tempfile.TemporaryDirectory(prefix="pexen-") as scratch:
-            results_file = os.path.join(scratch, "results")
-            shared_file = os.path.join(scratch, "shared.json")
-            written = json.dumps(shared)
-            with open(results_file, "w"):
+        plugin = self.config.pluginmanager.get_plugin(PLUGIN)
+        assert isinstance(plugin, ExecPlugin)
+        results_file, shared_file = plugin.scratch_files()
+        written = json.dumps(shared)
+        try:
+            with open(results_file, "x"):
                 pass
-            with open(shared_file, "w", encoding="utf-8") as file:
+            with open(shared_file, "x", encoding="utf-8") as file:
                 file.write(written)
             try:
                 code = self.task.run(env=exec_env(self, results_file, shared_file)).returncode
             except OSError as exc:
                 hint = " (a script needs a '#!' line)" if exc.errno == errno.ENOEXEC else ""
-                raise ExecFailure(f"cannot run {self.name}: {exc.strerror or exc}{hint}") from None
-            with open(results_file, encoding="utf-8", errors="replace") as file:
-                subs, problems = parse_results(file.read())
+                raise ExecFailure(
+                    f"cannot run {self.name}: {exc.strerror or exc}{hint}"
+                ) from None
+            try:
+                with open(results_file, encoding="utf-8", errors="replace") as file:
+                    subs, problems = parse_results(file.read())
+            except OSError as exc:
+                subs, problems = [], [f"PEXEN_RESULTS could not be read back: {exc}"]
             left, problem = read_shared(shared_file, written)
+        finally:
+            for path in (results_file, shared_file):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
         recorder = results.Results(results.recorder(self.config))
         for outcome, name, message in subs:
             recorder.add(outcome, name, message)
@@ -268,6 +280,25 @@ class ExecPlugin:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.folders: dict[Path, tuple[int, int] | None] = {}
+        self.scratch: str | None = None
+        self.runs = 0
+
+    def scratch_files(self) -> tuple[str, str]:
+        """New paths for the sub-results and shared state of the test that
+        starts now (the caller removes the files). One folder for the whole
+        session, made on first use, and new names for each test: making and
+        removing a folder per test, or truncating and rewriting a file, can
+        cost more than running the test (ext4 writes such a file through at
+        once)."""
+        if self.scratch is None:
+            self.scratch = tempfile.mkdtemp(prefix="pexen-exec-")
+        self.runs += 1
+        base = os.path.join(self.scratch, str(self.runs))
+        return f"{base}.results", f"{base}.shared.json"
+
+    def pytest_unconfigure(self) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     def _folder_id(self, path: Path) -> tuple[int, int] | None:
         if path not in self.folders:
