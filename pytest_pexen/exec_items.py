@@ -323,10 +323,23 @@ class ExecPlugin:
                 return loop
         return None
 
+    def _hidden(self, path: Path, session: pytest.Session) -> bool:
+        """Whether the file, or a folder between it and the rootdir (or the
+        command-line argument it was found under), is hidden: a ``.git``
+        folder's hooks are no tests, even where ``norecursedirs`` no longer
+        keeps pytest out of hidden folders."""
+        root = self.config.rootpath
+        for part in (path, *path.parents):
+            if part == root or session.isinitpath(part):
+                return False
+            if is_hidden(part.name):
+                return True
+        return False
+
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> ExecFile | None:
         if file_path.suffix == ".py":
             return None
-        if is_hidden(file_path.name) and not parent.session.isinitpath(file_path):
+        if self._hidden(file_path, parent.session):
             return None
         try:
             executable = is_executable(os.stat(file_path).st_mode)

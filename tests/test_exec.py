@@ -1,0 +1,160 @@
+"""Executable tests (``--pexen-exec``): real scripts and programs in the tree,
+run by real pytest sessions, serially and on xdist workers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import xmlschema
+
+HERE = Path(__file__).resolve().parent
+SHARED_XSD = HERE.parents[1] / "shared" / "data" / "junit-10.xsd"  # beside the repo in CI
+XSD = SHARED_XSD if SHARED_XSD.exists() else HERE / "data" / "junit-10.xsd"
+
+
+def script(pytester: pytest.Pytester, path: str, body: str, mode: int = 0o755) -> Path:
+    """Write an executable file (``body`` dedented) below the test folder."""
+    target = pytester.path / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(textwrap.dedent(body).lstrip())
+    target.chmod(mode)
+    return target
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    """An inline run with the plugin and executable tests on."""
+    return pytester.runpytest("-p", "pexen", "--pexen-exec", *args)
+
+
+def log_of(pytester: pytest.Pytester) -> list[str]:
+    path = pytester.path / "log.txt"
+    return path.read_text().split() if path.exists() else []
+
+
+def test_collection_rules(pytester: pytest.Pytester) -> None:
+    """Executable, not hidden, not .py; pytest's ignore rules hold; the node
+    id is the path; nothing changes without the option."""
+    script(pytester, "suite/a.sh", "#!/bin/sh\n")
+    script(pytester, "suite/net/b", "#!/bin/sh\n")
+    script(pytester, "suite/notes.txt", "#!/bin/sh\n", mode=0o644)  # no exec bit
+    script(pytester, "suite/.hidden.sh", "#!/bin/sh\n")
+    script(pytester, "suite/.git/hooks/pre-commit", "#!/bin/sh\n")
+    script(pytester, "suite/tool.py", "#!/usr/bin/env python3\n")
+    script(pytester, "suite/__pycache__/x", "#!/bin/sh\n")
+    script(pytester, "suite/build/out.sh", "#!/bin/sh\n")  # norecursedirs default
+    script(pytester, "suite/skipme/c.sh", "#!/bin/sh\n")  # --ignore
+    script(pytester, "suite/old/d.sh", "#!/bin/sh\n")  # collect_ignore
+    script(pytester, "suite/test_py.py", "def test_x(): pass\n", mode=0o644)
+    (pytester.path / "suite" / "conftest.py").write_text("collect_ignore = ['old']\n")
+    os.symlink("a.sh", pytester.path / "suite" / "link.sh")
+    res = run(pytester, "--collect-only", "-q", "--ignore=suite/skipme", "suite")
+    assert res.ret == 0
+    ids = [line for line in res.outlines if line.startswith("suite/")]
+    assert ids == ["suite/a.sh", "suite/link.sh", "suite/net/b", "suite/test_py.py::test_x"]
+    plain = pytester.runpytest("-p", "pexen", "--collect-only", "-q", "suite")
+    assert [line for line in plain.outlines if line.startswith("suite/")] == [
+        "suite/test_py.py::test_x"]
+    # the ini option; norecursedirs without '.*' still leaves hidden folders
+    # out; a hidden file named on the command line is taken
+    pytester.makeini("[pytest]\npexen_exec = true\nnorecursedirs = net\n")
+    res = pytester.runpytest("-p", "pexen", "--collect-only", "-q", "suite")
+    assert [line for line in res.outlines if line.startswith("suite/")] == [
+        "suite/a.sh", "suite/build/out.sh", "suite/link.sh", "suite/skipme/c.sh",
+        "suite/test_py.py::test_x"]
+    res = pytester.runpytest("-p", "pexen", "--collect-only", "-q", "suite/.hidden.sh")
+    assert [line for line in res.outlines if line.startswith("suite/")] == ["suite/.hidden.sh"]
+
+
+def test_outcomes_and_output(pytester: pytest.Pytester) -> None:
+    """Exit 0 passes; an exit code or a signal fails, said in the report;
+    output is captured as for Python tests; the file runs in its folder with
+    nothing on stdin."""
+    script(pytester, "s/ok.sh", """
+        #!/bin/bash
+        echo "out: $(pwd)"
+        echo "err line" >&2
+        read -r line || echo "stdin is empty"
+    """)
+    script(pytester, "s/exit3.sh", "#!/bin/sh\necho before the end\nexit 3\n")
+    script(pytester, "s/killed.sh", "#!/bin/sh\nkill -KILL $$\n")
+    script(pytester, "s/noshebang", "echo hi\n")
+    script(pytester, "s/py/hello", """
+        #!/usr/bin/env python3
+        import os, sys
+        print("python says", os.path.basename(os.getcwd()))
+        sys.exit(0)
+    """)
+    res = run(pytester, "-rA", "-p", "no:randomly", "s")
+    res.assert_outcomes(passed=2, failed=3)
+    res.stdout.fnmatch_lines([
+        "*_ exec: s/exit3.sh _*",
+        "exit code 3",
+        "*- Captured stdout call -*",
+        "before the end",
+        "*_ exec: s/killed.sh _*",
+        "killed by signal 9 (SIGKILL)",
+        "*_ exec: s/noshebang _*",
+        "cannot run noshebang: Exec format error (a script needs a '#!' line)",
+    ])
+    res.stdout.fnmatch_lines([
+        "*_ exec: s/ok.sh _*",
+        "*- Captured stdout call -*",
+        f"out: {pytester.path / 's'}",
+        "stdin is empty",
+        "*- Captured stderr call -*",
+        "err line",
+        "*_ exec: s/py/hello _*",
+        "*- Captured stdout call -*",
+        "python says py",
+    ])
+    res.stdout.fnmatch_lines([
+        "PASSED s/ok.sh",
+        "FAILED s/exit3.sh - exit code 3",
+        "FAILED s/killed.sh - killed by signal 9 (SIGKILL)",
+    ])
+    assert "Traceback" not in res.stdout.str()
+
+
+def test_dash_s_shows_output_live(pytester: pytest.Pytester) -> None:
+    script(pytester, "s/talk.sh", "#!/bin/sh\necho live output\nexit 1\n")
+    res = pytester.runpytest_subprocess("-p", "pexen", "--pexen-exec", "-s", "s")
+    res.assert_outcomes(failed=1)
+    out = res.stdout.str()
+    assert "live output" in out
+    assert "Captured stdout" not in out
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_compiled_program(pytester: pytest.Pytester) -> None:
+    src = pytester.path / "prog.c"
+    src.write_text('#include <stdio.h>\nint main(void) { puts("compiled"); return 7; }\n')
+    os.mkdir(pytester.path / "bin")
+    pytester.run("cc", "-o", str(pytester.path / "bin" / "prog"), str(src))
+    res = run(pytester, "-rA", "bin")
+    res.assert_outcomes(failed=1)
+    res.stdout.fnmatch_lines(["exit code 7", "*- Captured stdout call -*", "compiled"])
+
+
+def test_child_outliving_the_script_is_killed(pytester: pytest.Pytester) -> None:
+    """The test ends when its file exits; a child it left in its process
+    group is killed then (it cannot hold the run or leak into the next test)."""
+    script(pytester, "s/fork.sh", """
+        #!/bin/sh
+        sleep 300 &
+        echo $! > child.pid
+        echo parent done
+    """)
+    res = run(pytester, "-rA", "s")
+    res.assert_outcomes(passed=1)
+    res.stdout.fnmatch_lines(["parent done"])
+    pid = int((pytester.path / "s" / "child.pid").read_text())
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return  # gone and reaped
+    assert "(zombie)" in status  # killed; reaped by whoever adopted it
