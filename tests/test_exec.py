@@ -17,6 +17,13 @@ SHARED_XSD = HERE.parents[1] / "shared" / "data" / "junit-10.xsd"  # beside the 
 XSD = SHARED_XSD if SHARED_XSD.exists() else HERE / "data" / "junit-10.xsd"
 
 
+@pytest.fixture(autouse=True)
+def _quick(monkeypatch: pytest.MonkeyPatch, pytester: pytest.Pytester) -> None:
+    """Inner runs without hypothesis' plugin, which re-imports (and
+    assertion-rewrites) hypothesis for every in-process run: ~1 s each."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", os.environ["PYTEST_ADDOPTS"] + " -p no:hypothesispytest")
+
+
 def script(pytester: pytest.Pytester, path: str, body: str, mode: int = 0o755) -> Path:
     """Write an executable file (``body`` dedented) below the test folder."""
     target = pytester.path / path
@@ -158,3 +165,68 @@ def test_child_outliving_the_script_is_killed(pytester: pytest.Pytester) -> None
     except FileNotFoundError:
         return  # gone and reaped
     assert "(zombie)" in status  # killed; reaped by whoever adopted it
+
+
+LOGGER = """
+    #!/bin/sh
+    # pexen: {header}
+    echo "$(basename "$0")" >> ../log.txt
+"""
+
+
+def test_header_orders_and_hook_adds(pytester: pytest.Pytester) -> None:
+    """Header tags, priorities, and requires by node id and by a file name
+    relative to the requiring test's folder; a conftest hook sees exec items."""
+    script(pytester, "s/a_use.sh", LOGGER.format(header="requires=web priority=-1"))
+    script(pytester, "s/b_web.sh", LOGGER.format(header="requires=c_db.sh\n# pexen: provides=web"))
+    script(pytester, "s/c_db.sh", LOGGER.format(header="claims=disk timeout=30"))
+    script(pytester, "s/d_late.sh", LOGGER.format(header="priority=5"))
+    script(pytester, "s/f_vm.sh", LOGGER.format(header="group=vm"))
+    script(pytester, "s/e_first.sh", LOGGER.format(header="requires=s/c_db.sh priority=-2"))
+    pytester.makeconftest("""
+        def pytest_pexen_task(item, meta):
+            if item.nodeid == "s/d_late.sh":
+                meta.priority = -9
+    """)
+    res = run(pytester, "s", "--pexen-plan")
+    res.stdout.fnmatch_lines(["1. s/d_late.sh  [priority: -9]",
+                              "2. s/c_db.sh  [claims: disk; timeout: 30s]"])
+    res = run(pytester, "s", "--pexen-junitxml=r.xml")
+    res.assert_outcomes(passed=6)
+    assert log_of(pytester) == ["d_late.sh", "c_db.sh", "e_first.sh", "b_web.sh", "a_use.sh",
+                                "f_vm.sh"]
+    cases = {c.get("name"): c for c in ET.parse(pytester.path / "r.xml").iter("testcase")}
+    assert cases["c_db.sh"].get("classname") == "s"
+    assert "[[PROPERTY|pexen.claims=disk]]" in (cases["c_db.sh"].findtext("system-out") or "")
+
+
+@pytest.mark.parametrize(("header", "error"), [
+    ("require=db", "s/bad.sh:3: bad '# pexen:' header: unknown key 'require'; use requires, "
+                   "provides, claims, uses, priority, timeout, group"),
+    ("priority=1\n# pexen: priority=2", "s/bad.sh:4: bad '# pexen:' header: priority given "
+                                          "twice (first on line 3)"),
+    ("timeout=0", "s/bad.sh:3: bad '# pexen:' header: timeout=0 is not a positive number of "
+                  "seconds"),
+    ("requires=a,,b", "s/bad.sh:3: bad '# pexen:' header: 'requires=a,,b': empty tag; separate "
+                      "tags with single commas"),
+    ("group='vm", "s/bad.sh:3: bad '# pexen:' header: cannot split the line: No closing "
+                  "quotation"),
+    ("claims=x uses=x", "s/bad.sh: bad '# pexen:' header: x both claimed and used"),
+])
+def test_malformed_header_is_a_usage_error(pytester: pytest.Pytester, header: str,
+                                           error: str) -> None:
+    script(pytester, "s/ok.sh", "#!/bin/sh\n")
+    script(pytester, "s/bad.sh", f"#!/bin/sh\n# a comment\n# pexen: {header}\n")
+    res = run(pytester, "s")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    assert res.errlines == [f"ERROR: pexen: {error}", ""]
+    assert "Traceback" not in res.stdout.str()
+
+
+def test_header_beyond_line_30_and_in_binaries_is_ignored(pytester: pytest.Pytester) -> None:
+    script(pytester, "s/late.sh", "#!/bin/sh\n" + "#\n" * 29 + "# pexen: requires=nothing\n")
+    binary = pytester.path / "s" / "blob"
+    binary.write_bytes(b"#!/bin/sh\n\0\n# pexen: requires=nothing\n")
+    binary.chmod(0o755)
+    res = run(pytester, "s")
+    res.assert_outcomes(passed=2)
