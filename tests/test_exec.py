@@ -230,3 +230,98 @@ def test_header_beyond_line_30_and_in_binaries_is_ignored(pytester: pytest.Pytes
     binary.chmod(0o755)
     res = run(pytester, "s")
     res.assert_outcomes(passed=2)
+
+
+def test_sub_results_and_shared_state(pytester: pytest.Pytester) -> None:
+    """PEXEN_RESULTS lines become sub-results (terminal, xUnit); PEXEN_SHARED
+    carries pexen_shared to and from an executable test."""
+    script(pytester, "s/a_boot.sh", """
+        #!/bin/sh
+        # pexen: provides=booted
+        cat >> "$PEXEN_RESULTS" <<END
+        PASS kernel 6.1 booted
+        # a comment, and a blank line
+
+        info - unnamed fact
+        warn disk 91% full
+        END
+        python3 -c 'import json, os, sys
+        p = os.environ["PEXEN_SHARED"]
+        d = json.load(open(p)); d["ip"] = "10.0.0." + str(len(d["env"]))
+        json.dump(d, open(p, "w"))'
+    """)
+    script(pytester, "s/b_check.sh", """
+        #!/bin/sh
+        # pexen: requires=booted provides=checked
+        echo "shared: $(cat "$PEXEN_SHARED")"
+        echo "fail fan case stopped" >> "$PEXEN_RESULTS"
+    """)
+    pytester.makepyfile(test_after="""
+        import pytest_pexen as pexen
+        @pexen.requires("s/a_boot.sh")
+        def test_ip(pexen_shared):
+            assert pexen_shared == {"env": "demo", "ip": "10.0.0.4"}
+    """)
+    res = run(pytester, "-p", "no:randomly", "--pexen-shared=env=demo",
+              "--pexen-junitxml=r.xml", "s", "test_after.py")
+    res.assert_outcomes(passed=2, failed=1)
+    res.stdout.fnmatch_lines([
+        'shared: {"env": "demo", "ip": "10.0.0.4"}',
+        "*= pexen results =*",
+        "FAIL s/b_check.sh::fan - case stopped",
+        "WARN s/a_boot.sh::disk - 91% full",
+        "pexen: 1 test warned, 1 failed by sub-results",
+    ])
+    xmlschema.validate(pytester.path / "r.xml", XSD)
+    cases = {c.get("name"): c for c in ET.parse(pytester.path / "r.xml").iter("testcase")}
+    assert {n: c.get("classname") for n, c in cases.items() if n.startswith("a_boot")} == {
+        "a_boot.sh": "s", "a_boot.sh::kernel": "s", "a_boot.sh::2": "s", "a_boot.sh::disk": "s"}
+    assert cases["a_boot.sh::kernel"].findtext("system-out") == "6.1 booted"
+    assert cases["a_boot.sh::2"].findtext("system-out") == "unnamed fact"
+    failure = cases["b_check.sh::fan"].find("failure")
+    assert failure is not None and failure.get("message") == "case stopped"
+
+
+def test_bad_results_and_shared_files_fail_the_test(pytester: pytest.Pytester) -> None:
+    script(pytester, "s/words.sh", """
+        #!/bin/sh
+        echo "pass first" >> "$PEXEN_RESULTS"
+        echo "passed second" >> "$PEXEN_RESULTS"
+    """)
+    script(pytester, "s/json.sh", "#!/bin/sh\necho '{broken' > \"$PEXEN_SHARED\"\n")
+    script(pytester, "s/list.sh", "#!/bin/sh\necho '[1]' > \"$PEXEN_SHARED\"\nexit 2\n")
+    res = run(pytester, "-p", "no:randomly", "s")
+    res.assert_outcomes(failed=3)
+    res.stdout.fnmatch_lines([
+        "*_ exec: s/json.sh _*",
+        "PEXEN_SHARED does not hold JSON after the run (*)",
+        "*_ exec: s/list.sh _*",
+        "exit code 2",
+        "PEXEN_SHARED must hold a JSON object, not list",
+        "*_ exec: s/words.sh _*",
+        "PEXEN_RESULTS line 2: unknown outcome 'passed'; use one of error, fail, warn, pass, "
+        "info, skip",
+    ])
+
+
+def test_selection_by_node_id_k_and_lf(pytester: pytest.Pytester) -> None:
+    """-k and node ids select executable tests; a required provider is
+    pulled in; --lf reruns the failed ones."""
+    script(pytester, "s/setup.sh", LOGGER.format(header="provides=env"))
+    script(pytester, "s/run.sh", LOGGER.format(header="requires=env") + "[ ! -e ../fail ]\n")
+    script(pytester, "s/other.sh", LOGGER.format(header="priority=1"))
+    res = run(pytester, "-k", "run", "s")
+    res.assert_outcomes(passed=2)
+    res.stdout.fnmatch_lines(["pexen: pulled in 1 deselected provider(s):",
+                              "  s/setup.sh (provides 'env' for s/run.sh)"])
+    assert log_of(pytester) == ["setup.sh", "run.sh"]
+    (pytester.path / "log.txt").unlink()
+    (pytester.path / "fail").touch()
+    run(pytester, "s").assert_outcomes(passed=2, failed=1)
+    (pytester.path / "log.txt").unlink()
+    res = run(pytester, "--lf", "s")
+    res.assert_outcomes(passed=1, failed=1)
+    assert log_of(pytester) == ["setup.sh", "run.sh"]
+    (pytester.path / "log.txt").unlink()
+    run(pytester, "s/other.sh").assert_outcomes(passed=1)
+    assert log_of(pytester) == ["other.sh"]
