@@ -325,3 +325,97 @@ def test_selection_by_node_id_k_and_lf(pytester: pytest.Pytester) -> None:
     (pytester.path / "log.txt").unlink()
     run(pytester, "s/other.sh").assert_outcomes(passed=1)
     assert log_of(pytester) == ["other.sh"]
+
+
+def test_symlink_loop_and_vanished_file_are_skipped_with_a_warning(
+        pytester: pytest.Pytester) -> None:
+    script(pytester, "s/a.sh", "#!/bin/sh\n")
+    script(pytester, "s/gone.sh", "#!/bin/sh\n")
+    script(pytester, "s/d/b.sh", "#!/bin/sh\n")
+    os.symlink("..", pytester.path / "s" / "d" / "up")  # s/d/up/d/up/... for ever
+    pytester.makeconftest("""
+        import os
+        def pytest_collectstart(collector):
+            if collector.name == "gone.sh":  # gone between listing and reading
+                os.unlink(collector.path)
+    """)
+    # (-W default: the inline run would inherit this suite's "error" filter)
+    res = run(pytester, "-p", "no:randomly", "-W", "default", "s")
+    res.assert_outcomes(passed=2, warnings=2)
+    res.stdout.fnmatch_lines([
+        "*PexenWarning: pexen: s/d/up loops back to s, skipped",
+        "*PexenWarning: pexen: s/gone.sh vanished while it was being collected, skipped",
+    ])
+    # where warnings are errors, each is a one-line collection error
+    script(pytester, "s/gone.sh", "#!/bin/sh\n")
+    res = run(pytester, "-p", "no:randomly", "-W", "error", "s")
+    assert res.ret == pytest.ExitCode.INTERRUPTED
+    res.stdout.fnmatch_lines([
+        "*_ ERROR collecting s/d/up _*",
+        "pexen: s/d/up loops back to s, skipped",
+        "*_ ERROR collecting s/gone.sh _*",
+        "pexen: s/gone.sh vanished while it was being collected, skipped",
+    ])
+    assert "Traceback" not in res.stdout.str()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_unreadable_file_is_skipped_with_a_warning(pytester: pytest.Pytester) -> None:
+    script(pytester, "s/a.sh", "#!/bin/sh\n")
+    script(pytester, "s/secret.sh", "#!/bin/sh\n", mode=0o111)
+    res = run(pytester, "-W", "default", "s")
+    res.assert_outcomes(passed=1, warnings=1)
+    res.stdout.fnmatch_lines(["*pexen: cannot read s/secret.sh: Permission denied, skipped"])
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_mixed_tree(pytester: pytest.Pytester, workers: tuple[str, ...]) -> None:
+    """Shell, Python and (if cc is there) C executables with dependencies,
+    locks, sub-results and shared state: the same outcomes serially and on
+    xdist workers, and never two claimers of a resource at once."""
+    claimer = """
+        #!/bin/bash
+        # pexen: claims=port80
+        echo "start $(basename "$0")" >> ../log.txt
+        sleep 0.2
+        echo "end $(basename "$0")" >> ../log.txt
+    """
+    for name in ("lock1.sh", "lock2.sh", "lock3.sh"):
+        script(pytester, f"tree/{name}", claimer)
+    script(pytester, "tree/db/create", """
+        #!/usr/bin/env python3
+        # pexen: provides=db
+        import json, os
+        with open(os.environ["PEXEN_SHARED"], "w") as out:
+            json.dump({"dsn": "db://1"}, out)
+        with open(os.environ["PEXEN_RESULTS"], "a") as out:
+            out.write("info - schema v3\\n")
+    """)
+    script(pytester, "tree/web/serve.sh", """
+        #!/bin/bash
+        # pexen: requires=db provides=web uses=port80
+        grep -q db://1 "$PEXEN_SHARED"
+        sleep 300 &
+    """)
+    script(pytester, "tree/web/check.sh", "#!/bin/sh\n# pexen: requires=web\nexit 4\n")
+    script(pytester, "tree/web/after.sh", "#!/bin/sh\n# pexen: requires=check.sh\n")
+    expected = {"passed": 5, "failed": 1, "skipped": 1}
+    if shutil.which("cc"):
+        (pytester.path / "prog.c").write_text("int main(void) { return 0; }\n")
+        pytester.run("cc", "-o", str(pytester.path / "tree" / "prog"),
+                     str(pytester.path / "prog.c"))
+        expected["passed"] += 1
+    res = pytester.runpytest_subprocess("-p", "pexen", "--pexen-exec", "-p", "no:randomly",
+                                        "--pexen-junitxml=r.xml", "-rs", *workers, "tree")
+    res.assert_outcomes(**expected)
+    res.stdout.fnmatch_lines([
+        "SKIPPED [1] tree/web/after.sh:1: pexen: 'tree/web/check.sh' not provided: "
+        "tree/web/check.sh failed"])
+    log = log_of(pytester)
+    assert len(log) == 12
+    for n in range(0, 12, 4):  # "start", name, "end", the same name: one at a time
+        assert log[n] == "start" and log[n + 2] == "end" and log[n + 1] == log[n + 3]
+    xmlschema.validate(pytester.path / "r.xml", XSD)
+    cases = {c.get("name"): c for c in ET.parse(pytester.path / "r.xml").iter("testcase")}
+    assert cases["create::1"].findtext("system-out") == "schema v3"
+    assert cases["create"].get("classname") == "tree.db"
