@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-TIMER = '''
+TIMER = """
 import json, os, time
 import pytest
 
@@ -46,7 +46,7 @@ def pytest_sessionfinish(session):
     with open(os.environ["BENCH_OUT"], "w") as out:
         json.dump({"collect": _t["collected"] - _t["collect"],
                    "run": time.perf_counter() - _t["collected"]}, out)
-'''
+"""
 
 LOOP = """
 import json, os, subprocess, sys, time
@@ -93,10 +93,16 @@ def main() -> None:
     args = parser.parse_args()
     pytest_cmd = [sys.executable, "-m", "pytest", *QUIET, "-p", "bench_timer"]
     contenders = {
-        "collect shell (pexen)": pytest_cmd + ["-p", "pexen", "--pexen-exec", "--collect-only",
-                                               "shell"],
-        "collect python (anchor)": pytest_cmd + ["-p", "no:pexen", "--collect-only", "python"],
-        "run shell (pexen)": pytest_cmd + ["-p", "pexen", "--pexen-exec", "shell"],
+        "collect shell (pexen)": [
+            *pytest_cmd,
+            "-p",
+            "pexen",
+            "--pexen-exec",
+            "--collect-only",
+            "shell",
+        ],
+        "collect python (anchor)": [*pytest_cmd, "-p", "no:pexen", "--collect-only", "python"],
+        "run shell (pexen)": [*pytest_cmd, "-p", "pexen", "--pexen-exec", "shell"],
         "run loop (anchor)": [sys.executable, "-c", LOOP, "shell"],
     }
     field = {name: "collect" if name.startswith("collect") else "run" for name in contenders}
@@ -113,14 +119,20 @@ def main() -> None:
     n = args.tests
     print(f"{n} tiny tests, median of {args.rounds} rounds, each contender a fresh process")
     for name, value in med.items():
-        print(f"  {name:<24} {value:7.3f} s   (min {min(times[name]):.3f}, "
-              f"max {max(times[name]):.3f})")
+        print(
+            f"  {name:<24} {value:7.3f} s   (min {min(times[name]):.3f}, "
+            f"max {max(times[name]):.3f})"
+        )
     collect, anchor = med["collect shell (pexen)"], med["collect python (anchor)"]
-    print(f"collection: {collect:.3f} s for {n} shell tests (goal <= 0.5 s at 1,000); "
-          f"{collect / anchor:.2f}x pytest collecting {n} Python test files")
+    print(
+        f"collection: {collect:.3f} s for {n} shell tests (goal <= 0.5 s at 1,000); "
+        f"{collect / anchor:.2f}x pytest collecting {n} Python test files"
+    )
     run, loop = med["run shell (pexen)"], med["run loop (anchor)"]
-    print(f"per-test overhead: {(run - loop) / n * 1000:.2f} ms over a bare subprocess.run "
-          f"(goal <= 2 ms); run {run / loop:.2f}x the loop")
+    print(
+        f"per-test overhead: {(run - loop) / n * 1000:.2f} ms over a bare subprocess.run "
+        f"(goal <= 2 ms); run {run / loop:.2f}x the loop"
+    )
 
 
 if __name__ == "__main__":

@@ -159,7 +159,11 @@ def _skipped(node: pytest.Collector, text: str) -> None:
 
 def _shown(path: Path, config: pytest.Config) -> str:
     """A path as the user knows it: relative to the rootdir when below it."""
-    return str(path.relative_to(config.rootpath)) if path.is_relative_to(config.rootpath) else str(path)
+    return (
+        str(path.relative_to(config.rootpath))
+        if path.is_relative_to(config.rootpath)
+        else str(path)
+    )
 
 
 class ExecItem(pytest.Item):
@@ -198,9 +202,7 @@ class ExecItem(pytest.Item):
                 code = self.task.run(env=exec_env(self, results_file, shared_file)).returncode
             except OSError as exc:
                 hint = " (a script needs a '#!' line)" if exc.errno == errno.ENOEXEC else ""
-                raise ExecFailure(
-                    f"cannot run {self.name}: {exc.strerror or exc}{hint}"
-                ) from None
+                raise ExecFailure(f"cannot run {self.name}: {exc.strerror or exc}{hint}") from None
             try:
                 with open(results_file, encoding="utf-8", errors="replace") as file:
                     subs, problems = parse_results(file.read())
@@ -252,8 +254,11 @@ class ExecFile(pytest.File):
             _skipped(self, unreadable(self.nodeid, exc))
             return []
         except HeaderError as exc:
-            return [ExecItem.from_parent(self, name=self.name, nodeid=self.nodeid, task=None,
-                                         error=str(exc))]
+            return [
+                ExecItem.from_parent(
+                    self, name=self.name, nodeid=self.nodeid, task=None, error=str(exc)
+                )
+            ]
         if task is None:
             return []  # no longer an executable regular file
         return [ExecItem.from_parent(self, name=self.name, nodeid=self.nodeid, task=task)]
@@ -269,8 +274,11 @@ class LoopDir(pytest.Directory):
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
         config = self.config
-        _skipped(self, f"pexen: {_shown(self.path, config)} loops back to "
-                       f"{_shown(self.target, config)}, skipped")
+        _skipped(
+            self,
+            f"pexen: {_shown(self.path, config)} loops back to "
+            f"{_shown(self.target, config)}, skipped",
+        )
         return []
 
 

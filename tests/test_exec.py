@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import xmlschema
+from test_factory import assert_gone
 
 HERE = Path(__file__).resolve().parent
 SHARED_XSD = HERE.parents[1] / "shared" / "data" / "junit-10.xsd"  # beside the repo in CI
@@ -65,14 +66,19 @@ def test_collection_rules(pytester: pytest.Pytester) -> None:
     assert ids == ["suite/a.sh", "suite/link.sh", "suite/net/b", "suite/test_py.py::test_x"]
     plain = pytester.runpytest("-p", "pexen", "--collect-only", "-q", "suite")
     assert [line for line in plain.outlines if line.startswith("suite/")] == [
-        "suite/test_py.py::test_x"]
+        "suite/test_py.py::test_x"
+    ]
     # the ini option; norecursedirs without '.*' still leaves hidden folders
     # out; a hidden file named on the command line is taken
     pytester.makeini("[pytest]\npexen_exec = true\nnorecursedirs = net\n")
     res = pytester.runpytest("-p", "pexen", "--collect-only", "-q", "suite")
     assert [line for line in res.outlines if line.startswith("suite/")] == [
-        "suite/a.sh", "suite/build/out.sh", "suite/link.sh", "suite/skipme/c.sh",
-        "suite/test_py.py::test_x"]
+        "suite/a.sh",
+        "suite/build/out.sh",
+        "suite/link.sh",
+        "suite/skipme/c.sh",
+        "suite/test_py.py::test_x",
+    ]
     res = pytester.runpytest("-p", "pexen", "--collect-only", "-q", "suite/.hidden.sh")
     assert [line for line in res.outlines if line.startswith("suite/")] == ["suite/.hidden.sh"]
 
@@ -81,49 +87,63 @@ def test_outcomes_and_output(pytester: pytest.Pytester) -> None:
     """Exit 0 passes; an exit code or a signal fails, said in the report;
     output is captured as for Python tests; the file runs in its folder with
     nothing on stdin."""
-    script(pytester, "s/ok.sh", """
+    script(
+        pytester,
+        "s/ok.sh",
+        """
         #!/bin/bash
         echo "out: $(pwd)"
         echo "err line" >&2
         read -r line || echo "stdin is empty"
-    """)
+    """,
+    )
     script(pytester, "s/exit3.sh", "#!/bin/sh\necho before the end\nexit 3\n")
     script(pytester, "s/killed.sh", "#!/bin/sh\nkill -KILL $$\n")
     script(pytester, "s/noshebang", "echo hi\n")
-    script(pytester, "s/py/hello", """
+    script(
+        pytester,
+        "s/py/hello",
+        """
         #!/usr/bin/env python3
         import os, sys
         print("python says", os.path.basename(os.getcwd()))
         sys.exit(0)
-    """)
+    """,
+    )
     res = run(pytester, "-rA", "-p", "no:randomly", "s")
     res.assert_outcomes(passed=2, failed=3)
-    res.stdout.fnmatch_lines([
-        "*_ exec: s/exit3.sh _*",
-        "exit code 3",
-        "*- Captured stdout call -*",
-        "before the end",
-        "*_ exec: s/killed.sh _*",
-        "killed by signal 9 (SIGKILL)",
-        "*_ exec: s/noshebang _*",
-        "cannot run noshebang: Exec format error (a script needs a '#!' line)",
-    ])
-    res.stdout.fnmatch_lines([
-        "*_ exec: s/ok.sh _*",
-        "*- Captured stdout call -*",
-        f"out: {pytester.path / 's'}",
-        "stdin is empty",
-        "*- Captured stderr call -*",
-        "err line",
-        "*_ exec: s/py/hello _*",
-        "*- Captured stdout call -*",
-        "python says py",
-    ])
-    res.stdout.fnmatch_lines([
-        "PASSED s/ok.sh",
-        "FAILED s/exit3.sh - exit code 3",
-        "FAILED s/killed.sh - killed by signal 9 (SIGKILL)",
-    ])
+    res.stdout.fnmatch_lines(
+        [
+            "*_ exec: s/exit3.sh _*",
+            "exit code 3",
+            "*- Captured stdout call -*",
+            "before the end",
+            "*_ exec: s/killed.sh _*",
+            "killed by signal 9 (SIGKILL)",
+            "*_ exec: s/noshebang _*",
+            "cannot run noshebang: Exec format error (a script needs a '#!' line)",
+        ]
+    )
+    res.stdout.fnmatch_lines(
+        [
+            "*_ exec: s/ok.sh _*",
+            "*- Captured stdout call -*",
+            f"out: {pytester.path / 's'}",
+            "stdin is empty",
+            "*- Captured stderr call -*",
+            "err line",
+            "*_ exec: s/py/hello _*",
+            "*- Captured stdout call -*",
+            "python says py",
+        ]
+    )
+    res.stdout.fnmatch_lines(
+        [
+            "PASSED s/ok.sh",
+            "FAILED s/exit3.sh - exit code 3",
+            "FAILED s/killed.sh - killed by signal 9 (SIGKILL)",
+        ]
+    )
     assert "Traceback" not in res.stdout.str()
 
 
@@ -150,21 +170,20 @@ def test_compiled_program(pytester: pytest.Pytester) -> None:
 def test_child_outliving_the_script_is_killed(pytester: pytest.Pytester) -> None:
     """The test ends when its file exits; a child it left in its process
     group is killed then (it cannot hold the run or leak into the next test)."""
-    script(pytester, "s/fork.sh", """
+    script(
+        pytester,
+        "s/fork.sh",
+        """
         #!/bin/sh
         sleep 300 &
         echo $! > child.pid
         echo parent done
-    """)
+    """,
+    )
     res = run(pytester, "-rA", "s")
     res.assert_outcomes(passed=1)
     res.stdout.fnmatch_lines(["parent done"])
-    pid = int((pytester.path / "s" / "child.pid").read_text())
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return  # gone and reaped
-    assert "(zombie)" in status  # killed; reaped by whoever adopted it
+    assert_gone(int((pytester.path / "s" / "child.pid").read_text()))
 
 
 LOGGER = """
@@ -189,32 +208,55 @@ def test_header_orders_and_hook_adds(pytester: pytest.Pytester) -> None:
                 meta.priority = -9
     """)
     res = run(pytester, "s", "--pexen-plan")
-    res.stdout.fnmatch_lines(["1. s/d_late.sh  [priority: -9]",
-                              "2. s/c_db.sh  [claims: disk; timeout: 30s]"])
+    res.stdout.fnmatch_lines(
+        ["1. s/d_late.sh  [priority: -9]", "2. s/c_db.sh  [claims: disk; timeout: 30s]"]
+    )
     res = run(pytester, "s", "--pexen-junitxml=r.xml")
     res.assert_outcomes(passed=6)
-    assert log_of(pytester) == ["d_late.sh", "c_db.sh", "e_first.sh", "b_web.sh", "a_use.sh",
-                                "f_vm.sh"]
+    assert log_of(pytester) == [
+        "d_late.sh",
+        "c_db.sh",
+        "e_first.sh",
+        "b_web.sh",
+        "a_use.sh",
+        "f_vm.sh",
+    ]
     cases = {c.get("name"): c for c in ET.parse(pytester.path / "r.xml").iter("testcase")}
     assert cases["c_db.sh"].get("classname") == "s"
     assert "[[PROPERTY|pexen.claims=disk]]" in (cases["c_db.sh"].findtext("system-out") or "")
 
 
-@pytest.mark.parametrize(("header", "error"), [
-    ("require=db", "s/bad.sh:3: bad '# pexen:' header: unknown key 'require'; use requires, "
-                   "provides, claims, uses, priority, timeout, group"),
-    ("priority=1\n# pexen: priority=2", "s/bad.sh:4: bad '# pexen:' header: priority given "
-                                          "twice (first on line 3)"),
-    ("timeout=0", "s/bad.sh:3: bad '# pexen:' header: timeout=0 is not a positive number of "
-                  "seconds"),
-    ("requires=a,,b", "s/bad.sh:3: bad '# pexen:' header: 'requires=a,,b': empty tag; separate "
-                      "tags with single commas"),
-    ("group='vm", "s/bad.sh:3: bad '# pexen:' header: cannot split the line: No closing "
-                  "quotation"),
-    ("claims=x uses=x", "s/bad.sh: bad '# pexen:' header: x both claimed and used"),
-])
-def test_malformed_header_is_a_usage_error(pytester: pytest.Pytester, header: str,
-                                           error: str) -> None:
+@pytest.mark.parametrize(
+    ("header", "error"),
+    [
+        (
+            "require=db",
+            "s/bad.sh:3: bad '# pexen:' header: unknown key 'require'; use requires, "
+            "provides, claims, uses, priority, timeout, group",
+        ),
+        (
+            "priority=1\n# pexen: priority=2",
+            "s/bad.sh:4: bad '# pexen:' header: priority given twice (first on line 3)",
+        ),
+        (
+            "timeout=0",
+            "s/bad.sh:3: bad '# pexen:' header: timeout=0 is not a positive number of seconds",
+        ),
+        (
+            "requires=a,,b",
+            "s/bad.sh:3: bad '# pexen:' header: 'requires=a,,b': empty tag; separate "
+            "tags with single commas",
+        ),
+        (
+            "group='vm",
+            "s/bad.sh:3: bad '# pexen:' header: cannot split the line: No closing quotation",
+        ),
+        ("claims=x uses=x", "s/bad.sh: bad '# pexen:' header: x both claimed and used"),
+    ],
+)
+def test_malformed_header_is_a_usage_error(
+    pytester: pytest.Pytester, header: str, error: str
+) -> None:
     script(pytester, "s/ok.sh", "#!/bin/sh\n")
     script(pytester, "s/bad.sh", f"#!/bin/sh\n# a comment\n# pexen: {header}\n")
     res = run(pytester, "s")
@@ -235,7 +277,10 @@ def test_header_beyond_line_30_and_in_binaries_is_ignored(pytester: pytest.Pytes
 def test_sub_results_and_shared_state(pytester: pytest.Pytester) -> None:
     """PEXEN_RESULTS lines become sub-results (terminal, xUnit); PEXEN_SHARED
     carries pexen_shared to and from an executable test."""
-    script(pytester, "s/a_boot.sh", """
+    script(
+        pytester,
+        "s/a_boot.sh",
+        """
         #!/bin/sh
         # pexen: provides=booted
         cat >> "$PEXEN_RESULTS" <<END
@@ -249,33 +294,53 @@ def test_sub_results_and_shared_state(pytester: pytest.Pytester) -> None:
         p = os.environ["PEXEN_SHARED"]
         d = json.load(open(p)); d["ip"] = "10.0.0." + str(len(d["env"]))
         json.dump(d, open(p, "w"))'
-    """)
-    script(pytester, "s/b_check.sh", """
+    """,
+    )
+    script(
+        pytester,
+        "s/b_check.sh",
+        """
         #!/bin/sh
         # pexen: requires=booted provides=checked
         echo "shared: $(cat "$PEXEN_SHARED")"
         echo "fail fan case stopped" >> "$PEXEN_RESULTS"
-    """)
-    pytester.makepyfile(test_after="""
+    """,
+    )
+    pytester.makepyfile(
+        test_after="""
         import pytest_pexen as pexen
         @pexen.requires("s/a_boot.sh")
         def test_ip(pexen_shared):
             assert pexen_shared == {"env": "demo", "ip": "10.0.0.4"}
-    """)
-    res = run(pytester, "-p", "no:randomly", "--pexen-shared=env=demo",
-              "--pexen-junitxml=r.xml", "s", "test_after.py")
+    """
+    )
+    res = run(
+        pytester,
+        "-p",
+        "no:randomly",
+        "--pexen-shared=env=demo",
+        "--pexen-junitxml=r.xml",
+        "s",
+        "test_after.py",
+    )
     res.assert_outcomes(passed=2, failed=1)
-    res.stdout.fnmatch_lines([
-        'shared: {"env": "demo", "ip": "10.0.0.4"}',
-        "*= pexen results =*",
-        "FAIL s/b_check.sh::fan - case stopped",
-        "WARN s/a_boot.sh::disk - 91% full",
-        "pexen: 1 test warned, 1 failed by sub-results",
-    ])
+    res.stdout.fnmatch_lines(
+        [
+            'shared: {"env": "demo", "ip": "10.0.0.4"}',
+            "*= pexen results =*",
+            "FAIL s/b_check.sh::fan - case stopped",
+            "WARN s/a_boot.sh::disk - 91% full",
+            "pexen: 1 test warned, 1 failed by sub-results",
+        ]
+    )
     xmlschema.validate(pytester.path / "r.xml", XSD)
     cases = {c.get("name"): c for c in ET.parse(pytester.path / "r.xml").iter("testcase")}
     assert {n: c.get("classname") for n, c in cases.items() if n.startswith("a_boot")} == {
-        "a_boot.sh": "s", "a_boot.sh::kernel": "s", "a_boot.sh::2": "s", "a_boot.sh::disk": "s"}
+        "a_boot.sh": "s",
+        "a_boot.sh::kernel": "s",
+        "a_boot.sh::2": "s",
+        "a_boot.sh::disk": "s",
+    }
     assert cases["a_boot.sh::kernel"].findtext("system-out") == "6.1 booted"
     assert cases["a_boot.sh::2"].findtext("system-out") == "unnamed fact"
     failure = cases["b_check.sh::fan"].find("failure")
@@ -283,25 +348,31 @@ def test_sub_results_and_shared_state(pytester: pytest.Pytester) -> None:
 
 
 def test_bad_results_and_shared_files_fail_the_test(pytester: pytest.Pytester) -> None:
-    script(pytester, "s/words.sh", """
+    script(
+        pytester,
+        "s/words.sh",
+        """
         #!/bin/sh
         echo "pass first" >> "$PEXEN_RESULTS"
         echo "passed second" >> "$PEXEN_RESULTS"
-    """)
+    """,
+    )
     script(pytester, "s/json.sh", "#!/bin/sh\necho '{broken' > \"$PEXEN_SHARED\"\n")
     script(pytester, "s/list.sh", "#!/bin/sh\necho '[1]' > \"$PEXEN_SHARED\"\nexit 2\n")
     res = run(pytester, "-p", "no:randomly", "s")
     res.assert_outcomes(failed=3)
-    res.stdout.fnmatch_lines([
-        "*_ exec: s/json.sh _*",
-        "PEXEN_SHARED does not hold JSON after the run (*)",
-        "*_ exec: s/list.sh _*",
-        "exit code 2",
-        "PEXEN_SHARED must hold a JSON object, not list",
-        "*_ exec: s/words.sh _*",
-        "PEXEN_RESULTS line 2: unknown outcome 'passed'; use one of error, fail, warn, pass, "
-        "info, skip",
-    ])
+    res.stdout.fnmatch_lines(
+        [
+            "*_ exec: s/json.sh _*",
+            "PEXEN_SHARED does not hold JSON after the run (*)",
+            "*_ exec: s/list.sh _*",
+            "exit code 2",
+            "PEXEN_SHARED must hold a JSON object, not list",
+            "*_ exec: s/words.sh _*",
+            "PEXEN_RESULTS line 2: unknown outcome 'passed'; use one of error, fail, warn, pass, "
+            "info, skip",
+        ]
+    )
 
 
 def test_selection_by_node_id_k_and_lf(pytester: pytest.Pytester) -> None:
@@ -312,8 +383,9 @@ def test_selection_by_node_id_k_and_lf(pytester: pytest.Pytester) -> None:
     script(pytester, "s/other.sh", LOGGER.format(header="priority=1"))
     res = run(pytester, "-k", "run", "s")
     res.assert_outcomes(passed=2)
-    res.stdout.fnmatch_lines(["pexen: pulled in 1 deselected provider(s):",
-                              "  s/setup.sh (provides 'env' for s/run.sh)"])
+    res.stdout.fnmatch_lines(
+        ["pexen: pulled in 1 deselected provider(s):", "  s/setup.sh (provides 'env' for s/run.sh)"]
+    )
     assert log_of(pytester) == ["setup.sh", "run.sh"]
     (pytester.path / "log.txt").unlink()
     (pytester.path / "fail").touch()
@@ -328,7 +400,8 @@ def test_selection_by_node_id_k_and_lf(pytester: pytest.Pytester) -> None:
 
 
 def test_symlink_loop_and_vanished_file_are_skipped_with_a_warning(
-        pytester: pytest.Pytester) -> None:
+    pytester: pytest.Pytester,
+) -> None:
     script(pytester, "s/a.sh", "#!/bin/sh\n")
     script(pytester, "s/gone.sh", "#!/bin/sh\n")
     script(pytester, "s/d/b.sh", "#!/bin/sh\n")
@@ -342,20 +415,24 @@ def test_symlink_loop_and_vanished_file_are_skipped_with_a_warning(
     # (-W default: the inline run would inherit this suite's "error" filter)
     res = run(pytester, "-p", "no:randomly", "-W", "default", "s")
     res.assert_outcomes(passed=2, warnings=2)
-    res.stdout.fnmatch_lines([
-        "*PexenWarning: pexen: s/d/up loops back to s, skipped",
-        "*PexenWarning: pexen: s/gone.sh vanished while it was being collected, skipped",
-    ])
+    res.stdout.fnmatch_lines(
+        [
+            "*PexenWarning: pexen: s/d/up loops back to s, skipped",
+            "*PexenWarning: pexen: s/gone.sh vanished while it was being collected, skipped",
+        ]
+    )
     # where warnings are errors, each is a one-line collection error
     script(pytester, "s/gone.sh", "#!/bin/sh\n")
     res = run(pytester, "-p", "no:randomly", "-W", "error", "s")
     assert res.ret == pytest.ExitCode.INTERRUPTED
-    res.stdout.fnmatch_lines([
-        "*_ ERROR collecting s/d/up _*",
-        "pexen: s/d/up loops back to s, skipped",
-        "*_ ERROR collecting s/gone.sh _*",
-        "pexen: s/gone.sh vanished while it was being collected, skipped",
-    ])
+    res.stdout.fnmatch_lines(
+        [
+            "*_ ERROR collecting s/d/up _*",
+            "pexen: s/d/up loops back to s, skipped",
+            "*_ ERROR collecting s/gone.sh _*",
+            "pexen: s/gone.sh vanished while it was being collected, skipped",
+        ]
+    )
     assert "Traceback" not in res.stdout.str()
 
 
@@ -382,7 +459,10 @@ def test_mixed_tree(pytester: pytest.Pytester, workers: tuple[str, ...]) -> None
     """
     for name in ("lock1.sh", "lock2.sh", "lock3.sh"):
         script(pytester, f"tree/{name}", claimer)
-    script(pytester, "tree/db/create", """
+    script(
+        pytester,
+        "tree/db/create",
+        """
         #!/usr/bin/env python3
         # pexen: provides=db
         import json, os
@@ -390,27 +470,45 @@ def test_mixed_tree(pytester: pytest.Pytester, workers: tuple[str, ...]) -> None
             json.dump({"dsn": "db://1"}, out)
         with open(os.environ["PEXEN_RESULTS"], "a") as out:
             out.write("info - schema v3\\n")
-    """)
-    script(pytester, "tree/web/serve.sh", """
+    """,
+    )
+    script(
+        pytester,
+        "tree/web/serve.sh",
+        """
         #!/bin/bash
         # pexen: requires=db provides=web uses=port80
         grep -q db://1 "$PEXEN_SHARED"
         sleep 300 &
-    """)
+    """,
+    )
     script(pytester, "tree/web/check.sh", "#!/bin/sh\n# pexen: requires=web\nexit 4\n")
     script(pytester, "tree/web/after.sh", "#!/bin/sh\n# pexen: requires=check.sh\n")
     expected = {"passed": 5, "failed": 1, "skipped": 1}
     if shutil.which("cc"):
         (pytester.path / "prog.c").write_text("int main(void) { return 0; }\n")
-        pytester.run("cc", "-o", str(pytester.path / "tree" / "prog"),
-                     str(pytester.path / "prog.c"))
+        pytester.run(
+            "cc", "-o", str(pytester.path / "tree" / "prog"), str(pytester.path / "prog.c")
+        )
         expected["passed"] += 1
-    res = pytester.runpytest_subprocess("-p", "pexen", "--pexen-exec", "-p", "no:randomly",
-                                        "--pexen-junitxml=r.xml", "-rs", *workers, "tree")
+    res = pytester.runpytest_subprocess(
+        "-p",
+        "pexen",
+        "--pexen-exec",
+        "-p",
+        "no:randomly",
+        "--pexen-junitxml=r.xml",
+        "-rs",
+        *workers,
+        "tree",
+    )
     res.assert_outcomes(**expected)
-    res.stdout.fnmatch_lines([
-        "SKIPPED [1] tree/web/after.sh:1: pexen: 'tree/web/check.sh' not provided: "
-        "tree/web/check.sh failed"])
+    res.stdout.fnmatch_lines(
+        [
+            "SKIPPED [1] tree/web/after.sh:1: pexen: 'tree/web/check.sh' not provided: "
+            "tree/web/check.sh failed"
+        ]
+    )
     log = log_of(pytester)
     assert len(log) == 12
     for n in range(0, 12, 4):  # "start", name, "end", the same name: one at a time

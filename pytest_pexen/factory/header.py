@@ -89,7 +89,7 @@ def parse_header(head: bytes, filename: str) -> SchedMeta | None:
             continue
         try:
             pairs = parse_line(match.group(1))
-            for key, value in pairs:
+            for key, _ in pairs:
                 if key in where:
                     raise ValueError(f"{key} given twice (first on line {where[key]})")
                 if key in SINGLE_KEYS:
