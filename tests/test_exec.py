@@ -18,13 +18,6 @@ SHARED_XSD = HERE.parents[1] / "shared" / "data" / "junit-10.xsd"  # beside the 
 XSD = SHARED_XSD if SHARED_XSD.exists() else HERE / "data" / "junit-10.xsd"
 
 
-@pytest.fixture(autouse=True)
-def _quick(monkeypatch: pytest.MonkeyPatch, pytester: pytest.Pytester) -> None:
-    """Inner runs without hypothesis' plugin, which re-imports (and
-    assertion-rewrites) hypothesis for every in-process run: ~1 s each."""
-    monkeypatch.setenv("PYTEST_ADDOPTS", os.environ["PYTEST_ADDOPTS"] + " -p no:hypothesispytest")
-
-
 def script(pytester: pytest.Pytester, path: str, body: str, mode: int = 0o755) -> Path:
     """Write an executable file (``body`` dedented) below the test folder."""
     target = pytester.path / path
