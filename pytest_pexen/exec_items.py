@@ -101,7 +101,10 @@ def header_marks(meta: SchedMeta) -> list[pytest.MarkDecorator]:
     return marks
 
 
-def parse_results(text: str) -> tuple[list[tuple[str, str | None, str | None]], list[str]]:
+Subs = list[tuple[str, str | None, str | None]]  # (outcome, name, message)
+
+
+def parse_results(text: str) -> tuple[Subs, list[str]]:
     """The sub-results of a ``PEXEN_RESULTS`` file, and what was wrong in it.
 
     One ``outcome [name [message]]`` per line, words split on whitespace,
@@ -110,7 +113,7 @@ def parse_results(text: str) -> tuple[list[tuple[str, str | None, str | None]], 
     case (``PASS`` as beakerlib and restraint write it). Blank lines and
     lines starting with ``#`` are skipped.
     """
-    subs: list[tuple[str, str | None, str | None]] = []
+    subs: Subs = []
     problems = []
     for number, line in enumerate(text.splitlines(), 1):
         words = line.split(None, 2)
@@ -186,9 +189,27 @@ class ExecItem(pytest.Item):
         return run.shared_for(self.nodeid)
 
     def runtest(self) -> None:
-        if self.task is None:
+        if self.task is None:  # a malformed header under a --dist that ignores it
             raise ExecFailure(self.pexen_meta_error)
         shared = self._shared()
+        code, subs, problems, left = self._run(self.task, shared)
+        recorder = results.Results(results.recorder(self.config))
+        for outcome, name, message in subs:
+            recorder.add(outcome, name, message)
+        if left is not None:
+            shared.clear()  # the same dict, which the run hands on to dependents
+            shared.update(left)
+        if code:
+            problems.insert(0, exit_reason(code))
+        if problems:
+            raise ExecFailure("\n".join(problems))
+
+    def _run(
+        self, task: ExecTask, shared: dict[str, Any]
+    ) -> tuple[int, Subs, list[str], dict[str, Any] | None]:
+        """Run the file with fresh ``PEXEN_RESULTS`` and ``PEXEN_SHARED``
+        files, and read them back: the return code, the sub-results, what
+        was wrong in the files, and the new shared state (None: unchanged)."""
         plugin = self.config.pluginmanager.get_plugin(PLUGIN)
         assert isinstance(plugin, ExecPlugin)
         results_file, shared_file = plugin.scratch_files()
@@ -199,7 +220,7 @@ class ExecItem(pytest.Item):
             with open(shared_file, "x", encoding="utf-8") as file:
                 file.write(written)
             try:
-                code = self.task.run(env=exec_env(self, results_file, shared_file)).returncode
+                code = task.run(env=exec_env(self, results_file, shared_file)).returncode
             except OSError as exc:
                 hint = " (a script needs a '#!' line)" if exc.errno == errno.ENOEXEC else ""
                 raise ExecFailure(f"cannot run {self.name}: {exc.strerror or exc}{hint}") from None
@@ -213,18 +234,9 @@ class ExecItem(pytest.Item):
             for path in (results_file, shared_file):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
-        recorder = results.Results(results.recorder(self.config))
-        for outcome, name, message in subs:
-            recorder.add(outcome, name, message)
-        if left is not None:
-            shared.clear()
-            shared.update(left)
         if problem is not None:
             problems.append(problem)
-        if code:
-            problems.insert(0, exit_reason(code))
-        if problems:
-            raise ExecFailure("\n".join(problems))
+        return code, subs, problems, left
 
     def repr_failure(
         self,
