@@ -21,8 +21,10 @@ import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import IO, Any
 
 from ..sched.errors import PexenWarning
@@ -55,6 +57,38 @@ def read_head(path: str) -> bytes | None:
         return os.read(fd, HEADER_BYTES)
     finally:
         os.close(fd)
+
+
+_SIGNALS = tuple(signal.valid_signals())  # once: the call costs ~0.15 ms
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold back Python's signal handlers while a process is being started.
+
+    A handler that raises (Ctrl-C's KeyboardInterrupt, a watchdog's alarm)
+    inside ``Popen`` loses the new process's pid, and with it the means to
+    kill its group: in its own session the process does not even get the
+    terminal's Ctrl-C. Held back, the handlers run as soon as the pid is
+    known, inside the wait's ``finally``. Handlers only ever run in the main
+    thread, so elsewhere there is nothing to hold."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[tuple[int, FrameType | None]] = []
+    saved: dict[int, Callable[[int, FrameType | None], Any]] = {}
+    for signum in _SIGNALS:
+        handler = signal.getsignal(signum)
+        if callable(handler):
+            saved[signum] = handler
+            signal.signal(signum, lambda number, frame: held.append((number, frame)))
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+        for number, frame in held:
+            saved[number](number, frame)
 
 
 def _wait_leader(proc: subprocess.Popen[Any]) -> None:
@@ -105,13 +139,16 @@ def run_file(path: str, **popen: Any) -> subprocess.CompletedProcess[Any]:
         for name in ("stdout", "stderr"):
             if popen.get(name) == subprocess.PIPE:
                 captured[name] = popen[name] = stack.enter_context(tempfile.TemporaryFile())
-        proc = subprocess.Popen(
-            [path], **{**popen, "cwd": os.path.dirname(path), "start_new_session": True}
-        )
+        proc: subprocess.Popen[Any] | None = None
         try:
+            with _signals_held():
+                proc = subprocess.Popen(
+                    [path], **{**popen, "cwd": os.path.dirname(path), "start_new_session": True}
+                )
             _wait_leader(proc)
         finally:
-            _kill_group(proc)
+            if proc is not None:
+                _kill_group(proc)
         out = {name: _read_back(file, popen) for name, file in captured.items()}
     return subprocess.CompletedProcess(
         [path], proc.returncode, out.get("stdout"), out.get("stderr")
