@@ -12,7 +12,8 @@ count. In alternating rounds:
 * the run of the shell tests, from the end of collection to the end of the
   session, against a bare ``subprocess.run`` of each script in a loop (the
   anchor); the difference per test is pexen's and pytest's overhead (goal:
-  <= 2 ms).
+  <= 2 ms). The run of as many trivial Python tests without pexen shows
+  how much of it is pytest's own handling of a test.
 
 It prints the medians and the ratios.
 """
@@ -104,6 +105,7 @@ def main() -> None:
         "collect python (anchor)": [*pytest_cmd, "-p", "no:pexen", "--collect-only", "python"],
         "run shell (pexen)": [*pytest_cmd, "-p", "pexen", "--pexen-exec", "shell"],
         "run loop (anchor)": [sys.executable, "-c", LOOP, "shell"],
+        "run python (no pexen)": [*pytest_cmd, "-p", "no:pexen", "python"],
     }
     field = {name: "collect" if name.startswith("collect") else "run" for name in contenders}
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,6 +139,8 @@ def main() -> None:
     # rounds are the closest to the cost itself
     best = (min(times["run shell (pexen)"]) - min(times["run loop (anchor)"])) / n * 1000
     print(f"per-test overhead, fastest rounds: {best:.2f} ms")
+    own = med["run python (no pexen)"] / n * 1000
+    print(f"  of which pytest's own handling of a test (trivial Python tests): {own:.2f} ms")
 
 
 if __name__ == "__main__":
