@@ -473,6 +473,7 @@ def test_mixed_tree(pytester: pytest.Pytester, workers: tuple[str, ...]) -> None
         # pexen: requires=db provides=web uses=port80
         grep -q db://1 "$PEXEN_SHARED"
         sleep 300 &
+        echo $! > ../../serve.pid
     """,
     )
     script(pytester, "tree/web/check.sh", "#!/bin/sh\n# pexen: requires=web\nexit 4\n")
@@ -502,6 +503,7 @@ def test_mixed_tree(pytester: pytest.Pytester, workers: tuple[str, ...]) -> None
             "tree/web/check.sh failed"
         ]
     )
+    assert_gone(int((pytester.path / "serve.pid").read_text()))  # on the worker too
     log = log_of(pytester)
     assert len(log) == 12
     for n in range(0, 12, 4):  # "start", name, "end", the same name: one at a time
