@@ -130,11 +130,13 @@ def test_outcomes_and_output(pytester: pytest.Pytester) -> None:
             "python says py",
         ]
     )
+    # the short summary quotes a one-line report since pytest 9
+    said = int(pytest.__version__.split(".")[0]) >= 9
     res.stdout.fnmatch_lines(
         [
             "PASSED s/ok.sh",
-            "FAILED s/exit3.sh - exit code 3",
-            "FAILED s/killed.sh - killed by signal 9 (SIGKILL)",
+            "FAILED s/exit3.sh" + (" - exit code 3" if said else ""),
+            "FAILED s/killed.sh" + (" - killed by signal 9 (SIGKILL)" if said else ""),
         ]
     )
     assert "Traceback" not in res.stdout.str()
