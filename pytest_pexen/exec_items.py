@@ -58,7 +58,9 @@ _FACTORY = FilesystemFactory()
 def exec_env(item: ExecItem, results_file: str, shared_file: str) -> dict[str, str]:
     """The environment of an executable test: the run's own, plus the files
     where it may leave sub-results and shared state. Everything a test
-    finds in its environment is added here, and only here."""
+    finds in its environment is added here, and only here; ``item`` is
+    given for what depends on the test itself (its boot count, once the
+    journal knows it)."""
     env = dict(os.environ)
     env["PEXEN_RESULTS"] = results_file
     env["PEXEN_SHARED"] = shared_file
