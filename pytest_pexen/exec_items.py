@@ -19,6 +19,8 @@ only fits them into pytest.
 - ``PEXEN_RESULTS`` names a file whose ``outcome name message`` lines
   become sub-results (as ``pexen_results`` adds them); ``PEXEN_SHARED`` a
   JSON file of the test's ``pexen_shared`` dict, read back after the run.
+  ``PEXEN_BOOT_COUNT`` is its boot count (see reboots.py), and
+  ``pexen-reboot`` on PATH asks for a reboot as ``pexen.reboot()`` does.
   ``exec_env`` builds the environment, the one place to add to it.
 - A symlinked folder that loops back to one of its parents, and a file
   that cannot be read or vanishes while collected, are skipped with a
@@ -43,6 +45,7 @@ import pytest
 from . import markers, results
 from .factory.filesystem import ExecTask, FilesystemFactory, is_executable, is_hidden, unreadable
 from .factory.header import HeaderError
+from .reboots import boot_count, reboot
 from .runtime import RUN_KEY, json_copy
 from .sched.errors import PexenWarning
 from .sched.meta import SchedMeta, retrieve_meta
@@ -55,15 +58,28 @@ PLUGIN = "pexen-exec"
 _FACTORY = FilesystemFactory()
 
 
-def exec_env(item: ExecItem, results_file: str, shared_file: str) -> dict[str, str]:
+REBOOT_HELPER = """#!/bin/sh
+# pexen-reboot: have pytest-pexen reboot the machine and run this test again
+# after it, with PEXEN_BOOT_COUNT one higher (as pexen.reboot() does). The
+# test ends here: its whole process group is stopped.
+: > "$PEXEN_REBOOT_REQUEST" || exit 2
+kill -TERM 0
+sleep 3600
+"""
+
+
+def exec_env(item: ExecItem, results_file: str, shared_file: str,
+             helpers: str) -> dict[str, str]:
     """The environment of an executable test: the run's own, plus the files
-    where it may leave sub-results and shared state. Everything a test
-    finds in its environment is added here, and only here; ``item`` is
-    given for what depends on the test itself (its boot count, once the
-    journal knows it)."""
+    where it may leave sub-results and shared state, its boot count, and
+    ``pexen-reboot`` on PATH. Everything a test finds in its environment is
+    added here, and only here."""
     env = dict(os.environ)
     env["PEXEN_RESULTS"] = results_file
     env["PEXEN_SHARED"] = shared_file
+    env["PEXEN_BOOT_COUNT"] = str(boot_count(item.config, item.nodeid))
+    env["PEXEN_REBOOT_REQUEST"] = results_file + ".reboot"
+    env["PATH"] = helpers + os.pathsep + env.get("PATH", "")
     return env
 
 
@@ -194,7 +210,9 @@ class ExecItem(pytest.Item):
         if self.task is None:  # a malformed header under a --dist that ignores it
             raise ExecFailure(self.pexen_meta_error)
         shared = self._shared()
-        code, subs, problems, left = self._run(self.task, shared)
+        code, subs, problems, left, rebooting = self._run(self.task, shared)
+        if rebooting:  # it ran pexen-reboot
+            reboot()
         recorder = results.Results(results.recorder(self.config))
         for outcome, name, message in subs:
             recorder.add(outcome, name, message)
@@ -208,10 +226,11 @@ class ExecItem(pytest.Item):
 
     def _run(
         self, task: ExecTask, shared: dict[str, Any]
-    ) -> tuple[int, Subs, list[str], dict[str, Any] | None]:
+    ) -> tuple[int, Subs, list[str], dict[str, Any] | None, bool]:
         """Run the file with fresh ``PEXEN_RESULTS`` and ``PEXEN_SHARED``
         files, and read them back: the return code, the sub-results, what
-        was wrong in the files, and the new shared state (None: unchanged)."""
+        was wrong in the files, the new shared state (None: unchanged), and
+        whether it asked for a reboot."""
         plugin = self.config.pluginmanager.get_plugin(PLUGIN)
         assert isinstance(plugin, ExecPlugin)
         results_file, shared_file = plugin.scratch_files()
@@ -222,7 +241,8 @@ class ExecItem(pytest.Item):
             with open(shared_file, "x", encoding="utf-8") as file:
                 file.write(written)
             try:
-                code = task.run(env=exec_env(self, results_file, shared_file)).returncode
+                env = exec_env(self, results_file, shared_file, plugin.helpers())
+                code = task.run(env=env).returncode
             except OSError as exc:
                 hint = " (a script needs a '#!' line)" if exc.errno == errno.ENOEXEC else ""
                 raise ExecFailure(f"cannot run {self.name}: {exc.strerror or exc}{hint}") from None
@@ -232,13 +252,14 @@ class ExecItem(pytest.Item):
             except OSError as exc:
                 subs, problems = [], [f"PEXEN_RESULTS could not be read back: {exc}"]
             left, problem = read_shared(shared_file, written)
+            rebooting = os.path.exists(results_file + ".reboot")
         finally:
-            for path in (results_file, shared_file):
+            for path in (results_file, shared_file, results_file + ".reboot"):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
         if problem is not None:
             problems.append(problem)
-        return code, subs, problems, left
+        return code, subs, problems, left, rebooting
 
     def repr_failure(
         self,
@@ -312,11 +333,25 @@ class ExecPlugin:
         removing a folder per test, or truncating and rewriting a file, can
         cost more than running the test (ext4 writes such a file through at
         once)."""
+        self.runs += 1
+        base = os.path.join(self._scratch(), str(self.runs))
+        return f"{base}.results", f"{base}.shared.json"
+
+    def _scratch(self) -> str:
         if self.scratch is None:
             self.scratch = tempfile.mkdtemp(prefix="pexen-exec-")
-        self.runs += 1
-        base = os.path.join(self.scratch, str(self.runs))
-        return f"{base}.results", f"{base}.shared.json"
+        return self.scratch
+
+    def helpers(self) -> str:
+        """The folder with ``pexen-reboot``, put first on the tests' PATH."""
+        folder = os.path.join(self._scratch(), "bin")
+        if not os.path.isdir(folder):
+            os.mkdir(folder)
+            helper = os.path.join(folder, "pexen-reboot")
+            with open(helper, "w", encoding="utf-8") as file:
+                file.write(REBOOT_HELPER)
+            os.chmod(helper, 0o755)
+        return folder
 
     def pytest_unconfigure(self) -> None:
         if self.scratch is not None:
