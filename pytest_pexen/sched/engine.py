@@ -254,8 +254,6 @@ class _Run:
                 tid, shared, ret, excinfo = self.pool.get()
                 self.inflight -= 1
                 flags = None if excinfo is None else failure_flags(excinfo.val)
-                if excinfo is not None and excinfo.val is None and excinfo.type is not None:
-                    flags = _flags_of_type(excinfo.type)
             if excinfo is None:
                 planner.done(tid)
                 well = True
@@ -296,10 +294,3 @@ class _Run:
         if self.pool is not None:
             self.pool.shutdown(wait=not self.inflight)
             self.pool = None
-
-
-def _flags_of_type(etype: type[BaseException]) -> tuple[bool, bool] | None:
-    """A TaskFailError whose instance could not cross back: default flags."""
-    from .errors import TaskFailError
-
-    return (True, True) if issubclass(etype, TaskFailError) else None
