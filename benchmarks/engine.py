@@ -162,11 +162,11 @@ def main() -> None:
         best = {c: min((s for s in r if s is not None), default=None) for c, r in runs.items()}
         print(f"{n} tasks, best of {args.repeat}, each run a fresh process:")
         for contender, seconds in best.items():
-            spread = " ".join("timeout" if s is None else f"{s:.3f}" for s in runs[contender])
+            spread = " ".join("timeout" if s is None else f"{s:.3f} s" for s in runs[contender])
             rate = (
                 f"{n / seconds:10.0f} tasks/s" if seconds else f"> {args.timeout:.0f} s".rjust(17)
             )
-            print(f"  {CONTENDERS[contender]:36s}{rate}   runs: {spread} s")
+            print(f"  {CONTENDERS[contender]:36s}{rate}   runs: {spread}")
         ours = best.get("ours")
         if ours and "floor" in best and best["floor"]:
             print(f"  ours/floor = {best['floor'] / ours:.2f} (goal >= 0.6 at 50,000)")
