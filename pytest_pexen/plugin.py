@@ -40,7 +40,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "skip the tests that need it")
     group.addoption("--pexen-shared", action="append", metavar="KEY=VALUE", default=[],
                     dest="pexen_shared",
-                    help="initial pexen_shared value (JSON, or a plain string); repeatable")
+                    help="initial pexen_shared value: KEY=VALUE a string, KEY:=JSON a JSON "
+                         "value; repeatable")
     group.addoption("--pexen-plan", action="store_true", dest="pexen_plan",
                     help="print the order tests would start in, with their metadata; run nothing")
     group.addoption("--pexen-graph", metavar="FILE.dot", dest="pexen_graph",
@@ -71,7 +72,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("pexen_reboot_cmd", type="string", default="",
                   help="--pexen-reboot-cmd: command that reboots the machine")
     parser.addini("pexen_shared", type="linelist", default=[],
-                  help="initial pexen_shared values, KEY=VALUE per line")
+                  help="initial pexen_shared values, KEY=VALUE (a string) or KEY:=JSON per "
+                       "line")
     parser.addini("pexen_junitxml", type="string", default="",
                   help="--pexen-junitxml: path of the xUnit report (relative to this file)")
     parser.addini("pexen_exec", type="bool", default=False,
