@@ -8,6 +8,7 @@ its factories ``pytest_pexen.factory``.
 
 from .items import META_KEY
 from .markers import claims, group, priority, provides, requires, timeout, uses
+from .reboots import reboot
 from .sched import PexenWarning, TaskFailError, task_fail_wrap
 from .sched.errors import DepcheckError, MutexError, PexenError
 
@@ -24,6 +25,7 @@ __all__ = [
     "group",
     "priority",
     "provides",
+    "reboot",
     "requires",
     "task_fail_wrap",
     "timeout",

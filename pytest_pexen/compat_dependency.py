@@ -249,6 +249,9 @@ class WorkerResults:
                 manager.results.pop(name, None)
                 continue
             phases = self.known.get(nodeid)
+            if phases == {}:  # no record (it ended in an earlier boot): unknown
+                manager.results.pop(name, None)
+                continue
             if phases is None:
                 skip_at_test(f"{item.name} depends on {name} (pexen: {reasons.get(nodeid)})")
             status = DependencyItemStatus()

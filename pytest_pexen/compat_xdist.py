@@ -101,6 +101,16 @@ class CompatControl:
             if all(n in self.phases for n in hold.wait):
                 self._answer(holder, hold, revoked=True)
 
+    def resumed(self, tests: set[str]) -> None:
+        """Tests that ended in an earlier boot (``--pexen-resume``) are over;
+        no worker has their record, so pytest-dependency finds the name
+        unknown, as in a resumed serial run."""
+        for nodeid in sorted(tests):
+            self.phases[nodeid] = {}
+            unit = self.unit_of.get(self.sched.index[nodeid])
+            if unit is not None:
+                self.left[unit] -= 1
+
     # ------------------------------------------------------------ dispatch
     def elsewhere(self, node: Any, key: str) -> bool:
         """Whether ``key`` belongs to a module another worker owns."""

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .reboots import BOOTS_KEY
+
 if TYPE_CHECKING:
     from .xdist_scheduler import PexenScheduling
 
@@ -60,6 +62,7 @@ def pytest_configure_node(node: Any) -> None:
     dist = node.config.getoption("dist")
     node.workerinput["pexen_dist"] = dist
     node.workerinput["pexen"] = dist == "pexen"
+    node.workerinput["pexen_boots"] = node.config.stash.get(BOOTS_KEY, {})
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -11,15 +11,17 @@ from typing import Any
 
 import pytest
 
-from . import compat, hookspecs, results
+from . import compat, hookspecs, reboots, results, resume
 from .distributed import DistPlugin, pytest_cmdline_main, pytest_configure_node
 from .graphplugin import GraphPlugin
 from .internals import add_dist_choice
 from .markers import MARKERS
+from .reboots import pexen_boot_count, pexen_reboot
 from .results import pexen_results
 from .runtime import pexen_shared
 
-__all__ = ["pexen_results", "pexen_shared", "pytest_cmdline_main", "pytest_configure_node"]
+__all__ = ["pexen_boot_count", "pexen_reboot", "pexen_results", "pexen_shared",
+           "pytest_cmdline_main", "pytest_configure_node"]
 
 _parser: list[pytest.Parser] = []  # kept to extend options of plugins loaded after us
 
@@ -38,20 +40,45 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "skip the tests that need it")
     group.addoption("--pexen-shared", action="append", metavar="KEY=VALUE", default=[],
                     dest="pexen_shared",
-                    help="initial pexen_shared value (JSON, or a plain string); repeatable")
+                    help="initial pexen_shared value: KEY=VALUE a string, KEY:=JSON a JSON "
+                         "value; repeatable")
     group.addoption("--pexen-plan", action="store_true", dest="pexen_plan",
                     help="print the order tests would start in, with their metadata; run nothing")
     group.addoption("--pexen-graph", metavar="FILE.dot", dest="pexen_graph",
                     help="write the dependency graph in Graphviz format")
     group.addoption("--pexen-junitxml", metavar="PATH", dest="pexen_junitxml",
                     help="write an xUnit report with a testcase per test and per sub-result")
+    group.addoption("--pexen-exec", action="store_true", dest="pexen_exec",
+                    help="collect the executable files of the test tree as tests")
     group.addoption("--pexen-strict-warn", action="store_true", dest="pexen_strict_warn",
                     help="a test with a 'warn' sub-result fails")
     compat.add_options(group, parser)
+    group.addoption("--pexen-state", metavar="PATH", dest="pexen_state",
+                    help="the run's journal (default: pexen/state.jsonl in pytest's cache "
+                         "directory; 'none': no journal)")
+    group.addoption("--pexen-fsync", default="auto", dest="pexen_fsync",
+                    choices=("auto", "always", "never"),
+                    help="sync the journal to disk: at most once a second and before a "
+                         "reboot (auto, default), after every record (always), never")
+    group.addoption("--pexen-resume", action="store_true", dest="pexen_resume",
+                    help="continue the run in the journal: finished tests are reported "
+                         "again, not run again")
+    group.addoption("--pexen-reboot-cmd", metavar="CMD", dest="pexen_reboot_cmd",
+                    help="command that reboots the machine when a test calls pexen.reboot()")
+    group.addoption("--pexen-max-reboots", type=int, default=10, metavar="N",
+                    dest="pexen_max_reboots",
+                    help="a test asking for more reboots than this fails (default 10)")
+    parser.addini("pexen_state", type="string", default="",
+                  help="--pexen-state: path of the journal (relative to this file), or none")
+    parser.addini("pexen_reboot_cmd", type="string", default="",
+                  help="--pexen-reboot-cmd: command that reboots the machine")
     parser.addini("pexen_shared", type="linelist", default=[],
-                  help="initial pexen_shared values, KEY=VALUE per line")
+                  help="initial pexen_shared values, KEY=VALUE (a string) or KEY:=JSON per "
+                       "line")
     parser.addini("pexen_junitxml", type="string", default="",
                   help="--pexen-junitxml: path of the xUnit report (relative to this file)")
+    parser.addini("pexen_exec", type="bool", default=False,
+                  help="--pexen-exec: collect the executable files of the test tree as tests")
     parser.addini("pexen_strict_warn", type="bool", default=False,
                   help="--pexen-strict-warn: a test with a 'warn' sub-result fails")
     _parser[:] = [parser]
@@ -76,6 +103,12 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(PexenWorker(config, graph), "pexen-worker")
     elif config.getoption("dist", "no") == "pexen" and config.getoption("tx", None):
         config.pluginmanager.register(DistPlugin(config), "pexen-dist")
+    resume.configure(config)
+    reboots.configure(config)
+    if config.getoption("pexen_exec") or config.getini("pexen_exec"):
+        from .exec_items import PLUGIN, ExecPlugin
+
+        config.pluginmanager.register(ExecPlugin(config), PLUGIN)
     results.configure(config)
     if workerinput is None and results.report_wanted(config):
         from .junit import XunitWriter, check_writable, report_path

@@ -232,11 +232,14 @@ class Recorder:
 def item_facts(item: pytest.Item) -> list[list[str]]:
     """The test's pexen metadata for the xUnit report, as name/value pairs."""
     from .items import EMPTY_META, META_KEY
+    from .reboots import boot_count
 
     meta = item.stash.get(META_KEY, None)
-    if meta is None or meta is EMPTY_META:
-        return []
     facts = []
+    if count := boot_count(item.config, item.nodeid):
+        facts.append(["pexen.boot_count", str(count)])
+    if meta is None or meta is EMPTY_META:
+        return facts
     for name in ("requires", "provides", "claims", "uses"):
         values = getattr(meta, name)
         if values:

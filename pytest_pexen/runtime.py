@@ -116,12 +116,12 @@ class GraphRun:
         flags = None
         if when == "call" and report.failed and excinfo is not None:
             flags = failure_flags(excinfo.value)
+        if flags is not None:  # for the controller, or the journal
+            report.pexen_flags = list(flags)  # type: ignore[attr-defined]
         if self.planner is not None:
             if flags is not None:
                 self.flags[nodeid] = flags
             return
-        if flags is not None:
-            report.pexen_flags = list(flags)  # type: ignore[attr-defined]
         if when == "teardown":
             self.skipped.pop(nodeid, None)
             shared = self.shared.pop(nodeid, None)
@@ -157,7 +157,11 @@ class GraphRun:
         shared = self.shared.get(nodeid)
         if deps_ok and shared and unserialisable(shared) is None:
             for dep in self.planner.dependents(nodeid):
-                self.inputs.setdefault(dep, {}).update(json_copy(shared))
+                self.hand_on(dep, shared)
+
+    def hand_on(self, dependent: str, shared: dict[str, Any]) -> None:
+        """A provider that passed hands its shared state to a dependent."""
+        self.inputs.setdefault(dependent, {}).update(json_copy(shared))
 
 
 def json_copy(data: dict[str, Any]) -> dict[str, Any]:

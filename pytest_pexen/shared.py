@@ -1,7 +1,8 @@
-"""Initial shared state: ``--pexen-shared KEY=VALUE`` and ini ``pexen_shared``.
+"""Initial shared state: ``--pexen-shared`` and the ini option ``pexen_shared``.
 
-A VALUE that parses as JSON is taken as such (``n=3`` gives the int 3,
-``flags=["a"]`` a list); anything else is kept as a plain string.
+The convention is HTTPie's: ``KEY=VALUE`` gives the string VALUE, always
+(so ``version=1.10`` stays ``"1.10"``), and ``KEY:=JSON`` gives the parsed
+JSON value (``retries:=3``, ``flags:=["a"]``). A value is never guessed.
 """
 
 from __future__ import annotations
@@ -14,17 +15,25 @@ import pytest
 
 
 def parse_pairs(pairs: Iterable[str], source: str) -> dict[str, Any]:
-    """Turn ``KEY=VALUE`` strings into a dict; ValueError names the bad one."""
+    """Turn ``KEY=VALUE`` / ``KEY:=JSON`` strings into a dict; ValueError
+    names the bad pair or key."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        key = key.strip()
+        is_json = key.endswith(":")
+        key = (key[:-1] if is_json else key).strip()
         if not sep or not key:
-            raise ValueError(f"{source} expects KEY=VALUE, got {pair!r}")
+            raise ValueError(f"{source} expects KEY=VALUE or KEY:=JSON, got {pair!r}")
+        if not is_json:
+            out[key] = value
+            continue
         try:
             out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
+        except ValueError as exc:
+            raise ValueError(
+                f"{source}: the value of key {key!r} is not JSON: {value!r} ({exc}); "
+                "KEY=VALUE gives a string"
+            ) from None
     return out
 
 

@@ -29,6 +29,7 @@ import pytest
 from xdist.scheduler import LoadScheduling
 
 from .compat_xdist import CompatControl
+from .resume import JOURNAL, RESUME_KEY, Resume
 from .runtime import bad_outcome
 from .sched.errors import DepcheckError
 from .sched.planner import Planner, Unrunnable
@@ -116,6 +117,7 @@ class PexenScheduling:
         self.members: dict[str, list[int]] = {}
         self.cursor: dict[str, int] = {}
         self.compat: CompatControl | None = None  # pytest-dependency / pytest-order
+        self.resumed: set[str] = set()  # ended in an earlier boot (--pexen-resume)
 
     # ------------------------------------------------------------ protocol
     @property
@@ -324,15 +326,33 @@ class PexenScheduling:
                                         durations=None if compat else self.durations)
         except DepcheckError as exc:  # the workers found it first; kept as a guard
             raise pytest.UsageError(f"pexen: {exc}") from None
+        resume = self.config.stash.get(RESUME_KEY, None)
+        if resume is not None:
+            self.resumed = {test for test in resume.ended if test in self.index}
         self._queue_skips(self.planner.unrunnable)
         if compat:
             self.compat = CompatControl(self, spec)
+            self.compat.resumed(self.resumed)
             if "dependency" in spec:  # it keeps the outcomes pytest-dependency needs
                 self.config.pluginmanager.register(self.compat, "pexen-compat-control")
+        if resume is not None:
+            self._resume(resume)
+
+    def _resume(self, resume: Resume) -> None:
+        """``--pexen-resume``: what ended in an earlier boot is settled in
+        the planner and reported again, never sent."""
+        assert self.planner is not None
+        for test in self.resumed:
+            self.taken[self.index[test]] = 1
+        self._queue_skips(resume.restore(self.planner, self.index.__contains__,
+                                         self._hand_on))
+        journal = self.config.pluginmanager.get_plugin(JOURNAL)
+        if journal is not None:
+            journal.replay()
 
     def _queue_skips(self, dropped: list[Unrunnable[str]]) -> None:
         for u in dropped:
-            if u.task in self.index:
+            if u.task in self.index and u.task not in self.resumed:
                 self.skips.append((self.index[u.task], f"pexen: {u.reason}"))
 
     def _ended(self, nodeid: str) -> None:
@@ -353,7 +373,10 @@ class PexenScheduling:
         self._queue_skips(dropped)
         if deps_ok and shared:
             for dep in planner.dependents(nodeid):
-                self.shared.setdefault(dep, {}).update(shared)
+                self._hand_on(dep, shared)
+
+    def _hand_on(self, dependent: str, shared: dict[str, Any]) -> None:
+        self.shared.setdefault(dependent, {}).update(shared)
 
     def _late_crash(self, node: Any, index: int) -> None:
         """Report a worker's death while it tore down kept fixtures as the
@@ -498,8 +521,11 @@ class PexenScheduling:
     def _send(self, node: Any, entries: list[Entry]) -> None:
         if self.compat is not None:
             self.compat.sending(node, entries)
+        journal = self.config.pluginmanager.get_plugin(JOURNAL)
         for entry in entries:
             self.sent[entry[0]] = entry
             self.taken[entry[0]] = 1
+            if journal is not None:
+                journal.started(self.collection[entry[0]], node.gateway.id)
         self.node2pending[node].extend(e[0] for e in entries)
         node.sendcommand("pexen_run", entries=entries)

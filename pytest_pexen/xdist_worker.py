@@ -55,8 +55,10 @@ class PexenWorker:
 
     @property
     def plain(self) -> bool:
-        """No pexen metadata (and no error): xdist's load scheduler runs it."""
-        return self.graph_source.graph is None and self.graph_source.error is None
+        """No pexen metadata (and no error): xdist's load scheduler runs it,
+        unless the run resumes (load would run the finished tests again)."""
+        return (self.graph_source.graph is None and self.graph_source.error is None
+                and not self.config.getoption("pexen_resume"))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:

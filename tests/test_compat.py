@@ -113,9 +113,9 @@ class Run:
         return reports[0]["start"], reports[-1]["stop"], reports[0]["worker"]
 
 
-# test dependencies of this project that the inner sessions do without
-# (their import is a good part of an xdist worker's start)
-QUIET = ("-p", "no:hypothesispytest", "-p", "no:rerunfailures")
+# a test dependency of this project that the inner sessions do without
+# (hypothesis' plugin is off in them already: conftest.py)
+QUIET = ("-p", "no:rerunfailures")
 
 
 def three_ways(

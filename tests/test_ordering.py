@@ -254,7 +254,7 @@ def test_shared_state_flows_to_dependents(pytester: pytest.Pytester) -> None:
             pexen_shared["x"] = object()
     """)
     pytester.makeini("[pytest]\npexen_shared =\n    env=ci\n")
-    result = pytester.runpytest("-p", "pexen", "--pexen-shared", "n=3")
+    result = pytester.runpytest("-p", "pexen", "--pexen-shared", "n:=3")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*pexen_shared?'x'? = <object*is not JSON serialisable*"])
 
@@ -263,7 +263,7 @@ def test_bad_shared_option(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_a="def test_a(): pass")
     result = pytester.runpytest_subprocess("-p", "pexen", "--pexen-shared", "novalue")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--pexen-shared expects KEY=VALUE, got 'novalue'*"])
+    result.stderr.fnmatch_lines(["*--pexen-shared expects KEY=VALUE or KEY:=JSON, got 'novalue'*"])
 
 
 def test_rerun_of_a_flaky_provider_counts_the_last_attempt(pytester: pytest.Pytester) -> None:

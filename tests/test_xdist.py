@@ -136,7 +136,7 @@ def test_shared_state_crosses_workers(pytester: pytest.Pytester) -> None:
             assert pexen_shared["who"].startswith("gw")
             assert pexen_shared["n"] == 7
     """)
-    result = run(pytester, "-n", "2", "--pexen-shared", "n=7")
+    result = run(pytester, "-n", "2", "--pexen-shared", "n:=7")
     result.assert_outcomes(passed=3)
 
 

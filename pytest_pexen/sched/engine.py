@@ -10,6 +10,8 @@ result throttles execution to the pool's spare capacity.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import inspect
 import types
 import warnings
@@ -136,6 +138,24 @@ class Sched:
             run.close()
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the garbage collector while the graph is built.
+
+    Building a graph of tens of thousands of tasks allocates only long-lived
+    objects, so the collections it triggers free nothing; a full collection
+    in the middle of it walks every task's metadata and was a third of the
+    set-up time of a 50,000-task run (benchmarks/engine.py)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class _Run:
     """The state of one ``Sched.run()``."""
 
@@ -147,16 +167,19 @@ class _Run:
         self.pass_shared: list[bool] = []
         self.planner: Planner[int] = Planner(describe=lambda i: _task_name(self.tasks[i]))
         self.pools: dict[Hashable, Pool | None] = {}
-        for n, (tasks, group_pool) in enumerate(sched._groups):
-            name = ("pexen group", n) if n else None
-            self.planner.add_group(name)
-            self.pools[name] = group_pool
-            self._add(tasks, name)
-        self.planner.prepare()
+        with _gc_paused():
+            for n, (tasks, group_pool) in enumerate(sched._groups):
+                name = ("pexen group", n) if n else None
+                self.planner.add_group(name)
+                self.pools[name] = group_pool
+                self._add(tasks, name)
+            self.planner.prepare()
         self.shared: dict[int, dict[str, Any]] = {}
         self.pool: Pool | None = None
         self.pool_group: Hashable = ("no group yet",)
+        self.capacity = 0  # of self.pool
         self.inflight = 0
+        self.added = False  # tasks were added while a result was out
         self.unsent: deque[Result] = deque()
 
     def _add(self, tasks: list[Callable[..., Any]], group: Hashable) -> None:
@@ -172,12 +195,14 @@ class _Run:
 
     def add(self, tasks: list[Callable[..., Any]]) -> None:
         before = len(self.tasks)
-        self._add(tasks, None)
-        try:
-            self.planner.prepare()
-        except Exception:
-            del self.tasks[before:], self.kwargs[before:], self.pass_shared[before:]
-            raise
+        with _gc_paused():
+            self._add(tasks, None)
+            try:
+                self.planner.prepare()
+            except Exception:
+                del self.tasks[before:], self.kwargs[before:], self.pass_shared[before:]
+                raise
+        self.added = True
 
     def _pool_for(self, group: Hashable) -> Pool:
         pool = self.pools.get(group) or self.default_pool
@@ -186,34 +211,39 @@ class _Run:
         return pool
 
     def _fill(self) -> None:
-        """Submit ready tasks up to the pool's capacity."""
+        """Submit ready tasks up to the pool's capacity; between groups (when
+        the last task of one is back), switch to the next group's pool."""
         planner = self.planner
-        if planner.current_group != self.pool_group and not self.inflight:
+        group = planner.current_group
+        if group != self.pool_group:
+            if self.inflight:
+                return
             if self.pool is not None:
                 self.pool.shutdown(wait=True)
-            self.pool_group = planner.current_group
-            self.pool = self._pool_for(self.pool_group)
+            self.pool_group = group
+            self.pool = self._pool_for(group)
             self.pool.start()
-        pool = self.pool
-        if pool is None or planner.current_group != self.pool_group:
-            return
-        free = pool.capacity - self.inflight
+            self.capacity = self.pool.capacity
+        free = self.capacity - self.inflight
         if free <= 0:
             return
+        pool = self.pool
+        assert pool is not None
+        tasks, kwargs, pass_shared = self.tasks, self.kwargs, self.pass_shared
         default, shared_of = self.sched._default_shared, self.shared
         for tid in planner.get_ready(free):
             shared = shared_of.pop(tid, None)
             if shared is None:
                 shared = dict(default)
             try:
-                pool.submit(tid, self.tasks[tid], shared, self.kwargs[tid], self.pass_shared[tid])
+                pool.submit(tid, tasks[tid], shared, kwargs[tid], pass_shared[tid])
             except PoolError as exc:
                 self.unsent.append((tid, shared, None, ExceptionInfo(PoolError, exc, None)))
                 continue
             self.inflight += 1
 
     def results(self) -> Iterator[TaskRes]:
-        planner = self.planner
+        planner, tasks = self.planner, self.tasks
         self._fill()
         while self.inflight or self.unsent:
             if self.unsent:
@@ -224,8 +254,6 @@ class _Run:
                 tid, shared, ret, excinfo = self.pool.get()
                 self.inflight -= 1
                 flags = None if excinfo is None else failure_flags(excinfo.val)
-                if excinfo is not None and excinfo.val is None and excinfo.type is not None:
-                    flags = _flags_of_type(excinfo.type)
             if excinfo is None:
                 planner.done(tid)
                 well = True
@@ -241,8 +269,10 @@ class _Run:
                 for dep in planner.dependents(tid):
                     self.shared.setdefault(dep, dict(self.sched._default_shared)).update(shared)
             self._fill()
-            yield TaskRes(self.tasks[tid], shared if shared is not None else {}, ret, excinfo)
-            self._fill()
+            yield TaskRes(tasks[tid], shared if shared is not None else {}, ret, excinfo)
+            if self.added:  # by add_tasks() while the caller held the result
+                self.added = False
+                self._fill()
         if planner.active:  # pragma: no cover - the planner never stalls
             raise RuntimeError("pexen: tasks remain but none can start")
         left = len(planner.unrunnable)
@@ -264,10 +294,3 @@ class _Run:
         if self.pool is not None:
             self.pool.shutdown(wait=not self.inflight)
             self.pool = None
-
-
-def _flags_of_type(etype: type[BaseException]) -> tuple[bool, bool] | None:
-    """A TaskFailError whose instance could not cross back: default flags."""
-    from .errors import TaskFailError
-
-    return (True, True) if issubclass(etype, TaskFailError) else None

@@ -110,17 +110,19 @@ class SchedMeta:
         timeout: float | None = None,
         callpath: list[str] | None = None,
     ) -> None:
-        self._defaults()
-        given = {
-            "requires": requires, "provides": provides, "claims": claims, "uses": uses,
-            "priority": priority, "kwargs": kwargs, "group": group, "timeout": timeout,
-            "callpath": callpath,
-        }
-        for name, value in given.items():
-            empty = type(value) in (tuple, list, set, frozenset, dict) and not value
-            if value is None or empty or (name == "priority" and type(value) is int and not value):
-                continue
-            setattr(self, name, value)
+        # each field made once, by its normaliser (None: the default): a
+        # graph of many tasks makes many of these, and every container made
+        # and dropped here brings the next garbage collection closer
+        init = object.__setattr__
+        init(self, "requires", set() if requires is None else to_tags("requires", requires))
+        init(self, "provides", set() if provides is None else to_tags("provides", provides))
+        init(self, "claims", set() if claims is None else to_tags("claims", claims))
+        init(self, "uses", set() if uses is None else to_tags("uses", uses))
+        init(self, "priority", 0 if priority is None else _to_priority(priority))
+        init(self, "kwargs", {} if kwargs is None else _to_kwargs(kwargs))
+        init(self, "group", _to_group(group))
+        init(self, "timeout", _to_timeout(timeout))
+        init(self, "callpath", [] if callpath is None else _to_callpath(callpath))
 
     def _defaults(self) -> None:
         init = object.__setattr__
@@ -190,7 +192,7 @@ def has_meta(obj: object) -> bool:
 def retrieve_meta(obj: object) -> SchedMeta:
     """The metadata of ``obj``, or a fresh empty one (not attached)."""
     meta = getattr(obj, SCHED_ATTR_NAME, None)
-    return meta if isinstance(meta, SchedMeta) else SchedMeta()
+    return meta if isinstance(meta, SchedMeta) else SchedMeta.empty()
 
 
 def assign_meta(obj: object, meta: SchedMeta | None = None) -> SchedMeta:
@@ -199,7 +201,7 @@ def assign_meta(obj: object, meta: SchedMeta | None = None) -> SchedMeta:
         existing = getattr(obj, SCHED_ATTR_NAME, None)
         if isinstance(existing, SchedMeta):
             return existing
-        meta = SchedMeta()
+        meta = SchedMeta.empty()
     elif not isinstance(meta, SchedMeta):
         raise TypeError(f"assign_meta expects a SchedMeta, got {type(meta).__name__}")
     try:
@@ -214,9 +216,14 @@ def assign_meta(obj: object, meta: SchedMeta | None = None) -> SchedMeta:
 
 def assign_val(obj: object, **fields: Any) -> SchedMeta:
     """Set metadata fields on ``obj``, creating its metadata when needed."""
-    meta = assign_meta(obj)
-    meta.update(fields)
-    return meta
+    existing = getattr(obj, SCHED_ATTR_NAME, None)
+    if isinstance(existing, SchedMeta):
+        existing.update(fields)
+        return existing
+    unknown = fields.keys() - _NORMALISE.keys()
+    if unknown:
+        raise AttributeError(f"{sorted(unknown)[0]!r} is not a pexen metadata field")
+    return assign_meta(obj, SchedMeta(**fields))
 
 
 @overload

@@ -247,10 +247,13 @@ class Planner(Generic[K]):
         # providers that will join a tag: a tag already satisfied or failed
         # is settled, a late provider does not reopen it
         joins: dict[int, list[int]] = {}
+        late: list[int] = []  # new tasks that provide a tag already settled
         for t in new:
             for g in self._prov[t]:
                 if tstate[g] == _PENDING:
                     joins.setdefault(g, []).append(t)
+                else:
+                    late.append(t)
         missing_tags: dict[int, list[int]] = {}
         for t in new:
             for g in self._req[t]:
@@ -274,8 +277,9 @@ class Planner(Generic[K]):
         for g, ts in joins.items():
             left[g] += len(ts)
             self._tag_providers[g].extend(ts)
-        for t in new:
+        for t in late:
             self._prov[t] = tuple(g for g in self._prov[t] if tstate[g] == _PENDING)
+        for t in new:
             if self._group[t] < self._current:
                 if self._current < len(self._group_names):
                     self._group[t] = self._current

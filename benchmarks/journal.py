@@ -1,0 +1,130 @@
+"""Cost of the journal, and of resuming from it (issue: journal and resume).
+
+1. 2,000 trivial tests (default), serial: the run with the default journal
+   (``--pexen-fsync=auto``) and with ``--pexen-fsync=always`` against the
+   same run with ``--pexen-state=none``; the cost per test is the
+   difference of the medians over the number of tests (goals: <= 0.05 ms
+   with auto, <= 0.5 ms with always). Each run is a fresh process, the
+   contenders alternate round by round.
+2. A journal of a finished 10,000-test run: reading, checking and
+   restoring it (``journal.load``, ``Resume.check``, ``Resume.restore`` into
+   the run's planner), timed in a fresh process (goal: <= 1 s); and, for
+   context, the whole resumed pytest run (all 10,000 reported again, none
+   run) against ``--collect-only`` of the same suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PER_FILE = 100
+
+RESTORE = """
+import sys, time
+t0 = time.perf_counter()
+from pytest_pexen import journal
+from pytest_pexen.resume import Resume, identity
+from pytest_pexen.taskgraph import plain_spec, spec_planner
+path = sys.argv[1]
+start = time.perf_counter()
+state = journal.load(path)
+resume = Resume(path, state)
+tests = state.tests
+resume.check(sorted(tests), state.header["options"])
+planner = spec_planner(plain_spec(tests))
+resume.restore(planner, set(tests).__contains__, lambda dep, shared: None)
+assert not planner.active, "every test restored as finished"
+print(time.perf_counter() - start)
+"""
+
+
+def write_suite(root: Path, tests: int) -> Path:
+    root.mkdir(parents=True)
+    (root / "pytest.ini").write_text("[pytest]\n")
+    for f in range(0, tests, PER_FILE):
+        text = "\n".join(f"def test_{i}():\n    pass\n" for i in range(f, min(tests, f + PER_FILE)))
+        (root / f"test_{f // PER_FILE:03d}.py").write_text(text)
+    return root
+
+
+def run(suite: Path, extra: list[str], cpu: bool = False) -> float:
+    """Wall time of a fresh pytest process, or its CPU time (user + system),
+    which a machine shared with other work disturbs much less."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "pexen", "-p", "no:randomly", *extra]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=suite, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = proc.stdout.read() if proc.stdout is not None else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{out[-3000:].decode()}")
+    return usage.ru_utime + usage.ru_stime if cpu else elapsed
+
+
+def journal_cost(root: Path, tests: int, rounds: int) -> None:
+    suite = write_suite(root / "cost", tests)
+    contenders = {
+        "--pexen-state=none": ["--pexen-state=none"],
+        "journal, --pexen-fsync=auto": ["--pexen-state=j.jsonl"],
+        "journal, --pexen-fsync=always": ["--pexen-state=j.jsonl", "--pexen-fsync=always"],
+    }
+    for extra in contenders.values():  # warm caches, check the suite passes
+        run(suite, extra)
+    for measure in ("wall", "cpu"):
+        times: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(rounds):
+            for name, extra in contenders.items():
+                times[name].append(run(suite, extra, cpu=measure == "cpu"))
+        med = {name: statistics.median(values) for name, values in times.items()}
+        base = med["--pexen-state=none"]
+        print(f"{tests} trivial tests, serial, {measure} time, median of {rounds} rounds "
+              "(fresh process each)")
+        for name, value in med.items():
+            per_test = (value - base) / tests * 1000
+            print(f"  {name:32} {value:6.3f} s  {value / base:5.3f}x  "
+                  f"{per_test:+.4f} ms per test")
+
+
+def resume_cost(root: Path, tests: int, rounds: int) -> None:
+    suite = write_suite(root / "resume", tests)
+    run(suite, ["--pexen-state=j.jsonl"])
+    path = suite / "j.jsonl"
+    size = path.stat().st_size
+    restore = []
+    for _ in range(rounds):
+        proc = subprocess.run([sys.executable, "-c", RESTORE, str(path)], capture_output=True,
+                              text=True, check=True)
+        restore.append(float(proc.stdout))
+    whole, collect = [], []
+    for _ in range(max(3, rounds // 2)):
+        whole.append(run(suite, ["--pexen-state=j.jsonl", "--pexen-resume",
+                                 "--pexen-fsync=never"]))
+        collect.append(run(suite, ["--pexen-state=none", "--collect-only"]))
+        path.write_bytes(path.read_bytes()[:size])  # drop the boot records again
+    best = min(restore)
+    print(f"resume of a {tests}-test journal ({size / 1e6:.1f} MB): read + check + restore "
+          f"{best:.3f} s (best of {rounds}; goal <= 1 s: {best / 1.0:.2f}x of it)")
+    print(f"  whole resumed run (all reported again) {statistics.median(whole):.2f} s, "
+          f"--collect-only of the same suite {statistics.median(collect):.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tests", type=int, default=2000)
+    parser.add_argument("--resume-tests", type=int, default=10000)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        journal_cost(Path(tmp), args.tests, args.rounds)
+        resume_cost(Path(tmp), args.resume_tests, args.rounds)
+
+
+if __name__ == "__main__":
+    main()

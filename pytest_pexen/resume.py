@@ -1,0 +1,547 @@
+"""Journaling a run and resuming it: ``--pexen-state``, ``--pexen-resume``.
+
+The journaling process is the one that sees every report: the serial
+process, or the xdist controller (workers never write). It writes the run
+header once the selection is known and the first test starts, a ``start``
+record when a test starts and an ``end`` record, with the test's reports,
+when it is over (see journal.py for the format).
+
+On ``--pexen-resume`` it reads the journal first (at configure, so that the
+boot counts reach xdist workers with their start-up data), checks that it
+is a journal of this very run once the selection is known, then, before any
+test runs: tells the planner how each finished test ended (provides and
+shared state restored), and reports those tests again from their journaled
+reports, marked resumed, so the terminal, ``--junitxml`` and the pexen xUnit
+report cover the whole run. Finished tests are not run again; those that
+were running when the run stopped run again, their boot count one higher.
+
+A reboot asked for by a test (reboot.py) stops the run: serially at once;
+under xdist no new test is sent, the running ones finish and are journaled.
+The reboot command runs last, when the journal is on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import journal
+from .reboots import BOOTS_KEY
+from .results import merge_own, own_outcome, strict_warn
+from .runtime import RUN_KEY, bad_outcome, unserialisable
+
+if TYPE_CHECKING:
+    from .sched.planner import Planner, Unrunnable
+
+RESUME_KEY = pytest.StashKey["Resume"]()
+JOURNAL = "pexen-journal"
+# what a plain passed phase report holds (pytest's fields, xdist's additions)
+_PLAIN_FIELDS = frozenset((
+    "_id", "nodeid", "location", "keywords", "outcome", "longrepr", "when", "user_properties",
+    "sections", "duration", "start", "stop", "item_index", "worker_id", "testrun_uid", "node"))
+
+
+def journal_path(config: pytest.Config) -> tuple[Path | None, str]:
+    """Where the journal is (None: no journal), and why if none."""
+    value = config.getoption("pexen_state")
+    base = Path(config.invocation_params.dir)
+    if not value:
+        value = str(config.getini("pexen_state") or "")
+        base = config.inipath.parent if config.inipath else config.rootpath
+    if value:
+        if value.lower() == "none":
+            return None, "--pexen-state=none"
+        return base / value, ""
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        return None, "the cache provider is disabled and no --pexen-state is given"
+    return cache.mkdir("pexen") / "state.jsonl", ""
+
+
+def run_options(config: pytest.Config) -> dict[str, Any]:
+    """The options that change outcomes, and so belong to a run's identity."""
+    from .shared import SHARED_KEY
+
+    return {"shared": config.stash.get(SHARED_KEY, {}), "strict_warn": strict_warn(config)}
+
+
+def identity(tests: list[str], options: dict[str, Any]) -> str:
+    text = json.dumps([tests, options], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Resume:
+    """A journal being continued: what ended, what was interrupted."""
+
+    def __init__(self, path: Path, state: journal.State) -> None:
+        self.path = path
+        self.state = state
+        self.boots = journal.boot_counts(state)
+        self.boot = state.boot + 1
+        self.ended = state.ended
+
+    def check(self, tests: list[str], options: dict[str, Any]) -> None:
+        """UsageError unless this run selects what the journal's run did."""
+        header = self.state.header
+        if header.get("identity") == identity(tests, options):
+            return
+        theirs = header.get("tests", [])
+        if sorted(theirs) != tests:
+            mine = set(tests)
+            extra = next((t for t in tests if t not in set(theirs)), None)
+            missing = next((t for t in theirs if t not in mine), None)
+            what = (f"it selected {len(theirs)} tests, this run {len(tests)}"
+                    + (f"; {missing} is not selected now" if missing else "")
+                    + (f"; {extra} is new" if extra else ""))
+        else:
+            what = f"other options: {header.get('options')} (now {options})"
+        raise pytest.UsageError(
+            f"pexen: the journal {self.path} is of another run ({what}); run with the "
+            "same selection and options to resume it, or without --pexen-resume to "
+            "start afresh")
+
+    def restore(self, planner: Planner[str], known: Callable[[str], bool],
+                hand_on: Callable[[str, dict[str, Any]], None]) -> list[Unrunnable[str]]:
+        """Tell the planner how each finished test ended, in the order they
+        ended, and hand their shared state on to their dependents; the
+        tests that can no longer run (their providers failed)."""
+        dropped: list[Unrunnable[str]] = []
+        for test, record in self.ended.items():
+            if not known(test) or not planner.start(test):
+                continue  # skipped for a failed provider: dropped again by its provider
+            dropped += planner.done(
+                test, ok=bool(record.get("ok")), deps_ok=bool(record.get("deps_ok")),
+                locks_ok=bool(record.get("locks_ok", True)),
+                outcome=str(record.get("why") or "failed"))
+            shared = record.get("shared")
+            if record.get("deps_ok") and isinstance(shared, dict) and shared:
+                for dep in planner.dependents(test):
+                    hand_on(dep, shared)
+        return dropped
+
+    def replay(self, config: pytest.Config) -> None:
+        """Report every finished test again, from its journaled reports."""
+        hook = config.hook
+        for test, record in self.ended.items():
+            location = record.get("location")
+            location = tuple(location) if isinstance(location, list) else None
+            replayed = []
+            for data in record.get("reports") or []:
+                report: Any = (compact_report(test, location, record.get("worker"), data)
+                          if isinstance(data, list)
+                          else hook.pytest_report_from_serializable(config=config, data=data))
+                if report is None:
+                    continue
+                report.pexen_resumed = True
+                location = location or getattr(report, "location", None)
+                replayed.append(report)
+            if not replayed:
+                continue
+            first = replayed[0]
+            facts = list(getattr(first, "pexen_facts", None) or [])
+            first.pexen_facts = [*facts, ["pexen.resumed", "true"]]
+            hook.pytest_runtest_logstart(nodeid=test, location=location)
+            for report in replayed:
+                hook.pytest_runtest_logreport(report=report)
+            hook.pytest_runtest_logfinish(nodeid=test, location=location)
+        for record in self.state.late:
+            data = record.get("report")
+            report = hook.pytest_report_from_serializable(config=config, data=data)
+            if report is not None:
+                report.pexen_resumed = True
+                hook.pytest_runtest_logreport(report=report)
+
+    def header_line(self, selected: int) -> str:
+        again = ", ".join(f"{t} (boot count {n})" for t, n in self.boots.items()
+                          if t not in self.ended)
+        return (f"pexen: resuming {self.path} (boot {self.boot}): {len(self.ended)} of "
+                f"{selected} tests finished before"
+                + (f"; running again: {again}" if again else ""))
+
+
+def compact_report(nodeid: str, location: tuple[str, int | None, str] | None,
+                   worker: str | None, data: list[Any]) -> pytest.TestReport:
+    """A plain passed phase report again, from ``[when, duration, start, stop]``."""
+    when, duration, start, stop = data
+    report = pytest.TestReport(nodeid, location or (nodeid, None, nodeid), {}, "passed", None,
+                               when, [], duration, start=start, stop=stop)
+    if worker is not None:
+        report.worker_id = worker  # type: ignore[attr-defined]
+    return report
+
+
+@dataclass
+class _Test:
+    """A test between its start and end, as the journaling process sees it."""
+
+    bad: str | None = None  # how it did not pass (the planner's words)
+    flags: list[bool] | None = None  # TaskFailError's deps_ok, locks_ok
+    outcome: str = "pass"  # its own, phase by phase
+    pexen_outcome: str | None = None  # with its sub-results (results.Recorder)
+    reports: list[dict[str, Any] | list[Any]] = field(default_factory=list)
+    shared: dict[str, Any] | None = None
+    start: float = field(default_factory=time.time)
+    worker: str | None = None
+    results: list[Any] = field(default_factory=list)
+    duration: float = 0.0
+    reboot: int | None = None  # asked for a reboot at this boot count
+    location: tuple[str, int | None, str] | None = None
+
+
+class JournalPlugin:
+    """The journaling process's hooks (serial process or xdist controller)."""
+
+    def __init__(self, config: pytest.Config, path: Path, resume: Resume | None) -> None:
+        self.config = config
+        self.path = path
+        self.resume = resume
+        self.fsync = str(config.getoption("pexen_fsync"))
+        self.writer: journal.Writer | None = None
+        self.tests: list[str] | None = None  # the selection, once known
+        self.open: dict[str, _Test] = {}
+        self.replaying = False
+        self.replayed = 0  # finished tests reported again
+        self.reboot: tuple[str, int] | None = None  # the test that asked, its boot count
+        self.session: pytest.Session | None = None
+        self.provides: dict[str, list[str]] | None = None
+        self.note: str | None = None  # for the header
+
+    def pytest_report_header(self) -> list[str]:
+        return [self.note] if self.note else []
+
+    # ------------------------------------------------------------ selection
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if under_xdist(self.config):
+            return  # an xdist controller: the workers collect
+        self._selected([item.nodeid for item in session.items])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if self.tests is None:
+            self._selected(list(ids))
+
+    def _selected(self, ids: list[str]) -> None:
+        self.tests = sorted(ids)
+        if self.resume is not None:
+            self.resume.check(self.tests, run_options(self.config))
+
+    # ------------------------------------------------------------ writing
+    def _write(self, record: dict[str, Any]) -> None:
+        if self.writer is None:
+            self._open()
+        assert self.writer is not None
+        self.writer.write(record)
+
+    def _open(self) -> None:
+        resume = self.resume
+        self.writer = journal.Writer(self.path, self.fsync, fresh=resume is None)
+        if resume is None:
+            tests = self.tests or []
+            options = run_options(self.config)
+            from . import __version__
+
+            self.writer.write({"type": "run", "format": journal.FORMAT, "id": uuid.uuid4().hex,
+                               "t": time.time(), "pexen": __version__, "tests": tests,
+                               "identity": identity(tests, options), "options": options})
+        else:
+            self.writer.write({"type": "boot", "boot": resume.boot, "t": time.time()})
+
+    @property
+    def boot(self) -> int:
+        return self.resume.boot if self.resume is not None else 0
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        if self.replaying:
+            return
+        if nodeid not in self.open:  # under pexen's xdist scheduling: when sent
+            self.started(nodeid, None)
+
+    def started(self, nodeid: str, worker: str | None) -> None:
+        """A test starts (serial), or is sent to a worker (xdist): the
+        controller learns of a start only after the fact, and a test that
+        kills the machine may kill the controller first; so under xdist a
+        test counts as running once sent, and a resume runs it again."""
+        self.open[nodeid] = _Test(worker=worker)
+        self._write({"type": "start", "test": nodeid, "t": time.time(), "worker": worker,
+                     "boot": self.boot})
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.replaying:
+            return
+        test = self.open.get(report.nodeid)
+        data = self._serialise(report)
+        if test is None or getattr(report, "pexen_late", False):
+            self._write({"type": "report", "test": report.nodeid, "report": data})
+            return
+        extra = report.__dict__
+        test.reports.append(data)
+        if test.location is None:
+            test.location = report.location
+        test.worker = extra.get("worker_id", test.worker)
+        test.duration += report.duration
+        if "pexen_results" in extra:
+            test.results.extend(extra["pexen_results"])
+        if str(report.outcome) == "rerun":  # pytest-rerunfailures: the attempt is void
+            test.bad, test.flags, test.outcome, test.results = None, None, "pass", []
+            return
+        if "pexen_outcome" in extra:
+            test.pexen_outcome = extra["pexen_outcome"]
+        if str(report.when) == "???":  # xdist: its worker crashed
+            test.outcome, test.bad = "error", test.bad or "crashed (its worker died)"
+            self._end(report.nodeid)
+            return
+        if report.when is not None and type(report) is pytest.TestReport:
+            test.outcome = merge_own(test.outcome, own_outcome(report))
+            bad = bad_outcome(report)
+            if bad is not None and test.bad is None:
+                test.bad = bad
+        if "pexen_flags" in extra and report.failed:
+            test.flags = [bool(f) for f in extra["pexen_flags"]]
+        if "pexen_shared" in extra:
+            test.shared = extra["pexen_shared"]
+        if "pexen_reboot" in extra:
+            test.reboot = int(extra["pexen_reboot"])
+            self._rebooting(report.nodeid, test.reboot)
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        if not self.replaying and nodeid in self.open:
+            self._end(nodeid)
+
+    def _serialise(self, report: pytest.TestReport) -> dict[str, Any] | list[Any]:
+        """The report as the journal keeps it: a passed phase that carries
+        nothing but its times (the common case) as ``[when, duration,
+        start, stop]``, anything else as pytest serialises it for xdist."""
+        extra = report.__dict__
+        if (extra["outcome"] == "passed" and extra["longrepr"] is None
+                and not extra["sections"] and not extra["user_properties"]
+                and extra.keys() <= _PLAIN_FIELDS and type(report) is pytest.TestReport):
+            return [report.when, report.duration, report.start, report.stop]
+        data: dict[str, Any] = self.config.hook.pytest_report_to_serializable(
+            config=self.config, report=report)
+        data.pop("node", None)  # the xdist controller's handle on the worker
+        data["keywords"] = {}  # not needed to report it again, often the biggest part
+        return data
+
+    def _end(self, nodeid: str) -> None:
+        test = self.open.pop(nodeid)
+        if test.reboot is not None:
+            return  # it runs again after the reboot: not over
+        ok = test.bad is None
+        deps_ok, locks_ok = test.flags if test.flags else (ok, True)
+        shared = test.shared
+        if shared is None:
+            run = self.config.stash.get(RUN_KEY, None)
+            shared = run.shared.get(nodeid) if run is not None else None
+            if shared and unserialisable(shared) is not None:
+                shared = None  # it failed the test for that already
+        outcome = test.pexen_outcome or test.outcome
+        self._write({
+            "type": "end", "test": nodeid, "t": time.time(), "outcome": outcome,
+            "duration": round(test.duration, 6), "results": test.results, "shared": shared,
+            "provides": self._provides(nodeid) if ok and deps_ok else [],
+            "ok": ok, "deps_ok": deps_ok, "locks_ok": locks_ok, "why": test.bad,
+            "worker": test.worker, "boot": self.boot, "start": test.start,
+            "location": test.location, "reports": test.reports})
+
+    def _provides(self, nodeid: str) -> list[str]:
+        if self.provides is None:
+            self.provides = provided_tags(self.config)
+        return self.provides.get(nodeid, [])
+
+    # ------------------------------------------------------------ reboot
+    def _rebooting(self, nodeid: str, count: int) -> None:
+        """A test asked for a reboot: record it, and stop the run (under
+        xdist: no new test is sent, the running ones finish)."""
+        command = str(self.config.getoption("pexen_reboot_cmd")
+                      or self.config.getini("pexen_reboot_cmd"))
+        self._write({"type": "reboot", "test": nodeid, "t": time.time(), "boot": self.boot,
+                     "boot_count": count, "command": command})
+        if self.reboot is None:
+            self.reboot = (nodeid, count)
+        reason = f"pexen: {nodeid} asked for a reboot"
+        dsession = self.config.pluginmanager.get_plugin("dsession")
+        if dsession is not None:
+            if not dsession.shouldstop:
+                dsession.shouldstop = reason
+        elif self.session is not None:
+            self.session.shouldstop = reason
+
+    # ------------------------------------------------------------ resume
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        """Serial resume: the planner learns what ended before, and those
+        tests are reported again before the run goes on. Their failures
+        count for the exit status, but neither stop this boot's run (``-x``)
+        nor read as collection errors."""
+        resume = self.resume
+        if resume is None or under_xdist(self.config):  # the xdist scheduler restores
+            return (yield)
+        run = self.config.stash.get(RUN_KEY, None)
+        if run is not None and run.planner is not None:
+            ids = {item.nodeid for item in session.items}
+            resume.restore(run.planner, ids.__contains__, run.hand_on)
+        failed, shouldfail = session.testsfailed, session.shouldfail
+        self.replay()
+        resumed_failures = session.testsfailed - failed
+        session.testsfailed, session.shouldfail = failed, shouldfail
+        if any(item.nodeid in resume.ended for item in session.items):
+            self.config.pluginmanager.register(SkipEnded(session.items, resume.ended),
+                                               "pexen-skip-ended")
+        try:
+            return (yield)
+        finally:
+            session.testsfailed += resumed_failures
+
+    def replay(self) -> None:
+        resume = self.resume
+        if resume is None:
+            return
+        if self.writer is None:
+            self._open()  # the boot record, before anything else of this boot
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(resume.header_line(len(self.tests or [])))
+        self.replaying = True
+        try:
+            resume.replay(self.config)
+        finally:
+            self.replaying = False
+        self.replayed = len(resume.ended)
+
+    # ------------------------------------------------------------ the end
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.writer is None:
+            return
+        reason = ("reboot" if self.reboot is not None
+                  else "interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED
+                  else "finished")
+        self.writer.write({"type": "stop", "t": time.time(), "reason": reason,
+                           "exitstatus": int(exitstatus)})
+        self.writer.close()
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.replayed:
+            terminalreporter.write_line(f"pexen: {self.replayed} results resumed from {self.path}")
+        if self.reboot is not None:
+            nodeid, count = self.reboot
+            command = self.config.getoption("pexen_reboot_cmd") or self.config.getini(
+                "pexen_reboot_cmd")
+            terminalreporter.write_line(
+                f"pexen: {nodeid} asked for a reboot (boot count {count}); running "
+                f"{command!r}; after it, run the same pytest command with --pexen-resume",
+                yellow=True)
+
+    def pytest_unconfigure(self) -> None:
+        if self.reboot is None:
+            return
+        command = str(self.config.getoption("pexen_reboot_cmd")
+                      or self.config.getini("pexen_reboot_cmd"))
+        done = subprocess.run(command, shell=True, check=False)
+        if done.returncode != 0:
+            print(f"pexen: the reboot command {command!r} failed (exit {done.returncode})")
+
+
+class ResumedStatus:
+    """Reports of finished tests told again read "PASSED (resumed)" in the
+    terminal (registered only when a run resumes)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
+        status = yield
+        if getattr(report, "pexen_resumed", False) and isinstance(status, tuple) and status[2]:
+            category, letter, word = status
+            if isinstance(word, tuple):
+                word = (f"{word[0]} (resumed)", word[1])
+            else:
+                word = f"{word} (resumed)"
+            return category, letter, word
+        return status
+
+
+class SkipEnded:
+    """Serial resume: tests that ended before are not run again (they were
+    reported from the journal); the test before one of them tears down as
+    if it were not there."""
+
+    def __init__(self, items: list[pytest.Item], ended: dict[str, Any]) -> None:
+        self.ended = ended
+        self.next_real: dict[str, pytest.Item | None] = {}
+        following: pytest.Item | None = None
+        for item in reversed(items):
+            self.next_real[item.nodeid] = following
+            if item.nodeid not in ended:
+                following = item
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item,
+                                nextitem: pytest.Item | None) -> bool | None:
+        if item.nodeid in self.ended:
+            return True
+        if nextitem is not None and nextitem.nodeid in self.ended:
+            real = self.next_real[item.nodeid]
+            item.ihook.pytest_runtest_protocol(item=item, nextitem=real)
+            return True
+        return None
+
+
+def under_xdist(config: pytest.Config) -> bool:
+    """Whether this process is an xdist controller (its workers run the tests)."""
+    return getattr(config.option, "dist", "no") != "no" and bool(config.getoption("tx", None))
+
+
+def provided_tags(config: pytest.Config) -> dict[str, list[str]]:
+    """Each test's provided tags (serial: from the graph; xdist: from the
+    graph the workers sent)."""
+    graph = getattr(config.pluginmanager.get_plugin("pexen-graph"), "graph", None)
+    if graph is not None:
+        return {nodeid: sorted(meta.provides) for nodeid, meta in graph.metas.items()}
+    dist = config.pluginmanager.get_plugin("pexen-dist")
+    spec = getattr(getattr(dist, "scheduler", None), "spec", None)
+    if spec:
+        return {task[0]: list(task[2]) for task in spec["tasks"]}
+    return {}
+
+
+def configure(config: pytest.Config) -> None:
+    """Read the journal to resume (before xdist starts its workers, which get
+    the boot counts), and start journaling in this process."""
+    if getattr(config, "workerinput", None) is not None:
+        return  # xdist workers never journal
+    if config.getoption("pexen_fsync") not in ("auto", "always", "never"):
+        raise pytest.UsageError("pexen: --pexen-fsync must be auto, always or never")
+    path, why = journal_path(config)
+    resume: Resume | None = None
+    note = None
+    if config.getoption("pexen_resume"):
+        if path is None:
+            raise pytest.UsageError(f"pexen: --pexen-resume: there is no journal ({why})")
+        if path.exists():
+            try:
+                resume = Resume(path, journal.load(path))
+            except journal.JournalError as exc:
+                raise pytest.UsageError(f"pexen: --pexen-resume: {exc}") from None
+            config.stash[BOOTS_KEY] = resume.boots
+            config.stash[RESUME_KEY] = resume
+            config.pluginmanager.register(ResumedStatus(), "pexen-resumed-status")
+        else:
+            config.stash[BOOTS_KEY] = {}
+            note = f"pexen: --pexen-resume: no journal at {path}; starting a fresh run"
+    if path is None or config.getoption("collectonly") or config.getoption("pexen_plan"):
+        return
+    plugin = JournalPlugin(config, path, resume)
+    plugin.note = note
+    config.pluginmanager.register(plugin, JOURNAL)

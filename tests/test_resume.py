@@ -1,0 +1,321 @@
+"""The journal, --pexen-resume and reboots, with real processes killed for real.
+
+Each suite logs every test run to a file (RUNS), so "not run again" and
+"run again with a higher boot count" are read off what actually ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from pytest_pexen import journal
+
+SUITE = """
+import os, signal, time
+from pathlib import Path
+import pytest
+import pytest_pexen as pexen
+
+def ran(name):
+    with open(os.environ["RUNS"], "a") as f:
+        f.write(name + "\\n")
+
+def kill():
+    pid = os.getppid() if os.environ.get("KILL") == "parent" else os.getpid()
+    os.kill(pid, signal.SIGKILL)
+
+pytestmark = pexen.claims("lab")  # one at a time, even under xdist
+
+@pexen.provides("db")
+def test_db(pexen_shared):
+    ran("db")
+    pexen_shared["dsn"] = "pg://lab"
+
+@pexen.requires("db")
+def test_kill(pexen_boot_count, pexen_shared):
+    ran(f"kill{pexen_boot_count}")
+    assert pexen_shared["dsn"] == "pg://lab"
+    assert os.environ["PEXEN_BOOT_COUNT"] == str(pexen_boot_count)
+    if pexen_boot_count == 0:
+        kill()
+
+@pexen.requires("db")
+def test_after(pexen_shared):
+    ran("after")
+    assert pexen_shared["dsn"] == "pg://lab"
+
+def test_fail():
+    ran("fail")
+    assert 0
+"""
+
+
+@pytest.fixture
+def runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = pytester.path / "runs.log"
+    monkeypatch.setenv("RUNS", str(path))
+    return path
+
+
+def ran(runs: Path) -> list[str]:
+    return runs.read_text().split() if runs.exists() else []
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "pexen", "--pexen-state=state.jsonl", *args,
+                                         timeout=120)
+
+
+def records(path: Path, kind: str) -> list[dict[str, object]]:
+    return [r for r in journal.read(path) if r["type"] == kind]
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_kill_then_resume(pytester: pytest.Pytester, runs: Path, monkeypatch: pytest.MonkeyPatch,
+                          xdist: list[str]) -> None:
+    pytester.makepyfile(test_s=SUITE)
+    monkeypatch.setenv("KILL", "parent" if xdist else "self")
+    first = run(pytester, *xdist)
+    assert first.ret != 0
+    assert ran(runs) == ["db", "kill0"]
+    ended = [r["test"] for r in records(pytester.path / "state.jsonl", "end")]
+    assert ended == ["test_s.py::test_db"]
+
+    second = run(pytester, *xdist, "-v", "-rA", "--pexen-resume", "--junitxml=all.xml",
+                 "--pexen-junitxml=pexen.xml")
+    assert second.ret == 1  # test_fail
+    assert sorted(ran(runs)) == ["after", "db", "fail", "kill0", "kill1"]
+    second.stdout.fnmatch_lines([
+        "*resuming*(boot 1): 1 of 4 tests finished before; running again: "
+        "test_s.py::test_kill (boot count 1)*",
+        "*test_db PASSED (resumed)*",
+    ])
+    second.assert_outcomes(passed=3, failed=1)
+    cases = ET.parse(pytester.path / "all.xml").getroot().iter("testcase")
+    assert sorted(c.get("name") for c in cases) == ["test_after", "test_db", "test_fail",
+                                                    "test_kill"]
+    pexen_xml = (pytester.path / "pexen.xml").read_text()
+    assert "[[PROPERTY|pexen.resumed=true]]" in pexen_xml
+    assert "[[PROPERTY|pexen.boot_count=1]]" in pexen_xml
+
+    third = run(pytester, *xdist, "--pexen-resume")  # all finished: reported, none run
+    third.assert_outcomes(passed=3, failed=1)
+    assert sorted(ran(runs)) == ["after", "db", "fail", "kill0", "kill1"]
+
+
+REBOOT = """
+import os, time
+import pytest_pexen as pexen
+
+def ran(name):
+    with open(os.environ["RUNS"], "a") as f:
+        f.write(name + "\\n")
+
+def test_a():
+    ran("a")
+
+def test_reboot(pexen_boot_count):
+    ran(f"reboot{pexen_boot_count}")
+    if pexen_boot_count < 2:
+        time.sleep(0.3)  # the other worker's test is running meanwhile
+        pexen.reboot()
+
+def test_slow():
+    ran("slow")
+    time.sleep(1.0)
+
+@pexen.requires("test_reboot")
+def test_z():
+    ran("z")
+"""
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_reboot_command_then_resume(pytester: pytest.Pytester, runs: Path,
+                                    xdist: list[str]) -> None:
+    pytester.makepyfile(test_r=REBOOT)
+    cmd = "--pexen-reboot-cmd=echo reboot >> rebooted"
+    first = run(pytester, *xdist, cmd)
+    assert first.ret == pytest.ExitCode.INTERRUPTED
+    first.stdout.fnmatch_lines(["*test_r.py::test_reboot asked for a reboot (boot count 0)*"])
+    assert (pytester.path / "rebooted").read_text() == "reboot\n"
+    assert "z" not in ran(runs)  # nothing new after the request
+    state = journal.load(pytester.path / "state.jsonl")
+    assert state.reboot is not None and state.reboot["test"] == "test_r.py::test_reboot"
+    assert state.stop is not None and state.stop["reason"] == "reboot"
+    if xdist:  # the test running on the other worker finished and was journaled
+        assert "test_r.py::test_slow" in state.ended
+    second = run(pytester, *xdist, cmd, "--pexen-resume")
+    assert second.ret == pytest.ExitCode.INTERRUPTED
+    third = run(pytester, *xdist, cmd, "--pexen-resume")
+    assert third.ret == 0, third.stdout.str()
+    log = ran(runs)
+    assert [n for n in log if n.startswith("reboot")] == ["reboot0", "reboot1", "reboot2"]
+    assert sorted(n for n in log if not n.startswith("reboot")) == ["a", "slow", "z"]
+    assert (pytester.path / "rebooted").read_text() == "reboot\n" * 2
+    third.assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_reboot_command_that_kills_pytest(pytester: pytest.Pytester, runs: Path,
+                                          xdist: list[str]) -> None:
+    """The command kills pytest as a real reboot would: the journal is on
+    disk before it runs, and the run resumes."""
+    pytester.makepyfile(test_r=REBOOT.replace("< 2", "< 1"))
+    cmd = "--pexen-reboot-cmd=kill -9 $PPID"
+    first = run(pytester, *xdist, cmd)
+    assert first.ret == -9
+    second = run(pytester, *xdist, cmd, "--pexen-resume")
+    assert second.ret == 0
+    second.assert_outcomes(passed=4)
+    assert [n for n in ran(runs) if n.startswith("reboot")] == ["reboot0", "reboot1"]
+
+
+def test_reboot_without_command_or_over_the_limit_fails_that_test(
+        pytester: pytest.Pytester, runs: Path) -> None:
+    pytester.makepyfile(test_r="""
+        import pytest_pexen as pexen
+        def test_r(pexen_reboot):
+            pexen_reboot()
+        def test_other():
+            pass
+    """)
+    result = run(pytester, "-rf")
+    assert result.ret == 1
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*pexen.reboot(): no reboot command is configured; give "
+                                 "--pexen-reboot-cmd=CMD or the ini option pexen_reboot_cmd"])
+    result = run(pytester, "-rf", "--pexen-reboot-cmd=true", "--pexen-max-reboots=0")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_r has been rebooted 0 times (--pexen-max-reboots=0)*"])
+
+
+def test_bad_journals_are_one_line_errors_and_stay_untouched(pytester: pytest.Pytester,
+                                                           runs: Path) -> None:
+    pytester.makepyfile(test_s="def test_a(): pass\ndef test_b(): pass\n")
+    assert run(pytester).ret == 0
+    state = pytester.path / "state.jsonl"
+    before = state.read_bytes()
+    other = run(pytester, "--pexen-resume", "-k", "test_a")
+    assert other.ret == pytest.ExitCode.USAGE_ERROR
+    other.stderr.fnmatch_lines(["ERROR: pexen: the journal */state.jsonl is of another run "
+                                "(it selected 2 tests, this run 1; test_s.py::test_b is not "
+                                "selected now)*"])
+    assert "Traceback" not in other.stderr.str() + other.stdout.str()
+    assert state.read_bytes() == before
+    parallel = run(pytester, "--pexen-resume", "-k", "test_a", "-n", "2")
+    assert parallel.ret == pytest.ExitCode.USAGE_ERROR
+    parallel.stderr.fnmatch_lines(["ERROR: pexen: the journal */state.jsonl is of another run*"])
+    assert "resumed" not in parallel.stdout.str()
+    assert state.read_bytes() == before
+    state.write_text("garbage\n" + before.decode())
+    corrupt = run(pytester, "--pexen-resume")
+    assert corrupt.ret == pytest.ExitCode.USAGE_ERROR
+    corrupt.stderr.fnmatch_lines(["ERROR: pexen: --pexen-resume: */state.jsonl:1: not a pexen "
+                                  "journal record"])
+    state.write_bytes(before + b'{"type": "end", "test": "test_s.py::te')  # torn by a kill
+    torn = run(pytester, "--pexen-resume")
+    assert torn.ret == 0
+    torn.assert_outcomes(passed=2)
+    assert records(state, "boot")  # appended after the torn line was cut off
+
+
+def test_no_journal_is_a_fresh_run_and_none_writes_nothing(pytester: pytest.Pytester,
+                                                          runs: Path) -> None:
+    pytester.makepyfile(test_s="def test_a(): pass\n")
+    fresh = run(pytester, "--pexen-resume")
+    assert fresh.ret == 0
+    fresh.stdout.fnmatch_lines(["pexen: --pexen-resume: no journal at *state.jsonl; "
+                                "starting a fresh run"])
+    result = pytester.runpytest_subprocess("-p", "pexen", "--pexen-state=none")
+    assert result.ret == 0
+    assert not (pytester.path / ".pytest_cache" / "d" / "pexen").exists()
+    default = pytester.runpytest_subprocess("-p", "pexen")
+    assert default.ret == 0
+    assert records(pytester.path / ".pytest_cache" / "d" / "pexen" / "state.jsonl", "end")
+    nocache = pytester.runpytest_subprocess("-p", "pexen", "-p", "no:cacheprovider",
+                                            "--pexen-resume")
+    assert nocache.ret == pytest.ExitCode.USAGE_ERROR
+    nocache.stderr.fnmatch_lines(["ERROR: pexen: --pexen-resume: there is no journal (the "
+                                  "cache provider is disabled and no --pexen-state is given)"])
+
+
+def test_follow_and_summary_while_the_run_goes_on(pytester: pytest.Pytester,
+                                                 runs: Path) -> None:
+    pytester.makepyfile(test_s="""
+        import time, pytest
+        @pytest.mark.parametrize("i", range(5))
+        def test_t(i):
+            time.sleep(0.1)
+            assert i != 3
+    """)
+    state = pytester.path / "state.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "pexen", f"--pexen-state={state}", "-q"],
+        cwd=pytester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        seen = [(r["type"], r.get("test"), r.get("outcome"))
+                for r in journal.follow(state, poll=0.02, timeout=60)]
+    finally:
+        proc.wait(60)
+    assert seen[0][0] == "run" and seen[-1][0] == "stop"
+    ends = [(test, outcome) for kind, test, outcome in seen if kind == "end"]
+    assert ends == [(f"test_s.py::test_t[{i}]", "fail" if i == 3 else "pass")
+                    for i in range(5)]
+    summary = subprocess.run([sys.executable, "-m", "pytest_pexen.journal", str(state)],
+                             capture_output=True, text=True, check=False)
+    assert summary.returncode == 1
+    lines = summary.stdout.splitlines()
+    assert lines[0].endswith(": 5 tests")
+    assert lines[4].startswith("FAIL   test_s.py::test_t[3] ")
+    assert lines[-1] == "5 of 5 tests finished: 1 fail, 4 pass; stopped: finished"
+
+
+def test_records_carry_outcomes_results_and_shared_state(pytester: pytest.Pytester,
+                                                        runs: Path) -> None:
+    pytester.makepyfile(test_s="""
+        import pytest_pexen as pexen
+        @pexen.provides("db")
+        def test_p(pexen_shared, pexen_results):
+            pexen_shared["k"] = [1]
+            pexen_results.warn("disk 91% full")
+        @pexen.requires("db")
+        def test_d():
+            pass
+    """)
+    assert run(pytester).ret == 0
+    header, *rest = list(journal.read(pytester.path / "state.jsonl"))
+    assert header["type"] == "run" and header["format"] == journal.FORMAT
+    assert header["tests"] == ["test_s.py::test_d", "test_s.py::test_p"]
+    assert [r["type"] for r in rest] == ["start", "end", "start", "end", "stop"]
+    end = rest[1]
+    assert end["test"] == "test_s.py::test_p" and end["outcome"] == "warn"
+    assert end["shared"] == {"k": [1]} and end["provides"] == ["db"]
+    assert [r["outcome"] for r in end["results"]] == ["warn"]
+    json.dumps(end)  # plain JSON all the way down
+    assert os.path.getsize(pytester.path / "state.jsonl") < 20000
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_executable_test_reboots_with_pexen_reboot(pytester: pytest.Pytester, runs: Path,
+                                                  xdist: list[str]) -> None:
+    script = pytester.path / "upgrade.sh"
+    script.write_text('#!/bin/sh\necho "boot$PEXEN_BOOT_COUNT" >> "$RUNS"\n'
+                      'if [ "$PEXEN_BOOT_COUNT" = 0 ]; then\n'
+                      '  pexen-reboot\n  echo after-reboot >> "$RUNS"\nfi\n')
+    script.chmod(0o755)
+    pytester.makepyfile(test_py="def test_py(): pass\n")
+    first = run(pytester, "--pexen-exec", *xdist, "--pexen-reboot-cmd=true")
+    assert first.ret == pytest.ExitCode.INTERRUPTED
+    first.stdout.fnmatch_lines(["*upgrade.sh asked for a reboot (boot count 0)*"])
+    second = run(pytester, "--pexen-exec", *xdist, "--pexen-reboot-cmd=true", "--pexen-resume")
+    assert second.ret == 0
+    second.assert_outcomes(passed=2)
+    assert ran(runs) == ["boot0", "boot1"]
