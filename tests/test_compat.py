@@ -543,3 +543,34 @@ def test_compat_one_plugin_and_a_bad_ini_value(pytester: pytest.Pytester) -> Non
         ]
     )
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_order_markers_pytest_order_cannot_use(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown ordinal, a float, a label naming no test and a cycle:
+    pytest-order warns and ignores them; pexen adds no error of its own."""
+    pytester.makepyfile(
+        test_bad="""
+        import pytest
+
+        @pytest.mark.order("bogus")
+        def test_a(): pass
+
+        @pytest.mark.order(after=["nowhere"])
+        def test_c(): pass
+
+        @pytest.mark.order(1.5)
+        def test_e(): pass
+
+        @pytest.mark.order(after="test_g")
+        def test_f(): pass
+
+        @pytest.mark.order(after="test_f")
+        def test_g(): pass
+        """
+    )
+    plain, _, xdist = three_ways(pytester, monkeypatch, "-W", "ignore::UserWarning")
+    plain.result.assert_outcomes(passed=5)
+    plain.result.stdout.fnmatch_lines(["*cannot execute test relative to others*"])
+    assert xdist.result.ret == 0
