@@ -574,3 +574,51 @@ def test_order_markers_pytest_order_cannot_use(
     plain.result.assert_outcomes(passed=5)
     plain.result.stdout.fnmatch_lines(["*cannot execute test relative to others*"])
     assert xdist.result.ret == 0
+
+
+def test_resume_leaves_no_record_of_earlier_tests(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After ``--pexen-resume`` a test that ended before the stop is not run
+    again, so pytest-dependency has no record of it: serially and under
+    xdist alike, its dependent is skipped in the plugin's own words (never
+    left waiting for it)."""
+    pytester.makepyfile(
+        test_r="""
+        import os, signal
+        import pytest
+        from pytest_dependency import depends
+
+        @pytest.mark.dependency()
+        def test_a():
+            pass
+
+        def test_stop():
+            if os.environ.get("KILL"):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        def test_b(request):
+            depends(request, ["test_a"])
+        """
+    )
+    for how in ([], ["-p", "xdist", "-n", "2"]):
+        monkeypatch.setenv("KILL", "1")
+        first = pytester.runpytest_subprocess(
+            *QUIET, "-p", "pexen", "--pexen-state=state.jsonl", timeout=120
+        )
+        assert first.ret != 0
+        monkeypatch.delenv("KILL")
+        second = pytester.runpytest_subprocess(
+            *QUIET,
+            "-p",
+            "pexen",
+            "--pexen-state=state.jsonl",
+            "--pexen-resume",
+            "-rs",
+            *how,
+            timeout=120,
+        )
+        second.assert_outcomes(passed=2, skipped=1)
+        second.stdout.fnmatch_lines(
+            ["SKIPPED [[]1[]] *pytest_dependency.py:*: test_b depends on test_a"]
+        )
