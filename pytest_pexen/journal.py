@@ -272,6 +272,27 @@ class Writer:
         os.close(self.fd)
 
 
+class MemoryWriter:
+    """Keeps the records as the journal file would hold them, for a run
+    that has no journal file (``--pexen-state=none``) but wants its
+    timeline page."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, record: Record) -> None:
+        self.lines.append(json.dumps(record, separators=(",", ":"), default=repr))
+
+    def records(self) -> Iterator[Record]:
+        return (json.loads(line) for line in self.lines)
+
+    def sync(self) -> None:
+        """Nothing to sync."""
+
+    def close(self) -> None:
+        """Nothing to close: the records stay until the page is written."""
+
+
 # ------------------------------------------------------------ the summary
 def _line(record: Record) -> str:
     outcome = str(record.get("outcome", "?")).upper()
@@ -329,9 +350,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m pytest_pexen.journal",
         description="Summarise a pytest-pexen journal (--pexen-state).")
     parser.add_argument("path", help="the journal file")
-    parser.add_argument("--follow", action="store_true",
-                        help="print results as the run writes them, until it stops")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--follow", action="store_true",
+                     help="print results as the run writes them, until it stops")
+    how.add_argument("--timeline", metavar="FILE.html",
+                     help="write the run's timeline page (every boot) instead of the summary")
     args = parser.parse_args(argv)
+    if args.timeline:
+        return _timeline(args.path, Path(args.timeline))
     try:
         records = follow(args.path) if args.follow else read(args.path)
         bad = summary(records, sys.stdout)
@@ -341,6 +367,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 1 if bad else 0
+
+
+def _timeline(path: str, page: Path) -> int:
+    """``--timeline``: 0 once written, 2 for a file that is not a journal or
+    a page that cannot be written (one line on stderr either way)."""
+    from .timeline import write_page
+
+    try:
+        timeline = write_page(read(path), page)
+    except JournalError as exc:
+        print(f"pexen journal: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"pexen journal: cannot write {page}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"timeline written to {page}: {timeline.summary()}")
+    return 0
 
 
 if __name__ == "__main__":

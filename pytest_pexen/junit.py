@@ -73,7 +73,8 @@ def report_path(config: pytest.Config) -> Path | None:
     return base / os.path.expanduser(os.path.expandvars(raw))
 
 
-def check_writable(path: Path) -> None:
+def check_writable(path: Path, option: str = "--pexen-junitxml",
+                   what: str = "the xUnit report") -> None:
     """Refuse, before anything runs, a report path that cannot be written."""
     where = next(p for p in (path.parent, *path.parent.parents) if p.exists())
     problem = None
@@ -84,7 +85,7 @@ def check_writable(path: Path) -> None:
     elif not os.access(where, os.W_OK | os.X_OK):
         problem = f"{where} is not writable"
     if problem:
-        raise pytest.UsageError(f"pexen: cannot write the xUnit report --pexen-junitxml={path}: "
+        raise pytest.UsageError(f"pexen: cannot write {what} {option}={path}: "
                                 f"{problem}; give a writable path")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from . import compat, hookspecs, reboots, results, resume
+from . import compat, hookspecs, reboots, results, resume, timeline
 from .distributed import DistPlugin, pytest_cmdline_main, pytest_configure_node
 from .graphplugin import GraphPlugin
 from .internals import add_dist_choice
@@ -63,6 +63,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--pexen-resume", action="store_true", dest="pexen_resume",
                     help="continue the run in the journal: finished tests are reported "
                          "again, not run again")
+    group.addoption("--pexen-timeline", metavar="FILE.html", dest="pexen_timeline",
+                    help="write a page showing which test ran when on which worker, and why "
+                         "it waited (every boot of a resumed run)")
     group.addoption("--pexen-reboot-cmd", metavar="CMD", dest="pexen_reboot_cmd",
                     help="command that reboots the machine when a test calls pexen.reboot()")
     group.addoption("--pexen-max-reboots", type=int, default=10, metavar="N",
@@ -79,6 +82,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   help="--pexen-junitxml: path of the xUnit report (relative to this file)")
     parser.addini("pexen_exec", type="bool", default=False,
                   help="--pexen-exec: collect the executable files of the test tree as tests")
+    parser.addini("pexen_timeline", type="string", default="",
+                  help="--pexen-timeline: path of the timeline page (relative to this file)")
     parser.addini("pexen_strict_warn", type="bool", default=False,
                   help="--pexen-strict-warn: a test with a 'warn' sub-result fails")
     _parser[:] = [parser]
@@ -104,6 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
     elif config.getoption("dist", "no") == "pexen" and config.getoption("tx", None):
         config.pluginmanager.register(DistPlugin(config), "pexen-dist")
     resume.configure(config)
+    timeline.configure(config)
     reboots.configure(config)
     if config.getoption("pexen_exec") or config.getini("pexen_exec"):
         from .exec_items import PLUGIN, ExecPlugin

@@ -38,6 +38,7 @@ from . import journal
 from .reboots import BOOTS_KEY
 from .results import merge_own, own_outcome, strict_warn
 from .runtime import RUN_KEY, bad_outcome, unserialisable
+from .timeline import timeline_path
 
 if TYPE_CHECKING:
     from .sched.planner import Planner, Unrunnable
@@ -200,12 +201,12 @@ class _Test:
 class JournalPlugin:
     """The journaling process's hooks (serial process or xdist controller)."""
 
-    def __init__(self, config: pytest.Config, path: Path, resume: Resume | None) -> None:
+    def __init__(self, config: pytest.Config, path: Path | None, resume: Resume | None) -> None:
         self.config = config
-        self.path = path
+        self.path = path  # None: the records are kept in memory (for --pexen-timeline)
         self.resume = resume
         self.fsync = str(config.getoption("pexen_fsync"))
-        self.writer: journal.Writer | None = None
+        self.writer: journal.Writer | journal.MemoryWriter | None = None
         self.tests: list[str] | None = None  # the selection, once known
         self.open: dict[str, _Test] = {}
         self.replaying = False
@@ -247,17 +248,25 @@ class JournalPlugin:
 
     def _open(self) -> None:
         resume = self.resume
-        self.writer = journal.Writer(self.path, self.fsync, fresh=resume is None)
+        self.writer = (journal.MemoryWriter() if self.path is None
+                       else journal.Writer(self.path, self.fsync, fresh=resume is None))
+        workers = len(self.config.getoption("tx") or []) if under_xdist(self.config) else 1
         if resume is None:
             tests = self.tests or []
             options = run_options(self.config)
             from . import __version__
 
-            self.writer.write({"type": "run", "format": journal.FORMAT, "id": uuid.uuid4().hex,
-                               "t": time.time(), "pexen": __version__, "tests": tests,
-                               "identity": identity(tests, options), "options": options})
+            header = {"type": "run", "format": journal.FORMAT, "id": uuid.uuid4().hex,
+                      "t": time.time(), "pexen": __version__, "tests": tests,
+                      "identity": identity(tests, options), "options": options,
+                      "workers": workers}
+            graph = run_graph(self.config)
+            if graph is not None:
+                header["graph"] = graph
+            self.writer.write(header)
         else:
-            self.writer.write({"type": "boot", "boot": resume.boot, "t": time.time()})
+            self.writer.write({"type": "boot", "boot": resume.boot, "t": time.time(),
+                               "workers": workers})
 
     @property
     def boot(self) -> int:
@@ -516,6 +525,26 @@ def provided_tags(config: pytest.Config) -> dict[str, list[str]]:
     return {}
 
 
+def run_graph(config: pytest.Config) -> dict[str, Any] | None:
+    """The task graph for the journal's header, so that a reader (the
+    timeline page) can tell why a test waited and find the critical path:
+    each test that has pexen metadata, by node id, with ``[requires,
+    provides, claims, uses, priority, group]`` as the planner got them
+    (requirements resolved, implicit node-id tags included), and the groups
+    in run order. None for a suite without metadata: nothing to carry."""
+    graph = getattr(config.pluginmanager.get_plugin("pexen-graph"), "graph", None)
+    if graph is not None:
+        spec = graph.spec()
+    else:
+        dist = config.pluginmanager.get_plugin("pexen-dist")
+        spec = getattr(getattr(dist, "scheduler", None), "spec", None)
+    if not spec:
+        return None
+    tasks = {task[0]: task[1:] for task in spec["tasks"]
+             if any(task[1:5]) or task[5] or task[6] is not None}
+    return {"tasks": tasks, "groups": spec["groups"]} if tasks else None
+
+
 def configure(config: pytest.Config) -> None:
     """Read the journal to resume (before xdist starts its workers, which get
     the boot counts), and start journaling in this process."""
@@ -540,8 +569,10 @@ def configure(config: pytest.Config) -> None:
         else:
             config.stash[BOOTS_KEY] = {}
             note = f"pexen: --pexen-resume: no journal at {path}; starting a fresh run"
-    if path is None or config.getoption("collectonly") or config.getoption("pexen_plan"):
+    if config.getoption("collectonly") or config.getoption("pexen_plan"):
         return
+    if path is None and not timeline_path(config):
+        return  # no journal; with a timeline wanted, the records are kept in memory
     plugin = JournalPlugin(config, path, resume)
     plugin.note = note
     config.pluginmanager.register(plugin, JOURNAL)
