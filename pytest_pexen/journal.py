@@ -387,4 +387,8 @@ def _timeline(path: str, page: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # the package's module, not this __main__ copy of it: the timeline
+    # raises pytest_pexen.journal.JournalError, which main() must catch
+    from pytest_pexen import journal
+
+    sys.exit(journal.main())

@@ -549,6 +549,7 @@ def write_page(records: Iterable[Record], path: Path) -> Timeline:
     a temporary file beside it, so a page is never half written)."""
     timeline = analyse(records)
     text = render(timeline)
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         temporary.write_text(text, encoding="utf-8")
