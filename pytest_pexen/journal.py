@@ -272,27 +272,6 @@ class Writer:
         os.close(self.fd)
 
 
-class MemoryWriter:
-    """Keeps the records as the journal file would hold them, for a run
-    that has no journal file (``--pexen-state=none``) but wants its
-    timeline page."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def write(self, record: Record) -> None:
-        self.lines.append(json.dumps(record, separators=(",", ":"), default=repr))
-
-    def records(self) -> Iterator[Record]:
-        return (json.loads(line) for line in self.lines)
-
-    def sync(self) -> None:
-        """Nothing to sync."""
-
-    def close(self) -> None:
-        """Nothing to close: the records stay until the page is written."""
-
-
 # ------------------------------------------------------------ the summary
 def _line(record: Record) -> str:
     outcome = str(record.get("outcome", "?")).upper()

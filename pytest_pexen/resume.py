@@ -196,6 +196,7 @@ class _Test:
     duration: float = 0.0
     reboot: int | None = None  # asked for a reboot at this boot count
     location: tuple[str, int | None, str] | None = None
+    ran: list[float] | None = None  # its first phase's start, its last phase's stop
 
 
 class JournalPlugin:
@@ -203,10 +204,16 @@ class JournalPlugin:
 
     def __init__(self, config: pytest.Config, path: Path | None, resume: Resume | None) -> None:
         self.config = config
-        self.path = path  # None: the records are kept in memory (for --pexen-timeline)
+        self.path = path  # None: no journal file (the records are only kept, see below)
         self.resume = resume
         self.fsync = str(config.getoption("pexen_fsync"))
-        self.writer: journal.Writer | journal.MemoryWriter | None = None
+        self.writer: journal.Writer | None = None
+        self.opened = False  # the run header (or boot record) is out
+        # the records of a fresh run without their reports, kept for the
+        # timeline page (--pexen-timeline), so it is made without reading
+        # the journal back; None: not wanted, or a resume (the page is made
+        # from the journal file, for every boot)
+        self.kept: list[dict[str, Any]] | None = None
         self.tests: list[str] | None = None  # the selection, once known
         self.open: dict[str, _Test] = {}
         self.replaying = False
@@ -241,15 +248,21 @@ class JournalPlugin:
 
     # ------------------------------------------------------------ writing
     def _write(self, record: dict[str, Any]) -> None:
-        if self.writer is None:
+        if not self.opened:
             self._open()
-        assert self.writer is not None
-        self.writer.write(record)
+        self._emit(record)
+
+    def _emit(self, record: dict[str, Any]) -> None:
+        if self.writer is not None:
+            self.writer.write(record)
+        if self.kept is not None:
+            self.kept.append({k: v for k, v in record.items() if k != "reports"})
 
     def _open(self) -> None:
         resume = self.resume
-        self.writer = (journal.MemoryWriter() if self.path is None
-                       else journal.Writer(self.path, self.fsync, fresh=resume is None))
+        self.opened = True
+        if self.path is not None:
+            self.writer = journal.Writer(self.path, self.fsync, fresh=resume is None)
         workers = len(self.config.getoption("tx") or []) if under_xdist(self.config) else 1
         if resume is None:
             tests = self.tests or []
@@ -263,10 +276,10 @@ class JournalPlugin:
             graph = run_graph(self.config)
             if graph is not None:
                 header["graph"] = graph
-            self.writer.write(header)
+            self._emit(header)
         else:
-            self.writer.write({"type": "boot", "boot": resume.boot, "t": time.time(),
-                               "workers": workers})
+            self._emit({"type": "boot", "boot": resume.boot, "t": time.time(),
+                        "workers": workers})
 
     @property
     def boot(self) -> int:
@@ -299,6 +312,12 @@ class JournalPlugin:
         test.reports.append(data)
         if test.location is None:
             test.location = report.location
+        start, stop = extra.get("start"), extra.get("stop")
+        if start and stop:  # as measured where it ran (none on xdist's crash report)
+            if test.ran is None:
+                test.ran = [start, stop]
+            else:
+                test.ran[1] = stop
         test.worker = extra.get("worker_id", test.worker)
         test.duration += report.duration
         if "pexen_results" in extra:
@@ -363,7 +382,7 @@ class JournalPlugin:
             "provides": self._provides(nodeid) if ok and deps_ok else [],
             "ok": ok, "deps_ok": deps_ok, "locks_ok": locks_ok, "why": test.bad,
             "worker": test.worker, "boot": self.boot, "start": test.start,
-            "location": test.location, "reports": test.reports})
+            "location": test.location, "ran": test.ran, "reports": test.reports})
 
     def _provides(self, nodeid: str) -> list[str]:
         if self.provides is None:
@@ -418,7 +437,7 @@ class JournalPlugin:
         resume = self.resume
         if resume is None:
             return
-        if self.writer is None:
+        if not self.opened:
             self._open()  # the boot record, before anything else of this boot
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
@@ -433,14 +452,15 @@ class JournalPlugin:
     # ------------------------------------------------------------ the end
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self.writer is None:
+        if not self.opened:
             return
         reason = ("reboot" if self.reboot is not None
                   else "interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED
                   else "finished")
-        self.writer.write({"type": "stop", "t": time.time(), "reason": reason,
-                           "exitstatus": int(exitstatus)})
-        self.writer.close()
+        self._emit({"type": "stop", "t": time.time(), "reason": reason,
+                    "exitstatus": int(exitstatus)})
+        if self.writer is not None:
+            self.writer.close()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.replayed:
@@ -571,8 +591,11 @@ def configure(config: pytest.Config) -> None:
             note = f"pexen: --pexen-resume: no journal at {path}; starting a fresh run"
     if config.getoption("collectonly") or config.getoption("pexen_plan"):
         return
-    if path is None and not timeline_path(config):
-        return  # no journal; with a timeline wanted, the records are kept in memory
+    timeline = timeline_path(config) is not None
+    if path is None and not timeline:
+        return
     plugin = JournalPlugin(config, path, resume)
+    if timeline and resume is None:
+        plugin.kept = []
     plugin.note = note
     config.pluginmanager.register(plugin, JOURNAL)

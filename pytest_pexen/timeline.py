@@ -8,7 +8,7 @@ across reboots gets one page of every boot. A run without a journal file
 
 What the page shows is worked out here, in Python, once: a bar per test
 attempt in its worker's lane (xdist ``gwN``, or one lane for a serial
-run), placed by the times its worker measured (the reports' ``start`` and
+run), placed by the times its worker measured (the end record's ``ran``,
 ``stop``, clamped between the journal's start and end records, as a remote
 worker's clock may differ); why each test started when it did (the
 provider it waited for, the lock holder it waited on, an earlier group);
@@ -72,7 +72,7 @@ class Bar:
     test: str
     lane: str
     sent: float  # epoch seconds: its start record (under xdist: sent to its worker)
-    begin: float  # its worker began it (the reports' times)
+    begin: float  # its worker began it (the end record's "ran")
     end: float  # its worker was done with it
     done: float  # its end record (the journaling process knew it had ended)
     outcome: str
@@ -175,21 +175,14 @@ def _number(record: Record, key: str) -> float:
     return float(value)
 
 
-def _worker_times(record: Record) -> tuple[float, float] | None:
-    """When the test's worker began its first phase and ended its last one,
-    from the reports in its end record (pytest puts ``start``/``stop`` on
-    each); None when no report says."""
-    starts, stops = [], []
-    for report in record.get("reports") or ():
-        if isinstance(report, dict):
-            start, stop = report.get("start"), report.get("stop")
-            if isinstance(start, (int, float)) and start > 0:
-                starts.append(float(start))
-            if isinstance(stop, (int, float)) and stop > 0:
-                stops.append(float(stop))
-    if not starts or not stops:
-        return None
-    return min(starts), max(stops)
+def _ran(record: Record) -> tuple[float, float] | None:
+    """When its worker began the test's first phase and ended its last one
+    (the end record's ``ran``); None if the record does not say."""
+    ran = record.get("ran")
+    if (isinstance(ran, list) and len(ran) == 2
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in ran)):
+        return float(ran[0]), float(ran[1])
+    return None
 
 
 def analyse(records: Iterable[Record]) -> Timeline:
@@ -242,7 +235,7 @@ def analyse(records: Iterable[Record]) -> Timeline:
                 outcome, duration = "reboot", None
             else:
                 sent = _number(record, "start") if start is None else sent
-                times = _worker_times(record)
+                times = _ran(record)
                 outcome, duration = str(record.get("outcome")), _number(record, "duration")
                 durations[test] = duration
             begin, end = times if times is not None else (max(sent, t - (duration or 0)), t)
@@ -575,15 +568,14 @@ class TimelinePlugin:
         # after every other plugin's sessionfinish: the journal's stop record
         # is written; before the terminal's summary, which prints the note
         result = yield
-        from .journal import MemoryWriter, read
+        from .journal import read
         from .resume import JOURNAL
 
         plugin = self.config.pluginmanager.get_plugin(JOURNAL)
-        writer = getattr(plugin, "writer", None)
-        if plugin is None or writer is None:
+        if plugin is None or not plugin.opened:
             self.note = f"pexen: no timeline written to {self.path}: no test ran"
             return result
-        records = writer.records() if isinstance(writer, MemoryWriter) else read(plugin.path)
+        records = plugin.kept if plugin.kept is not None else read(plugin.path)
         try:
             timeline = write_page(records, self.path)
         except (OSError, JournalError) as exc:
