@@ -1,25 +1,29 @@
 """The timeline page: ``--pexen-timeline=FILE.html`` and
 ``python -m pytest_pexen.journal PATH --timeline FILE.html``.
 
-Both build the page from journal records (journal.py), so a run's page and
-the page made afterwards from its journal are the same, and a run resumed
-across reboots gets one page of every boot. A run without a journal file
-(``--pexen-state=none``) keeps its records in memory for the page.
+Both build the page from journal records (journal.py), so the page a run
+writes and the page made afterwards from its journal are the same, and a
+run resumed across reboots gets one page of every boot. At the end of a
+fresh run the records come from the journaling process, which kept them
+(without the tests' reports) for this: the journal is not read back, and a
+run without a journal file (``--pexen-state=none``) has its page too. A
+resumed run reads its journal file, for the earlier boots.
 
 What the page shows is worked out here, in Python, once: a bar per test
 attempt in its worker's lane (xdist ``gwN``, or one lane for a serial
-run), placed by the times its worker measured (the end record's ``ran``,
-``stop``, clamped between the journal's start and end records, as a remote
-worker's clock may differ); why each test started when it did (the
-provider it waited for, the lock holder it waited on, an earlier group);
-the critical path of the task graph with the measured durations; and the
-summary numbers. The page itself (timeline.html, package data) only
-draws: lanes of absolutely placed bars in a track whose width is the zoom,
-one tooltip and one detail panel driven by event delegation, so 5,000
-tests stay a few thousand elements and no layout work per bar.
+run), placed where its worker says it ran (the end record's ``ran``,
+clamped between the journal's start and end records, as a remote worker's
+clock may differ); why each test started when it did (the provider it
+waited for, the lock holder it waited on, an earlier group, then a
+worker); the critical path of the task graph (the run header's ``graph``)
+with the measured durations; and the summary numbers. The page itself
+(timeline.html, package data) only draws: lanes of absolutely placed bars
+in a track whose width is the zoom, one tooltip and one detail panel
+driven by event delegation, so 5,000 tests are 5,000 small elements and
+zooming lays out nothing per bar.
 
-Boots sit side by side on one axis of "run time": each boot's span, from
-its first test's start to its last test's end, with a short break between
+Boots sit side by side on one axis of run time: each boot's span, from its
+first test's start to its last test's end, with a short break between
 boots (the time the machine was down is left out).
 """
 
@@ -216,7 +220,9 @@ def analyse(records: Iterable[Record]) -> Timeline:
         test = record.get("test")
         if kind == "boot":
             interrupt()
-            boots.append(Boot(int(record.get("boot") or len(boots)), _workers(record)))
+            number = record.get("boot")
+            boots.append(Boot(number if isinstance(number, int) else len(boots),
+                              _workers(record)))
         elif kind == "stop":
             boot.stop = str(record.get("reason"))
         elif not isinstance(test, str):
@@ -254,14 +260,23 @@ def analyse(records: Iterable[Record]) -> Timeline:
     for n, boot in enumerate(boots):
         boot.workers = boot.workers or max(1, len({b.lane for b in bars if b.boot == n}))
     graph = header.get("graph") or {}
-    tasks = graph.get("tasks") or {}
-    if not isinstance(tasks, dict):
+    tasks = (graph.get("tasks") or {}) if isinstance(graph, dict) else None
+    groups = (graph.get("groups") or [[None, None]]) if isinstance(graph, dict) else None
+    if not (isinstance(tasks, dict) and all(_is_task(task) for task in tasks.values())
+            and isinstance(groups, list) and all(isinstance(g, list) and g for g in groups)):
         raise JournalError("the run header's graph is not a pexen task graph")
-    groups = [g[0] for g in graph.get("groups") or [] if isinstance(g, list) and g]
+    groups = [g[0] for g in groups]
     critical, length = critical_path(tasks, groups, durations)
     timeline = Timeline(header, boots, bars, _lanes(bars), tasks, durations, critical, length)
     _explain(timeline, groups)
     return timeline
+
+
+def _is_task(task: Any) -> bool:
+    """``[requires, provides, claims, uses, priority, group]``, as run_graph writes it."""
+    return (isinstance(task, list) and len(task) == 6
+            and all(isinstance(tags, list) and all(isinstance(t, str) for t in tags)
+                    for tags in task[:4]))
 
 
 def _workers(record: Record) -> int:
