@@ -30,18 +30,18 @@ import pytest_pexen as pexen
 
 @pexen.provides("db")
 def test_a():
-    time.sleep(0.05)
+    time.sleep(0.1)
 
 @pexen.requires("db")
 @pexen.provides("schema")
 def test_b():
-    time.sleep(0.05)
+    time.sleep(0.1)
 
 @pexen.requires("schema")
 def test_c(pexen_results):
     pexen_results.warn("slow disk")
     pexen_results.add("pass", name="rows")
-    time.sleep(0.05)
+    time.sleep(0.1)
 
 @pexen.claims("lab")
 def test_lab1():
