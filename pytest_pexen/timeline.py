@@ -236,15 +236,15 @@ def analyse(records: Iterable[Record]) -> Timeline:
             t = _number(record, "t")
             start = running.pop(test, None)
             sent = _number(start, "t") if start is not None else t
-            if kind == "reboot":
-                times = None
+            if kind == "reboot":  # it ran from its start until it asked
+                times: tuple[float, float] = (sent, t)
                 outcome, duration = "reboot", None
             else:
                 sent = _number(record, "start") if start is None else sent
-                times = _ran(record)
                 outcome, duration = str(record.get("outcome")), _number(record, "duration")
                 durations[test] = duration
-            begin, end = times if times is not None else (max(sent, t - (duration or 0)), t)
+                times = _ran(record) or (max(sent, t - duration), t)
+            begin, end = times
             begin = min(max(begin, sent), t)
             end = min(max(end, begin), t)
             worker = record.get("worker") or (start or {}).get("worker") or "main"

@@ -210,6 +210,8 @@ def test_resumed_run_has_every_boot(pytester: pytest.Pytester) -> None:
                 for b in data["bars"]]
     assert attempts == [("test_first", "pass", 0), ("test_boot", "reboot", 0),
                         ("test_boot", "pass", 1), ("test_last", "pass", 1)]
+    rebooted = data["bars"][1]  # from its start until it asked for the reboot
+    assert rebooted[8] == rebooted[2] < rebooted[3]
     spans = [0.0, 0.0]
     boot = -1
     first: float = 0.0
