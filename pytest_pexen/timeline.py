@@ -35,7 +35,7 @@ import html
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -263,7 +263,8 @@ def analyse(records: Iterable[Record]) -> Timeline:
     tasks = (graph.get("tasks") or {}) if isinstance(graph, dict) else None
     groups = (graph.get("groups") or [[None, None]]) if isinstance(graph, dict) else None
     if not (isinstance(tasks, dict) and all(_is_task(task) for task in tasks.values())
-            and isinstance(groups, list) and all(isinstance(g, list) and g for g in groups)):
+            and isinstance(groups, list)
+            and all(isinstance(g, list) and g and _is_name(g[0]) for g in groups)):
         raise JournalError("the run header's graph is not a pexen task graph")
     groups = [g[0] for g in groups]
     critical, length = critical_path(tasks, groups, durations)
@@ -276,7 +277,12 @@ def _is_task(task: Any) -> bool:
     """``[requires, provides, claims, uses, priority, group]``, as run_graph writes it."""
     return (isinstance(task, list) and len(task) == 6
             and all(isinstance(tags, list) and all(isinstance(t, str) for t in tags)
-                    for tags in task[:4]))
+                    for tags in task[:4]) and _is_name(task[5]))
+
+
+def _is_name(group: Any) -> bool:
+    """A group's name: a string, or None for the default group."""
+    return group is None or isinstance(group, str)
 
 
 def _workers(record: Record) -> int:
@@ -504,7 +510,6 @@ def page_data(timeline: Timeline) -> dict[str, Any]:
         if test in tests:
             meta[tests[test]] = task
     return {
-        "id": timeline.header.get("id"),
         "outcomes": OUTCOMES,
         "tests": list(tests),
         "meta": meta,
@@ -579,7 +584,7 @@ class TimelinePlugin:
         self.note: str | None = None
 
     @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_sessionfinish(self) -> Any:
+    def pytest_sessionfinish(self) -> Generator[None, object, object]:
         # after every other plugin's sessionfinish: the journal's stop record
         # is written; before the terminal's summary, which prints the note
         result = yield
