@@ -7,7 +7,8 @@ says which internal it relies on and why no public API does the job.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Any
+from types import FrameType, MethodType
+from typing import Any, cast
 
 import pytest
 from _pytest.runner import CallInfo, check_interactive_exception
@@ -127,3 +128,32 @@ def requesting_item(request: pytest.FixtureRequest) -> pytest.Item | None:
     session fixture's ``request.node`` is the session): ``_pyfuncitem``."""
     item = getattr(request, "_pyfuncitem", None)
     return item if isinstance(item, pytest.Item) else None
+
+
+_FROM_CALL = cast(MethodType, CallInfo.from_call).__func__.__code__
+
+
+def in_test_phase(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside a test phase (setup, call, teardown):
+    under ``CallInfo.from_call``, which turns any exception into that phase's
+    failure. A watchdog interrupt raised anywhere else (pytest making or
+    logging a report) would be an INTERNALERROR instead."""
+    while frame is not None:
+        if frame.f_code is _FROM_CALL:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def local_pid(node: Any) -> int | None:
+    """The process id of an xdist worker this machine started (``popen``,
+    not through ``//via``), which may be killed; None for remote workers
+    (ssh, socket), which are not ours to kill. execnet keeps the
+    ``subprocess.Popen`` of a popen gateway in its private ``_io``."""
+    gateway = getattr(node, "gateway", None)
+    spec = getattr(gateway, "spec", None)
+    if spec is None or not spec.popen or spec.via:
+        return None
+    popen = getattr(getattr(gateway, "_io", None), "popen", None)
+    pid = getattr(popen, "pid", None)
+    return pid if isinstance(pid, int) else None
