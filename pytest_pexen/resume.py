@@ -85,14 +85,17 @@ class Resume:
         self.boot = state.boot + 1
         self.ended = state.ended
         self.late_ends: list[dict[str, Any]] = []  # ended, but only known now
+        self.late_source: Path | None = None  # where they were read: gone once journaled
 
-    def add_ended(self, records: list[dict[str, Any]]) -> None:
+    def add_ended(self, records: list[dict[str, Any]], source: Path) -> None:
         """Tests whose end the stopped boot could not journal (the watchdog's
-        last resort stopped it): they count as ended, and go into the
-        journal right after this boot's record."""
+        last resort stopped it, leaving ``source``): they count as ended, and
+        go into the journal right after this boot's record."""
         for record in records:
             self.ended[record["test"]] = record
         self.late_ends += records
+        if records:
+            self.late_source = source
 
     def check(self, tests: list[str], options: dict[str, Any]) -> None:
         """UsageError unless this run selects what the journal's run did."""
@@ -250,6 +253,8 @@ class JournalPlugin:
             self.writer.write({"type": "boot", "boot": resume.boot, "t": time.time()})
             for record in resume.late_ends:
                 self.writer.write(record)
+            if resume.late_source is not None:
+                resume.late_source.unlink(missing_ok=True)
 
     @property
     def boot(self) -> int:
@@ -541,9 +546,9 @@ def configure(config: pytest.Config) -> None:
                 resume = Resume(path, journal.load(path))
             except journal.JournalError as exc:
                 raise pytest.UsageError(f"pexen: --pexen-resume: {exc}") from None
-            from .timeouts import hang_records
+            from .timeouts import hang_path, hang_records
 
-            resume.add_ended(hang_records(config, path, resume.state))
+            resume.add_ended(hang_records(config, path, resume.state), hang_path(path))
             config.stash[BOOTS_KEY] = resume.boots
             config.stash[RESUME_KEY] = resume
             config.pluginmanager.register(ResumedStatus(), "pexen-resumed-status")

@@ -54,6 +54,7 @@ from .internals import find_interactor, in_test_phase, local_pid
 from .items import META_KEY
 from .results import runs_tests
 from .resume import JOURNAL
+from .runtime import RUN_KEY
 from .watchdog import Timer, Watchdog, thread_stacks
 
 if TYPE_CHECKING:
@@ -282,6 +283,8 @@ class TestTimer:
             if running.stacks is None:
                 running.stacks = thread_stacks()
                 running.grace_end = now + self.grace
+                if self.controlled:  # in case the controller must kill this worker
+                    self._tell_controller(running.item.nodeid, running.message())
             elif now >= running.grace_end:
                 self._give_up(running)
                 return
@@ -292,6 +295,15 @@ class TestTimer:
             due = running.grace_end if running.interrupted else min(now + RESEND,
                                                                      running.grace_end)
             running.timer = self.watchdog.add(due, partial(self._expired, running))
+
+    def _tell_controller(self, nodeid: str, text: str) -> None:
+        """Words for xdist's crash report, should this worker die in the
+        test. From the watchdog thread: execnet writes each message whole,
+        under its writer's lock, so it cannot tear a report the main thread
+        sends meanwhile. "unscheduled" is the event whose payload reaches
+        the scheduler untouched (see xdist_worker)."""
+        find_interactor(self.config).sendevent(
+            "unscheduled", indices={"pexen_timeout": {"test": nodeid, "text": text}})
 
     def _handler_installed(self) -> bool:
         """Ours, not one the test installed (it would get our signals)."""
@@ -308,10 +320,9 @@ class TestTimer:
               "with signals blocked), so"
         if self.worker:
             worker = self.config.workerinput.get("workerid")  # type: ignore[attr-defined]
-            text = f"{running.message()}\n{why} its worker {worker!r} exited."
-            if self.controlled:  # the controller words xdist's crash report with it
-                find_interactor(self.config).sendevent(
-                    "unscheduled", indices={"pexen_timeout": {"test": nodeid, "text": text}})
+            if self.controlled:
+                self._tell_controller(nodeid, f"{running.message()}\n{why} its worker "
+                                              f"{worker!r} exited.")
             os._exit(1)
         text = f"{running.message()}\n{why} pexen stopped the run."
         plugin = self.config.pluginmanager.get_plugin(JOURNAL)
@@ -506,7 +517,8 @@ class ControllerTimer:
         self.said.pop(nodeid, None)
 
     def worker_said(self, note: dict[str, Any]) -> None:
-        """A worker about to exit over a test that would not stop said why."""
+        """A worker's words on a test over its limit (at the limit, with the
+        stacks; again when it gives up and exits)."""
         self.said[str(note.get("test"))] = str(note.get("text"))
 
     def _overdue(self, watched: _Watched) -> None:
@@ -538,16 +550,17 @@ class ControllerTimer:
         if said is None and not watched.killed and elapsed < watched.limit:
             return  # a crash within the limit is a crash
         worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", "?")
-        head = f"Timeout: {crashitem} exceeded {watched.limit:g} s (setup+call+teardown)"
-        if said is not None:
-            text = said
-        elif watched.killed:
-            text = (f"{head}\n\nIt did not stop within {self.grace + MARGIN:g} s of its limit "
-                    f"and its worker {worker!r} did not exit either (C code holding the GIL, or "
-                    "not running at all; no stack could be taken), so pexen killed it.")
-        else:
-            text = f"{head}\n\nIts worker {worker!r} died {elapsed:.1f} s after it started."
+        text = said or f"Timeout: {crashitem} exceeded {watched.limit:g} s (setup+call+teardown)"
+        if watched.killed:
+            text += (f"\nIt did not stop within {self.grace + MARGIN:g} s of its limit, so pexen "
+                     f"killed its worker {worker!r}"
+                     + ("." if said else " (no stack could be taken: C code holding the GIL, "
+                                         "or a worker not running at all)."))
+        elif said is None:
+            text += f"\nIts worker {worker!r} died {elapsed:.1f} s after the test started."
         report.longrepr = text
+        path, _, name = crashitem.partition("::")  # headed by the test, not its file
+        report.location = (path, None, name.replace("::", ".") or path)
         report.pexen_timeout = watched.limit  # type: ignore[attr-defined]
 
     @pytest.hookimpl(trylast=True)
@@ -584,17 +597,24 @@ class SessionLimit:
         self.reason = f"session time limit of {seconds:g} s reached"
         self.skip_text = f"pexen: {self.reason}"
         self.mine: set[str] = set()
+        self.reached = False
         self.skipped = 0
 
     def over(self) -> bool:
         return time.monotonic() >= self.deadline
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, object, object]:
-        if self.over():
-            self.mine.add(item.nodeid)
-            pytest.skip(self.skip_text)
-        return (yield)
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if not self.over():
+            return
+        if not self.reached:
+            # a serial graph run: the planner skips the rest with the same words
+            self.reached = True
+            run = item.config.stash.get(RUN_KEY, None)
+            if run is not None and run.planner is not None:
+                run.planner.abort(self.reason)
+        self.mine.add(item.nodeid)
+        pytest.skip(self.skip_text)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(

@@ -144,8 +144,8 @@ def thread_stacks() -> str:
         entries = traceback.extract_stack(frames[ident])
         if ident == main:
             entries = _from_the_test(entries)
-        name = names.get(ident, "?")
-        parts.append(f"--- stack of {name} (thread {ident}) ---\n"
+        name = f"{names[ident]} (thread {ident})" if ident in names else f"thread {ident}"
+        parts.append(f"--- stack of {name} ---\n"
                      + "".join(traceback.format_list(entries)))
     return "\n".join(parts)
 
