@@ -371,10 +371,11 @@ class FaultGuard:
     every thread into a file and exits the process.
 
     Arming it starts and joins a thread (about 30 us), too much per test.
-    So it is armed with one more limit to spare and re-armed only when a
-    test's limit plus grace passes that point: a test stuck that way is
-    stopped between limit + grace and twice its limit + grace. It is
-    disarmed for tests without a limit and in the debugger.
+    So it is armed with one more limit to spare, and re-armed only when a
+    test's limit plus grace is past that point, or a limit's worth before
+    it (a short limit after a long one): a test stuck that way is stopped
+    between limit + grace and twice its limit + grace. It is disarmed for
+    tests without a limit and in the debugger.
     """
 
     def __init__(self, opener: Callable[[], IO[str]], path: Path | None) -> None:
@@ -384,7 +385,7 @@ class FaultGuard:
         self.until = 0.0
 
     def arm(self, at: float, spare: float) -> None:
-        if at <= self.until:
+        if at <= self.until <= at + spare:
             return
         if self.file is None:
             self.file = self.opener()
