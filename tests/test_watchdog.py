@@ -9,6 +9,7 @@ nothing here compares durations.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -336,8 +337,8 @@ def test_the_debugger_stops_the_clock(pytester: pytest.Pytester) -> None:
         def test_debugged():
             breakpoint()
     """)
-    result = pytester.run("pytest", "-p", "pexen", "-s", "test_d.py", timeout=60,
-                          stdin=b"import time; time.sleep(2)\nc\n")
+    result = pytester.run(sys.executable, "-m", "pytest", "-p", "pexen", "-s", "test_d.py",
+                          timeout=60, stdin=b"import time; time.sleep(2)\nc\n")
     result.assert_outcomes(passed=1)
     assert "Timeout" not in result.stdout.str()
 
