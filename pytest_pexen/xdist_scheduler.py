@@ -162,7 +162,8 @@ class PexenScheduling:
 
     def remove_pending_tests_from_node(self, node: Any, indices: Any) -> None:
         """Our workers send their task graph through this call (see
-        xdist_worker); it carries nothing else, as we never steal."""
+        xdist_worker), and the report of a test over its time limit
+        (timeouts.TestTimer); it carries nothing else, as we never steal."""
         if isinstance(indices, dict) and "pexen_timeout" in indices:
             timeouts.worker_said(self.config, indices["pexen_timeout"])  # it exits next
             return
@@ -276,7 +277,8 @@ class PexenScheduling:
         self._dispatch()
 
     def worker_of(self, nodeid: str) -> Any:
-        """The worker running this test (the first of its pending tests), or None."""
+        """The worker running this test (the first of its pending tests), or
+        None; for the controller's time limits (timeouts.ControllerTimer)."""
         load = self.load
         if load is not None:
             if not self.index:
