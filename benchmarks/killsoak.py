@@ -103,11 +103,18 @@ def main() -> int:
             ended_at_kill: set[str] = set()
             while True:
                 offset = log.stat().st_size
-                proc = subprocess.Popen(cmd + resume, cwd=root, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+                output = root / "output.txt"
+                with output.open("wb") as out:
+                    proc = subprocess.Popen(cmd + resume, cwd=root, stdout=out,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+                # a kill window that covers start-up (longer for xdist) and tests
+                window = rng.uniform(1.5, 4.0) if args.workers else rng.uniform(0.6, 2.5)
                 try:
-                    proc.wait(timeout=rng.uniform(0.6, 2.5))
+                    proc.wait(timeout=window if kills < args.kills else None)
                     finished = True
+                    if proc.returncode != 0:
+                        problems.append(f"run {runs}: pytest exited {proc.returncode}:\n"
+                                        + output.read_text()[-2000:])
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
@@ -119,6 +126,8 @@ def main() -> int:
                 if finished:
                     break
                 kills += 1
+                if not state.exists():  # killed before the first test started
+                    continue
                 try:
                     ended_at_kill = set(journal.load(state).ended)
                 except journal.JournalError as exc:

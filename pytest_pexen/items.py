@@ -138,6 +138,9 @@ def build_meta(item: pytest.Item, hooked: bool = True,
                cache: dict[int, list[pytest.Mark]] | None = None) -> tuple[SchedMeta, int | None]:
     """Markers, then the ``pytest_pexen_task`` hook of the test's conftests
     (``hooked=False``: nobody implements it, skip the call)."""
+    error = getattr(item, "pexen_meta_error", None)  # an executable test's bad header
+    if error is not None:
+        raise MetaError(error)
     marks = _pexen_marks(item, {} if cache is None else cache)
     if not marks and not hooked:
         item.stash[META_KEY] = EMPTY_META

@@ -91,13 +91,16 @@ def check_writable(path: Path) -> None:
 def split_nodeid(nodeid: str) -> tuple[str, str]:
     """(classname, name) of a test as pytest's junitxml names it: the dotted
     path of the file (no ``.py``) and classes, and the function with its
-    parameters (which may hold ``::`` or ``/``)."""
+    parameters (which may hold ``::`` or ``/``). A node id that is a path
+    (a module's collection error, an executable test ``suite/net/ping.sh``)
+    is named by the file (without ``.py``; other dots stay), its classname
+    the dotted folder."""
     base, bracket, params = nodeid.partition("[")
     parts = base.split("::")
-    path = parts[0].removesuffix(".py").replace("/", ".")
     if len(parts) == 1:
-        classname, _, name = path.rpartition(".")
-        return classname, name + bracket + params
+        folder, _, name = base.rpartition("/")
+        return folder.replace("/", "."), name.removesuffix(".py") + bracket + params
+    path = parts[0].removesuffix(".py").replace("/", ".")
     return ".".join([path, *parts[1:-1]]), parts[-1] + bracket + params
 
 

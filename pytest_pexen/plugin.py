@@ -47,6 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write the dependency graph in Graphviz format")
     group.addoption("--pexen-junitxml", metavar="PATH", dest="pexen_junitxml",
                     help="write an xUnit report with a testcase per test and per sub-result")
+    group.addoption("--pexen-exec", action="store_true", dest="pexen_exec",
+                    help="collect the executable files of the test tree as tests")
     group.addoption("--pexen-strict-warn", action="store_true", dest="pexen_strict_warn",
                     help="a test with a 'warn' sub-result fails")
     group.addoption("--pexen-state", metavar="PATH", dest="pexen_state",
@@ -87,6 +89,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   help="initial pexen_shared values, KEY=VALUE per line")
     parser.addini("pexen_junitxml", type="string", default="",
                   help="--pexen-junitxml: path of the xUnit report (relative to this file)")
+    parser.addini("pexen_exec", type="bool", default=False,
+                  help="--pexen-exec: collect the executable files of the test tree as tests")
     parser.addini("pexen_strict_warn", type="bool", default=False,
                   help="--pexen-strict-warn: a test with a 'warn' sub-result fails")
     _parser[:] = [parser]
@@ -114,6 +118,10 @@ def pytest_configure(config: pytest.Config) -> None:
     resume.configure(config)
     reboots.configure(config)
     timeouts.configure(config)
+    if config.getoption("pexen_exec") or config.getini("pexen_exec"):
+        from .exec_items import PLUGIN, ExecPlugin
+
+        config.pluginmanager.register(ExecPlugin(config), PLUGIN)
     results.configure(config)
     if workerinput is None and results.report_wanted(config):
         from .junit import XunitWriter, check_writable, report_path

@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 
 RESUME_KEY = pytest.StashKey["Resume"]()
 JOURNAL = "pexen-journal"
+# what a plain passed phase report holds (pytest's fields, xdist's additions)
+_PLAIN_FIELDS = frozenset((
+    "_id", "nodeid", "location", "keywords", "outcome", "longrepr", "when", "user_properties",
+    "sections", "duration", "start", "stop", "item_index", "worker_id", "testrun_uid", "node"))
 
 
 def journal_path(config: pytest.Config) -> tuple[Path | None, str]:
@@ -140,11 +144,13 @@ class Resume:
         """Report every finished test again, from its journaled reports."""
         hook = config.hook
         for test, record in self.ended.items():
-            reports = record.get("reports") or []
-            location = None
+            location = record.get("location")
+            location = tuple(location) if isinstance(location, list) else None
             replayed = []
-            for data in reports:
-                report = hook.pytest_report_from_serializable(config=config, data=data)
+            for data in record.get("reports") or []:
+                report: Any = (compact_report(test, location, record.get("worker"), data)
+                          if isinstance(data, list)
+                          else hook.pytest_report_from_serializable(config=config, data=data))
                 if report is None:
                     continue
                 report.pexen_resumed = True
@@ -174,6 +180,17 @@ class Resume:
                 + (f"; running again: {again}" if again else ""))
 
 
+def compact_report(nodeid: str, location: tuple[str, int | None, str] | None,
+                   worker: str | None, data: list[Any]) -> pytest.TestReport:
+    """A plain passed phase report again, from ``[when, duration, start, stop]``."""
+    when, duration, start, stop = data
+    report = pytest.TestReport(nodeid, location or (nodeid, None, nodeid), {}, "passed", None,
+                               when, [], duration, start=start, stop=stop)
+    if worker is not None:
+        report.worker_id = worker  # type: ignore[attr-defined]
+    return report
+
+
 @dataclass
 class _Test:
     """A test between its start and end, as the journaling process sees it."""
@@ -182,13 +199,14 @@ class _Test:
     flags: list[bool] | None = None  # TaskFailError's deps_ok, locks_ok
     outcome: str = "pass"  # its own, phase by phase
     pexen_outcome: str | None = None  # with its sub-results (results.Recorder)
-    reports: list[dict[str, Any]] = field(default_factory=list)
+    reports: list[dict[str, Any] | list[Any]] = field(default_factory=list)
     shared: dict[str, Any] | None = None
     start: float = field(default_factory=time.time)
     worker: str | None = None
     results: list[Any] = field(default_factory=list)
     duration: float = 0.0
     reboot: int | None = None  # asked for a reboot at this boot count
+    location: tuple[str, int | None, str] | None = None
 
 
 class JournalPlugin:
@@ -203,6 +221,7 @@ class JournalPlugin:
         self.tests: list[str] | None = None  # the selection, once known
         self.open: dict[str, _Test] = {}
         self.replaying = False
+        self.replayed = 0  # finished tests reported again
         self.reboot: tuple[str, int] | None = None  # the test that asked, its boot count
         self.session: pytest.Session | None = None
         self.provides: dict[str, list[str]] | None = None
@@ -285,6 +304,8 @@ class JournalPlugin:
             return
         extra = report.__dict__
         test.reports.append(data)
+        if test.location is None:
+            test.location = report.location
         test.worker = extra.get("worker_id", test.worker)
         test.duration += report.duration
         if "pexen_results" in extra:
@@ -317,7 +338,15 @@ class JournalPlugin:
         if not self.replaying and nodeid in self.open:
             self._end(nodeid)
 
-    def _serialise(self, report: pytest.TestReport) -> dict[str, Any]:
+    def _serialise(self, report: pytest.TestReport) -> dict[str, Any] | list[Any]:
+        """The report as the journal keeps it: a passed phase that carries
+        nothing but its times (the common case) as ``[when, duration,
+        start, stop]``, anything else as pytest serialises it for xdist."""
+        extra = report.__dict__
+        if (extra["outcome"] == "passed" and extra["longrepr"] is None
+                and not extra["sections"] and not extra["user_properties"]
+                and extra.keys() <= _PLAIN_FIELDS and type(report) is pytest.TestReport):
+            return [report.when, report.duration, report.start, report.stop]
         data: dict[str, Any] = self.config.hook.pytest_report_to_serializable(
             config=self.config, report=report)
         data.pop("node", None)  # the xdist controller's handle on the worker
@@ -343,7 +372,7 @@ class JournalPlugin:
             "provides": self._provides(nodeid) if ok and deps_ok else [],
             "ok": ok, "deps_ok": deps_ok, "locks_ok": locks_ok, "why": test.bad,
             "worker": test.worker, "boot": self.boot, "start": test.start,
-            "reports": test.reports})
+            "location": test.location, "reports": test.reports})
 
     def _provides(self, nodeid: str) -> list[str]:
         if self.provides is None:
@@ -431,6 +460,7 @@ class JournalPlugin:
             resume.replay(self.config)
         finally:
             self.replaying = False
+        self.replayed = len(resume.ended)
 
     # ------------------------------------------------------------ the end
     @pytest.hookimpl(trylast=True)
@@ -445,9 +475,8 @@ class JournalPlugin:
         self.writer.close()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.resume is not None and self.resume.ended:
-            terminalreporter.write_line(
-                f"pexen: {len(self.resume.ended)} results resumed from {self.path}")
+        if self.replayed:
+            terminalreporter.write_line(f"pexen: {self.replayed} results resumed from {self.path}")
         if self.reboot is not None:
             nodeid, count = self.reboot
             command = self.config.getoption("pexen_reboot_cmd") or self.config.getini(

@@ -149,11 +149,14 @@ def build(
 
     def resolve(nodeid: str, tag: str) -> str:
         """A tag, a node id, or a name relative to the module (then to the
-        class) of the requiring test."""
+        class, then to the folder) of the requiring test: a folder of
+        executable tests names its neighbours by file name."""
         if tag in explicit or tag in every or tag in by_base:
             return tag
-        for scope in (module_id(nodeid), base_id(nodeid).rpartition("::")[0]):
-            relative = f"{scope}::{tag}"
+        folder = module_id(nodeid).rpartition("/")[0]
+        for relative in (f"{module_id(nodeid)}::{tag}",
+                         f"{base_id(nodeid).rpartition('::')[0]}::{tag}",
+                         f"{folder}/{tag}" if folder else tag):
             if relative in every or relative in by_base:
                 return relative
         return tag

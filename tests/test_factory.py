@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import pickle
+import select
+import signal
 import stat
 import subprocess
 import sys
@@ -19,6 +22,8 @@ from pytest_pexen.factory import (
     ModuleFactory,
     get_callpath,
 )
+from pytest_pexen.factory.filesystem import run_file
+from pytest_pexen.factory.header import HeaderError
 from pytest_pexen.sched import PexenWarning, Sched, meta
 
 
@@ -163,3 +168,93 @@ def test_callpath_push_pop_transfer() -> None:
     assert meta.retrieve_meta(task).callpath == ["a", "b", "task"]
     with pytest.raises(NotImplementedError):
         BaseFactory()()
+
+
+def test_filesystem_factory_reads_headers(tmp_path: Path) -> None:
+    """Header metadata schedules the engine's tasks as it does tests."""
+    make_executable(tmp_path / "a_use", "# pexen: requires=db priority=-1\necho use >> log")
+    make_executable(tmp_path / "b_db", "# pexen: provides=db claims=disk timeout=2.5\n"
+                                       "echo db >> log")
+    tasks = list(FilesystemFactory()(tmp_path))
+    first = meta.retrieve_meta(tasks[0])
+    assert (first.requires, first.priority) == ({"db"}, -1)
+    second = meta.retrieve_meta(tasks[1])
+    assert (second.provides, second.claims, second.timeout) == ({"db"}, {"disk"}, 2.5)
+    assert [r.excinfo for r in Sched(tasks).run()] == [None, None]
+    assert (tmp_path / "log").read_text().split() == ["db", "use"]
+
+
+def test_filesystem_factory_bad_header(tmp_path: Path) -> None:
+    make_executable(tmp_path / "t", "# pexen: priority=high")
+    with pytest.raises(HeaderError, match=r"t:2: bad '# pexen:' header: priority=high is not"):
+        list(FilesystemFactory()(tmp_path))
+
+
+def test_filesystem_factory_pipe_with_a_child_outliving_the_task(tmp_path: Path) -> None:
+    """stdout=PIPE is read back although a background child still holds
+    it (a real pipe would wait for the child); the child is killed."""
+    make_executable(tmp_path / "t", "sleep 300 &\necho $! > pid\necho hello; echo oops >&2")
+    (task,) = FilesystemFactory(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)(
+        tmp_path)
+    result = task()
+    assert result.stdout == "hello\noops\n"
+    assert result.returncode == 0
+    assert_gone(int((tmp_path / "pid").read_text()))
+
+
+def assert_gone(pid: int) -> None:
+    """The process dies: it has been sent SIGKILL, which takes effect a
+    moment later. The 60 s bound only keeps a broken kill from hanging the
+    suite (the process sleeps for 300 s if nobody kills it)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        ready, _, _ = select.select([fd], [], [], 60)
+    finally:
+        os.close(fd)
+    assert ready, f"process {pid} is still running"
+
+
+def test_interrupted_wait_kills_the_whole_group(tmp_path: Path) -> None:
+    """An exception raised while waiting (as a watchdog raises it) kills the
+    file's process and everything it started, not just the first process."""
+    # the file interrupts us itself once its child runs (while we wait, or
+    # still start it: either way the pid must not be lost); both sleep
+    make_executable(tmp_path / "hang", "sleep 300 &\necho $! > pid\nkill -ALRM $PPID\n"
+                                       "exec sleep 300")
+
+    class Stop(Exception):
+        pass
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stop
+
+    old = signal.signal(signal.SIGALRM, stop)
+    try:
+        with pytest.raises(Stop):
+            run_file(str(tmp_path / "hang"))
+    finally:
+        signal.signal(signal.SIGALRM, old)
+    assert_gone(int((tmp_path / "pid").read_text()))
+
+
+def test_exec_task_pickles_and_reports_signals(tmp_path: Path) -> None:
+    make_executable(tmp_path / "t", "kill -TERM $$")
+    (task,) = FilesystemFactory()(tmp_path)
+    copy = pickle.loads(pickle.dumps(task))
+    assert get_callpath(copy)[-1] == "t"
+    with pytest.raises(subprocess.CalledProcessError) as err:
+        copy()
+    assert err.value.returncode == -signal.SIGTERM
+
+
+def test_filesystem_factory_file_vanishing_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    make_executable(tmp_path / "a")
+    make_executable(tmp_path / "b")
+    tasks = FilesystemFactory()(tmp_path)
+    next(tasks)
+    (tmp_path / "b").unlink()  # listed, then gone before it was read
+    with pytest.warns(PexenWarning, match="b vanished while it was being collected, skipped"):
+        assert list(tasks) == []

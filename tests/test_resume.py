@@ -210,6 +210,11 @@ def test_bad_journals_are_one_line_errors_and_stay_untouched(pytester: pytest.Py
                                 "selected now)*"])
     assert "Traceback" not in other.stderr.str() + other.stdout.str()
     assert state.read_bytes() == before
+    parallel = run(pytester, "--pexen-resume", "-k", "test_a", "-n", "2")
+    assert parallel.ret == pytest.ExitCode.USAGE_ERROR
+    parallel.stderr.fnmatch_lines(["ERROR: pexen: the journal */state.jsonl is of another run*"])
+    assert "resumed" not in parallel.stdout.str()
+    assert state.read_bytes() == before
     state.write_text("garbage\n" + before.decode())
     corrupt = run(pytester, "--pexen-resume")
     assert corrupt.ret == pytest.ExitCode.USAGE_ERROR
@@ -296,3 +301,21 @@ def test_records_carry_outcomes_results_and_shared_state(pytester: pytest.Pytest
     assert [r["outcome"] for r in end["results"]] == ["warn"]
     json.dumps(end)  # plain JSON all the way down
     assert os.path.getsize(pytester.path / "state.jsonl") < 20000
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_executable_test_reboots_with_pexen_reboot(pytester: pytest.Pytester, runs: Path,
+                                                  xdist: list[str]) -> None:
+    script = pytester.path / "upgrade.sh"
+    script.write_text('#!/bin/sh\necho "boot$PEXEN_BOOT_COUNT" >> "$RUNS"\n'
+                      'if [ "$PEXEN_BOOT_COUNT" = 0 ]; then\n'
+                      '  pexen-reboot\n  echo after-reboot >> "$RUNS"\nfi\n')
+    script.chmod(0o755)
+    pytester.makepyfile(test_py="def test_py(): pass\n")
+    first = run(pytester, "--pexen-exec", *xdist, "--pexen-reboot-cmd=true")
+    assert first.ret == pytest.ExitCode.INTERRUPTED
+    first.stdout.fnmatch_lines(["*upgrade.sh asked for a reboot (boot count 0)*"])
+    second = run(pytester, "--pexen-exec", *xdist, "--pexen-reboot-cmd=true", "--pexen-resume")
+    assert second.ret == 0
+    second.assert_outcomes(passed=2)
+    assert ran(runs) == ["boot0", "boot1"]
