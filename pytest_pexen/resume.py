@@ -389,7 +389,7 @@ class JournalPlugin:
         test = self.open.get(item.nodeid)
         if test is None or self.writer is None:
             return False
-        done = {data.get("when") for data in test.reports}
+        done = {data[0] if isinstance(data, list) else data.get("when") for data in test.reports}
         when: Literal["setup", "call", "teardown"] = (
             "teardown" if "call" in done else "call" if "setup" in done else "setup")
         report = pytest.TestReport(item.nodeid, item.location, {}, "failed", text, when,

@@ -465,7 +465,7 @@ def hang_records(config: pytest.Config, path: Path, state: journal.State) -> lis
             "duration": round(stopped - began, 6), "results": [], "shared": None,
             "provides": [], "ok": False, "deps_ok": False, "locks_ok": True,
             "why": "timed out", "worker": start.get("worker"), "boot": state.boot,
-            "start": began, "reports": [data]})
+            "start": began, "location": [where, None, test], "reports": [data]})
     return records
 
 
