@@ -10,6 +10,7 @@ nothing here compares durations.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -371,3 +372,35 @@ def test_no_timer_without_limits(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["*timer: False"])
     result = pytester.runpytest("-p", "pexen", "-s", "--pexen-timeout=60")
     result.stdout.fnmatch_lines(["*timer: True"])
+
+
+def test_executable_test_header_limit(pytester: pytest.Pytester) -> None:
+    """``# pexen: timeout=1`` limits an executable test: the wait for it is
+    interrupted, its process group (a background child too) is killed, and
+    the run goes on."""
+    suite = pytester.mkdir("suite")
+    hang = suite / "hang.sh"
+    hang.write_text("#!/bin/sh\n# pexen: timeout=1\nsleep 60 &\necho $! > child.pid\n"
+                    "sleep 60\n")
+    ok = suite / "ok.sh"
+    ok.write_text("#!/bin/sh\nexit 0\n")
+    for path in (hang, ok):
+        path.chmod(0o755)
+    result = run(pytester, "--pexen-exec", "suite")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["Timeout: suite/hang.sh exceeded 1 s (setup+call+teardown)"])
+    child = int((suite / "child.pid").read_text())
+    deadline = time.monotonic() + 30  # SIGKILL is delivered asynchronously
+    while running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(child)  # killed with its group
+
+
+def running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (its new parent may
+    not have reaped it yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
