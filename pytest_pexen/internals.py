@@ -6,6 +6,8 @@ says which internal it relies on and why no public API does the job.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from contextlib import nullcontext
 from types import FrameType, MethodType
 from typing import Any, cast
@@ -157,3 +159,12 @@ def local_pid(node: Any) -> int | None:
     popen = getattr(getattr(gateway, "_io", None), "popen", None)
     pid = getattr(popen, "pid", None)
     return pid if isinstance(pid, int) else None
+
+
+# ``signal.signal`` and ``signal.getsignal`` wrap these C functions of
+# CPython's ``_signal`` module in enum conversions that cost about 6 us per
+# set-and-restore when the handler is a function (``Handlers(func)`` raises
+# and is caught); the watchdog sets and restores one around each timed test.
+_C_SIGNAL = importlib.import_module("_signal")
+set_signal_handler: Callable[[int, Any], Any] = _C_SIGNAL.signal
+get_signal_handler: Callable[[int], Any] = _C_SIGNAL.getsignal

@@ -50,7 +50,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 import pytest
 
-from .internals import find_interactor, in_test_phase, local_pid
+from .internals import (
+    find_interactor,
+    get_signal_handler,
+    in_test_phase,
+    local_pid,
+    set_signal_handler,
+)
 from .items import META_KEY
 from .results import runs_tests
 from .resume import JOURNAL
@@ -180,6 +186,7 @@ class TestTimer:
         self.lock = threading.Lock()
         self.current: _Running | None = None
         self.main = threading.main_thread().ident or 0
+        self._handler = self._on_signal  # one bound method, compared by identity
         workerinput = getattr(config, "workerinput", None)
         self.worker = workerinput is not None
         self.controlled = bool(workerinput and workerinput.get("pexen"))
@@ -198,7 +205,7 @@ class TestTimer:
         previous = None
         signum = SIGNAL if threading.get_ident() == self.main else None
         if signum is not None:
-            previous = signal.signal(signum, self._on_signal)
+            previous = set_signal_handler(signum, self._handler)
         self.current = running
         running.timer = self.watchdog.add(running.deadline, partial(self._expired, running))
         if self.guard is not None:
@@ -211,7 +218,7 @@ class TestTimer:
                 if running.timer is not None:
                     self.watchdog.cancel(running.timer)
             if signum is not None and previous is not None:
-                signal.signal(signum, previous)
+                set_signal_handler(signum, previous)
 
     @pytest.hookimpl(tryfirst=True, optionalhook=True)
     def pytest_timeout_set_timer(self, item: pytest.Item, settings: Any) -> bool | None:
@@ -307,7 +314,7 @@ class TestTimer:
 
     def _handler_installed(self) -> bool:
         """Ours, not one the test installed (it would get our signals)."""
-        return SIGNAL is not None and signal.getsignal(SIGNAL) == self._on_signal
+        return SIGNAL is not None and get_signal_handler(SIGNAL) is self._handler
 
     def _give_up(self, running: _Running) -> None:
         """Watchdog thread, the lock held (the main thread cannot end the

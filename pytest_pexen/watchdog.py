@@ -40,16 +40,15 @@ _ALSO_FRAMEWORK = ("/xdist/", "/execnet/", "<frozen ", "<string>", "runpy.py")
 class Timer:
     """A deadline in the watchdog's heap; ``cancel`` it when it is moot."""
 
-    __slots__ = ("active", "callback", "deadline", "seq")
+    __slots__ = ("active", "callback")
 
-    def __init__(self, deadline: float, seq: int, callback: Callable[[], None]) -> None:
-        self.deadline = deadline
-        self.seq = seq
+    def __init__(self, callback: Callable[[], None]) -> None:
         self.callback = callback
         self.active = True
 
-    def __lt__(self, other: Timer) -> bool:
-        return (self.deadline, self.seq) < (other.deadline, other.seq)
+
+# heap entries: (deadline, sequence number, timer), compared in C
+_Entry = tuple[float, int, Timer]
 
 
 class Watchdog:
@@ -59,7 +58,7 @@ class Watchdog:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._heap: list[Timer] = []
+        self._heap: list[_Entry] = []
         self._cancelled = 0
         self._cond = threading.Condition(threading.Lock())
         self._seq = itertools.count()
@@ -67,11 +66,12 @@ class Watchdog:
         self._stopped = False
 
     def add(self, deadline: float, callback: Callable[[], None]) -> Timer:
-        timer = Timer(deadline, next(self._seq), callback)
+        timer = Timer(callback)
+        entry = (deadline, next(self._seq), timer)
         with self._cond:
             heap = self._heap
-            wake = not heap or timer < heap[0]
-            heapq.heappush(heap, timer)
+            wake = not heap or entry < heap[0]
+            heapq.heappush(heap, entry)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._serve, name=self.name,
                                                 daemon=True)
@@ -84,10 +84,10 @@ class Watchdog:
         if not timer.active:
             return
         timer.active = False
-        with self._cond:
-            self._cancelled += 1
-            if self._cancelled > 64 and self._cancelled * 2 > len(self._heap):
-                self._heap = [t for t in self._heap if t.active]
+        self._cancelled += 1  # a hint for the rebuild: no lock needed for it
+        if self._cancelled > 64 and self._cancelled * 2 > len(self._heap):
+            with self._cond:
+                self._heap = [entry for entry in self._heap if entry[2].active]
                 heapq.heapify(self._heap)
                 self._cancelled = 0
 
@@ -112,18 +112,18 @@ class Watchdog:
     def _next_due(self) -> Timer | None:
         """Wait (lock held) for the earliest live deadline and take it off
         the heap; None once stopped."""
-        heap = self._heap
         while not self._stopped:
-            if heap and not heap[0].active:
+            heap = self._heap  # a rebuild replaces it
+            if heap and not heap[0][2].active:
                 heapq.heappop(heap)
                 self._cancelled = max(0, self._cancelled - 1)
                 continue
             if not heap:
                 self._cond.wait()
                 continue
-            left = heap[0].deadline - time.monotonic()
+            left = heap[0][0] - time.monotonic()
             if left <= 0:
-                timer = heapq.heappop(heap)
+                timer = heapq.heappop(heap)[2]
                 timer.active = False
                 return timer
             self._cond.wait(left)
