@@ -9,12 +9,15 @@ of later runs. The worker side is in xdist_worker.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .internals import local_pid
 from .reboots import BOOTS_KEY
+from .timeouts import SESSION_KEY
 
 if TYPE_CHECKING:
     from .xdist_scheduler import PexenScheduling
@@ -58,11 +61,17 @@ class DistPlugin:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """Tell each worker how the controller distributes (xdist hook)."""
+    """Tell each worker how the controller distributes (xdist hook), whether
+    the controller kills it when a test will not stop (a local worker under
+    pexen's scheduling), and what is left of the session's time limit."""
     dist = node.config.getoption("dist")
     node.workerinput["pexen_dist"] = dist
     node.workerinput["pexen"] = dist == "pexen"
     node.workerinput["pexen_boots"] = node.config.stash.get(BOOTS_KEY, {})
+    node.workerinput["pexen_killable"] = dist == "pexen" and local_pid(node) is not None
+    session = node.config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        node.workerinput["pexen_session_left"] = session.deadline - time.monotonic()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -6,8 +6,11 @@ says which internal it relies on and why no public API does the job.
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any
+from types import FrameType, MethodType
+from typing import Any, cast
 
 import pytest
 from _pytest.runner import CallInfo, check_interactive_exception
@@ -133,3 +136,41 @@ def skip_at_test(reason: str) -> None:
     """Skip the running test, reported at the test's own line (as a skip
     marker is) rather than at the caller's: ``_use_item_location``."""
     raise pytest.skip.Exception(reason, _use_item_location=True)
+
+
+_FROM_CALL = cast(MethodType, CallInfo.from_call).__func__.__code__
+
+
+def in_test_phase(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside a test phase (setup, call, teardown):
+    under ``CallInfo.from_call``, which turns any exception into that phase's
+    failure. A watchdog interrupt raised anywhere else (pytest making or
+    logging a report) would be an INTERNALERROR instead."""
+    while frame is not None:
+        if frame.f_code is _FROM_CALL:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def local_pid(node: Any) -> int | None:
+    """The process id of an xdist worker this machine started (``popen``,
+    not through ``//via``), which may be killed; None for remote workers
+    (ssh, socket), which are not ours to kill. execnet keeps the
+    ``subprocess.Popen`` of a popen gateway in its private ``_io``."""
+    gateway = getattr(node, "gateway", None)
+    spec = getattr(gateway, "spec", None)
+    if spec is None or not spec.popen or spec.via:
+        return None
+    popen = getattr(getattr(gateway, "_io", None), "popen", None)
+    pid = getattr(popen, "pid", None)
+    return pid if isinstance(pid, int) else None
+
+
+# ``signal.signal`` and ``signal.getsignal`` wrap these C functions of
+# CPython's ``_signal`` module in enum conversions that cost about 6 us per
+# set-and-restore when the handler is a function (``Handlers(func)`` raises
+# and is caught); the watchdog sets and restores one around each timed test.
+_C_SIGNAL = importlib.import_module("_signal")
+set_signal_handler: Callable[[int, Any], Any] = _C_SIGNAL.signal
+get_signal_handler: Callable[[int], Any] = _C_SIGNAL.getsignal

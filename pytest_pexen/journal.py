@@ -23,7 +23,7 @@ Records (format 1; each a JSON object on one line, ``type`` first):
 - ``reboot``: the test asked for a reboot: ``test``, ``t``, ``boot``,
   ``command``.
 - ``stop``: the run stopped: ``t``, ``reason`` (finished, reboot,
-  interrupted, failed), ``exitstatus``.
+  interrupted, timeout), ``exitstatus``.
 
 A test that has a ``start`` but no ``end`` was running when the run
 stopped (a kill, a power loss, or its own reboot): on resume it runs again,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from . import compat, hookspecs, reboots, results, resume, timeline
+from . import compat, hookspecs, reboots, results, resume, timeline, timeouts
 from .distributed import DistPlugin, pytest_cmdline_main, pytest_configure_node
 from .graphplugin import GraphPlugin
 from .internals import add_dist_choice
@@ -71,6 +71,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--pexen-max-reboots", type=int, default=10, metavar="N",
                     dest="pexen_max_reboots",
                     help="a test asking for more reboots than this fails (default 10)")
+    group.addoption("--pexen-timeout", metavar="S", dest="pexen_timeout",
+                    help="time limit of each test, setup to teardown, in seconds "
+                         "(a test's own pexen.timeout() wins)")
+    group.addoption("--pexen-session-timeout", metavar="S", dest="pexen_session_timeout",
+                    help="time limit of the whole run: after it no test starts, the rest "
+                         "are reported skipped and the run fails")
+    group.addoption("--pexen-timeout-grace", metavar="S", dest="pexen_timeout_grace",
+                    help="seconds a test has to return after its limit before pexen stops "
+                         "its process (default 1)")
+    parser.addini("pexen_timeout", type="string", default="",
+                  help="--pexen-timeout: time limit of each test, in seconds")
+    parser.addini("pexen_session_timeout", type="string", default="",
+                  help="--pexen-session-timeout: time limit of the whole run, in seconds")
+    parser.addini("pexen_timeout_grace", type="string", default="",
+                  help="--pexen-timeout-grace: seconds a test has to return after its limit")
     parser.addini("pexen_state", type="string", default="",
                   help="--pexen-state: path of the journal (relative to this file), or none")
     parser.addini("pexen_reboot_cmd", type="string", default="",
@@ -111,6 +126,7 @@ def pytest_configure(config: pytest.Config) -> None:
     resume.configure(config)
     timeline.configure(config)
     reboots.configure(config)
+    timeouts.configure(config)
     if config.getoption("pexen_exec") or config.getini("pexen_exec"):
         from .exec_items import PLUGIN, ExecPlugin
 
@@ -127,6 +143,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     results.collected(session.config, session.items)
+    timeouts.collected(session.config, session.items)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,

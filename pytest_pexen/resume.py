@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -89,6 +89,18 @@ class Resume:
         self.boots = journal.boot_counts(state)
         self.boot = state.boot + 1
         self.ended = state.ended
+        self.late_ends: list[dict[str, Any]] = []  # ended, but only known now
+        self.late_source: Path | None = None  # where they were read: gone once journaled
+
+    def add_ended(self, records: list[dict[str, Any]], source: Path) -> None:
+        """Tests whose end the stopped boot could not journal (the watchdog's
+        last resort stopped it, leaving ``source``): they count as ended, and
+        go into the journal right after this boot's record."""
+        for record in records:
+            self.ended[record["test"]] = record
+        self.late_ends += records
+        if records:
+            self.late_source = source
 
     def check(self, tests: list[str], options: dict[str, Any]) -> None:
         """UsageError unless this run selects what the journal's run did."""
@@ -280,6 +292,10 @@ class JournalPlugin:
         else:
             self._emit({"type": "boot", "boot": resume.boot, "t": time.time(),
                         "workers": workers})
+            for record in resume.late_ends:
+                self._emit(record)
+            if resume.late_source is not None:
+                resume.late_source.unlink(missing_ok=True)
 
     @property
     def boot(self) -> int:
@@ -327,8 +343,10 @@ class JournalPlugin:
             return
         if "pexen_outcome" in extra:
             test.pexen_outcome = extra["pexen_outcome"]
-        if str(report.when) == "???":  # xdist: its worker crashed
-            test.outcome, test.bad = "error", test.bad or "crashed (its worker died)"
+        if str(report.when) == "???":  # xdist: its worker crashed, or was killed
+            test.outcome = "error"
+            test.bad = test.bad or ("timed out" if "pexen_timeout" in extra
+                                    else "crashed (its worker died)")
             self._end(report.nodeid)
             return
         if report.when is not None and type(report) is pytest.TestReport:
@@ -388,6 +406,29 @@ class JournalPlugin:
         if self.provides is None:
             self.provides = provided_tags(self.config)
         return self.provides.get(nodeid, [])
+
+    def timed_out(self, item: pytest.Item, text: str) -> bool:
+        """The watchdog's last resort (timeouts.TestTimer), from its thread,
+        while the main thread is stuck in ``item`` past its limit and grace:
+        journal the test's end, failed with ``text`` as the report of the
+        phase it was in, and the stop of the run, so that ``--pexen-resume``
+        reports it timed out and continues after it. False if the test was
+        not journaled as started (nothing to continue)."""
+        test = self.open.get(item.nodeid)
+        if test is None or self.writer is None:
+            return False
+        done = {data[0] if isinstance(data, list) else data.get("when") for data in test.reports}
+        when: Literal["setup", "call", "teardown"] = (
+            "teardown" if "call" in done else "call" if "setup" in done else "setup")
+        report = pytest.TestReport(item.nodeid, item.location, {}, "failed", text, when,
+                                   duration=time.time() - test.start)
+        test.bad = "timed out"
+        self.pytest_runtest_logreport(report)
+        self._end(item.nodeid)
+        self.writer.write({"type": "stop", "t": time.time(), "reason": "timeout",
+                           "exitstatus": int(pytest.ExitCode.TESTS_FAILED)})
+        self.writer.sync()  # the process exits next, without closing anything
+        return True
 
     # ------------------------------------------------------------ reboot
     def _rebooting(self, nodeid: str, count: int) -> None:
@@ -583,6 +624,9 @@ def configure(config: pytest.Config) -> None:
                 resume = Resume(path, journal.load(path))
             except journal.JournalError as exc:
                 raise pytest.UsageError(f"pexen: --pexen-resume: {exc}") from None
+            from .timeouts import hang_path, hang_records
+
+            resume.add_ended(hang_records(config, path, resume.state), hang_path(path))
             config.stash[BOOTS_KEY] = resume.boots
             config.stash[RESUME_KEY] = resume
             config.pluginmanager.register(ResumedStatus(), "pexen-resumed-status")

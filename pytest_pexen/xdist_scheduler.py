@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling
 
+from . import timeouts
 from .compat_xdist import CompatControl
 from .resume import JOURNAL, RESUME_KEY, Resume
 from .runtime import bad_outcome
@@ -118,6 +119,7 @@ class PexenScheduling:
         self.cursor: dict[str, int] = {}
         self.compat: CompatControl | None = None  # pytest-dependency / pytest-order
         self.resumed: set[str] = set()  # ended in an earlier boot (--pexen-resume)
+        self.session_limit = config.stash.get(timeouts.SESSION_KEY, None)  # None once reached
 
     # ------------------------------------------------------------ protocol
     @property
@@ -162,9 +164,13 @@ class PexenScheduling:
 
     def remove_pending_tests_from_node(self, node: Any, indices: Any) -> None:
         """Our workers send their task graph through this call (see
-        xdist_worker); it carries nothing else, as we never steal."""
+        xdist_worker), and the report of a test over its time limit
+        (timeouts.TestTimer); it carries nothing else, as we never steal."""
         if isinstance(indices, dict) and "pexen_hold" in indices and self.compat is not None:
             self.compat.hold(node, indices["pexen_hold"])  # depends() waits for tests
+            return
+        if isinstance(indices, dict) and "pexen_timeout" in indices:
+            timeouts.worker_said(self.config, indices["pexen_timeout"])  # it exits next
             return
         if not (isinstance(indices, dict) and "pexen" in indices) or self.plain is not None:
             return
@@ -175,6 +181,7 @@ class PexenScheduling:
             self.spec = payload["spec"]
             self.plain = bool(payload.get("plain"))
             self.scoped = payload.get("scoped") or []
+            timeouts.watch_workers(self.config, self, payload.get("limits") or {})
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             for line in payload.get("header") or []:
                 if reporter is not None:
@@ -261,7 +268,8 @@ class PexenScheduling:
         self.outcomes.pop(report.nodeid)
         if self.planner is not None and self.planner.is_running(report.nodeid):
             self._done(report.nodeid, ok=False, deps_ok=False, locks_ok=True,
-                       outcome="crashed (its worker died)")
+                       outcome="timed out" if hasattr(report, "pexen_timeout")
+                       else "crashed (its worker died)")
         if self.compat is not None:
             self.compat.ended(report.nodeid, None, crashed=True)
         self._dispatch()
@@ -278,6 +286,20 @@ class PexenScheduling:
                 return
             self._start()
         self._dispatch()
+
+    def worker_of(self, nodeid: str) -> Any:
+        """The worker running this test (the first of its pending tests), or
+        None; for the controller's time limits (timeouts.ControllerTimer)."""
+        load = self.load
+        if load is not None:
+            if not self.index:
+                self.index = {key: n for n, key in enumerate(load.collection or [])}
+            pending_of = load.node2pending
+        else:
+            pending_of = self.node2pending
+        index = self.index.get(nodeid)
+        return next((node for node, pending in pending_of.items()
+                     if pending and pending[0] == index), None)
 
     # ------------------------------------------------------------ planning
     def _hand_to_load(self) -> None:
@@ -398,6 +420,11 @@ class PexenScheduling:
         planner = self.planner
         if planner is None:
             return
+        limit = self.session_limit
+        if limit is not None and limit.over():
+            # --pexen-session-timeout: no new test; those sent meet it on their worker
+            self.session_limit = None
+            self._queue_skips(planner.abort(limit.reason))
         # a worker gets work when idle; while plenty of tests are ready, or
         # tests are so short that a round trip to the controller would idle
         # the worker for a good part of one, it also gets its next batch a

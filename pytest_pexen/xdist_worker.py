@@ -33,6 +33,7 @@ import pytest
 from . import compat_xdist
 from .internals import find_interactor, late_teardown, nearest_items, uses_shared_scope
 from .taskgraph import GraphSpec
+from .timeouts import own_limits
 
 if TYPE_CHECKING:
     from .compat_dependency import WorkerResults
@@ -70,7 +71,8 @@ class PexenWorker:
         scoped = [] if self.plain else [
             n for n, item in enumerate(session.items) if uses_shared_scope(item)]
         payload = {"pexen": {"plain": self.plain, "spec": spec, "error": source.error,
-                             "header": source.header_lines(), "scoped": scoped}}
+                             "header": source.header_lines(), "scoped": scoped,
+                             "limits": own_limits(session.items)}}
         # "unscheduled" is the one worker event whose payload xdist hands
         # untouched to the scheduler (remove_pending_tests_from_node), which
         # is ours; xdist only sends it in reply to "steal", which we never use

@@ -1,0 +1,653 @@
+"""Time limits: ``pexen.timeout(s)``, ``--pexen-timeout``, ``--pexen-session-timeout``.
+
+Where tests run (the serial process, each xdist worker), ``TestTimer`` times
+each test that has a limit from the start of its setup to the end of its
+teardown, on the process's one watchdog thread (watchdog.py). At the limit
+it takes the stack of every thread and interrupts the main thread: SIGALRM
+sent to that very thread, so that a blocking call (``time.sleep``, a wait
+for a child process) returns, and the same signal simulated with
+``_thread.interrupt_main``, so that a Python loop that blocked the signal is
+caught too. The handler, installed only around a test with a limit, fails
+the phase that is running with "Timeout: ..." and the stacks; the run goes
+on. A test that has not returned ``grace`` seconds after its limit (stuck
+in C code, or the signal blocked in a blocking call) stops the process:
+serially its end is journaled first, so that ``--pexen-resume`` reports it
+timed out and continues after it; an xdist worker tells the controller why
+and exits, and xdist replaces it. A test that holds the GIL in C code
+leaves no Python thread a chance: faulthandler's own C thread stops the
+process then (``FaultGuard``), and the resume finds its stacks next to the
+journal.
+
+The xdist controller (``--dist pexen``) keeps a timer per running test too
+(``ControllerTimer``): a local worker still in its test ``MARGIN`` seconds
+after it should have stopped itself is killed; xdist reports the crash,
+which is worded here as the timeout, the scheduler releases the test's
+locks and skips its dependents, and a new worker takes its place.
+
+``--pexen-session-timeout``: once it is reached no test starts; the rest
+are reported skipped with that reason, and the run fails.
+
+None of this is registered when no test has a limit.
+"""
+
+from __future__ import annotations
+
+import _thread
+import contextlib
+import faulthandler
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any
+
+import pytest
+
+from .internals import (
+    find_interactor,
+    get_signal_handler,
+    in_test_phase,
+    local_pid,
+    set_signal_handler,
+)
+from .items import META_KEY
+from .results import runs_tests
+from .resume import JOURNAL
+from .runtime import RUN_KEY
+from .watchdog import Timer, Watchdog, thread_stacks
+
+if TYPE_CHECKING:
+    from . import journal
+    from .xdist_scheduler import PexenScheduling
+
+LIMITS_KEY = pytest.StashKey["Limits"]()
+SESSION_KEY = pytest.StashKey["SessionLimit"]()
+TIMER = "pexen-timer"
+CONTROLLER = "pexen-controller-timer"
+GRACE = 1.0  # default seconds a test has, after its limit, to return
+RESEND = 0.1  # seconds between interrupts, until one lands in a test phase
+MARGIN = 0.5  # the controller kills a worker this long after it should have exited
+HANG_HEADER = "pexen watchdog dump"
+SIGNAL = getattr(signal, "SIGALRM", None)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The run's time limits, in seconds."""
+
+    default: float | None  # each test's, unless its own pexen.timeout() says otherwise
+    grace: float
+    session: float | None
+
+
+def _seconds(config: pytest.Config, option: str, ini: str) -> float | None:
+    """A positive number of seconds from the option, else the ini option;
+    anything else is a usage error (exit 4) naming where it came from."""
+    value = config.getoption(option)
+    where = "--" + option.replace("_", "-")
+    if value is None:
+        value = config.getini(ini) or None
+        where = f"ini option {ini}"
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise pytest.UsageError(f"pexen: {where}={value}: give a positive number of seconds")
+    return seconds
+
+
+def configure(config: pytest.Config) -> None:
+    """Read and check the limits (every process: workers get the same
+    options); set up the session limit where it applies."""
+    grace = _seconds(config, "pexen_timeout_grace", "pexen_timeout_grace")
+    limits = Limits(_seconds(config, "pexen_timeout", "pexen_timeout"),
+                    GRACE if grace is None else grace,
+                    _seconds(config, "pexen_session_timeout", "pexen_session_timeout"))
+    config.stash[LIMITS_KEY] = limits
+    if limits.session is None or config.getoption("collectonly"):
+        return
+    workerinput = getattr(config, "workerinput", None)
+    # a worker's share of the session is what was left when it was started
+    left = workerinput.get("pexen_session_left") if workerinput is not None else None
+    session = SessionLimit(limits.session, limits.session if left is None else left)
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, "pexen-session-limit")
+
+
+def limit_of(item: pytest.Item, default: float | None) -> float | None:
+    """The test's own limit (marker or ``pytest_pexen_task``), else the default."""
+    meta = item.stash.get(META_KEY, None)
+    if meta is not None and meta.timeout is not None:
+        return meta.timeout
+    return default
+
+
+def own_limits(items: list[pytest.Item]) -> dict[str, float]:
+    """The tests that have a limit of their own (for the xdist controller,
+    which does not collect)."""
+    return {item.nodeid: limit for item in items
+            if (limit := limit_of(item, None)) is not None}
+
+
+def collected(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Where tests run: time them, if any has a limit."""
+    limits = config.stash.get(LIMITS_KEY, None)
+    if limits is None or not runs_tests(config) or config.getoption("collectonly"):
+        return
+    if limits.default is None and not any(limit_of(item, None) for item in items):
+        return
+    if config.pluginmanager.get_plugin(TIMER) is None:
+        config.pluginmanager.register(TestTimer(config, limits), TIMER)
+
+
+class _Running:
+    """A test with a limit, from the start of its setup to the end of its teardown."""
+
+    __slots__ = ("aside", "deadline", "grace_end", "interrupted", "item", "limit",
+                 "paused_at", "stacks", "start", "timer")
+
+    def __init__(self, item: pytest.Item, limit: float) -> None:
+        self.item = item
+        self.limit = limit
+        self.start = time.monotonic()
+        self.deadline = self.start + limit
+        self.grace_end = math.inf
+        self.stacks: str | None = None  # taken at the limit
+        self.interrupted = False
+        self.aside = False  # pytest-timeout interrupts it: its own limit is shorter
+        self.paused_at: float | None = None  # in a debugger since
+        self.timer: Timer | None = None
+
+    def message(self) -> str:
+        return (f"Timeout: {self.item.nodeid} exceeded {self.limit:g} s "
+                f"(setup+call+teardown)\n\nStacks of all threads at the limit:\n{self.stacks}")
+
+
+class TestTimer:
+    """The per-test hooks of a process that runs tests with limits."""
+
+    __test__ = False  # not a test class, whatever pytest's name pattern says
+
+    def __init__(self, config: pytest.Config, limits: Limits) -> None:
+        self.config = config
+        self.default = limits.default
+        self.grace = limits.grace
+        self.watchdog = Watchdog("pexen-watchdog")
+        self.lock = threading.Lock()
+        self.current: _Running | None = None
+        self.main = threading.main_thread().ident or 0
+        self._handler = self._on_signal  # one bound method, compared by identity
+        workerinput = getattr(config, "workerinput", None)
+        self.worker = workerinput is not None
+        self.controlled = bool(workerinput and workerinput.get("pexen"))
+        # a local worker under --dist pexen is killed by its controller
+        self.guard = None if (workerinput or {}).get("pexen_killable") else _fault_guard(config)
+
+    # ------------------------------------------------------------ per test
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        limit = limit_of(item, self.default)
+        if limit is None:
+            if self.guard is not None:
+                self.guard.disarm()
+            return (yield)
+        running = _Running(item, limit)
+        previous = None
+        signum = SIGNAL if threading.get_ident() == self.main else None
+        if signum is not None:
+            previous = set_signal_handler(signum, self._handler)
+        self.current = running
+        running.timer = self.watchdog.add(running.deadline, partial(self._expired, running))
+        if self.guard is not None:
+            self.guard.arm(running.deadline + self.grace, limit)
+        try:
+            return (yield)
+        finally:
+            with self.lock:
+                self.current = None
+                if running.timer is not None:
+                    self.watchdog.cancel(running.timer)
+            if signum is not None and previous is not None:
+                set_signal_handler(signum, previous)
+
+    @pytest.hookimpl(tryfirst=True, optionalhook=True)
+    def pytest_timeout_set_timer(self, item: pytest.Item, settings: Any) -> bool | None:
+        """pytest-timeout is about to time a test: the shorter limit wins. If
+        ours is (or both are equal), pytest-timeout's timer is not set (a
+        result here stops its own implementation); if its own is shorter, it
+        interrupts the test its way and pexen stands aside in-process (both
+        use SIGALRM), keeping only the stop after its grace period."""
+        running = self.current
+        if running is None or running.item is not item:
+            return None
+        theirs = getattr(settings, "timeout", None)
+        if theirs is None or theirs <= 0 or theirs >= running.limit:
+            return True
+        running.aside = True
+        return None
+
+    def pytest_enter_pdb(self) -> None:
+        """The debugger stops the clock (``--pdb``, ``breakpoint()``)."""
+        with self.lock:
+            running = self.current
+            if running is None or running.paused_at is not None:
+                return
+            running.paused_at = time.monotonic()
+            if running.timer is not None:
+                self.watchdog.cancel(running.timer)
+        if self.guard is not None:
+            self.guard.disarm()
+
+    def pytest_leave_pdb(self) -> None:
+        with self.lock:
+            running = self.current
+            if running is None or running.paused_at is None:
+                return
+            pause = time.monotonic() - running.paused_at
+            running.paused_at = None
+            running.deadline += pause
+            running.grace_end += pause
+            due = running.deadline if running.stacks is None else running.grace_end
+            running.timer = self.watchdog.add(due, partial(self._expired, running))
+        if self.guard is not None:
+            self.guard.arm(running.deadline + self.grace, running.limit)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self) -> None:
+        self.watchdog.stop()
+        if self.guard is not None:
+            self.guard.close()
+
+    # ------------------------------------------------------------ at the limit
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        """Fail the running phase, once, if the test is over its limit.
+        Outside a phase (pytest reporting) it waits for the next signal."""
+        __tracebackhide__ = True
+        running = self.current
+        if (running is None or running.stacks is None or running.interrupted
+                or running.aside or running.paused_at is not None or not in_test_phase(frame)):
+            return
+        running.interrupted = True
+        pytest.fail(running.message(), pytrace=False)
+
+    def _expired(self, running: _Running) -> None:
+        """Watchdog thread: the test is over its limit (first call), still
+        not interrupted (every RESEND seconds) or over its grace period."""
+        with self.lock:
+            if self.current is not running or running.paused_at is not None:
+                return
+            now = time.monotonic()
+            if running.stacks is None:
+                running.stacks = thread_stacks()
+                running.grace_end = now + self.grace
+                if self.controlled:  # in case the controller must kill this worker
+                    self._tell_controller(running.item.nodeid, running.message())
+            elif now >= running.grace_end:
+                self._give_up(running)
+                return
+            if not running.interrupted and not running.aside and self._handler_installed():
+                assert SIGNAL is not None
+                signal.pthread_kill(self.main, SIGNAL)  # a blocking call returns
+                _thread.interrupt_main(SIGNAL)  # also if the main thread blocked it
+            due = running.grace_end if running.interrupted else min(now + RESEND,
+                                                                     running.grace_end)
+            running.timer = self.watchdog.add(due, partial(self._expired, running))
+
+    def _tell_controller(self, nodeid: str, text: str) -> None:
+        """Words for xdist's crash report, should this worker die in the
+        test. From the watchdog thread: execnet writes each message whole,
+        under its writer's lock, so it cannot tear a report the main thread
+        sends meanwhile. "unscheduled" is the event whose payload reaches
+        the scheduler untouched (see xdist_worker)."""
+        find_interactor(self.config).sendevent(
+            "unscheduled", indices={"pexen_timeout": {"test": nodeid, "text": text}})
+
+    def _handler_installed(self) -> bool:
+        """Ours, not one the test installed (it would get our signals)."""
+        return SIGNAL is not None and get_signal_handler(SIGNAL) is self._handler
+
+    def _give_up(self, running: _Running) -> None:
+        """Watchdog thread, the lock held (the main thread cannot end the
+        test meanwhile): the test ignored the interrupt for the whole grace
+        period. Stop this process; serially after journaling the timeout."""
+        if self.guard is not None:
+            self.guard.close()
+        nodeid = running.item.nodeid
+        why = f"It did not stop within {self.grace:g} s of its limit (stuck in C code, or " \
+              "with signals blocked), so"
+        if self.worker:
+            worker = self.config.workerinput.get("workerid")  # type: ignore[attr-defined]
+            if self.controlled:
+                self._tell_controller(nodeid, f"{running.message()}\n{why} its worker "
+                                              f"{worker!r} exited.")
+            os._exit(1)
+        text = f"{running.message()}\n{why} pexen stopped the run."
+        plugin = self.config.pluginmanager.get_plugin(JOURNAL)
+        resumable = plugin is not None and plugin.timed_out(running.item, text)
+        hint = ("Run the same pytest command with --pexen-resume to continue after it "
+                "(it is reported timed out, not run again)." if resumable else
+                "There is no journal (--pexen-state), so the run cannot be resumed.")
+        _tell(self.config, nodeid, text,
+              f"pexen: {nodeid} timed out and did not stop; the run stops here. {hint}")
+        os._exit(1)
+
+
+def _tell(config: pytest.Config, nodeid: str, text: str, last: str) -> None:
+    """Write the timeout on the terminal from the watchdog thread, with what
+    the test printed so far (captured output would be lost), as
+    pytest-timeout's thread method does."""
+    out = err = ""
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    if capman is not None:
+        capman.suspend_global_capture(in_=True)
+        out, err = capman.read_global_capture()
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    write = reporter.write_line if reporter is not None else print
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_sep("_", f"{nodeid} (timed out)", red=True, bold=True)
+    write(text)
+    for title, captured in (("stdout", out), ("stderr", err)):
+        if captured:
+            if reporter is not None:
+                reporter.write_sep("-", f"Captured {title} before the timeout")
+            write(captured.rstrip("\n"))
+    if reporter is not None:
+        reporter.write_line(last, red=True, bold=True)
+        reporter.flush()
+    else:
+        print(last)
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+# ------------------------------------------------------------ GIL held in C
+class FaultGuard:
+    """The last resort for a test that holds the GIL in C code, where no
+    Python thread can run: faulthandler's C-level timer dumps the stack of
+    every thread into a file and exits the process.
+
+    Arming it starts and joins a thread (about 30 us), too much per test.
+    So it is armed with one more limit to spare, and re-armed only when a
+    test's limit plus grace is past that point, or a limit's worth before
+    it (a short limit after a long one): a test stuck that way is stopped
+    between limit + grace and twice its limit + grace. It is disarmed for
+    tests without a limit and in the debugger.
+    """
+
+    def __init__(self, opener: Callable[[], IO[str]], path: Path | None) -> None:
+        self.opener = opener
+        self.path = path  # a file of our own, removed at the end
+        self.file: IO[str] | None = None
+        self.until = 0.0
+
+    def arm(self, at: float, spare: float) -> None:
+        if at <= self.until <= at + spare:
+            return
+        if self.file is None:
+            self.file = self.opener()
+        self.until = at + spare
+        faulthandler.dump_traceback_later(self.until - time.monotonic(), exit=True,
+                                          file=self.file)
+
+    def disarm(self) -> None:
+        if self.until:
+            faulthandler.cancel_dump_traceback_later()
+            self.until = 0.0
+
+    def close(self) -> None:
+        self.disarm()
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+            if self.path is not None:
+                self.path.unlink(missing_ok=True)
+
+
+def hang_path(journal_path: Path) -> Path:
+    """Where faulthandler writes the stacks of a serial run stuck holding the GIL."""
+    return journal_path.with_name(journal_path.name + ".hang")
+
+
+def _fault_guard(config: pytest.Config) -> FaultGuard | None:
+    """Serially the stacks go next to the journal, where a resume finds
+    them; on a worker the controller cannot kill (remote), to its stderr.
+    None where pytest's own faulthandler_timeout uses the same timer."""
+    try:
+        if float(config.getini("faulthandler_timeout") or 0) > 0:
+            return None
+    except ValueError:  # -p no:faulthandler: the ini option is unknown
+        pass
+    plugin = config.pluginmanager.get_plugin(JOURNAL)
+    if plugin is None or getattr(config, "workerinput", None) is not None:
+        fd = os.dup(2)  # now, while pytest does not capture it
+        return FaultGuard(lambda: os.fdopen(fd, "w"), None)
+    path = hang_path(plugin.path)
+    boot = plugin.boot
+
+    def opener() -> IO[str]:
+        file = path.open("w")
+        file.write(f"{HANG_HEADER} boot={boot}\n")
+        file.flush()
+        return file
+
+    return FaultGuard(opener, path)
+
+
+def hang_records(config: pytest.Config, path: Path, state: journal.State) -> list[dict[str, Any]]:
+    """On resume: if faulthandler stopped the journal's last boot, the end
+    records of the tests it stopped (serially, the one running), failed,
+    with the stacks it dumped."""
+    try:
+        text = hang_path(path).read_text(errors="replace")
+        stopped = hang_path(path).stat().st_mtime
+    except OSError:
+        return []
+    head, _, dump = text.partition("\n")
+    if head != f"{HANG_HEADER} boot={state.boot}" or not dump.strip() or state.stop is not None:
+        return []
+    records = []
+    for test, start in state.running.items():
+        began = float(start.get("t") or stopped)
+        message = (f"Timeout: {test} exceeded its time limit and did not stop: it held the "
+                   "GIL in C code, where no Python thread could interrupt it, so faulthandler "
+                   f"stopped the run {stopped - began:.1f} s after the test started.\n\n"
+                   f"Stacks of all threads then (faulthandler):\n{dump.rstrip()}")
+        where = test.partition("::")[0]
+        report = pytest.TestReport(test, (where, None, test), {}, "failed", message, "call",
+                                   duration=stopped - began)
+        data = config.hook.pytest_report_to_serializable(config=config, report=report)
+        records.append({
+            "type": "end", "test": test, "t": stopped, "outcome": "fail",
+            "duration": round(stopped - began, 6), "results": [], "shared": None,
+            "provides": [], "ok": False, "deps_ok": False, "locks_ok": True,
+            "why": "timed out", "worker": start.get("worker"), "boot": state.boot,
+            "start": began, "location": [where, None, test], "reports": [data]})
+    return records
+
+
+# ------------------------------------------------------------ xdist controller
+class _Watched:
+    __slots__ = ("killed", "limit", "node", "nodeid", "start", "timer")
+
+    def __init__(self, nodeid: str, limit: float, node: Any) -> None:
+        self.nodeid = nodeid
+        self.limit = limit
+        self.node = node
+        self.start = time.monotonic()
+        self.killed = False
+        self.timer: Timer | None = None
+
+
+class ControllerTimer:
+    """The xdist controller's timer per running test with a limit: from the
+    moment the worker says it started it, to its end."""
+
+    def __init__(self, config: pytest.Config, limits: Limits, scheduler: PexenScheduling,
+                 tests: dict[str, float]) -> None:
+        self.scheduler = scheduler
+        self.default = limits.default
+        self.grace = limits.grace
+        self.tests = tests
+        self.running: dict[str, _Watched] = {}
+        self.said: dict[str, str] = {}  # why a worker exited, as it said before
+        self.watchdog = Watchdog("pexen-controller-watchdog")
+        self.lock = threading.Lock()
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        limit = self.tests.get(nodeid, self.default)
+        if limit is None:
+            return
+        watched = _Watched(nodeid, limit, self.scheduler.worker_of(nodeid))
+        due = watched.start + limit + self.grace + MARGIN
+        with self.lock:
+            old = self.running.pop(nodeid, None)
+            self.running[nodeid] = watched
+            watched.timer = self.watchdog.add(due, partial(self._overdue, watched))
+        if old is not None and old.timer is not None:
+            self.watchdog.cancel(old.timer)
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        with self.lock:
+            watched = self.running.pop(nodeid, None)
+        if watched is not None and watched.timer is not None:
+            self.watchdog.cancel(watched.timer)
+        self.said.pop(nodeid, None)
+
+    def worker_said(self, note: dict[str, Any]) -> None:
+        """A worker's words on a test over its limit (at the limit, with the
+        stacks; again when it gives up and exits)."""
+        self.said[str(note.get("test"))] = str(note.get("text"))
+
+    def _overdue(self, watched: _Watched) -> None:
+        """Watchdog thread: the worker did not stop itself (it holds the GIL
+        in C code, or is not running at all): kill it, if it is ours. A
+        remote worker stops itself (faulthandler) or is not heard of again."""
+        with self.lock:
+            if self.running.get(watched.nodeid) is not watched:
+                return
+            pid = local_pid(watched.node)
+            if pid is None:
+                return
+            watched.killed = True
+            with contextlib.suppress(OSError):  # it died meanwhile
+                os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport) -> None:
+        """xdist is about to report a worker's death while running a test:
+        if the test was over its limit, the report says it timed out."""
+        with self.lock:
+            watched = self.running.pop(crashitem, None)
+        if watched is None:
+            return
+        if watched.timer is not None:
+            self.watchdog.cancel(watched.timer)
+        said = self.said.pop(crashitem, None)
+        elapsed = time.monotonic() - watched.start
+        if said is None and not watched.killed and elapsed < watched.limit:
+            return  # a crash within the limit is a crash
+        worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", "?")
+        text = said or f"Timeout: {crashitem} exceeded {watched.limit:g} s (setup+call+teardown)"
+        if watched.killed:
+            text += (f"\nIt did not stop within {self.grace + MARGIN:g} s of its limit, so pexen "
+                     f"killed its worker {worker!r}"
+                     + ("." if said else " (no stack could be taken: C code holding the GIL, "
+                                         "or a worker not running at all)."))
+        elif said is None:
+            text += f"\nIts worker {worker!r} died {elapsed:.1f} s after the test started."
+        report.longrepr = text
+        path, _, name = crashitem.partition("::")  # headed by the test, not its file
+        report.location = (path, None, name.replace("::", ".") or path)
+        report.pexen_timeout = watched.limit  # type: ignore[attr-defined]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self) -> None:
+        self.watchdog.stop()
+
+
+def watch_workers(config: pytest.Config, scheduler: PexenScheduling,
+                  tests: dict[str, float]) -> None:
+    """The controller learned the tests' own limits from the workers:
+    time them (and the default), if there is any."""
+    limits = config.stash.get(LIMITS_KEY, None)
+    if limits is None or (limits.default is None and not tests):
+        return
+    if config.pluginmanager.get_plugin(CONTROLLER) is None:
+        config.pluginmanager.register(ControllerTimer(config, limits, scheduler, tests),
+                                      CONTROLLER)
+
+
+def worker_said(config: pytest.Config, note: dict[str, Any]) -> None:
+    timer = config.pluginmanager.get_plugin(CONTROLLER)
+    if timer is not None:
+        timer.worker_said(note)
+
+
+# ------------------------------------------------------------ the whole run
+class SessionLimit:
+    """``--pexen-session-timeout``: after it no test starts. Where tests run,
+    each later one is skipped at its setup; the xdist scheduler sends no new
+    test (it asks ``over()``). The run fails if a test was skipped for it."""
+
+    def __init__(self, seconds: float, left: float) -> None:
+        self.deadline = time.monotonic() + left
+        self.reason = f"session time limit of {seconds:g} s reached"
+        self.skip_text = f"pexen: {self.reason}"
+        self.mine: set[str] = set()
+        self.reached = False
+        self.skipped = 0
+
+    def over(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if not self.over():
+            return
+        if not self.reached:
+            # a serial graph run: the planner skips the rest with the same words
+            self.reached = True
+            run = item.config.stash.get(RUN_KEY, None)
+            if run is not None and run.planner is not None:
+                run.planner.abort(self.reason)
+        self.mine.add(item.nodeid)
+        pytest.skip(self.skip_text)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when == "setup" and report.skipped and item.nodeid in self.mine:
+            self.mine.discard(item.nodeid)
+            path, line = item.reportinfo()[:2]  # point at the test, not at pexen
+            report.longrepr = (str(path), (line or 0) + 1, self.skip_text)
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        longrepr = report.longrepr
+        if (report.skipped and report.when == "setup" and isinstance(longrepr, tuple)
+                and longrepr[2] == self.skip_text):
+            self.skipped += 1
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.skipped and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.skipped:
+            terminalreporter.write_line(
+                f"pexen: {self.reason}: {self.skipped} tests not run (reported skipped)",
+                red=True)
