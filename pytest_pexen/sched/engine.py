@@ -11,6 +11,7 @@ result throttles execution to the pool's spare capacity.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import inspect
 import types
@@ -60,6 +61,10 @@ def _task_name(fn: Callable[..., Any]) -> str:
     if callpath:
         return "/".join(callpath)
     return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+def _name_of(tasks: list[Callable[..., Any]], tid: int) -> str:
+    return _task_name(tasks[tid])
 
 
 def _checked(tasks: Iterable[Callable[..., Any]]) -> list[Callable[..., Any]]:
@@ -157,15 +162,22 @@ def _gc_paused() -> Iterator[None]:
 
 
 class _Run:
-    """The state of one ``Sched.run()``."""
+    """The state of one ``Sched.run()``.
+
+    It refers to nothing that refers back to it (not the Sched, which keeps
+    its latest run): when the run is dropped, so are its pools, at once,
+    without waiting for the garbage collector. A process pool's semaphores
+    freed by a collection that happens to run inside multiprocessing's
+    resource tracker make Python 3.12 report a reentrant call.
+    """
 
     def __init__(self, sched: Sched, pool: Pool | None) -> None:
-        self.sched = sched
+        self.default_shared = sched._default_shared  # the dict add_shared() updates
         self.default_pool = pool
         self.tasks: list[Callable[..., Any]] = []
         self.kwargs: list[dict[str, Any]] = []
         self.pass_shared: list[bool] = []
-        self.planner: Planner[int] = Planner(describe=lambda i: _task_name(self.tasks[i]))
+        self.planner: Planner[int] = Planner(describe=functools.partial(_name_of, self.tasks))
         self.pools: dict[Hashable, Pool | None] = {}
         with _gc_paused():
             for n, (tasks, group_pool) in enumerate(sched._groups):
@@ -230,7 +242,7 @@ class _Run:
         pool = self.pool
         assert pool is not None
         tasks, kwargs, pass_shared = self.tasks, self.kwargs, self.pass_shared
-        default, shared_of = self.sched._default_shared, self.shared
+        default, shared_of = self.default_shared, self.shared
         for tid in planner.get_ready(free):
             shared = shared_of.pop(tid, None)
             if shared is None:
@@ -267,7 +279,7 @@ class _Run:
                              outcome="failed")
             if well and shared:
                 for dep in planner.dependents(tid):
-                    self.shared.setdefault(dep, dict(self.sched._default_shared)).update(shared)
+                    self.shared.setdefault(dep, dict(self.default_shared)).update(shared)
             self._fill()
             yield TaskRes(tasks[tid], shared if shared is not None else {}, ret, excinfo)
             if self.added:  # by add_tasks() while the caller held the result

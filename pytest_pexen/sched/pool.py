@@ -335,7 +335,7 @@ class ProcessWorkerPool(ThreadWorkerPool):
                 proc.terminate()
         for proc in self._procs:
             proc.join()
-        self._procs = []
+        self._release()
         self._active = 0
         if dead.exitcode == _EXIT_UNGUARDED:
             raise PoolError(
@@ -354,4 +354,11 @@ class ProcessWorkerPool(ThreadWorkerPool):
         if wait:
             for proc in self._procs:
                 proc.join()
+        self._release()
+
+    def _release(self) -> None:
+        """Drop the processes, queues and shared array now (the workers
+        keep their own ends), rather than leave their semaphores to the
+        garbage collector."""
         self._procs = []
+        self._ptasks = self._presults = self._current = None
