@@ -48,7 +48,8 @@ JOURNAL = "pexen-journal"
 # what a plain passed phase report holds (pytest's fields, xdist's additions)
 _PLAIN_FIELDS = frozenset((
     "_id", "nodeid", "location", "keywords", "outcome", "longrepr", "when", "user_properties",
-    "sections", "duration", "start", "stop", "item_index", "worker_id", "testrun_uid", "node"))
+    "sections", "duration", "start", "stop", "item_index", "worker_id", "testrun_uid", "node",
+    "$report_type"))
 
 
 def journal_path(config: pytest.Config) -> tuple[Path | None, str]:
