@@ -193,7 +193,7 @@ def compact_report(nodeid: str, location: tuple[str, int | None, str] | None,
     return report
 
 
-@dataclass
+@dataclass(slots=True)
 class _Test:
     """A test between its start and end, as the journaling process sees it."""
 
