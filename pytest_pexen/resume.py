@@ -337,6 +337,8 @@ class JournalPlugin:
                 test.ran[1] = stop
         test.worker = extra.get("worker_id", test.worker)
         test.duration += report.duration
+        if isinstance(data, list):
+            return  # a plain passed phase (see _serialise): nothing else to read
         if "pexen_results" in extra:
             test.results.extend(extra["pexen_results"])
         if str(report.outcome) == "rerun":  # pytest-rerunfailures: the attempt is void
