@@ -77,6 +77,11 @@ def reboot() -> NoReturn:
     raise RebootRequested(nodeid, count)
 
 
+def reboot_command(config: pytest.Config) -> str:
+    """``--pexen-reboot-cmd``, else the ini option (empty: none configured)."""
+    return str(config.getoption("pexen_reboot_cmd") or config.getini("pexen_reboot_cmd"))
+
+
 def configure(config: pytest.Config) -> None:
     """Set this process up for ``reboot()`` and boot counts; register the
     per-test hooks only when a reboot can happen or a run resumes."""
@@ -85,7 +90,7 @@ def configure(config: pytest.Config) -> None:
         workerinput = getattr(config, "workerinput", None)
         boots = dict(workerinput.get("pexen_boots") or {}) if workerinput else {}
         config.stash[BOOTS_KEY] = boots
-    command = str(config.getoption("pexen_reboot_cmd") or config.getini("pexen_reboot_cmd"))
+    command = reboot_command(config)
     maximum = config.getoption("pexen_max_reboots")
     if maximum < 0:
         raise pytest.UsageError(f"pexen: --pexen-max-reboots={maximum}: give 0 or more")

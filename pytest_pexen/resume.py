@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from . import journal
-from .reboots import BOOTS_KEY
+from .reboots import BOOTS_KEY, reboot_command
 from .results import merge_own, own_outcome, strict_warn
 from .runtime import RUN_KEY, bad_outcome, unserialisable
 from .timeline import timeline_path
@@ -437,8 +437,7 @@ class JournalPlugin:
     def _rebooting(self, nodeid: str, count: int) -> None:
         """A test asked for a reboot: record it, and stop the run (under
         xdist: no new test is sent, the running ones finish)."""
-        command = str(self.config.getoption("pexen_reboot_cmd")
-                      or self.config.getini("pexen_reboot_cmd"))
+        command = reboot_command(self.config)
         self._write({"type": "reboot", "test": nodeid, "t": time.time(), "boot": self.boot,
                      "boot_count": count, "command": command})
         if self.reboot is None:
@@ -511,8 +510,7 @@ class JournalPlugin:
             terminalreporter.write_line(f"pexen: {self.replayed} results resumed from {self.path}")
         if self.reboot is not None:
             nodeid, count = self.reboot
-            command = self.config.getoption("pexen_reboot_cmd") or self.config.getini(
-                "pexen_reboot_cmd")
+            command = reboot_command(self.config)
             terminalreporter.write_line(
                 f"pexen: {nodeid} asked for a reboot (boot count {count}); running "
                 f"{command!r}; after it, run the same pytest command with --pexen-resume",
@@ -521,8 +519,7 @@ class JournalPlugin:
     def pytest_unconfigure(self) -> None:
         if self.reboot is None:
             return
-        command = str(self.config.getoption("pexen_reboot_cmd")
-                      or self.config.getini("pexen_reboot_cmd"))
+        command = reboot_command(self.config)
         done = subprocess.run(command, shell=True, check=False)
         if done.returncode != 0:
             print(f"pexen: the reboot command {command!r} failed (exit {done.returncode})")
