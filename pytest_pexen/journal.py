@@ -219,6 +219,36 @@ def boot_counts(state: State) -> dict[str, int]:
 # the data and the file size, without other metadata (mtime): what a reader needs
 _datasync = getattr(os, "fdatasync", os.fsync)
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=repr)
+_string: Any = json.encoder.encode_basestring_ascii  # as _ENCODER writes a str
+
+
+def start_line(test: str, t: float, worker: str | None, boot: int) -> str:
+    """The ``start`` record, as ``_ENCODER`` would write it: every test has
+    one, so it is formatted directly (the general encoder costs a few
+    microseconds more a record, which is most of the journal's cost)."""
+    worker_json = "null" if worker is None else _string(worker)
+    return (f'{{"type":"start","test":{_string(test)},"t":{t!r},"worker":{worker_json},'
+            f'"boot":{boot}}}')
+
+
+def plain_end_line(test: str, t: float, duration: float, worker: str | None, boot: int,
+                   start: float, location: tuple[str, int | None, str],
+                   ran: list[float] | None, phases: list[list[Any]]) -> str:
+    """The ``end`` record of a test that passed and carries nothing but its
+    times (no sub-results, shared state or provides; every report a plain
+    passed phase ``[when, duration, start, stop]``), as ``_ENCODER`` would
+    write it: the common case, formatted directly for the same reason."""
+    worker_json = "null" if worker is None else _string(worker)
+    path, lineno, name = location
+    ran_json = "null" if ran is None else f"[{ran[0]!r},{ran[1]!r}]"
+    reports = ",".join([f'["{when}",{took!r},{begin!r},{stop!r}]'
+                        for when, took, begin, stop in phases])
+    return (f'{{"type":"end","test":{_string(test)},"t":{t!r},"outcome":"pass",'
+            f'"duration":{duration!r},"results":[],"shared":null,"provides":[],"ok":true,'
+            f'"deps_ok":true,"locks_ok":true,"why":null,"worker":{worker_json},"boot":{boot},'
+            f'"start":{start!r},"location":[{_string(path)},'
+            f'{"null" if lineno is None else int(lineno)},{_string(name)}],'
+            f'"ran":{ran_json},"reports":[{reports}]}}')
 
 
 class Writer:
@@ -252,17 +282,26 @@ class Writer:
         if keep != size:
             os.truncate(self.path, keep)
 
-    def write(self, record: Record) -> None:
+    def write(self, record: Record, deferred: bool = False) -> None:
         """Append one record. What is not JSON (a plugin's object on a
         report, say) is written as its repr: the journal never fails a run."""
-        os.write(self.fd, _ENCODER.encode(record).encode() + b"\n")
+        self.write_line(_ENCODER.encode(record), deferred)
+
+    def write_line(self, line: str, deferred: bool = False) -> None:
+        """Append one record already formatted as a JSON object.
+        ``deferred``: with ``always``, leave the sync to the next record (or
+        ``sync()``), which is written before any more test code runs: the
+        serial run's end record, synced with the next test's start."""
+        os.write(self.fd, line.encode() + b"\n")
         if self.fsync == "always":
-            _datasync(self.fd)
+            if not deferred:
+                _datasync(self.fd)
         elif self.fsync == "auto" and time.monotonic() - self.synced >= 1.0:
             self.sync()
 
     def sync(self) -> None:
-        """To disk now (before a reboot, at the end); not with ``never``."""
+        """To disk now (at the end, before the process exits); not with
+        ``never``."""
         if self.fsync != "never":
             _datasync(self.fd)
             self.synced = time.monotonic()

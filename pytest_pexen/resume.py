@@ -37,7 +37,7 @@ import pytest
 from . import journal
 from .reboots import BOOTS_KEY, reboot_command
 from .results import merge_own, own_outcome, strict_warn
-from .runtime import RUN_KEY, bad_outcome, unserialisable
+from .runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
 from .timeline import timeline_path
 
 if TYPE_CHECKING:
@@ -210,6 +210,15 @@ class _Test:
     reboot: int | None = None  # asked for a reboot at this boot count
     location: tuple[str, int | None, str] | None = None
     ran: list[float] | None = None  # its first phase's start, its last phase's stop
+    # every report so far a plain passed phase (see JournalPlugin._serialise)
+    # with pytest's location: its end record is written the cheap way
+    plain: bool = True
+
+
+def _plain_location(location: Any) -> bool:
+    """Whether a report location is pytest's ``(path, lineno, name)``."""
+    return (type(location) is tuple and len(location) == 3 and type(location[0]) is str
+            and type(location[2]) is str and (location[1] is None or type(location[1]) is int))
 
 
 class JournalPlugin:
@@ -234,6 +243,11 @@ class JournalPlugin:
         self.reboot: tuple[str, int] | None = None  # the test that asked, its boot count
         self.session: pytest.Session | None = None
         self.provides: dict[str, list[str]] | None = None
+        # serially no test code runs between a test's end and the next
+        # test's start, so --pexen-fsync=always syncs the two records at
+        # once; under xdist other workers' tests run meanwhile
+        self.serial = not under_xdist(config)
+        self.run: GraphRun | None = None  # the session's pexen run, once there is one
         self.note: str | None = None  # for the header
 
     def pytest_report_header(self) -> list[str]:
@@ -260,14 +274,14 @@ class JournalPlugin:
             self.resume.check(self.tests, run_options(self.config))
 
     # ------------------------------------------------------------ writing
-    def _write(self, record: dict[str, Any]) -> None:
+    def _write(self, record: dict[str, Any], deferred: bool = False) -> None:
         if not self.opened:
             self._open()
-        self._emit(record)
+        self._emit(record, deferred)
 
-    def _emit(self, record: dict[str, Any]) -> None:
+    def _emit(self, record: dict[str, Any], deferred: bool = False) -> None:
         if self.writer is not None:
-            self.writer.write(record)
+            self.writer.write(record, deferred)
         if self.kept is not None:
             self.kept.append({k: v for k, v in record.items() if k != "reports"})
 
@@ -314,21 +328,25 @@ class JournalPlugin:
         kills the machine may kill the controller first; so under xdist a
         test counts as running once sent, and a resume runs it again."""
         self.open[nodeid] = _Test(worker=worker)
-        self._write({"type": "start", "test": nodeid, "t": time.time(), "worker": worker,
-                     "boot": self.boot})
+        if self.writer is not None and self.kept is None:  # the common case, made cheap
+            self.writer.write_line(journal.start_line(nodeid, time.time(), worker, self.boot))
+        else:
+            self._write({"type": "start", "test": nodeid, "t": time.time(), "worker": worker,
+                         "boot": self.boot})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.replaying:
             return
+        extra = report.__dict__
         test = self.open.get(report.nodeid)
         data = self._serialise(report)
-        if test is None or getattr(report, "pexen_late", False):
+        if test is None or extra.get("pexen_late"):
             self._write({"type": "report", "test": report.nodeid, "report": data})
             return
-        extra = report.__dict__
         test.reports.append(data)
         if test.location is None:
             test.location = report.location
+            test.plain = test.plain and _plain_location(test.location)
         start, stop = extra.get("start"), extra.get("stop")
         if start and stop:  # as measured where it ran (none on xdist's crash report)
             if test.ran is None:
@@ -339,6 +357,7 @@ class JournalPlugin:
         test.duration += report.duration
         if isinstance(data, list):
             return  # a plain passed phase (see _serialise): nothing else to read
+        test.plain = False
         if "pexen_results" in extra:
             test.results.extend(extra["pexen_results"])
         if str(report.outcome) == "rerun":  # pytest-rerunfailures: the attempt is void
@@ -392,18 +411,27 @@ class JournalPlugin:
         deps_ok, locks_ok = test.flags if test.flags else (ok, True)
         shared = test.shared
         if shared is None:
-            run = self.config.stash.get(RUN_KEY, None)
+            run = self.run or self.config.stash.get(RUN_KEY, None)
+            self.run = run
             shared = run.shared.get(nodeid) if run is not None else None
             if shared and unserialisable(shared) is not None:
                 shared = None  # it failed the test for that already
         outcome = test.pexen_outcome or test.outcome
+        provides = self._provides(nodeid) if ok and deps_ok else []
+        if (self.writer is not None and self.kept is None and ok and test.flags is None
+                and test.plain and outcome == "pass" and shared is None and not test.results
+                and not provides):
+            self.writer.write_line(journal.plain_end_line(
+                nodeid, time.time(), round(test.duration, 6), test.worker, self.boot,
+                test.start, test.location, test.ran, test.reports),  # type: ignore[arg-type]
+                self.serial)
+            return
         self._write({
             "type": "end", "test": nodeid, "t": time.time(), "outcome": outcome,
             "duration": round(test.duration, 6), "results": test.results, "shared": shared,
-            "provides": self._provides(nodeid) if ok and deps_ok else [],
-            "ok": ok, "deps_ok": deps_ok, "locks_ok": locks_ok, "why": test.bad,
-            "worker": test.worker, "boot": self.boot, "start": test.start,
-            "location": test.location, "ran": test.ran, "reports": test.reports})
+            "provides": provides, "ok": ok, "deps_ok": deps_ok, "locks_ok": locks_ok,
+            "why": test.bad, "worker": test.worker, "boot": self.boot, "start": test.start,
+            "location": test.location, "ran": test.ran, "reports": test.reports}, self.serial)
 
     def _provides(self, nodeid: str) -> list[str]:
         if self.provides is None:

@@ -14,6 +14,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_pexen import journal
 
@@ -301,6 +303,58 @@ def test_records_carry_outcomes_results_and_shared_state(pytester: pytest.Pytest
     assert [r["outcome"] for r in end["results"]] == ["warn"]
     json.dumps(end)  # plain JSON all the way down
     assert os.path.getsize(pytester.path / "state.jsonl") < 20000
+
+
+times = st.floats(min_value=0, max_value=4e9, allow_nan=False)
+phases = st.lists(st.tuples(st.sampled_from(["setup", "call", "teardown"]), times, times,
+                            times).map(list), max_size=3)
+
+
+@given(test=st.text(), worker=st.none() | st.text(), boot=st.integers(0, 99), t=times,
+       start=times, duration=times, path=st.text(), lineno=st.none() | st.integers(0, 10**6),
+       name=st.text(), ran=st.none() | st.lists(times, min_size=2, max_size=2), reports=phases)
+def test_directly_formatted_records_are_the_json_of_their_fields(
+        test: str, worker: str | None, boot: int, t: float, start: float, duration: float,
+        path: str, lineno: int | None, name: str, ran: list[float] | None,
+        reports: list[list[object]]) -> None:
+    """The start and plain end records are formatted without the JSON
+    encoder (they are most of the journal's cost): whatever the node id
+    holds (quotes, backslashes, any unicode), each is one line of JSON
+    with exactly the fields of the general end record."""
+    line = journal.start_line(test, t, worker, boot)
+    assert "\n" not in line
+    assert json.loads(line) == {"type": "start", "test": test, "t": t, "worker": worker,
+                                "boot": boot}
+    line = journal.plain_end_line(test, t, duration, worker, boot, start, (path, lineno, name),
+                                  ran, reports)
+    assert "\n" not in line
+    assert json.loads(line) == {
+        "type": "end", "test": test, "t": t, "outcome": "pass", "duration": duration,
+        "results": [], "shared": None, "provides": [], "ok": True, "deps_ok": True,
+        "locks_ok": True, "why": None, "worker": worker, "boot": boot, "start": start,
+        "location": [path, lineno, name], "ran": ran, "reports": reports}
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_awkward_node_ids_journal_and_resume(pytester: pytest.Pytester,
+                                              xdist: list[str]) -> None:
+    """Parametrize ids with quotes, backslashes and unicode, a failure among
+    them: the journal reads back, and a resume reports every test again."""
+    pytester.makepyfile(test_ids="""
+        import pytest
+        @pytest.mark.parametrize("v", ['a"b', "c\\\\d", "\u00e9t\u00e9", "\u2603", "x y"],
+                                 ids=lambda v: v)
+        def test_v(v):
+            assert v != "x y"
+    """)
+    first = run(pytester, *xdist)
+    first.assert_outcomes(passed=4, failed=1)
+    ended = journal.load(pytester.path / "state.jsonl").ended
+    assert sorted(record["outcome"] for record in ended.values()) == ["fail"] + ["pass"] * 4
+    assert set(ended) == set(journal.load(pytester.path / "state.jsonl").tests)
+    again = run(pytester, *xdist, "--pexen-resume")
+    again.assert_outcomes(passed=4, failed=1)
+    again.stdout.fnmatch_lines(["pexen: 5 results resumed from *"])
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
