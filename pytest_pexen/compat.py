@@ -66,7 +66,7 @@ def _mode(config: pytest.Config) -> str:
     return str(mode)
 
 
-def _loaded(config: pytest.Config, module: str) -> bool:
+def plugin_loaded(config: pytest.Config, module: str) -> bool:
     """Whether the plugin module is registered (by its entry point or
     ``-p``): its markers mean nothing otherwise."""
     return any(getattr(p, "__name__", None) == module for p in config.pluginmanager.get_plugins())
@@ -141,8 +141,8 @@ def derive(config: pytest.Config, items: list[pytest.Item]) -> Compat | None:
     """The relations the plugins' markers put on ``items`` (in the order they
     will run), or None when neither plugin is in play: then nothing changes."""
     mode = _mode(config)
-    dependency = mode in ("all", "dependency") and _loaded(config, "pytest_dependency")
-    order = mode in ("all", "order") and _loaded(config, "pytest_order.plugin")
+    dependency = mode in ("all", "dependency") and plugin_loaded(config, "pytest_dependency")
+    order = mode in ("all", "order") and plugin_loaded(config, "pytest_order.plugin")
     if not (dependency or order) or not items:
         return None
     relations = Relations()

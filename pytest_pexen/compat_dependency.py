@@ -22,13 +22,15 @@ pexen leaves the judging to it (its words, its options such as
   sets the manager's record of each name to the outcome of the test that
   name resolves to, wherever it ran (``WorkerResults``; the controller's
   side is in compat_xdist).
+* after ``--pexen-resume``, the records of the tests that ended in an
+  earlier boot, from their journaled reports (``journaled_phases``).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -219,7 +221,7 @@ class WorkerResults:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         phases = self.phases.setdefault(report.nodeid, {})
-        record_phase(phases, report)
+        record_phase(phases, report.when, str(report.outcome))
         if report.when == "teardown" and not getattr(report, "pexen_late", False):
             self.known[report.nodeid] = self.phases.pop(report.nodeid)
 
@@ -249,7 +251,7 @@ class WorkerResults:
                 manager.results.pop(name, None)
                 continue
             phases = self.known.get(nodeid)
-            if phases == {}:  # no record (it ended in an earlier boot): unknown
+            if phases == {}:  # ended with no phase on record: unknown
                 manager.results.pop(name, None)
                 continue
             if phases is None:
@@ -259,10 +261,57 @@ class WorkerResults:
             manager.results[name] = status
 
 
-def record_phase(phases: dict[str, str], report: pytest.TestReport) -> None:
+def record_phase(phases: dict[str, str], when: str | None, outcome: str) -> None:
     """Keep a phase outcome as pytest-dependency records it; a rerun
     (pytest-rerunfailures) starts the record afresh."""
-    if str(report.outcome) == "rerun":
+    if outcome == "rerun":
         phases.clear()
-    elif report.when in ("setup", "call", "teardown"):
-        phases[report.when] = report.outcome
+    elif when in ("setup", "call", "teardown"):
+        phases[when] = outcome
+
+
+def journaled_phases(record: dict[str, Any]) -> dict[str, str]:
+    """The phase outcomes of a test that ended in an earlier boot, read off
+    its journal ``end`` record's reports (a plain passed phase is kept as
+    ``[when, duration, start, stop]``); a worker's crash fails its call,
+    as when it happens in this boot."""
+    phases: dict[str, str] = {}
+    for data in record.get("reports") or []:
+        if isinstance(data, list) and data:
+            record_phase(phases, str(data[0]), "passed")
+        elif isinstance(data, dict):
+            if data.get("when") == "???":
+                phases["call"] = "failed"
+            else:
+                record_phase(phases, data.get("when"), str(data.get("outcome")))
+    return phases
+
+
+class _Phase(NamedTuple):
+    """What ``DependencyItemStatus.addResult`` reads of a report."""
+
+    when: str
+    outcome: str
+
+
+def restore_records(items: list[pytest.Item], ended: dict[str, dict[str, Any]]) -> None:
+    """``--pexen-resume``, serially: pytest-dependency's record of the tests
+    that ended in an earlier boot, as its ``pytest_runtest_makereport``
+    would have kept it had they run in this process, so that their
+    dependents after the resume see them instead of an unknown name."""
+    import pytest_dependency
+    from pytest_dependency import DependencyManager
+
+    for item in items:
+        record = ended.get(item.nodeid)
+        if record is None:
+            continue
+        marker = item.get_closest_marker("dependency")
+        if marker is None and not getattr(pytest_dependency, "_automark", False):
+            continue
+        name = marker.kwargs.get("name") if marker is not None else None
+        for when, outcome in journaled_phases(record).items():
+            for scope in DependencyManager.ScopeCls:
+                manager = DependencyManager.getManager(item, scope=scope)
+                if manager:
+                    manager.addResult(item, name, _Phase(when, outcome))

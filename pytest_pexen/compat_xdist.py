@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .compat import AFTER
-from .compat_dependency import record_phase
+from .compat_dependency import journaled_phases, record_phase
 
 if TYPE_CHECKING:
     from .xdist_scheduler import PexenScheduling
@@ -82,7 +82,8 @@ class CompatControl:
     # ------------------------------------------------------------ outcomes
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not getattr(report, "pexen_late", False):
-            record_phase(self.partial.setdefault(report.nodeid, {}), report)
+            record_phase(self.partial.setdefault(report.nodeid, {}), report.when,
+                         str(report.outcome))
 
     def ended(self, nodeid: str, node: Any, crashed: bool = False) -> None:
         """A test is over (``node``: where it ran): keep its outcome, free
@@ -101,12 +102,11 @@ class CompatControl:
             if all(n in self.phases for n in hold.wait):
                 self._answer(holder, hold, revoked=True)
 
-    def resumed(self, tests: set[str]) -> None:
+    def resumed(self, ended: dict[str, dict[str, Any]]) -> None:
         """Tests that ended in an earlier boot (``--pexen-resume``) are over;
-        no worker has their record, so pytest-dependency finds the name
-        unknown, as in a resumed serial run."""
-        for nodeid in sorted(tests):
-            self.phases[nodeid] = {}
+        their outcomes come from their journal records."""
+        for nodeid in sorted(ended):
+            self.phases[nodeid] = journaled_phases(ended[nodeid])
             unit = self.unit_of.get(self.sched.index[nodeid])
             if unit is not None:
                 self.left[unit] -= 1

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from . import journal
+from .compat import plugin_loaded
 from .reboots import BOOTS_KEY, reboot_command
 from .results import merge_own, own_outcome, strict_warn
 from .runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
@@ -494,6 +495,10 @@ class JournalPlugin:
             resume.restore(run.planner, ids.__contains__, run.hand_on)
         failed, shouldfail = session.testsfailed, session.shouldfail
         self.replay()
+        if plugin_loaded(self.config, "pytest_dependency"):
+            from .compat_dependency import restore_records
+
+            restore_records(session.items, resume.ended)
         resumed_failures = session.testsfailed - failed
         session.testsfailed, session.shouldfail = failed, shouldfail
         if any(item.nodeid in resume.ended for item in session.items):

@@ -355,7 +355,8 @@ class PexenScheduling:
         self._queue_skips(self.planner.unrunnable)
         if compat:
             self.compat = CompatControl(self, spec)
-            self.compat.resumed(self.resumed)
+            self.compat.resumed({test: resume.ended[test] for test in self.resumed}
+                                if resume is not None else {})
             if "dependency" in spec:  # it keeps the outcomes pytest-dependency needs
                 self.config.pluginmanager.register(self.compat, "pexen-compat-control")
         if resume is not None:

@@ -112,6 +112,73 @@ def test_kill_then_resume(pytester: pytest.Pytester, runs: Path, monkeypatch: py
     assert sorted(ran(runs)) == ["after", "db", "fail", "kill0", "kill1"]
 
 
+DEPENDENCY = """
+import json, os, signal, time
+import pytest
+import pytest_pexen as pexen
+from pytest_dependency import depends
+
+def ran(name):
+    with open(os.environ["RUNS"], "a") as f:
+        f.write(name + "\\n")
+
+@pytest.mark.dependency()
+def test_a():
+    ran("a")
+
+@pytest.mark.dependency()
+def test_broken():
+    ran("broken")
+    assert 0
+
+def test_kill(pexen_boot_count):
+    ran(f"kill{pexen_boot_count}")
+    if pexen_boot_count == 0:  # once test_a and test_broken are journaled as ended
+        wanted = {"test_dep.py::test_a", "test_dep.py::test_broken"}
+        for _ in range(200):
+            with open("state.jsonl") as f:
+                ended = {r["test"] for r in map(json.loads, f) if r["type"] == "end"}
+            if wanted <= ended:
+                break
+            time.sleep(0.05)
+        pid = os.getppid() if os.environ.get("KILL") == "parent" else os.getpid()
+        os.kill(pid, signal.SIGKILL)
+
+@pexen.requires("test_kill")
+@pytest.mark.dependency(depends=["test_a"])
+def test_needs_a():
+    ran("needs_a")
+
+@pexen.requires("test_kill")
+@pytest.mark.dependency(depends=["test_broken"])
+def test_needs_broken():
+    ran("needs_broken")
+
+@pexen.requires("test_kill")
+def test_runtime(request):
+    depends(request, ["test_a"])
+    ran("runtime")
+"""
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_pytest_dependency_sees_tests_that_ended_before_the_resume(
+        pytester: pytest.Pytester, runs: Path, monkeypatch: pytest.MonkeyPatch,
+        xdist: list[str]) -> None:
+    """pytest-dependency keeps its records in the process that ran the
+    test; after a kill and --pexen-resume they come from the journal, so
+    a dependent is judged exactly as in an uninterrupted run."""
+    pytester.makepyfile(test_dep=DEPENDENCY)
+    monkeypatch.setenv("KILL", "parent" if xdist else "self")
+    assert run(pytester, "-p", "dependency", *xdist).ret != 0
+    assert sorted(ran(runs)) == ["a", "broken", "kill0"]
+
+    resumed = run(pytester, "-p", "dependency", *xdist, "-rs", "--pexen-resume")
+    resumed.assert_outcomes(passed=4, failed=1, skipped=1)
+    assert sorted(ran(runs)) == ["a", "broken", "kill0", "kill1", "needs_a", "runtime"]
+    resumed.stdout.fnmatch_lines(["*test_needs_broken depends on test_broken*"])
+
+
 REBOOT = """
 import os, time
 import pytest_pexen as pexen
