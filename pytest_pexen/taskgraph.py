@@ -8,7 +8,7 @@ from the result. It decides nothing about running: that is the planner's.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +116,7 @@ def spec_planner(spec: GraphSpec, missing: str = "error",
     """
     planner: Planner[str] = Planner(describe=str, critical_path=durations is not None)
     groups = spec["groups"]
+    planner.order_groups([name for name, _ in groups])
     for name, limit in groups:
         planner.add_group(name, limit)
     first_group = groups[0][0] if groups else None
@@ -133,15 +134,36 @@ def spec_planner(spec: GraphSpec, missing: str = "error",
     return planner
 
 
-def _group_order(items: Iterable[pytest.Item], metas: dict[str, SchedMeta],
-                 limits: dict[str | None, int | None]) -> list[tuple[str | None, int | None]]:
-    """Groups run by their lowest priority, then first appearance."""
+def _group_order(items: list[pytest.Item], metas: dict[str, SchedMeta],
+                 limits: dict[str | None, int | None], requires: dict[str, list[str]],
+                 provides: dict[str, list[str]]) -> list[tuple[str | None, int | None]]:
+    """Groups (the default one, None, among them) run by their lowest
+    priority, then first appearance; except that a group whose tests
+    require what another group provides runs after that group. Groups that
+    require from each other keep the first order: the planner then names
+    the contradiction."""
     best: dict[str | None, tuple[int, int]] = {}
     for n, item in enumerate(items):
         meta = metas[item.nodeid]
         prio, first = best.get(meta.group, (meta.priority, n))
         best[meta.group] = (min(prio, meta.priority), first)
-    return [(g, limits.get(g)) for g in sorted(best, key=best.__getitem__)]
+    ranked = sorted(best, key=best.__getitem__)
+    providers: dict[str, list[str | None]] = {}
+    for nodeid, tags in provides.items():
+        for tag in tags:
+            providers.setdefault(tag, []).append(metas[nodeid].group)
+    before: dict[str | None, set[str | None]] = {g: set() for g in ranked}
+    for nodeid, tags in requires.items():
+        group = metas[nodeid].group
+        for tag in tags:
+            before[group].update(g for g in providers.get(tag, ()) if g != group and g in best)
+    order: list[str | None] = []
+    while len(order) < len(ranked):
+        ready = [g for g in ranked if g not in order and before[g] <= set(order)]
+        if not ready:  # a cycle between groups
+            return [(g, limits.get(g)) for g in ranked]
+        order.append(ready[0])
+    return [(g, limits.get(g)) for g in order]
 
 
 def build(
@@ -226,8 +248,8 @@ def build(
     items = _place_pulled(selected, pulled, order)
     return TestGraph(
         items=items, metas=metas, requires=requires, provides=provides,
-        groups=_group_order(items, metas, limits), pulled=pulled, phantoms=phantoms,
-        unresolved=unresolved,
+        groups=_group_order(items, metas, limits, requires, provides), pulled=pulled,
+        phantoms=phantoms, unresolved=unresolved,
     )
 
 

@@ -209,6 +209,30 @@ def test_priority_and_groups(pytester: pytest.Pytester) -> None:
     assert names(pytester) == ["test_urgent", "test_plain", "test_vm1", "test_vm2", "test_late"]
 
 
+def test_a_group_runs_before_the_default_group_unless_it_needs_it(
+        pytester: pytest.Pytester) -> None:
+    """Groups are ordered by their lowest priority, the default group like
+    any other; a group that requires what another group provides runs
+    after it whatever its priority."""
+    pytester.makepyfile(test_a="""
+        import pytest_pexen as pexen
+        def test_plain(): pass
+        @pexen.group("vm")
+        @pexen.priority(-5)
+        def test_vm(): pass
+        @pexen.group("net")
+        @pexen.priority(-9)
+        @pexen.requires("db")
+        def test_net(): pass
+        @pexen.provides("db")
+        def test_db(): pass
+        @pexen.group("late")
+        def test_late(): pass
+    """)
+    # net (-9) needs db from the default group: vm (-5), default, net, late
+    assert names(pytester) == ["test_vm", "test_plain", "test_db", "test_net", "test_late"]
+
+
 def test_module_neighbours_stay_together(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_1="""

@@ -162,6 +162,22 @@ class Planner(Generic[K]):
         self._group_running.append(0)
         self._heaps.append([])
 
+    def order_groups(self, names: list[Hashable]) -> None:
+        """Run the groups in this order, the default group (None) among them
+        wherever it falls; groups not named keep their order after these.
+        Only before the first ``add()``: the pytest plugin orders groups by
+        their lowest priority, where the engine's first group comes first."""
+        if self._keys:
+            raise RuntimeError("order_groups() must come before the first add()")
+        limits = dict(zip(self._group_names, self._group_limit, strict=True))
+        order = list(dict.fromkeys([*names, *self._group_names]))
+        self._group_id.clear()
+        for lists in (self._group_names, self._group_limit, self._group_open,
+                      self._group_running, self._heaps):
+            lists.clear()
+        for name in order:
+            self.add_group(name, limits.get(name))
+
     def _intern(self, tag: str) -> int:
         tid = self._tag_id.get(tag)
         if tid is None:
