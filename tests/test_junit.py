@@ -12,6 +12,7 @@ HERE = Path(__file__).resolve().parent
 SHARED_XSD = HERE.parents[1] / "shared" / "data" / "junit-10.xsd"  # beside the repo in CI
 XSD = SHARED_XSD if SHARED_XSD.exists() else HERE / "data" / "junit-10.xsd"
 OUTCOME_TAGS = ("failure", "error", "skipped")
+SUBTESTS = hasattr(pytest, "Subtests")  # the subtests fixture is built in from pytest 9
 
 KITCHEN_SINK = r'''
 import os, sys, pytest
@@ -56,6 +57,7 @@ def test_xfail():
 def test_fails():
     assert 1 == 2
 
+@pytest.mark.skipif(not hasattr(pytest, "Subtests"), reason="subtests: pytest >= 9")
 def test_subtests(subtests):
     for i in range(3):
         with subtests.test("check", i=i):
@@ -152,10 +154,11 @@ def test_kitchen_sink_serial(sink: pytest.Pytester) -> None:
     assert kind(cases["test_skip"]) == "skipped"
     assert cases["test_xfail"].find("skipped").get("message") == "xfail: known bug"  # type: ignore[union-attr]
     assert kind(cases["test_fails"]) == "failure"
-    assert kind(cases["test_subtests"]) == "failure"
-    assert kind(cases["test_subtests::[check] (i=0)"]) == "passed"
-    assert kind(cases["test_subtests::[check] (i=1)"]) == "failure"
-    assert "subtest 1 says #x1B[1mhi" in out(cases["test_subtests::[check] (i=1)"])
+    if SUBTESTS:
+        assert kind(cases["test_subtests"]) == "failure"
+        assert kind(cases["test_subtests::[check] (i=0)"]) == "passed"
+        assert kind(cases["test_subtests::[check] (i=1)"]) == "failure"
+        assert "subtest 1 says #x1B[1mhi" in out(cases["test_subtests::[check] (i=1)"])
     odd = [name for name in cases if name.startswith("test_odd[")]
     assert len(odd) == 10  # 5 tests, 5 sub-results
     assert "test_odd[a::b]::a::b" in cases and "test_odd[x/y]" in cases
@@ -290,7 +293,10 @@ def test_without_sub_results_matches_pytest_counts(pytester: pytest.Pytester) ->
     ours = validated(pytester.path / "ours.xml").find("testsuite")
     theirs = ET.parse(pytester.path / "theirs.xml").getroot().find("testsuite")
     assert ours is not None and theirs is not None
-    for key in ("tests", "failures", "errors", "skipped"):
+    # before pytest 9 its report counts a passed test whose teardown errors
+    # twice (a second testcase for the error); ours, like pytest 9's, once
+    keys = ("tests", "failures", "errors", "skipped")
+    for key in keys if pytest.version_tuple[0] >= 9 else keys[1:]:
         assert ours.get(key) == theirs.get(key), key
 
 

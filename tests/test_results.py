@@ -142,6 +142,7 @@ def test_session_fixture_reports_on_the_test_it_serves(pytester: pytest.Pytester
     ])
 
 
+@pytest.mark.skipif(not hasattr(pytest, "Subtests"), reason="subtests: pytest >= 9")
 def test_subtests_make_the_test_fail(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_sub="""
         def test_sub(subtests):
