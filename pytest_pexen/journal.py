@@ -241,7 +241,7 @@ def plain_end_line(test: str, t: float, duration: float, worker: str | None, boo
     worker_json = "null" if worker is None else _string(worker)
     path, lineno, name = location
     ran_json = "null" if ran is None else f"[{ran[0]!r},{ran[1]!r}]"
-    reports = ",".join([f'["{when}",{took!r},{begin!r},{stop!r}]'
+    reports = ",".join([f"[{_string(when)},{took!r},{begin!r},{stop!r}]"
                         for when, took, begin, stop in phases])
     return (f'{{"type":"end","test":{_string(test)},"t":{t!r},"outcome":"pass",'
             f'"duration":{duration!r},"results":[],"shared":null,"provides":[],"ok":true,'
