@@ -152,8 +152,7 @@ class Resume:
             replayed = []
             for data in record.get("reports") or []:
                 report: Any = (compact_report(test, location, record.get("worker"), data)
-                          if isinstance(data, list)
-                          else hook.pytest_report_from_serializable(config=config, data=data))
+                          if isinstance(data, list) else report_from_journal(config, data))
                 if report is None:
                     continue
                 report.pexen_resumed = True
@@ -169,8 +168,7 @@ class Resume:
                 hook.pytest_runtest_logreport(report=report)
             hook.pytest_runtest_logfinish(nodeid=test, location=location)
         for record in self.state.late:
-            data = record.get("report")
-            report = hook.pytest_report_from_serializable(config=config, data=data)
+            report = report_from_journal(config, record.get("report"))
             if report is not None:
                 report.pexen_resumed = True
                 hook.pytest_runtest_logreport(report=report)
@@ -181,6 +179,18 @@ class Resume:
         return (f"pexen: resuming {self.path} (boot {self.boot}): {len(self.ended)} of "
                 f"{selected} tests finished before"
                 + (f"; running again: {again}" if again else ""))
+
+
+def report_from_journal(config: pytest.Config, data: Any) -> Any:
+    """A report serialised into the journal, as pytest made it: JSON has no
+    tuples, and pytest's terminal insists on a skip's ``longrepr`` (path,
+    line, reason) being one (xdist's channel keeps them)."""
+    if not isinstance(data, dict):
+        return None
+    for key in ("longrepr", "location"):
+        if isinstance(data.get(key), list):
+            data = {**data, key: tuple(data[key])}
+    return config.hook.pytest_report_from_serializable(config=config, data=data)
 
 
 def compact_report(nodeid: str, location: tuple[str, int | None, str] | None,

@@ -179,6 +179,30 @@ def test_pytest_dependency_sees_tests_that_ended_before_the_resume(
     resumed.stdout.fnmatch_lines(["*test_needs_broken depends on test_broken*"])
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_resumed_skips_and_xfails_read_as_before(pytester: pytest.Pytester,
+                                                  xdist: list[str]) -> None:
+    """A skip's report holds a (path, line, reason) tuple that JSON keeps as
+    a list: reported again, it reads as in the first boot (pytest's terminal
+    insists on the tuple for ``-rs`` and ``-v``)."""
+    pytester.makepyfile(test_s="""
+        import pytest, pytest_pexen as pexen
+        @pytest.mark.skip(reason="not here")
+        def test_skipped(): pass
+        @pytest.mark.xfail(reason="known")
+        def test_xf(): assert 0
+        def test_reboot(pexen_boot_count):
+            if pexen_boot_count == 0:
+                pexen.reboot()
+    """)
+    assert run(pytester, *xdist, "--pexen-reboot-cmd=true").ret == 2
+    result = run(pytester, *xdist, "-v", "-rsx", "--pexen-resume")
+    result.assert_outcomes(passed=1, skipped=1, xfailed=1)
+    result.stdout.fnmatch_lines(["SKIPPED (resumed) [[]1[]] test_s.py:2: not here",
+                                 "XFAIL (resumed) test_s.py::test_xf - known"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
 REBOOT = """
 import os, time
 import pytest_pexen as pexen
