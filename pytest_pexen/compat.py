@@ -135,6 +135,7 @@ class Compat:
         graph.pins = dict(rel.pins)
         graph.notes = rel.notes
         graph.dependency = self.dependency is not None
+        graph.order_groups()
 
 
 def derive(config: pytest.Config, items: list[pytest.Item]) -> Compat | None:

@@ -83,6 +83,12 @@ class TestGraph:
             spec["dependency"] = True
         return spec
 
+    def order_groups(self) -> None:
+        """Order the groups again, once relations were added after ``build``
+        (compat.Compat.apply: a group after the groups it must follow)."""
+        self.groups = _group_order(self.items, self.metas, dict(self.groups), self.requires,
+                                   self.provides)
+
     def planner(self, missing: str = "error") -> Planner[str]:
         """A fresh, prepared planner of this graph (raises DepcheckError)."""
         return spec_planner(self.spec(), missing)

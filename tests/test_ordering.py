@@ -233,6 +233,22 @@ def test_a_group_runs_before_the_default_group_unless_it_needs_it(
     assert names(pytester) == ["test_vm", "test_plain", "test_db", "test_net", "test_late"]
 
 
+def test_a_group_follows_the_group_its_pytest_dependency_needs(
+        pytester: pytest.Pytester) -> None:
+    """pytest-dependency's relations order groups as pexen.requires does."""
+    pytester.makepyfile(test_a="""
+        import pytest, pytest_pexen as pexen
+        @pytest.mark.dependency()
+        def test_a(): pass
+        @pexen.group("vm")
+        @pexen.priority(-5)
+        @pytest.mark.dependency(depends=["test_a"])
+        def test_b(): pass
+    """)
+    assert outcomes(pytester, "-p", "dependency") == [("test_a", "passed"),
+                                                      ("test_b", "passed")]
+
+
 def test_module_neighbours_stay_together(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_1="""
