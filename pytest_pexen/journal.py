@@ -264,6 +264,7 @@ class Writer:
         self.path = path
         self.fsync = fsync
         self.synced = time.monotonic()
+        self.deferred = False  # with always: a record written, its sync left to the next
         if not fresh:
             self._end_torn_line()
 
@@ -294,9 +295,16 @@ class Writer:
         serial run's end record, synced with the next test's start."""
         os.write(self.fd, line.encode() + b"\n")
         if self.fsync == "always":
+            self.deferred = deferred
             if not deferred:
                 _datasync(self.fd)
         elif self.fsync == "auto" and time.monotonic() - self.synced >= 1.0:
+            self.sync()
+
+    def sync_deferred(self) -> None:
+        """Sync a record whose sync was left to the next one (see
+        ``write_line``) now: no record follows it before other code runs."""
+        if self.deferred:
             self.sync()
 
     def sync(self) -> None:
@@ -305,6 +313,7 @@ class Writer:
         if self.fsync != "never":
             _datasync(self.fd)
             self.synced = time.monotonic()
+            self.deferred = False
 
     def close(self) -> None:
         self.sync()

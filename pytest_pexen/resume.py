@@ -221,9 +221,9 @@ class _Test:
     reboot: int | None = None  # asked for a reboot at this boot count
     location: tuple[str, int | None, str] | None = None
     ran: list[float] | None = None  # its first phase's start, its last phase's stop
-    # every report so far a plain passed phase (see JournalPlugin._serialise)
-    # with pytest's location: its end record is written the cheap way
-    plain: bool = True
+    # it has reports, each a plain passed phase (see JournalPlugin._serialise),
+    # and pytest's location: its end record is written the cheap way
+    plain: bool = False
 
 
 def _plain_location(location: Any) -> bool:
@@ -258,6 +258,7 @@ class JournalPlugin:
         # test's start, so --pexen-fsync=always syncs the two records at
         # once; under xdist other workers' tests run meanwhile
         self.serial = not under_xdist(config)
+        self.wrapping: str | None = None  # the test whose protocol writes its end
         self.run: GraphRun | None = None  # the session's pexen run, once there is one
         self.note: str | None = None  # for the header
 
@@ -357,7 +358,7 @@ class JournalPlugin:
         test.reports.append(data)
         if test.location is None:
             test.location = report.location
-            test.plain = test.plain and _plain_location(test.location)
+            test.plain = _plain_location(test.location)
         start, stop = extra.get("start"), extra.get("stop")
         if start and stop:  # as measured where it ran (none on xdist's crash report)
             if test.ran is None:
@@ -396,8 +397,33 @@ class JournalPlugin:
             self._rebooting(report.nodeid, test.reboot)
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
-        if not self.replaying and nodeid in self.open:
+        if not self.replaying and nodeid in self.open and nodeid != self.wrapping:
             self._end(nodeid)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item,
+                                nextitem: pytest.Item | None) -> Generator[None, object, object]:
+        """Serially, a test's start is written before any hook of pytest or
+        another plugin runs for it, and its end after the last one: only
+        pytest's run loop runs between one test's end and the next test's
+        start, so --pexen-fsync=always syncs the two records at once (the
+        last test's end, and one after which the loop stops, at once) and
+        every record is on disk before more code of a test or a hook runs.
+        A test interrupted (an exception out of its protocol) gets no end."""
+        nodeid = item.nodeid
+        mine = (self.serial and not self.replaying and nodeid not in self.open
+                and (self.resume is None or nodeid not in self.resume.ended))
+        if not mine:
+            return (yield)
+        self.started(nodeid, None)
+        self.wrapping = nodeid
+        result = yield
+        self.wrapping = None
+        if nodeid in self.open:
+            self._end(nodeid)
+        if nextitem is None and self.writer is not None:
+            self.writer.sync_deferred()
+        return result
 
     def _serialise(self, report: pytest.TestReport) -> dict[str, Any] | list[Any]:
         """The report as the journal keeps it: a passed phase that carries
@@ -495,10 +521,23 @@ class JournalPlugin:
         """Serial resume: the planner learns what ended before, and those
         tests are reported again before the run goes on. Their failures
         count for the exit status, but neither stop this boot's run (``-x``)
-        nor read as collection errors."""
+        nor read as collection errors. When the loop stops (-x, an
+        interrupt), a record whose sync waited for the next test's start is
+        synced (see ``pytest_runtest_protocol``)."""
         resume = self.resume
-        if resume is None or under_xdist(self.config):  # the xdist scheduler restores
+        resumed_failures = 0
+        if resume is not None and not under_xdist(self.config):  # xdist: its scheduler
+            resumed_failures = self._resume_serial(session, resume)
+        try:
             return (yield)
+        finally:
+            session.testsfailed += resumed_failures
+            if self.writer is not None:
+                self.writer.sync_deferred()
+
+    def _resume_serial(self, session: pytest.Session, resume: Resume) -> int:
+        """Restore the planner and pytest-dependency's records, report the
+        finished tests again; the number of their failures."""
         run = self.config.stash.get(RUN_KEY, None)
         if run is not None and run.planner is not None:
             ids = {item.nodeid for item in session.items}
@@ -514,10 +553,7 @@ class JournalPlugin:
         if any(item.nodeid in resume.ended for item in session.items):
             self.config.pluginmanager.register(SkipEnded(session.items, resume.ended),
                                                "pexen-skip-ended")
-        try:
-            return (yield)
-        finally:
-            session.testsfailed += resumed_failures
+        return resumed_failures
 
     def replay(self) -> None:
         resume = self.resume

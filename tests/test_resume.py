@@ -203,6 +203,68 @@ def test_resumed_skips_and_xfails_read_as_before(pytester: pytest.Pytester,
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
+SYNC_WATCH = """
+import os, pytest
+from pytest_pexen import journal
+
+synced = {"size": 0, "calls": 0}
+_real = journal._datasync
+
+def _watching(fd):
+    _real(fd)
+    synced["size"] = os.fstat(fd).st_size
+    synced["calls"] += 1
+
+journal._datasync = _watching
+
+def check(where):
+    size = os.path.getsize("state.jsonl") if os.path.exists("state.jsonl") else 0
+    if size != synced["size"]:
+        print(f"UNSYNCED at {where}: {size} bytes written, {synced['size']} synced")
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item):
+    check(f"protocol of {item.name}")
+    result = yield
+    check(f"after the protocol of {item.name}")
+    return result
+
+def pytest_runtest_setup(item):
+    check(f"setup of {item.name}")
+
+def pytest_runtest_logfinish(nodeid):
+    check(f"logfinish of {nodeid}")
+
+def pytest_sessionfinish(session):
+    check("sessionfinish")
+    print(f"SYNCS {synced['calls']}")
+"""
+
+
+@pytest.mark.parametrize("stop", [[], ["-x"]], ids=["all", "exitfirst"])
+def test_fsync_always_has_every_record_on_disk_before_more_code_runs(
+        pytester: pytest.Pytester, stop: list[str]) -> None:
+    """--pexen-fsync=always, serially: a test's end record is synced with
+    the next test's start, yet no hook of another plugin, no fixture and no
+    test runs while a record is written but not synced; one sync per test."""
+    pytester.makeconftest(SYNC_WATCH)
+    pytester.makepyfile(test_w="""
+        import pytest
+        @pytest.fixture
+        def res():
+            yield
+        @pytest.mark.parametrize("n", range(5))
+        def test_n(n, res):
+            assert n != 3
+    """)
+    result = run(pytester, "-s", "--pexen-fsync=always", *stop)
+    assert result.ret == 1
+    assert "UNSYNCED" not in result.stdout.str()
+    ran = 4 if stop else 5
+    syncs = int(result.stdout.str().split("SYNCS ")[1].split()[0])
+    assert ran < syncs <= ran + 3  # the header, a start per test, the last end, the close
+
+
 REBOOT = """
 import os, time
 import pytest_pexen as pexen
