@@ -2,10 +2,10 @@
 
 1. 2,000 trivial tests (default), serial: the run with the default journal
    (``--pexen-fsync=auto``) and with ``--pexen-fsync=always`` against the
-   same run with ``--pexen-state=none``; the cost per test is the
-   difference of the medians over the number of tests (goals: <= 0.05 ms
+   same run with ``--pexen-state=none``; the cost per test is the median
+   of the rounds' differences over the number of tests (goals: <= 0.05 ms
    with auto, <= 0.5 ms with always). Each run is a fresh process, the
-   contenders alternate round by round.
+   contenders take turns round by round.
 2. A journal of a finished 10,000-test run: reading, checking and
    restoring it (``journal.load``, ``Resume.check``, ``Resume.restore`` into
    the run's planner), timed in a fresh process (goal: <= 1 s); and, for
@@ -54,9 +54,9 @@ def write_suite(root: Path, tests: int) -> Path:
     return root
 
 
-def run(suite: Path, extra: list[str], cpu: bool = False) -> float:
-    """Wall time of a fresh pytest process, or its CPU time (user + system),
-    which a machine shared with other work disturbs much less."""
+def run(suite: Path, extra: list[str]) -> tuple[float, float]:
+    """Wall time of a fresh pytest process, and its CPU time (user +
+    system), which a machine shared with other work disturbs much less."""
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "pexen", "-p", "no:randomly", *extra]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=suite, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -65,31 +65,34 @@ def run(suite: Path, extra: list[str], cpu: bool = False) -> float:
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{out[-3000:].decode()}")
-    return usage.ru_utime + usage.ru_stime if cpu else elapsed
+    return elapsed, usage.ru_utime + usage.ru_stime
 
 
 def journal_cost(root: Path, tests: int, rounds: int) -> None:
+    """Each journal mode against ``--pexen-state=none`` in rounds of one run
+    each, taking turns; the cost is the median of the rounds' differences
+    (a slow spell of the machine hits both runs of a round alike). The modes
+    are measured one after the other, so that ``always``'s disk writes do
+    not slow down the other runs."""
     suite = write_suite(root / "cost", tests)
-    contenders = {
-        "--pexen-state=none": ["--pexen-state=none"],
-        "journal, --pexen-fsync=auto": ["--pexen-state=j.jsonl"],
-        "journal, --pexen-fsync=always": ["--pexen-state=j.jsonl", "--pexen-fsync=always"],
-    }
-    for extra in contenders.values():  # warm caches, check the suite passes
+    base = ["--pexen-state=none"]
+    modes = {"auto (default)": ["--pexen-state=j.jsonl"],
+             "always": ["--pexen-state=j.jsonl", "--pexen-fsync=always"]}
+    print(f"{tests} trivial tests, serial, each run a fresh process, {rounds} rounds")
+    for name, extra in modes.items():
+        run(suite, base)  # warm caches, check the suite passes
         run(suite, extra)
-    for measure in ("wall", "cpu"):
-        times: dict[str, list[float]] = {name: [] for name in contenders}
+        ours: list[tuple[float, float]] = []
+        theirs: list[tuple[float, float]] = []
         for _ in range(rounds):
-            for name, extra in contenders.items():
-                times[name].append(run(suite, extra, cpu=measure == "cpu"))
-        med = {name: statistics.median(values) for name, values in times.items()}
-        base = med["--pexen-state=none"]
-        print(f"{tests} trivial tests, serial, {measure} time, median of {rounds} rounds "
-              "(fresh process each)")
-        for name, value in med.items():
-            per_test = (value - base) / tests * 1000
-            print(f"  {name:32} {value:6.3f} s  {value / base:5.3f}x  "
-                  f"{per_test:+.4f} ms per test")
+            theirs.append(run(suite, base))
+            ours.append(run(suite, extra))
+        for n, measure in enumerate(("wall", "cpu")):
+            diff = statistics.median(o[n] - t[n] for o, t in zip(ours, theirs, strict=True))
+            anchor = statistics.median(t[n] for t in theirs)
+            print(f"  {name:15} {measure:4}: {diff / tests * 1000:+.4f} ms per test "
+                  f"({(anchor + diff) / anchor:.3f}x the {anchor:.3f} s of "
+                  "--pexen-state=none)")
 
 
 def resume_cost(root: Path, tests: int, rounds: int) -> None:
@@ -105,8 +108,8 @@ def resume_cost(root: Path, tests: int, rounds: int) -> None:
     whole, collect = [], []
     for _ in range(max(3, rounds // 2)):
         whole.append(run(suite, ["--pexen-state=j.jsonl", "--pexen-resume",
-                                 "--pexen-fsync=never"]))
-        collect.append(run(suite, ["--pexen-state=none", "--collect-only"]))
+                                 "--pexen-fsync=never"])[0])
+        collect.append(run(suite, ["--pexen-state=none", "--collect-only"])[0])
         path.write_bytes(path.read_bytes()[:size])  # drop the boot records again
     best = min(restore)
     print(f"resume of a {tests}-test journal ({size / 1e6:.1f} MB): read + check + restore "
