@@ -298,13 +298,16 @@ def restore_records(items: list[pytest.Item], ended: dict[str, dict[str, Any]]) 
     """``--pexen-resume``, serially: pytest-dependency's record of the tests
     that ended in an earlier boot, as its ``pytest_runtest_makereport``
     would have kept it had they run in this process, so that their
-    dependents after the resume see them instead of an unknown name."""
+    dependents after the resume see them instead of an unknown name. In
+    the order they ended, as the plugin recorded them: of two tests under
+    one name, the later one's record is kept."""
     import pytest_dependency
     from pytest_dependency import DependencyManager
 
-    for item in items:
-        record = ended.get(item.nodeid)
-        if record is None:
+    by_id = {item.nodeid: item for item in items}
+    for nodeid, record in ended.items():
+        item = by_id.get(nodeid)
+        if item is None:
             continue
         marker = item.get_closest_marker("dependency")
         if marker is None and not getattr(pytest_dependency, "_automark", False):
