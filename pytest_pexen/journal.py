@@ -16,8 +16,9 @@ Records (format 1; each a JSON object on one line, ``type`` first):
 - ``end``: ``test``, ``t``, ``outcome`` (pass, fail, error, skip, xfail,
   xpass, warn, info), ``duration``, ``results`` (sub-results), ``shared``,
   ``provides``, ``ok``/``deps_ok``/``locks_ok``/``why`` (what the planner
-  was told), ``worker``, ``boot``, ``reports`` (the test's reports, as
-  pytest serialises them for xdist, to report them again on resume).
+  was told), ``worker``, ``boot``, ``reports`` (the test's reports, to
+  report them again on resume: a plain passed phase as ``[when, duration,
+  start, stop]``, any other as pytest serialises it for xdist).
 - ``report``: a report of a test that had already ended (a fixture it kept
   torn down later): ``test``, ``report``.
 - ``reboot``: the test asked for a reboot: ``test``, ``t``, ``boot``,
