@@ -145,9 +145,10 @@ def _group_order(items: list[pytest.Item], metas: dict[str, SchedMeta],
                  provides: dict[str, list[str]]) -> list[tuple[str | None, int | None]]:
     """Groups (the default one, None, among them) run by their lowest
     priority, then first appearance; except that a group whose tests
-    require what another group provides runs after that group. Groups that
-    require from each other keep the first order: the planner then names
-    the contradiction."""
+    require what another group provides runs after that group, which takes
+    on its priority if that is lower (what an urgent group waits for runs
+    early too). Groups that require from each other keep the first order:
+    the planner then names the contradiction."""
     best: dict[str | None, tuple[int, int]] = {}
     for n, item in enumerate(items):
         meta = metas[item.nodeid]
@@ -158,14 +159,24 @@ def _group_order(items: list[pytest.Item], metas: dict[str, SchedMeta],
     for nodeid, tags in provides.items():
         for tag in tags:
             providers.setdefault(tag, []).append(metas[nodeid].group)
-    before: dict[str | None, set[str | None]] = {g: set() for g in ranked}
+    needs: dict[str | None, set[str | None]] = {g: set() for g in ranked}
     for nodeid, tags in requires.items():
         group = metas[nodeid].group
         for tag in tags:
-            before[group].update(g for g in providers.get(tag, ()) if g != group and g in best)
+            needs[group].update(g for g in providers.get(tag, ()) if g != group and g in best)
+    before = {g: [h for h in ranked if h in needs[g]] for g in ranked}  # in a fixed order
+    rank = {g: best[g][0] for g in ranked}
+    changed = True
+    while changed:  # lend each group the priority of the groups that wait for it
+        changed = False
+        for g in ranked:
+            for h in before[g]:
+                if rank[h] > rank[g]:
+                    rank[h], changed = rank[g], True
+    ranked.sort(key=lambda g: (rank[g], best[g][1]))
     order: list[str | None] = []
     while len(order) < len(ranked):
-        ready = [g for g in ranked if g not in order and before[g] <= set(order)]
+        ready = [g for g in ranked if g not in order and set(before[g]) <= set(order)]
         if not ready:  # a cycle between groups
             return [(g, limits.get(g)) for g in ranked]
         order.append(ready[0])

@@ -213,7 +213,7 @@ def test_a_group_runs_before_the_default_group_unless_it_needs_it(
         pytester: pytest.Pytester) -> None:
     """Groups are ordered by their lowest priority, the default group like
     any other; a group that requires what another group provides runs
-    after it whatever its priority."""
+    after it, and lends it its priority."""
     pytester.makepyfile(test_a="""
         import pytest_pexen as pexen
         def test_plain(): pass
@@ -229,8 +229,9 @@ def test_a_group_runs_before_the_default_group_unless_it_needs_it(
         @pexen.group("late")
         def test_late(): pass
     """)
-    # net (-9) needs db from the default group: vm (-5), default, net, late
-    assert names(pytester) == ["test_vm", "test_plain", "test_db", "test_net", "test_late"]
+    # net (-9) needs db from the default group, which takes on its priority:
+    # default, net, vm (-5), late (0, after the default group)
+    assert names(pytester) == ["test_plain", "test_db", "test_net", "test_vm", "test_late"]
 
 
 def test_a_group_follows_the_group_its_pytest_dependency_needs(
