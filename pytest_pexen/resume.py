@@ -254,9 +254,8 @@ class JournalPlugin:
         self.reboot: tuple[str, int] | None = None  # the test that asked, its boot count
         self.session: pytest.Session | None = None
         self.provides: dict[str, list[str]] | None = None
-        # serially no test code runs between a test's end and the next
-        # test's start, so --pexen-fsync=always syncs the two records at
-        # once; under xdist other workers' tests run meanwhile
+        # the serial process (this process runs the tests), not an xdist
+        # controller: it writes each test's records around its protocol
         self.serial = not under_xdist(config)
         self.wrapping: str | None = None  # the test whose protocol writes its end
         self.run: GraphRun | None = None  # the session's pexen run, once there is one
@@ -271,7 +270,7 @@ class JournalPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        if under_xdist(self.config):
+        if not self.serial:
             return  # an xdist controller: the workers collect
         self._selected([item.nodeid for item in session.items])
 
@@ -302,7 +301,7 @@ class JournalPlugin:
         self.opened = True
         if self.path is not None:
             self.writer = journal.Writer(self.path, self.fsync, fresh=resume is None)
-        workers = len(self.config.getoption("tx") or []) if under_xdist(self.config) else 1
+        workers = 1 if self.serial else len(self.config.getoption("tx") or [])
         if resume is None:
             tests = self.tests or []
             options = run_options(self.config)
@@ -526,7 +525,7 @@ class JournalPlugin:
         synced (see ``pytest_runtest_protocol``)."""
         resume = self.resume
         resumed_failures = 0
-        if resume is not None and not under_xdist(self.config):  # xdist: its scheduler
+        if resume is not None and self.serial:  # under xdist its scheduler restores
             resumed_failures = self._resume_serial(session, resume)
         try:
             return (yield)
