@@ -49,8 +49,9 @@ def schema(request):
 """
 
 
-def dag_suite(root: Path, modules: int, per_module: int, seed: int, marked: bool,
-              sleep: float = 0.0) -> None:
+def dag_suite(
+    root: Path, modules: int, per_module: int, seed: int, marked: bool, sleep: float = 0.0
+) -> None:
     """``modules`` files of ``per_module`` tests; when ``marked``, each test
     provides its own tag and requires 0-2 earlier tests' tags (most often in
     its own module, as real suites do)."""
@@ -71,8 +72,9 @@ def dag_suite(root: Path, modules: int, per_module: int, seed: int, marked: bool
                     elif n:
                         deps.add(rnd.randrange(n))
                 if deps:
-                    lines.append("@pexen.requires(" + ", ".join(
-                        f"'t{d}'" for d in sorted(deps)) + ")")
+                    lines.append(
+                        "@pexen.requires(" + ", ".join(f"'t{d}'" for d in sorted(deps)) + ")"
+                    )
             body = f"time.sleep({sleep})" if sleep else "pass"
             lines.append(f"def test_{t}(): {body}")
             n += 1
@@ -82,8 +84,22 @@ def dag_suite(root: Path, modules: int, per_module: int, seed: int, marked: bool
 def run(root: Path, log: Path, workers: int, dist: str) -> tuple[float, collections.Counter[str]]:
     """One fresh pytest process; its wall time and the fixture setups."""
     log.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "pexen", "-p", "no:randomly",
-           "-p", "no:cacheprovider", "-n", str(workers), "--dist", dist]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "pexen",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        str(workers),
+        "--dist",
+        dist,
+    ]
     env = {**os.environ, "FIXTURE_LOG": str(log)}
     env.pop("PYTHONHASHSEED", None)
     start = time.perf_counter()
@@ -126,12 +142,16 @@ def main() -> None:
 
         print(f"2. module-fixture setups, 10 modules x 20 tests, -n 2, median of {args.runs}")
         for name, root, goal in (("plain", plain, "= load"), ("marked", marked, "<= 1.25x")):
-            load = statistics.median(module_setups(run(root, log, 2, "load")[1])
-                                     for _ in range(args.runs))
-            ours = statistics.median(module_setups(run(root, log, 2, "pexen")[1])
-                                     for _ in range(args.runs))
-            print(f"   {name:6}: --dist load (anchor) {load:g}, pexen {ours:g}, "
-                  f"ratio {ours / load:.3f} (goal {goal})")
+            load = statistics.median(
+                module_setups(run(root, log, 2, "load")[1]) for _ in range(args.runs)
+            )
+            ours = statistics.median(
+                module_setups(run(root, log, 2, "pexen")[1]) for _ in range(args.runs)
+            )
+            print(
+                f"   {name:6}: --dist load (anchor) {load:g}, pexen {ours:g}, "
+                f"ratio {ours / load:.3f} (goal {goal})"
+            )
 
         big = Path(tmp, "big")
         dag_suite(big, args.tests // 100, 100, seed=2, marked=True)
@@ -143,8 +163,10 @@ def main() -> None:
         lo, ours = statistics.median(load_times), statistics.median(ours_times)
         print(f"3. {args.tests}-test random DAG of tiny tests, -n 2, median of {args.pairs} pairs")
         print(f"   --dist load (anchor, ignores the DAG): {lo:.3f} s")
-        print(f"   --dist pexen:                          {ours:.3f} s  "
-              f"ratio {ours / lo:.3f} (goal <= 1.10)")
+        print(
+            f"   --dist pexen:                          {ours:.3f} s  "
+            f"ratio {ours / lo:.3f} (goal <= 1.10)"
+        )
 
 
 if __name__ == "__main__":

@@ -76,8 +76,10 @@ def journal_cost(root: Path, tests: int, rounds: int) -> None:
     not slow down the other runs."""
     suite = write_suite(root / "cost", tests)
     base = ["--pexen-state=none"]
-    modes = {"auto (default)": ["--pexen-state=j.jsonl"],
-             "always": ["--pexen-state=j.jsonl", "--pexen-fsync=always"]}
+    modes = {
+        "auto (default)": ["--pexen-state=j.jsonl"],
+        "always": ["--pexen-state=j.jsonl", "--pexen-fsync=always"],
+    }
     print(f"{tests} trivial tests, serial, each run a fresh process, {rounds} rounds")
     for name, extra in modes.items():
         run(suite, base)  # warm caches, check the suite passes
@@ -90,9 +92,11 @@ def journal_cost(root: Path, tests: int, rounds: int) -> None:
         for n, measure in enumerate(("wall", "cpu")):
             diff = statistics.median(o[n] - t[n] for o, t in zip(ours, theirs, strict=True))
             anchor = statistics.median(t[n] for t in theirs)
-            print(f"  {name:15} {measure:4}: {diff / tests * 1000:+.4f} ms per test "
-                  f"({(anchor + diff) / anchor:.3f}x the {anchor:.3f} s of "
-                  "--pexen-state=none)")
+            print(
+                f"  {name:15} {measure:4}: {diff / tests * 1000:+.4f} ms per test "
+                f"({(anchor + diff) / anchor:.3f}x the {anchor:.3f} s of "
+                "--pexen-state=none)"
+            )
 
 
 def resume_cost(root: Path, tests: int, rounds: int) -> None:
@@ -102,20 +106,26 @@ def resume_cost(root: Path, tests: int, rounds: int) -> None:
     size = path.stat().st_size
     restore = []
     for _ in range(rounds):
-        proc = subprocess.run([sys.executable, "-c", RESTORE, str(path)], capture_output=True,
-                              text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", RESTORE, str(path)], capture_output=True, text=True, check=True
+        )
         restore.append(float(proc.stdout))
     whole, collect = [], []
     for _ in range(max(3, rounds // 2)):
-        whole.append(run(suite, ["--pexen-state=j.jsonl", "--pexen-resume",
-                                 "--pexen-fsync=never"])[0])
+        whole.append(
+            run(suite, ["--pexen-state=j.jsonl", "--pexen-resume", "--pexen-fsync=never"])[0]
+        )
         collect.append(run(suite, ["--pexen-state=none", "--collect-only"])[0])
         path.write_bytes(path.read_bytes()[:size])  # drop the boot records again
     best = min(restore)
-    print(f"resume of a {tests}-test journal ({size / 1e6:.1f} MB): read + check + restore "
-          f"{best:.3f} s (best of {rounds}; goal <= 1 s: {best / 1.0:.2f}x of it)")
-    print(f"  whole resumed run (all reported again) {statistics.median(whole):.2f} s, "
-          f"--collect-only of the same suite {statistics.median(collect):.2f} s")
+    print(
+        f"resume of a {tests}-test journal ({size / 1e6:.1f} MB): read + check + restore "
+        f"{best:.3f} s (best of {rounds}; goal <= 1 s: {best / 1.0:.2f}x of it)"
+    )
+    print(
+        f"  whole resumed run (all reported again) {statistics.median(whole):.2f} s, "
+        f"--collect-only of the same suite {statistics.median(collect):.2f} s"
+    )
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pytest_pexen import journal
 
-SUITE = '''
+SUITE = """
 import os, time, random
 import pytest
 import pytest_pexen as pexen
@@ -67,7 +67,7 @@ def test_lab(i):
 @pexen.requires("test_use")
 def test_last():
     time.sleep(0.1)
-'''
+"""
 
 
 def executions(log: Path, offset: int = 0) -> list[tuple[str, str, int]]:
@@ -90,8 +90,17 @@ def main() -> int:
         (root / "test_soak.py").write_text(SUITE)
         (root / "pytest.ini").write_text("[pytest]\n")
         state = root / "state.jsonl"
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "pexen", "-p", "no:randomly",
-               f"--pexen-state={state}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "pexen",
+            "-p",
+            "no:randomly",
+            f"--pexen-state={state}",
+        ]
         if args.workers:
             cmd += ["-p", "xdist", "-n", str(args.workers)]
         while kills < args.kills:
@@ -105,24 +114,32 @@ def main() -> int:
                 offset = log.stat().st_size
                 output = root / "output.txt"
                 with output.open("wb") as out:
-                    proc = subprocess.Popen(cmd + resume, cwd=root, stdout=out,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+                    proc = subprocess.Popen(
+                        cmd + resume,
+                        cwd=root,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
                 # a kill window that covers start-up (longer for xdist) and tests
                 window = rng.uniform(1.5, 4.0) if args.workers else rng.uniform(0.6, 2.5)
                 try:
                     proc.wait(timeout=window if kills < args.kills else None)
                     finished = True
                     if proc.returncode != 0:
-                        problems.append(f"run {runs}: pytest exited {proc.returncode}:\n"
-                                        + output.read_text()[-2000:])
+                        problems.append(
+                            f"run {runs}: pytest exited {proc.returncode}:\n"
+                            + output.read_text()[-2000:]
+                        )
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
                     finished = False
                 again = {t for kind, t, _ in executions(log, offset) if kind == "start"}
                 if again & ended_at_kill:
-                    problems.append(f"run {runs}: finished tests ran again: "
-                                    f"{sorted(again & ended_at_kill)}")
+                    problems.append(
+                        f"run {runs}: finished tests ran again: {sorted(again & ended_at_kill)}"
+                    )
                 if finished:
                     break
                 kills += 1
@@ -139,8 +156,10 @@ def main() -> int:
     lost = sum("ended 0 times" in p for p in problems)
     rerun = sum("ran again" in p for p in problems)
     mode = f"-n {args.workers}" if args.workers else "serial"
-    print(f"killsoak ({mode}): {runs} runs, {kills - sum('parse' in p for p in problems)} of "
-          f"{kills} kills survived, {lost} tests lost, {rerun} finished tests re-run")
+    print(
+        f"killsoak ({mode}): {runs} runs, {kills - sum('parse' in p for p in problems)} of "
+        f"{kills} kills survived, {lost} tests lost, {rerun} finished tests re-run"
+    )
     for problem in problems:
         print("  " + problem)
     return 1 if problems else 0
@@ -165,11 +184,12 @@ def check_run(run: int, state: Path, log: Path) -> list[str]:
     interrupted = journal.load(state).interrupted
     for test, boots in counts.items():
         if boots != sorted(set(boots)):
-            problems.append(f"run {run}: {test} ran again without a higher boot count: "
-                            f"{boots}")
+            problems.append(f"run {run}: {test} ran again without a higher boot count: {boots}")
         if boots[-1] > interrupted.get(test, 0):
-            problems.append(f"run {run}: {test} boot count {boots[-1]} but interrupted "
-                            f"{interrupted.get(test, 0)} times")
+            problems.append(
+                f"run {run}: {test} boot count {boots[-1]} but interrupted "
+                f"{interrupted.get(test, 0)} times"
+            )
     return problems
 
 

@@ -41,8 +41,20 @@ def peer_python() -> Path:
     python = VENV / "bin" / "python"
     if not python.exists():
         venv.create(VENV, with_pip=True)
-        subprocess.run([python, "-m", "pip", "install", "-q", "-e", str(HERE.parent),
-                        "pytest-dependency", "pytest-order"], check=True)
+        subprocess.run(
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "-e",
+                str(HERE.parent),
+                "pytest-dependency",
+                "pytest-order",
+            ],
+            check=True,
+        )
     return python
 
 
@@ -52,10 +64,13 @@ class Suite:
     def __init__(self, tests: int, seed: int) -> None:
         rnd = random.Random(seed)
         self.durations = [rnd.uniform(0.05, 0.4) for _ in range(tests)]
-        self.deps = [sorted({rnd.randrange(i) for _ in range(rnd.choice((0, 1, 1, 2)))})
-                     if i else [] for i in range(tests)]
-        self.claims = [f"res{rnd.randrange(3)}" if rnd.random() < 0.15 else None
-                       for _ in range(tests)]
+        self.deps = [
+            sorted({rnd.randrange(i) for _ in range(rnd.choice((0, 1, 1, 2)))}) if i else []
+            for i in range(tests)
+        ]
+        self.claims = [
+            f"res{rnd.randrange(3)}" if rnd.random() < 0.15 else None for _ in range(tests)
+        ]
         files = max(1, tests // 8)
         self.file_of = [rnd.randrange(files) for _ in range(tests)]
         self.files = files
@@ -80,13 +95,15 @@ class Suite:
                 lines.append(f"@pytest.mark.dependency(depends=[{depends}], scope='session')")
             lines.append(f"def test_{i}(): span({i}, {duration!r})")
             bodies[self.file_of[i]].append("\n".join(lines))
-        head = ("import json, os, time\nimport pytest\nimport pytest_pexen as pexen\n\n"
-                "def span(i, duration):\n"
-                "    start = time.time()\n"
-                "    time.sleep(duration)\n"
-                "    with open(os.environ['SPAN_LOG'], 'a') as log:\n"
-                "        log.write(json.dumps([i, start, time.time(), "
-                "os.environ.get('PYTEST_XDIST_WORKER', 'main')]) + '\\n')\n\n")
+        head = (
+            "import json, os, time\nimport pytest\nimport pytest_pexen as pexen\n\n"
+            "def span(i, duration):\n"
+            "    start = time.time()\n"
+            "    time.sleep(duration)\n"
+            "    with open(os.environ['SPAN_LOG'], 'a') as log:\n"
+            "        log.write(json.dumps([i, start, time.time(), "
+            "os.environ.get('PYTEST_XDIST_WORKER', 'main')]) + '\\n')\n\n"
+        )
         for f, body in bodies.items():
             (root / f"test_f{f:02d}.py").write_text(head + "\n\n".join(body) + "\n")
 
@@ -98,8 +115,9 @@ class Suite:
         for i, res in enumerate(self.claims):
             if res:
                 per_resource[res] = per_resource.get(res, 0.0) + self.durations[i]
-        return max(max(finish), sum(self.durations) / WORKERS,
-                   max(per_resource.values(), default=0.0))
+        return max(
+            max(finish), sum(self.durations) / WORKERS, max(per_resource.values(), default=0.0)
+        )
 
     def check(self, log: Path) -> tuple[int, float, int]:
         """(violations, makespan from the logs, tests that ran)."""
@@ -124,16 +142,25 @@ class Suite:
 def run(python: Path, root: Path, log: Path, *args: str) -> None:
     log.unlink(missing_ok=True)
     env = dict(os.environ, SPAN_LOG=str(log))
-    subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:randomly", *args],
-                   cwd=root, env=env, capture_output=True, text=True, check=False)
+    subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:randomly", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tests", type=int, default=40)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--skip-peers", action="store_true",
-                        help="only pytest-pexen (no --dist load, no serial peer)")
+    parser.add_argument(
+        "--skip-peers",
+        action="store_true",
+        help="only pytest-pexen (no --dist load, no serial peer)",
+    )
     args = parser.parse_args()
     python = peer_python() if not args.skip_peers else Path(sys.executable)
     worst_ratio = 0.0
@@ -146,26 +173,48 @@ def main() -> None:
             suite.write(pexen_root, "pexen")
             suite.write(dep_root, "dependency")
             log = Path(tmp, "spans.jsonl")
-            runs = [("pexen -n 4 (cold)", pexen_root, ("-n", "4", "-p", "pexen")),
-                    ("pexen -n 4 (warm)", pexen_root, ("-n", "4", "-p", "pexen"))]
+            runs = [
+                ("pexen -n 4 (cold)", pexen_root, ("-n", "4", "-p", "pexen")),
+                ("pexen -n 4 (warm)", pexen_root, ("-n", "4", "-p", "pexen")),
+            ]
             if not args.skip_peers:
-                runs += [("xdist --dist load -n 4", pexen_root,
-                          ("-n", "4", "--dist", "load", "-p", "pexen", "-W",
-                           "ignore::pytest_pexen.PexenWarning")),
-                         ("dependency+order serial", dep_root,
-                          ("-p", "no:pexen", "-p", "no:xdist", "--order-dependencies"))]
+                runs += [
+                    (
+                        "xdist --dist load -n 4",
+                        pexen_root,
+                        (
+                            "-n",
+                            "4",
+                            "--dist",
+                            "load",
+                            "-p",
+                            "pexen",
+                            "-W",
+                            "ignore::pytest_pexen.PexenWarning",
+                        ),
+                    ),
+                    (
+                        "dependency+order serial",
+                        dep_root,
+                        ("-p", "no:pexen", "-p", "no:xdist", "--order-dependencies"),
+                    ),
+                ]
             print(f"seed {seed}: {args.tests} tests, lower bound {bound:.2f} s")
             for name, root, extra in runs:
                 run(python, root, log, *extra)
                 violations, makespan, ran = suite.check(log)
                 ratio = makespan / bound
-                print(f"  {name:26s} ran {ran:3d}  violations {violations:3d}  "
-                      f"makespan {makespan:6.2f} s  = {ratio:.2f}x bound")
+                print(
+                    f"  {name:26s} ran {ran:3d}  violations {violations:3d}  "
+                    f"makespan {makespan:6.2f} s  = {ratio:.2f}x bound"
+                )
                 if name.startswith("pexen"):
                     total_violations += violations
                     worst_ratio = max(worst_ratio, ratio)
-    print(f"pytest-pexen: {total_violations} violations in all; worst makespan "
-          f"{worst_ratio:.2f}x the lower bound (goal: 0 and <= 1.10x)")
+    print(
+        f"pytest-pexen: {total_violations} violations in all; worst makespan "
+        f"{worst_ratio:.2f}x the lower bound (goal: 0 and <= 1.10x)"
+    )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,21 @@ def write_suite(root: Path, tests: int, dag: bool, seed: int) -> None:
 
 
 def run(root: Path, plugin: str) -> float:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", plugin, "-p", "no:randomly",
-           "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestUnknownMarkWarning", str(root)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        plugin,
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        "-W",
+        "ignore::pytest.PytestUnknownMarkWarning",
+        str(root),
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -83,12 +96,18 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in runs.items()}
     print(f"{args.tests} trivial tests, median of {args.pairs} alternating runs")
     print(f"  unmarked, -p no:pexen (anchor): {med['anchor']:.3f} s")
-    print(f"  unmarked, -p pexen:             {med['plugin']:.3f} s  "
-          f"ratio {med['plugin'] / med['anchor']:.3f} (goal <= 1.05)")
-    print(f"  random DAG, -p pexen:           {med['dag']:.3f} s  "
-          f"ratio {med['dag'] / med['anchor']:.3f} (goal <= 1.15)")
-    print(f"  random DAG, -p no:pexen:        {med['bare']:.3f} s  "
-          f"ratio {med['bare'] / med['anchor']:.3f} (the markers alone, pytest's own cost)")
+    print(
+        f"  unmarked, -p pexen:             {med['plugin']:.3f} s  "
+        f"ratio {med['plugin'] / med['anchor']:.3f} (goal <= 1.05)"
+    )
+    print(
+        f"  random DAG, -p pexen:           {med['dag']:.3f} s  "
+        f"ratio {med['dag'] / med['anchor']:.3f} (goal <= 1.15)"
+    )
+    print(
+        f"  random DAG, -p no:pexen:        {med['bare']:.3f} s  "
+        f"ratio {med['bare'] / med['anchor']:.3f} (the markers alone, pytest's own cost)"
+    )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,10 @@ def main() -> None:
         assert done == n
         best = min(best, end - start)
         print(f"  build+check {built - start:.2f} s, run {end - built:.2f} s")
-    print(f"planner: {n} tasks / {edges} edges in {best:.2f} s (best of {args.repeat}); "
-          f"{best / 2.0:.2f} of the 2 s budget")
+    print(
+        f"planner: {n} tasks / {edges} edges in {best:.2f} s (best of {args.repeat}); "
+        f"{best / 2.0:.2f} of the 2 s budget"
+    )
 
 
 if __name__ == "__main__":

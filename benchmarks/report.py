@@ -24,12 +24,18 @@ PER_FILE = 100
 def write_suites(root: Path, tests: int) -> tuple[Path, Path]:
     """The suite with sub-results, and the same tests without them."""
     subs, plain = root / "subs", root / "plain"
-    for suite, body in ((subs, (
-            "def test_{i}(pexen_results):\n"
-            "    pexen_results.add('pass', 'ping')\n"
-            "    pexen_results.info('kernel 6.1', name='kernel')\n"
-            "    pexen_results.add('pass', 'fans')\n")),
-            (plain, "def test_{i}():\n    pass\n")):
+    for suite, body in (
+        (
+            subs,
+            (
+                "def test_{i}(pexen_results):\n"
+                "    pexen_results.add('pass', 'ping')\n"
+                "    pexen_results.info('kernel 6.1', name='kernel')\n"
+                "    pexen_results.add('pass', 'fans')\n"
+            ),
+        ),
+        (plain, "def test_{i}():\n    pass\n"),
+    ):
         suite.mkdir(parents=True)
         (suite / "pytest.ini").write_text("[pytest]\n")
         for f in range(0, tests, PER_FILE):
@@ -39,8 +45,19 @@ def write_suites(root: Path, tests: int) -> tuple[Path, Path]:
 
 
 def run(suite: Path, extra: list[str], workers: int) -> float:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "pexen", "-p", "no:randomly",
-           "-p", "no:cacheprovider", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "pexen",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        *extra,
+    ]
     if workers:
         cmd += ["-p", "xdist", "-n", str(workers)]
     start = time.perf_counter()
@@ -76,15 +93,18 @@ def main() -> None:
     base, ours = med["sub-results, no report"], med["sub-results, --pexen-junitxml"]
     plain_base, theirs = med["plain, no report"], med["plain, --junitxml (pytest)"]
     mode = f"-n {args.workers}" if args.workers else "serial"
-    print(f"{args.tests} tests x 3 sub-results ({testcases} testcases), {mode}, "
-          f"median of {args.rounds} rounds")
+    print(
+        f"{args.tests} tests x 3 sub-results ({testcases} testcases), {mode}, "
+        f"median of {args.rounds} rounds"
+    )
     for name, value in med.items():
         print(f"  {name:32s} {value:.3f} s")
-    print(f"  --pexen-junitxml adds {ours - base:+.3f} s: ratio {ours / base:.3f} "
-          f"(goal <= 1.10)")
-    print(f"  pytest's --junitxml adds {theirs - plain_base:+.3f} s on the plain suite: "
-          f"pexen's cost / pytest's {(ours - base) / max(theirs - plain_base, 1e-9):.2f} "
-          f"(goal <= 1)")
+    print(f"  --pexen-junitxml adds {ours - base:+.3f} s: ratio {ours / base:.3f} (goal <= 1.10)")
+    print(
+        f"  pytest's --junitxml adds {theirs - plain_base:+.3f} s on the plain suite: "
+        f"pexen's cost / pytest's {(ours - base) / max(theirs - plain_base, 1e-9):.2f} "
+        f"(goal <= 1)"
+    )
 
 
 if __name__ == "__main__":

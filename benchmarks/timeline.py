@@ -48,8 +48,16 @@ for records in (kept, read(sys.argv[1])):
     write_page(records, Path(sys.argv[2]))
     print(time.perf_counter() - wall, time.process_time() - cpu)
 """
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def write_suite(root: Path, tests: int, seed: int) -> None:
@@ -80,9 +88,13 @@ def spread(values: list[float]) -> str:
 def chromium(binary: str, page: Path, *args: str) -> tuple[float, str]:
     with tempfile.TemporaryDirectory() as profile:
         start = time.perf_counter()
-        done = subprocess.run([binary, *FLAGS, f"--user-data-dir={profile}", *args,
-                               page.resolve().as_uri()],
-                              capture_output=True, text=True, timeout=300, check=True)
+        done = subprocess.run(
+            [binary, *FLAGS, f"--user-data-dir={profile}", *args, page.resolve().as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
         return time.perf_counter() - start, done.stdout
 
 
@@ -99,29 +111,63 @@ def main() -> None:
         suite = Path(tmp) / "suite"
         write_suite(suite, args.tests, args.seed)
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "pexen", "-p", "no:randomly",
-                        "-n", str(args.workers), "--pexen-state=j.jsonl"], cwd=suite,
-                       capture_output=True, text=True, check=False)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "pexen",
+                "-p",
+                "no:randomly",
+                "-n",
+                str(args.workers),
+                "--pexen-state=j.jsonl",
+            ],
+            cwd=suite,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         journal = suite / "j.jsonl"
-        print(f"{args.tests} tests, -n {args.workers}: run {time.perf_counter() - start:.1f} s, "
-              f"journal {journal.stat().st_size / 1e6:.1f} MB")
+        print(
+            f"{args.tests} tests, -n {args.workers}: run {time.perf_counter() - start:.1f} s, "
+            f"journal {journal.stat().st_size / 1e6:.1f} MB"
+        )
         page = suite / "page.html"
         writes: list[list[float]] = [[], [], [], []]  # kept wall, cpu; journal wall, cpu
         clis = []
         for _ in range(args.rounds):
-            done = subprocess.run([sys.executable, "-c", WRITE, str(journal), str(page)],
-                                  capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [sys.executable, "-c", WRITE, str(journal), str(page)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             for figures, figure in zip(writes, done.stdout.split(), strict=True):
                 figures.append(float(figure))
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "pytest_pexen.journal", str(journal),
-                            "--timeline", str(page)], capture_output=True, check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest_pexen.journal",
+                    str(journal),
+                    "--timeline",
+                    str(page),
+                ],
+                capture_output=True,
+                check=True,
+            )
             clis.append(time.perf_counter() - start)
         size = page.stat().st_size
-        print(f"1. write, median of {args.rounds} (min-max): at the session's end "
-              f"{spread(writes[0])} s wall, {spread(writes[1])} s CPU (goal <= 0.5 s); "
-              f"from the journal file {spread(writes[2])} s wall, {spread(writes[3])} s CPU; "
-              f"whole CLI process {spread(clis)} s wall")
+        print(
+            f"1. write, median of {args.rounds} (min-max): at the session's end "
+            f"{spread(writes[0])} s wall, {spread(writes[1])} s CPU (goal <= 0.5 s); "
+            f"from the journal file {spread(writes[2])} s wall, {spread(writes[3])} s CPU; "
+            f"whole CLI process {spread(clis)} s wall"
+        )
         print(f"2. size {size / 1e6:.2f} MB (goal <= 2 MB)")
         if binary is None:
             print("3. render: skipped, no chromium on PATH")
@@ -130,18 +176,22 @@ def main() -> None:
         for _ in range(args.rounds):
             wall, dom = chromium(binary, page, "--dump-dom")
             found = re.search(r'data-rendered="([\d.]+)"', dom)
-            bars = len(re.findall(r'<b class="bar ', re.sub(r"<script.*?</script>", "", dom,
-                                                             flags=re.S)))
+            bars = len(
+                re.findall(r'<b class="bar ', re.sub(r"<script.*?</script>", "", dom, flags=re.S))
+            )
             if found is None or bars < args.tests:
                 sys.exit(f"the page did not render ({bars} bars)")
             renders.append(float(found.group(1)) / 1000)
             walls.append(wall)
-        print(f"3. render in headless Chromium ({bars} bars), median of {args.rounds} "
-              f"(min-max): {spread(renders)} s (goal <= 2 s); whole Chromium process "
-              f"{spread(walls)} s")
+        print(
+            f"3. render in headless Chromium ({bars} bars), median of {args.rounds} "
+            f"(min-max): {spread(renders)} s (goal <= 2 s); whole Chromium process "
+            f"{spread(walls)} s"
+        )
         if args.screenshot:
-            chromium(binary, page, f"--screenshot={args.screenshot.resolve()}",
-                     "--window-size=1400,500")
+            chromium(
+                binary, page, f"--screenshot={args.screenshot.resolve()}", "--window-size=1400,500"
+            )
             print(f"screenshot: {args.screenshot}")
 
 

@@ -57,8 +57,7 @@ def test_next():
 """
 HANGS = {
     "C code holding the GIL (controller kills)": "ctypes.PyDLL(None).sleep(60)",
-    "sleep with the signal blocked (worker exits)":
-        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM}); time.sleep(60)",
+    "sleep with the signal blocked (worker exits)": "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM}); time.sleep(60)",
 }
 
 
@@ -73,8 +72,22 @@ def write_suite(root: Path, tests: int) -> None:
 def run(root: Path, *args: str) -> tuple[float, float]:
     """Wall time and CPU time (user + system) of one pytest process: the
     CPU time is much less disturbed by other jobs on the machine."""
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "pexen", "-p", "no:randomly",
-           "-p", "no:cacheprovider", "-p", "no:rerunfailures", *args, str(root)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "pexen",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:rerunfailures",
+        *args,
+        str(root),
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
@@ -99,7 +112,7 @@ def overhead(tests: int, rounds: int) -> None:
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
         names = list(contenders)
         for r in range(rounds):
-            for name in names[r % 3:] + names[:r % 3]:  # rotate who goes first
+            for name in names[r % 3 :] + names[: r % 3]:  # rotate who goes first
                 times[name].append(run(root, *contenders[name]))
     print(f"{tests} trivial tests, serial, median of {rounds} rounds (each a fresh process)")
     for n, what in enumerate(("wall", "CPU")):
@@ -108,13 +121,17 @@ def overhead(tests: int, rounds: int) -> None:
         for name, value in med.items():
             print(f"  {what:4} {name:30} {value:.3f} s  ratio {value / anchor:.3f}")
         ours, theirs = med["--pexen-timeout=60"], med["pytest-timeout --timeout=60"]
-        print(f"  {what:4} pexen / anchor: {ours / anchor:.3f} (goal <= 1.03); "
-              f"pexen / pytest-timeout: {ours / theirs:.3f} (goal <= 1.00)")
+        print(
+            f"  {what:4} pexen / anchor: {ours / anchor:.3f} (goal <= 1.03); "
+            f"pexen / pytest-timeout: {ours / theirs:.3f} (goal <= 1.00)"
+        )
 
 
 def recovery(rounds: int) -> None:
-    print(f"-n 2, a {LIMIT} s limit, the next test waits for the hung test's lock; "
-          f"median (max) of {rounds} runs")
+    print(
+        f"-n 2, a {LIMIT} s limit, the next test waits for the hung test's lock; "
+        f"median (max) of {rounds} runs"
+    )
     for label, hang in HANGS.items():
         delays = []
         for _ in range(rounds):
@@ -123,16 +140,33 @@ def recovery(rounds: int) -> None:
                 (root / "test_hang.py").write_text(HANG.format(limit=LIMIT, hang=hang))
                 marks = root / "marks.jsonl"
                 proc = subprocess.run(
-                    [sys.executable, "-m", "pytest", "-p", "pexen", "-p", "no:randomly",
-                     "-p", "no:cacheprovider", "-n", "2", str(root)],
-                    cwd=root, capture_output=True, text=True,
-                    env={**os.environ, "MARKS": str(marks)})
+                    [
+                        sys.executable,
+                        "-m",
+                        "pytest",
+                        "-p",
+                        "pexen",
+                        "-p",
+                        "no:randomly",
+                        "-p",
+                        "no:cacheprovider",
+                        "-n",
+                        "2",
+                        str(root),
+                    ],
+                    cwd=root,
+                    capture_output=True,
+                    text=True,
+                    env={**os.environ, "MARKS": str(marks)},
+                )
                 seen = dict(json.loads(line) for line in marks.read_text().splitlines())
                 if "replacing crashed worker" not in proc.stdout or "next" not in seen:
                     sys.exit(f"the hung worker was not replaced:\n{proc.stdout[-3000:]}")
                 delays.append(seen["next"] - (seen["hang"] + LIMIT))
-        print(f"  {label:46} next test {statistics.median(delays):.2f} s "
-              f"({max(delays):.2f} s) after the limit (goal <= 2)")
+        print(
+            f"  {label:46} next test {statistics.median(delays):.2f} s "
+            f"({max(delays):.2f} s) after the limit (goal <= 2)"
+        )
 
 
 def main() -> None:

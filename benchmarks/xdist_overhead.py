@@ -26,8 +26,22 @@ def write_suite(root: Path, tests: int) -> None:
 
 
 def run(root: Path, dist: str, workers: int) -> float:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "pexen", "-p", "no:randomly",
-           "-p", "no:cacheprovider", "-n", str(workers), "--dist", dist]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "pexen",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        "-n",
+        str(workers),
+        "--dist",
+        dist,
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     elapsed = time.perf_counter() - start

@@ -82,8 +82,9 @@ class CompatControl:
     # ------------------------------------------------------------ outcomes
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not getattr(report, "pexen_late", False):
-            record_phase(self.partial.setdefault(report.nodeid, {}), report.when,
-                         str(report.outcome))
+            record_phase(
+                self.partial.setdefault(report.nodeid, {}), report.when, str(report.outcome)
+            )
 
     def ended(self, nodeid: str, node: Any, crashed: bool = False) -> None:
         """A test is over (``node``: where it ran): keep its outcome, free

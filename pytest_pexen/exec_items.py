@@ -68,8 +68,7 @@ sleep 3600
 """
 
 
-def exec_env(item: ExecItem, results_file: str, shared_file: str,
-             helpers: str) -> dict[str, str]:
+def exec_env(item: ExecItem, results_file: str, shared_file: str, helpers: str) -> dict[str, str]:
     """The environment of an executable test: the run's own, plus the files
     where it may leave sub-results and shared state, its boot count, and
     ``pexen-reboot`` on PATH. Everything a test finds in its environment is

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .compat import Compat
     from .taskgraph import GraphSpec
 
+
 class _Unfiltered:
     """Under ``--lf``: each file's tests as collected, before the ``--lf``
     collect wrapper drops those that did not fail, which are the very
@@ -85,8 +86,9 @@ class GraphPlugin:
             if self.controlled:
                 self.error = str(exc)  # the controller reports it and stops the run
             elif self.in_worker:  # another --dist mode: nothing is enforced anyway
-                self._record_warning(f"{exc} (not enforced under --dist "
-                                     f"{config.workerinput.get('pexen_dist')})")  # type: ignore[attr-defined]
+                self._record_warning(
+                    f"{exc} (not enforced under --dist {config.workerinput.get('pexen_dist')})"
+                )  # type: ignore[attr-defined]
             else:
                 raise
         if self.controlled and self.graph is not None and RUN_KEY not in config.stash:
@@ -111,8 +113,13 @@ class GraphPlugin:
 
         return plain_spec([i.nodeid for i in items])
 
-    def _metas(self, items: list[pytest.Item], metas: dict[str, SchedMeta],
-               limits: dict[str | None, int | None], errors: list[str]) -> None:
+    def _metas(
+        self,
+        items: list[pytest.Item],
+        metas: dict[str, SchedMeta],
+        limits: dict[str | None, int | None],
+        errors: list[str],
+    ) -> None:
         hooked = bool(self.config.pluginmanager.hook.pytest_pexen_task.get_hookimpls())
         cache: dict[int, list[pytest.Mark]] = {}
         for item in items:
@@ -146,6 +153,7 @@ class GraphPlugin:
                 self._write_graph(taskgraph.build(items, [], metas, limits))
             return  # invisible when unused: pytest's own order, no planner
         from . import taskgraph
+
         pull = not config.getoption("pexen_no_pull")
         candidates = [item for item in self.deselected if item.nodeid not in metas]
         self._metas(candidates, metas, limits, errors)
@@ -166,8 +174,11 @@ class GraphPlugin:
                 compat.apply(graph)
             # under --dist pexen the controller plans (and checks) the graph;
             # its workers only need the tests, in collection order
-            planner = None if self.controlled else graph.planner(
-                missing=config.getoption("pexen_missing"))
+            planner = (
+                None
+                if self.controlled
+                else graph.planner(missing=config.getoption("pexen_missing"))
+            )
         except (DepcheckError, MutexError, ValueError) as exc:
             raise pytest.UsageError(f"pexen: {exc}") from None
         if errors:
@@ -192,14 +203,14 @@ class GraphPlugin:
         from .planview import write_dot
 
         dot = self.config.getoption("pexen_graph")
-        first_worker = not self.in_worker or (
-            self.config.workerinput.get("workerid") == "gw0")  # type: ignore[attr-defined]
+        first_worker = not self.in_worker or (self.config.workerinput.get("workerid") == "gw0")  # type: ignore[attr-defined]
         if first_worker:
             try:
                 write_dot(graph, Path(dot))
             except OSError as exc:
                 raise pytest.UsageError(
-                    f"pexen: cannot write --pexen-graph={dot}: {exc.strerror or exc}") from None
+                    f"pexen: cannot write --pexen-graph={dot}: {exc.strerror or exc}"
+                ) from None
         self.notes.append(f"pexen: dependency graph written to {dot}")
 
     def _warn_not_enforced(self) -> None:
@@ -209,7 +220,8 @@ class GraphPlugin:
         collection and with it the whole run."""
         self._record_warning(
             f"pexen: --dist {self.config.workerinput.get('pexen_dist')} does not enforce "  # type: ignore[attr-defined]
-            "pexen ordering and locks; use --dist pexen (the default with -n)")
+            "pexen ordering and locks; use --dist pexen (the default with -n)"
+        )
 
     def _record_warning(self, text: str) -> None:
         """Record a PexenWarning once (first worker), without raising it."""
@@ -218,8 +230,8 @@ class GraphPlugin:
         message = PexenWarning(text)
         record = warnings.WarningMessage(message, PexenWarning, __file__, 0)
         self.config.hook.pytest_warning_recorded.call_historic(
-            kwargs={"warning_message": record, "when": "collect", "nodeid": "",
-                    "location": None})
+            kwargs={"warning_message": record, "when": "collect", "nodeid": "", "location": None}
+        )
 
     def _siblings(self, items: list[pytest.Item]) -> list[pytest.Item]:
         """Every test of the selected tests' modules."""
@@ -254,11 +266,19 @@ class GraphPlugin:
         if found is None:
             session = items[0].session
             made: pytest.Collector | None = session.ihook.pytest_collect_directory(
-                path=path, parent=session)
+                path=path, parent=session
+            )
             return made
         while found is not None and found.path != path:
-            found = next((c for c in self._children(found) if isinstance(c, pytest.Directory)
-                          and (c.path == path or c.path in path.parents)), None)
+            found = next(
+                (
+                    c
+                    for c in self._children(found)
+                    if isinstance(c, pytest.Directory)
+                    and (c.path == path or c.path in path.parents)
+                ),
+                None,
+            )
         return found
 
     def _all_items(self, collector: pytest.Collector) -> list[pytest.Item]:
@@ -317,8 +337,12 @@ class GraphPlugin:
 
     def pytest_report_collectionfinish(self) -> list[str]:
         run = self.config.stash.get(RUN_KEY, None)
-        if (self.graph is not None and self.config.getoption("pexen_plan")
-                and run is not None and run.planner is not None):
+        if (
+            self.graph is not None
+            and self.config.getoption("pexen_plan")
+            and run is not None
+            and run.planner is not None
+        ):
             from .planview import plan_lines
 
             return plan_lines(self.graph, self.order, run.planner) + self.header_lines()
@@ -336,6 +360,7 @@ class GraphPlugin:
             return True  # the plan is shown, nothing runs
         return None
 
+
 def _bad_metadata(errors: list[str]) -> pytest.UsageError:
     """One line per test with bad metadata, the first three of them: a
     broken conftest hook fails every test below it alike."""
@@ -344,5 +369,11 @@ def _bad_metadata(errors: list[str]) -> pytest.UsageError:
 
 
 def _uses_pexen(meta: SchedMeta) -> bool:
-    return bool(meta.requires or meta.provides or meta.claims or meta.uses or meta.priority
-                or meta.group is not None)
+    return bool(
+        meta.requires
+        or meta.provides
+        or meta.claims
+        or meta.uses
+        or meta.priority
+        or meta.group is not None
+    )

@@ -36,8 +36,11 @@ def add_dist_choice(parser: pytest.Parser) -> None:
             if action is not None and action.choices and "pexen" not in action.choices:
                 action.choices = [*action.choices, "pexen"]
             attrs = getattr(option, "_attrs", None)  # pytest 8.4
-            if isinstance(attrs, dict) and attrs.get("choices") and (
-                    "pexen" not in attrs["choices"]):
+            if (
+                isinstance(attrs, dict)
+                and attrs.get("choices")
+                and ("pexen" not in attrs["choices"])
+            ):
                 attrs["choices"] = [*attrs["choices"], "pexen"]
 
 
@@ -68,8 +71,9 @@ def late_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> pytest.Tes
         with capman.item_capture("teardown", item) if capman is not None else nullcontext():
             session._setupstate.teardown_exact(nextitem)
 
-    call = CallInfo.from_call(teardown, when="teardown",
-                              reraise=(pytest.exit.Exception, KeyboardInterrupt))
+    call = CallInfo.from_call(
+        teardown, when="teardown", reraise=(pytest.exit.Exception, KeyboardInterrupt)
+    )
     if call.excinfo is None:
         return None
     report: pytest.TestReport = item.ihook.pytest_runtest_makereport(item=item, call=call)
@@ -121,8 +125,7 @@ def uses_shared_scope(item: pytest.Item) -> bool:
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
         return False
-    return any(defs and defs[-1].scope in SHARED_SCOPES
-               for defs in info.name2fixturedefs.values())
+    return any(defs and defs[-1].scope in SHARED_SCOPES for defs in info.name2fixturedefs.values())
 
 
 def requesting_item(request: pytest.FixtureRequest) -> pytest.Item | None:

@@ -33,15 +33,18 @@ class MetaError(Exception):
 
 def _tags(item: pytest.Item, mark: pytest.Mark) -> list[str]:
     if mark.kwargs:
-        raise MetaError(f"{item.nodeid}: @{mark.name} takes only tag strings, "
-                        f"not keyword arguments {sorted(mark.kwargs)}")
+        raise MetaError(
+            f"{item.nodeid}: @{mark.name} takes only tag strings, "
+            f"not keyword arguments {sorted(mark.kwargs)}"
+        )
     if not mark.args:  # @pytest.mark.pexen_provides, bare or called empty
         noun = "tag" if _TAG_MARKERS[mark.name] in ("requires", "provides") else "resource"
         raise MetaError(f"{item.nodeid}: @{mark.name} needs at least one {noun}")
     for arg in mark.args:
         if not isinstance(arg, str) or not arg:
-            raise MetaError(f"{item.nodeid}: @{mark.name} arguments must be non-empty "
-                            f"strings, got {arg!r}")
+            raise MetaError(
+                f"{item.nodeid}: @{mark.name} arguments must be non-empty strings, got {arg!r}"
+            )
     return list(mark.args)
 
 
@@ -63,17 +66,21 @@ def _group(item: pytest.Item, mark: pytest.Mark) -> tuple[str, int | None]:
     if args or kwargs:
         raise MetaError(f"{item.nodeid}: @{mark.name} takes (name, workers=None)")
     if not isinstance(name, str) or not name:
-        raise MetaError(f"{item.nodeid}: @{mark.name} name must be a non-empty string, "
-                        f"got {name!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
-        raise MetaError(f"{item.nodeid}: @{mark.name} workers must be a positive int or "
-                        f"None, got {workers!r}")
+        raise MetaError(
+            f"{item.nodeid}: @{mark.name} name must be a non-empty string, got {name!r}"
+        )
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise MetaError(
+            f"{item.nodeid}: @{mark.name} workers must be a positive int or None, got {workers!r}"
+        )
     return name, workers
 
 
-def _pexen_marks(node: pytest.Item | pytest.Collector,
-                 cache: dict[int, list[pytest.Mark]]) -> list[pytest.Mark]:
+def _pexen_marks(
+    node: pytest.Item | pytest.Collector, cache: dict[int, list[pytest.Mark]]
+) -> list[pytest.Mark]:
     """The pexen markers of a node and its parents, closest first (what
     ``iter_markers`` gives, with each parent's share looked up only once)."""
     marks = [m for m in node.own_markers if m.name.startswith("pexen_")]
@@ -82,7 +89,8 @@ def _pexen_marks(node: pytest.Item | pytest.Collector,
         share = cache.get(id(parent))
         if share is None:
             share = cache[id(parent)] = [
-                m for m in parent.own_markers if m.name.startswith("pexen_")]
+                m for m in parent.own_markers if m.name.startswith("pexen_")
+            ]
         marks.extend(share)
         parent = parent.parent
     return marks
@@ -123,10 +131,14 @@ def meta_from_marks(item: pytest.Item, marks: list[pytest.Mark]) -> tuple[SchedM
             meta.priority = value
         elif name == "pexen_timeout":
             value = _one_arg(item, mark, "seconds")
-            if (isinstance(value, bool) or not isinstance(value, (int, float))
-                    or not 0 < value < math.inf):  # nan too
-                raise MetaError(f"{item.nodeid}: @{name} needs a positive number of seconds, "
-                                f"got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 < value < math.inf
+            ):  # nan too
+                raise MetaError(
+                    f"{item.nodeid}: @{name} needs a positive number of seconds, got {value!r}"
+                )
             meta.timeout = value
         elif name == "pexen_group":
             meta.group, workers = _group(item, mark)
@@ -134,8 +146,9 @@ def meta_from_marks(item: pytest.Item, marks: list[pytest.Mark]) -> tuple[SchedM
     return meta, workers
 
 
-def build_meta(item: pytest.Item, hooked: bool = True,
-               cache: dict[int, list[pytest.Mark]] | None = None) -> tuple[SchedMeta, int | None]:
+def build_meta(
+    item: pytest.Item, hooked: bool = True, cache: dict[int, list[pytest.Mark]] | None = None
+) -> tuple[SchedMeta, int | None]:
     """Markers, then the ``pytest_pexen_task`` hook of the test's conftests
     (``hooked=False``: nobody implements it, skip the call)."""
     error = getattr(item, "pexen_meta_error", None)  # an executable test's bad header
@@ -164,8 +177,10 @@ def _hook_failed(item: pytest.Item, exc: BaseException) -> MetaError:
     """A ``pytest_pexen_task`` that raised (a wrong type set on ``meta``
     raises TypeError), said in one line: the test, the implementation (the
     first of its frames in the traceback) and the exception."""
-    impls = {getattr(impl.function, "__code__", None): impl.plugin_name
-             for impl in item.ihook.pytest_pexen_task.get_hookimpls()}
+    impls = {
+        getattr(impl.function, "__code__", None): impl.plugin_name
+        for impl in item.ihook.pytest_pexen_task.get_hookimpls()
+    }
     where = "a plugin"
     tb = exc.__traceback__
     while tb is not None:

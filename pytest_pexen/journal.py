@@ -92,12 +92,15 @@ def _check_header(record: Record, path: Path) -> None:
     if record.get("type") != "run":
         raise JournalError(f"{path}: not a pexen journal (no run header)")
     if record.get("format") != FORMAT:
-        raise JournalError(f"{path}: journal format {record.get('format')!r}; this "
-                           f"pytest-pexen reads format {FORMAT}")
+        raise JournalError(
+            f"{path}: journal format {record.get('format')!r}; this "
+            f"pytest-pexen reads format {FORMAT}"
+        )
 
 
-def follow(path: str | os.PathLike[str], poll: float = 0.1,
-           timeout: float | None = None) -> Iterator[Record]:
+def follow(
+    path: str | os.PathLike[str], poll: float = 0.1, timeout: float | None = None
+) -> Iterator[Record]:
     """The records of a journal as the run writes them: first those already
     there, then each new one as it is completed. Ends after a ``stop``
     record, or when nothing new arrived for ``timeout`` seconds (None: wait
@@ -228,13 +231,22 @@ def start_line(test: str, t: float, worker: str | None, boot: int) -> str:
     one, so it is formatted directly (the general encoder costs a few
     microseconds more a record, which is most of the journal's cost)."""
     worker_json = "null" if worker is None else _string(worker)
-    return (f'{{"type":"start","test":{_string(test)},"t":{t!r},"worker":{worker_json},'
-            f'"boot":{boot}}}')
+    return (
+        f'{{"type":"start","test":{_string(test)},"t":{t!r},"worker":{worker_json},"boot":{boot}}}'
+    )
 
 
-def plain_end_line(test: str, t: float, duration: float, worker: str | None, boot: int,
-                   start: float, location: tuple[str, int | None, str],
-                   ran: list[float] | None, phases: list[list[Any]]) -> str:
+def plain_end_line(
+    test: str,
+    t: float,
+    duration: float,
+    worker: str | None,
+    boot: int,
+    start: float,
+    location: tuple[str, int | None, str],
+    ran: list[float] | None,
+    phases: list[list[Any]],
+) -> str:
     """The ``end`` record of a test that passed and carries nothing but its
     times (no sub-results, shared state or provides; every report a plain
     passed phase ``[when, duration, start, stop]``), as ``_ENCODER`` would
@@ -242,14 +254,17 @@ def plain_end_line(test: str, t: float, duration: float, worker: str | None, boo
     worker_json = "null" if worker is None else _string(worker)
     path, lineno, name = location
     ran_json = "null" if ran is None else f"[{ran[0]!r},{ran[1]!r}]"
-    reports = ",".join([f"[{_string(when)},{took!r},{begin!r},{stop!r}]"
-                        for when, took, begin, stop in phases])
-    return (f'{{"type":"end","test":{_string(test)},"t":{t!r},"outcome":"pass",'
-            f'"duration":{duration!r},"results":[],"shared":null,"provides":[],"ok":true,'
-            f'"deps_ok":true,"locks_ok":true,"why":null,"worker":{worker_json},"boot":{boot},'
-            f'"start":{start!r},"location":[{_string(path)},'
-            f'{"null" if lineno is None else int(lineno)},{_string(name)}],'
-            f'"ran":{ran_json},"reports":[{reports}]}}')
+    reports = ",".join(
+        [f"[{_string(when)},{took!r},{begin!r},{stop!r}]" for when, took, begin, stop in phases]
+    )
+    return (
+        f'{{"type":"end","test":{_string(test)},"t":{t!r},"outcome":"pass",'
+        f'"duration":{duration!r},"results":[],"shared":null,"provides":[],"ok":true,'
+        f'"deps_ok":true,"locks_ok":true,"why":null,"worker":{worker_json},"boot":{boot},'
+        f'"start":{start!r},"location":[{_string(path)},'
+        f"{'null' if lineno is None else int(lineno)},{_string(name)}],"
+        f'"ran":{ran_json},"reports":[{reports}]}}'
+    )
 
 
 class Writer:
@@ -368,21 +383,25 @@ def summary(records: Iterator[Record], out: IO[str]) -> int:
     if left:
         parts.append(f"{left} not finished")
     state = f"stopped: {stop.get('reason')}" if stop else "no stop record (running or killed)"
-    out.write(f"{len(ended)} of {total} tests finished: {', '.join(parts) or 'none'}; "
-              f"{state}\n")
+    out.write(f"{len(ended)} of {total} tests finished: {', '.join(parts) or 'none'}; {state}\n")
     return sum(1 for o in ended.values() if o in ("fail", "error")) + left
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pytest_pexen.journal",
-        description="Summarise a pytest-pexen journal (--pexen-state).")
+        description="Summarise a pytest-pexen journal (--pexen-state).",
+    )
     parser.add_argument("path", help="the journal file")
     how = parser.add_mutually_exclusive_group()
-    how.add_argument("--follow", action="store_true",
-                     help="print results as the run writes them, until it stops")
-    how.add_argument("--timeline", metavar="FILE.html",
-                     help="write the run's timeline page (every boot) instead of the summary")
+    how.add_argument(
+        "--follow", action="store_true", help="print results as the run writes them, until it stops"
+    )
+    how.add_argument(
+        "--timeline",
+        metavar="FILE.html",
+        help="write the run's timeline page (every boot) instead of the summary",
+    )
     args = parser.parse_args(argv)
     if args.timeline:
         return _timeline(args.path, Path(args.timeline))

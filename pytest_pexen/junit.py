@@ -73,8 +73,9 @@ def report_path(config: pytest.Config) -> Path | None:
     return base / os.path.expanduser(os.path.expandvars(raw))
 
 
-def check_writable(path: Path, option: str = "--pexen-junitxml",
-                   what: str = "the xUnit report") -> None:
+def check_writable(
+    path: Path, option: str = "--pexen-junitxml", what: str = "the xUnit report"
+) -> None:
     """Refuse, before anything runs, a report path that cannot be written."""
     where = next(p for p in (path.parent, *path.parent.parents) if p.exists())
     problem = None
@@ -85,8 +86,9 @@ def check_writable(path: Path, option: str = "--pexen-junitxml",
     elif not os.access(where, os.W_OK | os.X_OK):
         problem = f"{where} is not writable"
     if problem:
-        raise pytest.UsageError(f"pexen: cannot write {what} {option}={path}: "
-                                f"{problem}; give a writable path")
+        raise pytest.UsageError(
+            f"pexen: cannot write {what} {option}={path}: {problem}; give a writable path"
+        )
 
 
 def split_nodeid(nodeid: str) -> tuple[str, str]:
@@ -160,7 +162,8 @@ class XunitWriter:
             case.facts = extra["pexen_facts"]
         if "pexen_suite_properties" in extra:
             self.suite_properties.extend(
-                (str(k), str(v)) for k, v in extra["pexen_suite_properties"])
+                (str(k), str(v)) for k, v in extra["pexen_suite_properties"]
+            )
         case.worker = extra.get("worker_id", case.worker)
         if not self.call_only or report.when == "call":
             case.duration += report.duration
@@ -216,8 +219,9 @@ class XunitWriter:
                     gc.enable()
             write_atomically(self.path, data.encode("utf-8"))
         except OSError as exc:
-            self.problem = (f"pexen: cannot write the xUnit report {self.path}: "
-                            f"{exc.strerror or exc}")
+            self.problem = (
+                f"pexen: cannot write the xUnit report {self.path}: {exc.strerror or exc}"
+            )
             if session.exitstatus == 0:
                 session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
@@ -232,12 +236,20 @@ class XunitWriter:
         """The junit-xml TestSuite of every test and sub-result."""
         from junit_xml import TestSuite
 
-        cases = [tc for case in self.cases.values() if case.last is not None
-                 for tc in self.testcases(case)]
+        cases = [
+            tc
+            for case in self.cases.values()
+            if case.last is not None
+            for tc in self.testcases(case)
+        ]
         start = datetime.datetime.fromtimestamp(self.start).astimezone()
-        return TestSuite(xml_text(self.suite_name), cases, hostname=xml_text(platform.node()),
-                         timestamp=start.isoformat(timespec="seconds"),
-                         properties=_Pairs(self.run_properties() + self.suite_properties))
+        return TestSuite(
+            xml_text(self.suite_name),
+            cases,
+            hostname=xml_text(platform.node()),
+            timestamp=start.isoformat(timespec="seconds"),
+            properties=_Pairs(self.run_properties() + self.suite_properties),
+        )
 
     def run_properties(self) -> list[tuple[str, str]]:
         """Run-level facts."""
@@ -246,8 +258,10 @@ class XunitWriter:
         props = [("pexen.version", __version__), ("pytest.version", pytest.__version__)]
         workers = self.config.getoption("numprocesses", None)
         if workers:
-            props += [("pexen.workers", str(workers)),
-                      ("pexen.dist", str(self.config.getoption("dist", "")))]
+            props += [
+                ("pexen.workers", str(workers)),
+                ("pexen.dist", str(self.config.getoption("dist", ""))),
+            ]
         if self.strict:
             props.append(("pexen.strict_warn", "true"))
         return props
@@ -258,33 +272,48 @@ class XunitWriter:
 
         classname, name = (xml_text(part) for part in split_nodeid(case.nodeid))
         subs = case.subs
-        final = final_outcome(case.own, [sub["outcome"] for sub in subs], ran=case.ran,
-                              strict=self.strict)
+        final = final_outcome(
+            case.own, [sub["outcome"] for sub in subs], ran=case.ran, strict=self.strict
+        )
         head: list[str] = []
         message, detail = case.message, case.detail
         if final in BAD and case.own not in BAD:  # failed by its sub-results
             counted = (*BAD, "warn") if self.strict else BAD
             bad = [sub for sub in subs if sub["outcome"] in counted]
-            verb = ("failed" if any(sub["outcome"] in BAD for sub in bad)
-                    else "warned under --pexen-strict-warn")
-            message = (f"{len(bad)} sub-result{'s' if len(bad) != 1 else ''} {verb}: "
-                       f"{_label(bad[0])}")
+            verb = (
+                "failed"
+                if any(sub["outcome"] in BAD for sub in bad)
+                else "warned under --pexen-strict-warn"
+            )
+            message = (
+                f"{len(bad)} sub-result{'s' if len(bad) != 1 else ''} {verb}: {_label(bad[0])}"
+            )
             detail = "\n".join(_label(sub) for sub in bad)
         elif final == "warn":
-            head = ["warn: " + (f"{sub['name']}: " if sub["name"] else "") + (sub["message"] or "")
-                    for sub in subs if sub["outcome"] == "warn"]
+            head = [
+                "warn: " + (f"{sub['name']}: " if sub["name"] else "") + (sub["message"] or "")
+                for sub in subs
+                if sub["outcome"] == "warn"
+            ]
         last = case.last
         facts = [*case.facts, ["pexen.worker", case.worker]] if case.worker else case.facts
-        props = [f"[[PROPERTY|{n}={_flat(v)}]]"
-                 for n, v in (*facts, *getattr(last, "user_properties", ()))]
+        props = [
+            f"[[PROPERTY|{n}={_flat(v)}]]"
+            for n, v in (*facts, *getattr(last, "user_properties", ()))
+        ]
         out = err = ""
         if self.logging != "no":
-            out, err = self._captured(last.capstdout, last.capstderr, last.caplog,
-                                      final not in (*BAD, "skip", "xfail"))
+            out, err = self._captured(
+                last.capstdout, last.capstderr, last.caplog, final not in (*BAD, "skip", "xfail")
+            )
         stdout = "\n".join([*head, *props, out]).strip("\n") if head or props or out else ""
-        main = TestCase(name, classname, elapsed_sec=case.duration,
-                        stdout=xml_text(stdout) if stdout else None,
-                        stderr=xml_text(err) if err else None)
+        main = TestCase(
+            name,
+            classname,
+            elapsed_sec=case.duration,
+            stdout=xml_text(stdout) if stdout else None,
+            stderr=xml_text(err) if err else None,
+        )
         _outcome(main, final, message, detail)
         if not subs:
             return [main]
@@ -302,13 +331,17 @@ class XunitWriter:
             text = sub["message"] if outcome in _PASSING else None
             sub_err = None
             if self.logging != "no" and sub["source"] == "subtest":
-                sub_out, sub_err = self._captured(sub["out"], sub["err"], sub["log"],
-                                                  outcome not in BAD)
+                sub_out, sub_err = self._captured(
+                    sub["out"], sub["err"], sub["log"], outcome not in BAD
+                )
                 text = "\n".join(p for p in (text, sub_out) if p)
-            tc = TestCase(xml_text(f"{name}::{label}"), classname,
-                          elapsed_sec=sub["duration"],
-                          stdout=xml_text(text) if text else None,
-                          stderr=xml_text(sub_err) if sub_err else None)
+            tc = TestCase(
+                xml_text(f"{name}::{label}"),
+                classname,
+                elapsed_sec=sub["duration"],
+                stdout=xml_text(text) if text else None,
+                stderr=xml_text(sub_err) if sub_err else None,
+            )
             if outcome not in _PASSING:
                 _outcome(tc, outcome, sub["message"], sub["detail"])
             cases.append(tc)
@@ -357,11 +390,13 @@ def _section(header: str, content: str) -> str:
 def _outcome(tc: Any, outcome: str, message: str | None, detail: str | None) -> None:
     """The single failure, error or skipped element of a testcase, if any."""
     if outcome == "fail":
-        tc.add_failure_info(xml_text(message or "failed"), xml_text(detail or message or ""),
-                            "pexen.fail")
+        tc.add_failure_info(
+            xml_text(message or "failed"), xml_text(detail or message or ""), "pexen.fail"
+        )
     elif outcome == "error":
-        tc.add_error_info(xml_text(message or "error"), xml_text(detail or message or ""),
-                          "pexen.error")
+        tc.add_error_info(
+            xml_text(message or "error"), xml_text(detail or message or ""), "pexen.error"
+        )
     elif outcome in ("skip", "xfail"):
         tc.add_skipped_info(xml_text(message or "skipped"), xml_text(detail) if detail else None)
 
@@ -370,8 +405,10 @@ def render(suite: Any, wall: float) -> str:
     """The whole document: junit-xml's suite element, made schema-valid,
     in a ``testsuites`` root."""
     element = _schema_fixes(suite.build_xml_doc(), wall)
-    root = ET.Element("testsuites", {
-        key: element.get(key, "0") for key in ("name", "tests", "failures", "errors", "time")})
+    root = ET.Element(
+        "testsuites",
+        {key: element.get(key, "0") for key in ("name", "tests", "failures", "errors", "time")},
+    )
     root.append(element)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
 

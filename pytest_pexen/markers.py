@@ -13,13 +13,13 @@ import pytest
 
 MARKERS = {
     "pexen_requires": "pexen_requires(*tags): run only after every selected provider of each "
-                      "tag passed",
+    "tag passed",
     "pexen_provides": "pexen_provides(*tags): this test provides the tags when it passes",
     "pexen_claims": "pexen_claims(*resources): exclusive lock on the resources",
     "pexen_uses": "pexen_uses(*resources): shared lock on the resources",
     "pexen_priority": "pexen_priority(n): among ready tests, lower runs first (default 0)",
     "pexen_group": "pexen_group(name, workers=None): group of exclusivity, run one group at a "
-                   "time, at most `workers` of its tests at once",
+    "time, at most `workers` of its tests at once",
     "pexen_timeout": "pexen_timeout(seconds): watchdog limit for this test",
 }
 
@@ -65,15 +65,19 @@ def group(name: str, workers: int | None = None) -> pytest.MarkDecorator:
     of its tests at once."""
     if not isinstance(name, str) or not name:
         raise TypeError(f"pexen.group() name must be a non-empty string, got {name!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or workers < 1):
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
         raise ValueError(f"pexen.group() workers must be a positive int or None, got {workers!r}")
     return pytest.mark.pexen_group(name, workers=workers)
 
 
 def timeout(seconds: float) -> pytest.MarkDecorator:
     """Watchdog limit for this test, in seconds."""
-    if (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
-            or not 0 < seconds < math.inf):  # nan too
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not 0 < seconds < math.inf
+    ):  # nan too
         raise ValueError(f"pexen.timeout() takes a positive number of seconds, got {seconds!r}")
     return pytest.mark.pexen_timeout(seconds)

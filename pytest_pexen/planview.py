@@ -18,9 +18,12 @@ def _facts(graph: TestGraph, nodeid: str) -> str:
     parts = []
     order_only = set(graph.order_only)
     requires = [tag for tag in graph.requires[nodeid] if tag not in order_only]
-    for label, values in (("requires", requires),
-                          ("provides", sorted(meta.provides)),
-                          ("claims", sorted(meta.claims)), ("uses", sorted(meta.uses))):
+    for label, values in (
+        ("requires", requires),
+        ("provides", sorted(meta.provides)),
+        ("claims", sorted(meta.claims)),
+        ("uses", sorted(meta.uses)),
+    ):
         if values:
             parts.append(f"{label}: {', '.join(values)}")
     if meta.priority:
@@ -39,8 +42,10 @@ def plan_lines(graph: TestGraph, order: list[pytest.Item], planner: Planner[str]
     lines = [f"pexen plan: {len(order)} tests in start order"]
     modules = sorted(set(graph.pins.values()))
     if modules:
-        lines.append(f"pexen: under xdist each of these modules runs on one worker, in this "
-                     f"order (pytest-dependency/pytest-order markers): {', '.join(modules)}")
+        lines.append(
+            f"pexen: under xdist each of these modules runs on one worker, in this "
+            f"order (pytest-dependency/pytest-order markers): {', '.join(modules)}"
+        )
     width = len(str(len(order)))
     for n, item in enumerate(order, 1):
         nodeid = item.nodeid
@@ -79,8 +84,7 @@ def write_dot(graph: TestGraph, path: Path) -> None:
         for tag in graph.requires[item.nodeid]:
             style = ", style=dashed" if tag in order_only else ""
             for p in providers.get(tag, []):
-                out.append(f"  {_quote(p)} -> {_quote(item.nodeid)} "
-                           f"[label={_quote(tag)}{style}];")
+                out.append(f"  {_quote(p)} -> {_quote(item.nodeid)} [label={_quote(tag)}{style}];")
     out.append("}")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(out) + "\n")

@@ -20,8 +20,14 @@ from .reboots import pexen_boot_count, pexen_reboot
 from .results import pexen_results
 from .runtime import pexen_shared
 
-__all__ = ["pexen_boot_count", "pexen_reboot", "pexen_results", "pexen_shared",
-           "pytest_cmdline_main", "pytest_configure_node"]
+__all__ = [
+    "pexen_boot_count",
+    "pexen_reboot",
+    "pexen_results",
+    "pexen_shared",
+    "pytest_cmdline_main",
+    "pytest_configure_node",
+]
 
 _parser: list[pytest.Parser] = []  # kept to extend options of plugins loaded after us
 
@@ -32,75 +38,182 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("pexen", "pexen: run the suite as a task graph")
-    group.addoption("--pexen-no-pull", action="store_true", dest="pexen_no_pull",
-                    help="do not pull in deselected providers; skip their dependents instead")
-    group.addoption("--pexen-missing", choices=("error", "skip"), default="error",
-                    dest="pexen_missing",
-                    help="a requirement no collected test provides: usage error (default) or "
-                         "skip the tests that need it")
-    group.addoption("--pexen-shared", action="append", metavar="KEY=VALUE", default=[],
-                    dest="pexen_shared",
-                    help="initial pexen_shared value: KEY=VALUE a string, KEY:=JSON a JSON "
-                         "value; repeatable")
-    group.addoption("--pexen-plan", action="store_true", dest="pexen_plan",
-                    help="print the order tests would start in, with their metadata; run nothing")
-    group.addoption("--pexen-graph", metavar="FILE.dot", dest="pexen_graph",
-                    help="write the dependency graph in Graphviz format")
-    group.addoption("--pexen-junitxml", metavar="PATH", dest="pexen_junitxml",
-                    help="write an xUnit report with a testcase per test and per sub-result")
-    group.addoption("--pexen-exec", action="store_true", dest="pexen_exec",
-                    help="collect the executable files of the test tree as tests")
-    group.addoption("--pexen-strict-warn", action="store_true", dest="pexen_strict_warn",
-                    help="a test with a 'warn' sub-result fails")
+    group.addoption(
+        "--pexen-no-pull",
+        action="store_true",
+        dest="pexen_no_pull",
+        help="do not pull in deselected providers; skip their dependents instead",
+    )
+    group.addoption(
+        "--pexen-missing",
+        choices=("error", "skip"),
+        default="error",
+        dest="pexen_missing",
+        help="a requirement no collected test provides: usage error (default) or "
+        "skip the tests that need it",
+    )
+    group.addoption(
+        "--pexen-shared",
+        action="append",
+        metavar="KEY=VALUE",
+        default=[],
+        dest="pexen_shared",
+        help="initial pexen_shared value: KEY=VALUE a string, KEY:=JSON a JSON value; repeatable",
+    )
+    group.addoption(
+        "--pexen-plan",
+        action="store_true",
+        dest="pexen_plan",
+        help="print the order tests would start in, with their metadata; run nothing",
+    )
+    group.addoption(
+        "--pexen-graph",
+        metavar="FILE.dot",
+        dest="pexen_graph",
+        help="write the dependency graph in Graphviz format",
+    )
+    group.addoption(
+        "--pexen-junitxml",
+        metavar="PATH",
+        dest="pexen_junitxml",
+        help="write an xUnit report with a testcase per test and per sub-result",
+    )
+    group.addoption(
+        "--pexen-exec",
+        action="store_true",
+        dest="pexen_exec",
+        help="collect the executable files of the test tree as tests",
+    )
+    group.addoption(
+        "--pexen-strict-warn",
+        action="store_true",
+        dest="pexen_strict_warn",
+        help="a test with a 'warn' sub-result fails",
+    )
     compat.add_options(group, parser)
-    group.addoption("--pexen-state", metavar="PATH", dest="pexen_state",
-                    help="the run's journal (default: pexen/state.jsonl in pytest's cache "
-                         "directory; 'none': no journal)")
-    group.addoption("--pexen-fsync", default="auto", dest="pexen_fsync",
-                    choices=("auto", "always", "never"),
-                    help="sync the journal to disk: at most once a second and before a "
-                         "reboot (auto, default), after every record (always), never")
-    group.addoption("--pexen-resume", action="store_true", dest="pexen_resume",
-                    help="continue the run in the journal: finished tests are reported "
-                         "again, not run again")
-    group.addoption("--pexen-timeline", metavar="FILE.html", dest="pexen_timeline",
-                    help="write a page showing which test ran when on which worker, and why "
-                         "it waited (every boot of a resumed run)")
-    group.addoption("--pexen-reboot-cmd", metavar="CMD", dest="pexen_reboot_cmd",
-                    help="command that reboots the machine when a test calls pexen.reboot()")
-    group.addoption("--pexen-max-reboots", type=int, default=10, metavar="N",
-                    dest="pexen_max_reboots",
-                    help="a test asking for more reboots than this fails (default 10)")
-    group.addoption("--pexen-timeout", metavar="S", dest="pexen_timeout",
-                    help="time limit of each test, setup to teardown, in seconds "
-                         "(a test's own pexen.timeout() wins)")
-    group.addoption("--pexen-session-timeout", metavar="S", dest="pexen_session_timeout",
-                    help="time limit of the whole run: after it no test starts, the rest "
-                         "are reported skipped and the run fails")
-    group.addoption("--pexen-timeout-grace", metavar="S", dest="pexen_timeout_grace",
-                    help="seconds a test has to return after its limit before pexen stops "
-                         "its process (default 1)")
-    parser.addini("pexen_timeout", type="string", default="",
-                  help="--pexen-timeout: time limit of each test, in seconds")
-    parser.addini("pexen_session_timeout", type="string", default="",
-                  help="--pexen-session-timeout: time limit of the whole run, in seconds")
-    parser.addini("pexen_timeout_grace", type="string", default="",
-                  help="--pexen-timeout-grace: seconds a test has to return after its limit")
-    parser.addini("pexen_state", type="string", default="",
-                  help="--pexen-state: path of the journal (relative to this file), or none")
-    parser.addini("pexen_reboot_cmd", type="string", default="",
-                  help="--pexen-reboot-cmd: command that reboots the machine")
-    parser.addini("pexen_shared", type="linelist", default=[],
-                  help="initial pexen_shared values, KEY=VALUE (a string) or KEY:=JSON per "
-                       "line")
-    parser.addini("pexen_junitxml", type="string", default="",
-                  help="--pexen-junitxml: path of the xUnit report (relative to this file)")
-    parser.addini("pexen_exec", type="bool", default=False,
-                  help="--pexen-exec: collect the executable files of the test tree as tests")
-    parser.addini("pexen_timeline", type="string", default="",
-                  help="--pexen-timeline: path of the timeline page (relative to this file)")
-    parser.addini("pexen_strict_warn", type="bool", default=False,
-                  help="--pexen-strict-warn: a test with a 'warn' sub-result fails")
+    group.addoption(
+        "--pexen-state",
+        metavar="PATH",
+        dest="pexen_state",
+        help="the run's journal (default: pexen/state.jsonl in pytest's cache "
+        "directory; 'none': no journal)",
+    )
+    group.addoption(
+        "--pexen-fsync",
+        default="auto",
+        dest="pexen_fsync",
+        choices=("auto", "always", "never"),
+        help="sync the journal to disk: at most once a second and before a "
+        "reboot (auto, default), after every record (always), never",
+    )
+    group.addoption(
+        "--pexen-resume",
+        action="store_true",
+        dest="pexen_resume",
+        help="continue the run in the journal: finished tests are reported again, not run again",
+    )
+    group.addoption(
+        "--pexen-timeline",
+        metavar="FILE.html",
+        dest="pexen_timeline",
+        help="write a page showing which test ran when on which worker, and why "
+        "it waited (every boot of a resumed run)",
+    )
+    group.addoption(
+        "--pexen-reboot-cmd",
+        metavar="CMD",
+        dest="pexen_reboot_cmd",
+        help="command that reboots the machine when a test calls pexen.reboot()",
+    )
+    group.addoption(
+        "--pexen-max-reboots",
+        type=int,
+        default=10,
+        metavar="N",
+        dest="pexen_max_reboots",
+        help="a test asking for more reboots than this fails (default 10)",
+    )
+    group.addoption(
+        "--pexen-timeout",
+        metavar="S",
+        dest="pexen_timeout",
+        help="time limit of each test, setup to teardown, in seconds "
+        "(a test's own pexen.timeout() wins)",
+    )
+    group.addoption(
+        "--pexen-session-timeout",
+        metavar="S",
+        dest="pexen_session_timeout",
+        help="time limit of the whole run: after it no test starts, the rest "
+        "are reported skipped and the run fails",
+    )
+    group.addoption(
+        "--pexen-timeout-grace",
+        metavar="S",
+        dest="pexen_timeout_grace",
+        help="seconds a test has to return after its limit before pexen stops "
+        "its process (default 1)",
+    )
+    parser.addini(
+        "pexen_timeout",
+        type="string",
+        default="",
+        help="--pexen-timeout: time limit of each test, in seconds",
+    )
+    parser.addini(
+        "pexen_session_timeout",
+        type="string",
+        default="",
+        help="--pexen-session-timeout: time limit of the whole run, in seconds",
+    )
+    parser.addini(
+        "pexen_timeout_grace",
+        type="string",
+        default="",
+        help="--pexen-timeout-grace: seconds a test has to return after its limit",
+    )
+    parser.addini(
+        "pexen_state",
+        type="string",
+        default="",
+        help="--pexen-state: path of the journal (relative to this file), or none",
+    )
+    parser.addini(
+        "pexen_reboot_cmd",
+        type="string",
+        default="",
+        help="--pexen-reboot-cmd: command that reboots the machine",
+    )
+    parser.addini(
+        "pexen_shared",
+        type="linelist",
+        default=[],
+        help="initial pexen_shared values, KEY=VALUE (a string) or KEY:=JSON per line",
+    )
+    parser.addini(
+        "pexen_junitxml",
+        type="string",
+        default="",
+        help="--pexen-junitxml: path of the xUnit report (relative to this file)",
+    )
+    parser.addini(
+        "pexen_exec",
+        type="bool",
+        default=False,
+        help="--pexen-exec: collect the executable files of the test tree as tests",
+    )
+    parser.addini(
+        "pexen_timeline",
+        type="string",
+        default="",
+        help="--pexen-timeline: path of the timeline page (relative to this file)",
+    )
+    parser.addini(
+        "pexen_strict_warn",
+        type="bool",
+        default=False,
+        help="--pexen-strict-warn: a test with a 'warn' sub-result fails",
+    )
     _parser[:] = [parser]
     add_dist_choice(parser)
 
@@ -146,6 +259,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     timeouts.collected(session.config, session.items)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
-                            config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     results.terminal_summary(terminalreporter, config)

@@ -62,18 +62,24 @@ def reboot() -> NoReturn:
     start, with ``pexen_boot_count`` one higher. Never returns."""
     __tracebackhide__ = True
     if not _CONTEXT:
-        raise RuntimeError("pexen.reboot() works only in a test of a pytest run "
-                           "with the pexen plugin")
+        raise RuntimeError(
+            "pexen.reboot() works only in a test of a pytest run with the pexen plugin"
+        )
     context = _CONTEXT[-1]
     nodeid = current_test() or "?"
     if not context.command:
-        pytest.fail("pexen.reboot(): no reboot command is configured; give "
-                    "--pexen-reboot-cmd=CMD or the ini option pexen_reboot_cmd", pytrace=False)
+        pytest.fail(
+            "pexen.reboot(): no reboot command is configured; give "
+            "--pexen-reboot-cmd=CMD or the ini option pexen_reboot_cmd",
+            pytrace=False,
+        )
     count = context.boots.get(nodeid, 0)
     if count >= context.max_reboots:
-        pytest.fail(f"pexen.reboot(): {nodeid} has been rebooted {count} times "
-                    f"(--pexen-max-reboots={context.max_reboots}); a reboot loop?",
-                    pytrace=False)
+        pytest.fail(
+            f"pexen.reboot(): {nodeid} has been rebooted {count} times "
+            f"(--pexen-max-reboots={context.max_reboots}); a reboot loop?",
+            pytrace=False,
+        )
     raise RebootRequested(nodeid, count)
 
 
@@ -145,9 +151,12 @@ class RebootHooks:
             count = excinfo.value.boot_count
             path, line = item.reportinfo()[:2]
             report.outcome = "skipped"
-            report.longrepr = (str(path), (line or 0) + 1,
-                               f"pexen: rebooting (boot count {count}); the run resumes "
-                               "with --pexen-resume after the reboot")
+            report.longrepr = (
+                str(path),
+                (line or 0) + 1,
+                f"pexen: rebooting (boot count {count}); the run resumes "
+                "with --pexen-resume after the reboot",
+            )
             report.pexen_reboot = count  # type: ignore[attr-defined]
         return report
 

@@ -158,8 +158,10 @@ class Recorder:
     def add(self, sub: SubResult) -> None:
         state = self.state
         if state is None:
-            raise RuntimeError("pexen_results: no test is running; sub-results belong to "
-                               "the test whose setup, call or teardown adds them")
+            raise RuntimeError(
+                "pexen_results: no test is running; sub-results belong to "
+                "the test whose setup, call or teardown adds them"
+            )
         state.subs.append(sub)
         state.pending.append(sub)
 
@@ -178,8 +180,7 @@ class Recorder:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self.state
-        if (isinstance(report, self.subtest) and state is not None
-                and state.nodeid == report.nodeid):
+        if isinstance(report, self.subtest) and state is not None and state.nodeid == report.nodeid:
             self.add(subtest_result(report))  # type: ignore[arg-type]
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -215,8 +216,9 @@ class Recorder:
         state.reported_bad = state.reported_bad or report.failed
         if not state.subs or when == "setup":
             return
-        final = final_outcome(state.own, [s["outcome"] for s in state.subs],
-                              ran=state.ran, strict=self.strict)
+        final = final_outcome(
+            state.own, [s["outcome"] for s in state.subs], ran=state.ran, strict=self.strict
+        )
         report.pexen_outcome = final  # type: ignore[attr-defined]
         if final in BAD and not state.reported_bad:
             report.pexen_was = report.outcome  # type: ignore[attr-defined]
@@ -269,11 +271,17 @@ def subtest_result(report: pytest.SubtestReport) -> SubResult:
         message = report.longrepr[2] if isinstance(report.longrepr, tuple) else None
     else:
         outcome = "pass"
-    return {"outcome": outcome, "name": transportable(" ".join(parts)) if parts else None,
-            "message": transportable(message) if message is not None else None,
-            "detail": transportable(detail) if detail else None, "source": "subtest",
-            "duration": report.duration, "out": report.capstdout, "err": report.capstderr,
-            "log": report.caplog}
+    return {
+        "outcome": outcome,
+        "name": transportable(" ".join(parts)) if parts else None,
+        "message": transportable(message) if message is not None else None,
+        "detail": transportable(detail) if detail else None,
+        "source": "subtest",
+        "duration": report.duration,
+        "out": report.capstdout,
+        "err": report.capstderr,
+        "log": report.caplog,
+    }
 
 
 def first_line(text: str) -> str:
@@ -303,8 +311,10 @@ def collected(config: pytest.Config, items: list[pytest.Item]) -> None:
     ``subtests`` (a look at each test's fixture names, once)."""
     if config.pluginmanager.has_plugin(RECORDER):
         return
-    if any("pexen_results" in names or "subtests" in names
-           for names in (getattr(item, "fixturenames", ()) for item in items)):
+    if any(
+        "pexen_results" in names or "subtests" in names
+        for names in (getattr(item, "fixturenames", ()) for item in items)
+    ):
         recorder(config)
 
 
@@ -344,15 +354,25 @@ class Results:
         numbered in the report)."""
         __tracebackhide__ = True
         if outcome not in _RANK:
-            pytest.fail(f"pexen_results.add(): unknown outcome {outcome!r}; use one of "
-                        f"{', '.join(OUTCOMES)}", pytrace=False)
+            pytest.fail(
+                f"pexen_results.add(): unknown outcome {outcome!r}; use one of "
+                f"{', '.join(OUTCOMES)}",
+                pytrace=False,
+            )
         if name is not None and not isinstance(name, str):
-            pytest.fail(f"pexen_results.add(): name must be a string or None, not {name!r}",
-                        pytrace=False)
-        self._recorder.add({
-            "outcome": outcome, "name": transportable(name) if name else None,
-            "message": transportable(message) if message is not None else None,
-            "detail": None, "source": "pexen", "duration": None})
+            pytest.fail(
+                f"pexen_results.add(): name must be a string or None, not {name!r}", pytrace=False
+            )
+        self._recorder.add(
+            {
+                "outcome": outcome,
+                "name": transportable(name) if name else None,
+                "message": transportable(message) if message is not None else None,
+                "detail": None,
+                "source": "pexen",
+                "duration": None,
+            }
+        )
 
     def info(self, message: str, name: str | None = None) -> None:
         """A fact worth keeping ("kernel 6.1"); it never changes the outcome."""
@@ -416,7 +436,7 @@ def terminal_summary(reporter: Any, config: pytest.Config) -> None:
     for _, text in sorted(lines, key=lambda line: -line[0]):
         reporter.write_line(text)
     counts = []
-    if (n := sum(warned.values())):
+    if n := sum(warned.values()):
         counts.append(f"{n} test{'s' if n != 1 else ''} warned")
     if failed:
         counts.append(f"{len(failed)} failed by sub-results")

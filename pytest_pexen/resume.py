@@ -47,10 +47,27 @@ if TYPE_CHECKING:
 RESUME_KEY = pytest.StashKey["Resume"]()
 JOURNAL = "pexen-journal"
 # what a plain passed phase report holds (pytest's fields, xdist's additions)
-_PLAIN_FIELDS = frozenset((
-    "_id", "nodeid", "location", "keywords", "outcome", "longrepr", "when", "user_properties",
-    "sections", "duration", "start", "stop", "item_index", "worker_id", "testrun_uid", "node",
-    "$report_type"))
+_PLAIN_FIELDS = frozenset(
+    (
+        "_id",
+        "nodeid",
+        "location",
+        "keywords",
+        "outcome",
+        "longrepr",
+        "when",
+        "user_properties",
+        "sections",
+        "duration",
+        "start",
+        "stop",
+        "item_index",
+        "worker_id",
+        "testrun_uid",
+        "node",
+        "$report_type",
+    )
+)
 
 
 def journal_path(config: pytest.Config) -> tuple[Path | None, str]:
@@ -114,18 +131,25 @@ class Resume:
             mine = set(tests)
             extra = next((t for t in tests if t not in set(theirs)), None)
             missing = next((t for t in theirs if t not in mine), None)
-            what = (f"it selected {len(theirs)} tests, this run {len(tests)}"
-                    + (f"; {missing} is not selected now" if missing else "")
-                    + (f"; {extra} is new" if extra else ""))
+            what = (
+                f"it selected {len(theirs)} tests, this run {len(tests)}"
+                + (f"; {missing} is not selected now" if missing else "")
+                + (f"; {extra} is new" if extra else "")
+            )
         else:
             what = f"other options: {header.get('options')} (now {options})"
         raise pytest.UsageError(
             f"pexen: the journal {self.path} is of another run ({what}); run with the "
             "same selection and options to resume it, or without --pexen-resume to "
-            "start afresh")
+            "start afresh"
+        )
 
-    def restore(self, planner: Planner[str], known: Callable[[str], bool],
-                hand_on: Callable[[str, dict[str, Any]], None]) -> list[Unrunnable[str]]:
+    def restore(
+        self,
+        planner: Planner[str],
+        known: Callable[[str], bool],
+        hand_on: Callable[[str, dict[str, Any]], None],
+    ) -> list[Unrunnable[str]]:
         """Tell the planner how each finished test ended, in the order they
         ended, and hand their shared state on to their dependents; the
         tests that can no longer run (their providers failed)."""
@@ -134,9 +158,12 @@ class Resume:
             if not known(test) or not planner.start(test):
                 continue  # skipped for a failed provider: dropped again by its provider
             dropped += planner.done(
-                test, ok=bool(record.get("ok")), deps_ok=bool(record.get("deps_ok")),
+                test,
+                ok=bool(record.get("ok")),
+                deps_ok=bool(record.get("deps_ok")),
                 locks_ok=bool(record.get("locks_ok", True)),
-                outcome=str(record.get("why") or "failed"))
+                outcome=str(record.get("why") or "failed"),
+            )
             shared = record.get("shared")
             if record.get("deps_ok") and isinstance(shared, dict) and shared:
                 for dep in planner.dependents(test):
@@ -151,8 +178,11 @@ class Resume:
             location = tuple(location) if isinstance(location, list) else None
             replayed = []
             for data in record.get("reports") or []:
-                report: Any = (compact_report(test, location, record.get("worker"), data)
-                          if isinstance(data, list) else report_from_journal(config, data))
+                report: Any = (
+                    compact_report(test, location, record.get("worker"), data)
+                    if isinstance(data, list)
+                    else report_from_journal(config, data)
+                )
                 if report is None:
                     continue
                 report.pexen_resumed = True
@@ -174,11 +204,13 @@ class Resume:
                 hook.pytest_runtest_logreport(report=report)
 
     def header_line(self, selected: int) -> str:
-        again = ", ".join(f"{t} (boot count {n})" for t, n in self.boots.items()
-                          if t not in self.ended)
-        return (f"pexen: resuming {self.path} (boot {self.boot}): {len(self.ended)} of "
-                f"{selected} tests finished before"
-                + (f"; running again: {again}" if again else ""))
+        again = ", ".join(
+            f"{t} (boot count {n})" for t, n in self.boots.items() if t not in self.ended
+        )
+        return (
+            f"pexen: resuming {self.path} (boot {self.boot}): {len(self.ended)} of "
+            f"{selected} tests finished before" + (f"; running again: {again}" if again else "")
+        )
 
 
 def report_from_journal(config: pytest.Config, data: Any) -> Any:
@@ -193,12 +225,23 @@ def report_from_journal(config: pytest.Config, data: Any) -> Any:
     return config.hook.pytest_report_from_serializable(config=config, data=data)
 
 
-def compact_report(nodeid: str, location: tuple[str, int | None, str] | None,
-                   worker: str | None, data: list[Any]) -> pytest.TestReport:
+def compact_report(
+    nodeid: str, location: tuple[str, int | None, str] | None, worker: str | None, data: list[Any]
+) -> pytest.TestReport:
     """A plain passed phase report again, from ``[when, duration, start, stop]``."""
     when, duration, start, stop = data
-    report = pytest.TestReport(nodeid, location or (nodeid, None, nodeid), {}, "passed", None,
-                               when, [], duration, start=start, stop=stop)
+    report = pytest.TestReport(
+        nodeid,
+        location or (nodeid, None, nodeid),
+        {},
+        "passed",
+        None,
+        when,
+        [],
+        duration,
+        start=start,
+        stop=stop,
+    )
     if worker is not None:
         report.worker_id = worker  # type: ignore[attr-defined]
     return report
@@ -228,8 +271,13 @@ class _Test:
 
 def _plain_location(location: Any) -> bool:
     """Whether a report location is pytest's ``(path, lineno, name)``."""
-    return (type(location) is tuple and len(location) == 3 and type(location[0]) is str
-            and type(location[2]) is str and (location[1] is None or type(location[1]) is int))
+    return (
+        type(location) is tuple
+        and len(location) == 3
+        and type(location[0]) is str
+        and type(location[2]) is str
+        and (location[1] is None or type(location[1]) is int)
+    )
 
 
 class JournalPlugin:
@@ -307,17 +355,23 @@ class JournalPlugin:
             options = run_options(self.config)
             from . import __version__
 
-            header = {"type": "run", "format": journal.FORMAT, "id": uuid.uuid4().hex,
-                      "t": time.time(), "pexen": __version__, "tests": tests,
-                      "identity": identity(tests, options), "options": options,
-                      "workers": workers}
+            header = {
+                "type": "run",
+                "format": journal.FORMAT,
+                "id": uuid.uuid4().hex,
+                "t": time.time(),
+                "pexen": __version__,
+                "tests": tests,
+                "identity": identity(tests, options),
+                "options": options,
+                "workers": workers,
+            }
             graph = run_graph(self.config)
             if graph is not None:
                 header["graph"] = graph
             self._emit(header)
         else:
-            self._emit({"type": "boot", "boot": resume.boot, "t": time.time(),
-                        "workers": workers})
+            self._emit({"type": "boot", "boot": resume.boot, "t": time.time(), "workers": workers})
             for record in resume.late_ends:
                 self._emit(record)
             if resume.late_source is not None:
@@ -342,8 +396,15 @@ class JournalPlugin:
         if self.writer is not None and self.kept is None:  # the common case, made cheap
             self.writer.write_line(journal.start_line(nodeid, time.time(), worker, self.boot))
         else:
-            self._write({"type": "start", "test": nodeid, "t": time.time(), "worker": worker,
-                         "boot": self.boot})
+            self._write(
+                {
+                    "type": "start",
+                    "test": nodeid,
+                    "t": time.time(),
+                    "worker": worker,
+                    "boot": self.boot,
+                }
+            )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.replaying:
@@ -378,8 +439,9 @@ class JournalPlugin:
             test.pexen_outcome = extra["pexen_outcome"]
         if str(report.when) == "???":  # xdist: its worker crashed, or was killed
             test.outcome = "error"
-            test.bad = test.bad or ("timed out" if "pexen_timeout" in extra
-                                    else "crashed (its worker died)")
+            test.bad = test.bad or (
+                "timed out" if "pexen_timeout" in extra else "crashed (its worker died)"
+            )
             self._end(report.nodeid)
             return
         if report.when is not None and type(report) is pytest.TestReport:
@@ -400,8 +462,9 @@ class JournalPlugin:
             self._end(nodeid)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_protocol(self, item: pytest.Item,
-                                nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
         """Serially, a test's start is written before any hook of pytest or
         another plugin runs for it, and its end after the last one: only
         pytest's run loop runs between one test's end and the next test's
@@ -410,8 +473,12 @@ class JournalPlugin:
         every record is on disk before more code of a test or a hook runs.
         A test interrupted (an exception out of its protocol) gets no end."""
         nodeid = item.nodeid
-        mine = (self.serial and not self.replaying and nodeid not in self.open
-                and (self.resume is None or nodeid not in self.resume.ended))
+        mine = (
+            self.serial
+            and not self.replaying
+            and nodeid not in self.open
+            and (self.resume is None or nodeid not in self.resume.ended)
+        )
         if not mine:
             return (yield)
         self.started(nodeid, None)
@@ -429,12 +496,18 @@ class JournalPlugin:
         nothing but its times (the common case) as ``[when, duration,
         start, stop]``, anything else as pytest serialises it for xdist."""
         extra = report.__dict__
-        if (extra["outcome"] == "passed" and extra["longrepr"] is None
-                and not extra["sections"] and not extra["user_properties"]
-                and extra.keys() <= _PLAIN_FIELDS and type(report) is pytest.TestReport):
+        if (
+            extra["outcome"] == "passed"
+            and extra["longrepr"] is None
+            and not extra["sections"]
+            and not extra["user_properties"]
+            and extra.keys() <= _PLAIN_FIELDS
+            and type(report) is pytest.TestReport
+        ):
             return [report.when, report.duration, report.start, report.stop]
         data: dict[str, Any] = self.config.hook.pytest_report_to_serializable(
-            config=self.config, report=report)
+            config=self.config, report=report
+        )
         data.pop("node", None)  # the xdist controller's handle on the worker
         data["keywords"] = {}  # not needed to report it again, often the biggest part
         return data
@@ -454,20 +527,55 @@ class JournalPlugin:
                 shared = None  # it failed the test for that already
         outcome = test.pexen_outcome or test.outcome
         provides = self._provides(nodeid) if ok and deps_ok else []
-        if (self.writer is not None and self.kept is None and ok and test.flags is None
-                and test.plain and outcome == "pass" and shared is None and not test.results
-                and not provides):
-            self.writer.write_line(journal.plain_end_line(
-                nodeid, time.time(), round(test.duration, 6), test.worker, self.boot,
-                test.start, test.location, test.ran, test.reports),  # type: ignore[arg-type]
-                self.serial)
+        if (
+            self.writer is not None
+            and self.kept is None
+            and ok
+            and test.flags is None
+            and test.plain
+            and outcome == "pass"
+            and shared is None
+            and not test.results
+            and not provides
+        ):
+            self.writer.write_line(
+                journal.plain_end_line(
+                    nodeid,
+                    time.time(),
+                    round(test.duration, 6),
+                    test.worker,
+                    self.boot,
+                    test.start,
+                    test.location,
+                    test.ran,
+                    test.reports,
+                ),  # type: ignore[arg-type]
+                self.serial,
+            )
             return
-        self._write({
-            "type": "end", "test": nodeid, "t": time.time(), "outcome": outcome,
-            "duration": round(test.duration, 6), "results": test.results, "shared": shared,
-            "provides": provides, "ok": ok, "deps_ok": deps_ok, "locks_ok": locks_ok,
-            "why": test.bad, "worker": test.worker, "boot": self.boot, "start": test.start,
-            "location": test.location, "ran": test.ran, "reports": test.reports}, self.serial)
+        self._write(
+            {
+                "type": "end",
+                "test": nodeid,
+                "t": time.time(),
+                "outcome": outcome,
+                "duration": round(test.duration, 6),
+                "results": test.results,
+                "shared": shared,
+                "provides": provides,
+                "ok": ok,
+                "deps_ok": deps_ok,
+                "locks_ok": locks_ok,
+                "why": test.bad,
+                "worker": test.worker,
+                "boot": self.boot,
+                "start": test.start,
+                "location": test.location,
+                "ran": test.ran,
+                "reports": test.reports,
+            },
+            self.serial,
+        )
 
     def _provides(self, nodeid: str) -> list[str]:
         if self.provides is None:
@@ -486,14 +594,22 @@ class JournalPlugin:
             return False
         done = {data[0] if isinstance(data, list) else data.get("when") for data in test.reports}
         when: Literal["setup", "call", "teardown"] = (
-            "teardown" if "call" in done else "call" if "setup" in done else "setup")
-        report = pytest.TestReport(item.nodeid, item.location, {}, "failed", text, when,
-                                   duration=time.time() - test.start)
+            "teardown" if "call" in done else "call" if "setup" in done else "setup"
+        )
+        report = pytest.TestReport(
+            item.nodeid, item.location, {}, "failed", text, when, duration=time.time() - test.start
+        )
         test.bad = "timed out"
         self.pytest_runtest_logreport(report)
         self._end(item.nodeid)
-        self.writer.write({"type": "stop", "t": time.time(), "reason": "timeout",
-                           "exitstatus": int(pytest.ExitCode.TESTS_FAILED)})
+        self.writer.write(
+            {
+                "type": "stop",
+                "t": time.time(),
+                "reason": "timeout",
+                "exitstatus": int(pytest.ExitCode.TESTS_FAILED),
+            }
+        )
         self.writer.sync()  # the process exits next, without closing anything
         return True
 
@@ -502,8 +618,16 @@ class JournalPlugin:
         """A test asked for a reboot: record it, and stop the run (under
         xdist: no new test is sent, the running ones finish)."""
         command = reboot_command(self.config)
-        self._write({"type": "reboot", "test": nodeid, "t": time.time(), "boot": self.boot,
-                     "boot_count": count, "command": command})
+        self._write(
+            {
+                "type": "reboot",
+                "test": nodeid,
+                "t": time.time(),
+                "boot": self.boot,
+                "boot_count": count,
+                "command": command,
+            }
+        )
         if self.reboot is None:
             self.reboot = (nodeid, count)
         reason = f"pexen: {nodeid} asked for a reboot"
@@ -550,8 +674,9 @@ class JournalPlugin:
         resumed_failures = session.testsfailed - failed
         session.testsfailed, session.shouldfail = failed, shouldfail
         if any(item.nodeid in resume.ended for item in session.items):
-            self.config.pluginmanager.register(SkipEnded(session.items, resume.ended),
-                                               "pexen-skip-ended")
+            self.config.pluginmanager.register(
+                SkipEnded(session.items, resume.ended), "pexen-skip-ended"
+            )
         return resumed_failures
 
     def replay(self) -> None:
@@ -575,11 +700,16 @@ class JournalPlugin:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.opened:
             return
-        reason = ("reboot" if self.reboot is not None
-                  else "interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED
-                  else "finished")
-        self._emit({"type": "stop", "t": time.time(), "reason": reason,
-                    "exitstatus": int(exitstatus)})
+        reason = (
+            "reboot"
+            if self.reboot is not None
+            else "interrupted"
+            if exitstatus == pytest.ExitCode.INTERRUPTED
+            else "finished"
+        )
+        self._emit(
+            {"type": "stop", "t": time.time(), "reason": reason, "exitstatus": int(exitstatus)}
+        )
         if self.writer is not None:
             self.writer.close()
 
@@ -592,7 +722,8 @@ class JournalPlugin:
             terminalreporter.write_line(
                 f"pexen: {nodeid} asked for a reboot (boot count {count}); running "
                 f"{command!r}; after it, run the same pytest command with --pexen-resume",
-                yellow=True)
+                yellow=True,
+            )
 
     def pytest_unconfigure(self) -> None:
         if self.reboot is None:
@@ -635,8 +766,9 @@ class SkipEnded:
                 following = item
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_protocol(self, item: pytest.Item,
-                                nextitem: pytest.Item | None) -> bool | None:
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> bool | None:
         if item.nodeid in self.ended:
             return True
         if nextitem is not None and nextitem.nodeid in self.ended:
@@ -679,8 +811,11 @@ def run_graph(config: pytest.Config) -> dict[str, Any] | None:
         spec = getattr(getattr(dist, "scheduler", None), "spec", None)
     if not spec:
         return None
-    tasks = {task[0]: task[1:] for task in spec["tasks"]
-             if any(task[1:5]) or task[5] or task[6] is not None}
+    tasks = {
+        task[0]: task[1:]
+        for task in spec["tasks"]
+        if any(task[1:5]) or task[5] or task[6] is not None
+    }
     return {"tasks": tasks, "groups": spec["groups"]} if tasks else None
 
 

@@ -104,12 +104,19 @@ class GraphRun:
             self.started.add(nodeid)
             return None
         if planner.is_waiting(nodeid):
-            return ("pexen: a requirement of this test has not run yet (the test order "
-                    "was changed after pexen sorted the tests)")
+            return (
+                "pexen: a requirement of this test has not run yet (the test order "
+                "was changed after pexen sorted the tests)"
+            )
         return None
 
-    def made(self, nodeid: str, when: str, report: pytest.TestReport,
-             excinfo: pytest.ExceptionInfo[BaseException] | None) -> None:
+    def made(
+        self,
+        nodeid: str,
+        when: str,
+        report: pytest.TestReport,
+        excinfo: pytest.ExceptionInfo[BaseException] | None,
+    ) -> None:
         """A phase's report was made: keep what only the exception tells
         (TaskFailError flags); on an xdist worker, put on the report what the
         controller needs (flags, shared state)."""
@@ -151,8 +158,9 @@ class GraphRun:
         self.started.discard(nodeid)
         bad = self.bad.pop(nodeid, None)
         deps_ok, locks_ok = self.flags.pop(nodeid, (bad is None, True))
-        self.planner.done(nodeid, ok=bad is None, deps_ok=deps_ok, locks_ok=locks_ok,
-                          outcome=bad or "failed")
+        self.planner.done(
+            nodeid, ok=bad is None, deps_ok=deps_ok, locks_ok=locks_ok, outcome=bad or "failed"
+        )
         self.inputs.pop(nodeid, None)
         shared = self.shared.get(nodeid)
         if deps_ok and shared and unserialisable(shared) is None:
@@ -176,8 +184,10 @@ def unserialisable(shared: dict[str, Any]) -> str | None:
         try:
             json.dumps(value)
         except (TypeError, ValueError) as exc:
-            return (f"pexen_shared[{key!r}] = {value!r} is not JSON serialisable ({exc}); "
-                    "shared state must be plain JSON data")
+            return (
+                f"pexen_shared[{key!r}] = {value!r} is not JSON serialisable ({exc}); "
+                "shared state must be plain JSON data"
+            )
     return None
 
 

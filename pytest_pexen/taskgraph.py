@@ -71,10 +71,22 @@ class TestGraph:
         for item in self.items:
             nodeid = item.nodeid
             meta = self.metas[nodeid]
-            tasks.append([nodeid, self.requires[nodeid], self.provides[nodeid],
-                          sorted(meta.claims), sorted(meta.uses), meta.priority, meta.group])
-        spec: GraphSpec = {"tasks": tasks, "groups": [list(g) for g in self.groups],
-                           "phantoms": self.phantoms}
+            tasks.append(
+                [
+                    nodeid,
+                    self.requires[nodeid],
+                    self.provides[nodeid],
+                    sorted(meta.claims),
+                    sorted(meta.uses),
+                    meta.priority,
+                    meta.group,
+                ]
+            )
+        spec: GraphSpec = {
+            "tasks": tasks,
+            "groups": [list(g) for g in self.groups],
+            "phantoms": self.phantoms,
+        }
         if self.order_only:
             spec["order_only"] = self.order_only
         if self.pins:
@@ -86,8 +98,9 @@ class TestGraph:
     def order_groups(self) -> None:
         """Order the groups again, once relations were added after ``build``
         (compat.Compat.apply: a group after the groups it must follow)."""
-        self.groups = _group_order(self.items, self.metas, dict(self.groups), self.requires,
-                                   self.provides)
+        self.groups = _group_order(
+            self.items, self.metas, dict(self.groups), self.requires, self.provides
+        )
 
     def planner(self, missing: str = "error") -> Planner[str]:
         """A fresh, prepared planner of this graph (raises DepcheckError)."""
@@ -109,12 +122,16 @@ class TestGraph:
 
 def plain_spec(nodeids: list[str]) -> GraphSpec:
     """The graph of tests without any pexen metadata: independent tasks."""
-    return {"tasks": [[n, [], [], [], [], 0, None] for n in nodeids],
-            "groups": [[None, None]], "phantoms": {}}
+    return {
+        "tasks": [[n, [], [], [], [], 0, None] for n in nodeids],
+        "groups": [[None, None]],
+        "phantoms": {},
+    }
 
 
-def spec_planner(spec: GraphSpec, missing: str = "error",
-                 durations: dict[str, float] | None = None) -> Planner[str]:
+def spec_planner(
+    spec: GraphSpec, missing: str = "error", durations: dict[str, float] | None = None
+) -> Planner[str]:
     """A fresh, prepared planner of a graph spec (raises DepcheckError).
 
     With ``durations`` (seconds by node id, from earlier runs) ready tests
@@ -131,8 +148,16 @@ def spec_planner(spec: GraphSpec, missing: str = "error",
     planner.order_only(spec.get("order_only", ()))
     durations = durations or {}
     for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]:
-        planner.add(nodeid, requires=requires, provides=provides, claims=claims, uses=uses,
-                    priority=priority, group=group, duration=durations.get(nodeid))
+        planner.add(
+            nodeid,
+            requires=requires,
+            provides=provides,
+            claims=claims,
+            uses=uses,
+            priority=priority,
+            group=group,
+            duration=durations.get(nodeid),
+        )
     planner.prepare(missing=missing)
     for ph in spec["phantoms"]:
         planner.start(ph)
@@ -140,9 +165,13 @@ def spec_planner(spec: GraphSpec, missing: str = "error",
     return planner
 
 
-def _group_order(items: list[pytest.Item], metas: dict[str, SchedMeta],
-                 limits: dict[str | None, int | None], requires: dict[str, list[str]],
-                 provides: dict[str, list[str]]) -> list[tuple[str | None, int | None]]:
+def _group_order(
+    items: list[pytest.Item],
+    metas: dict[str, SchedMeta],
+    limits: dict[str | None, int | None],
+    requires: dict[str, list[str]],
+    provides: dict[str, list[str]],
+) -> list[tuple[str | None, int | None]]:
     """Groups (the default one, None, among them) run by their lowest
     priority, then first appearance; except that a group whose tests
     require what another group provides runs after that group, which takes
@@ -208,9 +237,11 @@ def build(
         if tag in explicit or tag in every or tag in by_base:
             return tag
         folder = module_id(nodeid).rpartition("/")[0]
-        for relative in (f"{module_id(nodeid)}::{tag}",
-                         f"{base_id(nodeid).rpartition('::')[0]}::{tag}",
-                         f"{folder}/{tag}" if folder else tag):
+        for relative in (
+            f"{module_id(nodeid)}::{tag}",
+            f"{base_id(nodeid).rpartition('::')[0]}::{tag}",
+            f"{folder}/{tag}" if folder else tag,
+        ):
             if relative in every or relative in by_base:
                 return relative
         return tag
@@ -234,8 +265,9 @@ def build(
         # tags in sorted order, never the set's (hash-seeded) order: which
         # provider a virtual tag pulls in can depend on what was pulled
         # before it, and every xdist worker must pull in the same tests
-        resolved = requires[nodeid] = list(dict.fromkeys(
-            resolve(nodeid, t) for t in sorted(metas[nodeid].requires)))
+        resolved = requires[nodeid] = list(
+            dict.fromkeys(resolve(nodeid, t) for t in sorted(metas[nodeid].requires))
+        )
         for tag in resolved:
             provs = providers(tag)
             if tag not in explicit:
@@ -251,8 +283,14 @@ def build(
                     phantoms.setdefault(p, []).append(tag)
                 continue
             if tag in explicit:
-                picks = [choose_provider([(p, metas[p].priority, len(metas[p].requires))
-                                          for p in sorted(provs, key=order.__getitem__)])]
+                picks = [
+                    choose_provider(
+                        [
+                            (p, metas[p].priority, len(metas[p].requires))
+                            for p in sorted(provs, key=order.__getitem__)
+                        ]
+                    )
+                ]
             else:
                 picks = provs  # a test named by id: all of its parametrizations
             for p in picks:
@@ -264,14 +302,20 @@ def build(
     }
     items = _place_pulled(selected, pulled, order)
     return TestGraph(
-        items=items, metas=metas, requires=requires, provides=provides,
-        groups=_group_order(items, metas, limits, requires, provides), pulled=pulled,
-        phantoms=phantoms, unresolved=unresolved,
+        items=items,
+        metas=metas,
+        requires=requires,
+        provides=provides,
+        groups=_group_order(items, metas, limits, requires, provides),
+        pulled=pulled,
+        phantoms=phantoms,
+        unresolved=unresolved,
     )
 
 
-def _place_pulled(selected: list[pytest.Item], pulled: list[Pulled],
-                  order: dict[str, int]) -> list[pytest.Item]:
+def _place_pulled(
+    selected: list[pytest.Item], pulled: list[Pulled], order: dict[str, int]
+) -> list[pytest.Item]:
     """Put each pulled-in provider just before the first test that needed
     it, so that nothing selected has to move for it. Providers pulled in for
     the same test keep their collection ``order``, except that those from
@@ -279,7 +323,8 @@ def _place_pulled(selected: list[pytest.Item], pulled: list[Pulled],
     if not pulled:
         return list(selected)
     slot: dict[str, tuple[int, int, bool, int]] = {
-        item.nodeid: (n, 0, False, 0) for n, item in enumerate(selected)}
+        item.nodeid: (n, 0, False, 0) for n, item in enumerate(selected)
+    }
     for p in pulled:
         pos, depth, _, _ = slot[p.by]
         nodeid = p.item.nodeid
@@ -297,8 +342,7 @@ def describe_pulled(graph: TestGraph, deselected: Container[str]) -> list[str]:
     at all (node ids, or tests --lf did not collect)."""
     if not graph.pulled:
         return []
-    how = ["deselected" if p.item.nodeid in deselected else "not selected"
-           for p in graph.pulled]
+    how = ["deselected" if p.item.nodeid in deselected else "not selected" for p in graph.pulled]
     n = len(graph.pulled)
     mixed = len(set(how)) > 1
     if mixed:
@@ -307,5 +351,7 @@ def describe_pulled(graph: TestGraph, deselected: Container[str]) -> list[str]:
         head = f"pexen: pulled in {n} deselected provider(s):"
     else:
         head = f"pexen: pulled in {n} provider(s) that were not selected:"
-    return [head] + [f"  {p.item.nodeid} ({f'{h}; ' if mixed else ''}provides {p.tag!r} "
-                     f"for {p.by})" for p, h in zip(graph.pulled, how, strict=True)]
+    return [head] + [
+        f"  {p.item.nodeid} ({f'{h}; ' if mixed else ''}provides {p.tag!r} for {p.by})"
+        for p, h in zip(graph.pulled, how, strict=True)
+    ]

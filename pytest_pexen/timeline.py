@@ -47,8 +47,18 @@ from .journal import JournalError, Record
 
 # outcomes as the page colours them; "reboot" and "interrupted" are
 # attempts that did not end (the test asked for a reboot; the run stopped)
-OUTCOMES = ("pass", "fail", "error", "skip", "xfail", "xpass", "warn", "info", "reboot",
-            "interrupted")
+OUTCOMES = (
+    "pass",
+    "fail",
+    "error",
+    "skip",
+    "xfail",
+    "xpass",
+    "warn",
+    "info",
+    "reboot",
+    "interrupted",
+)
 BREAK = 0.02  # the gap between two boots on the axis, as a share of the run time
 MESSAGE = 300  # sub-result messages are cut to this many characters on the page
 SLOW = 0.001  # seconds: a test sent this much later than it could be waited for a worker
@@ -158,10 +168,12 @@ class Timeline:
     def summary(self) -> str:
         """The summary line, as the terminal and the journal's CLI print it."""
         ratio = f" ({self.makespan / self.bound:.2f}x the lower bound)" if self.bound > 0 else ""
-        return (f"makespan {_secs(self.makespan)}{ratio}; lower bound {_secs(self.bound)} = "
-                f"max(critical path {_secs(self.critical_length)}, work {_secs(self.work)} / "
-                f"{self.workers} worker{'s' if self.workers != 1 else ''}); "
-                f"utilisation {self.utilisation:.0%}")
+        return (
+            f"makespan {_secs(self.makespan)}{ratio}; lower bound {_secs(self.bound)} = "
+            f"max(critical path {_secs(self.critical_length)}, work {_secs(self.work)} / "
+            f"{self.workers} worker{'s' if self.workers != 1 else ''}); "
+            f"utilisation {self.utilisation:.0%}"
+        )
 
 
 def _secs(value: float) -> str:
@@ -174,8 +186,9 @@ def _secs(value: float) -> str:
 def _number(record: Record, key: str) -> float:
     value = record.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise JournalError(f"a {record.get('type')} record without a number {key!r}: "
-                           f"{json.dumps(record)[:200]}")
+        raise JournalError(
+            f"a {record.get('type')} record without a number {key!r}: {json.dumps(record)[:200]}"
+        )
     return float(value)
 
 
@@ -183,8 +196,11 @@ def _ran(record: Record) -> tuple[float, float] | None:
     """When its worker began the test's first phase and ended its last one
     (the end record's ``ran``); None if the record does not say."""
     ran = record.get("ran")
-    if (isinstance(ran, list) and len(ran) == 2
-            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in ran)):
+    if (
+        isinstance(ran, list)
+        and len(ran) == 2
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in ran)
+    ):
         return float(ran[0]), float(ran[1])
     return None
 
@@ -204,8 +220,19 @@ def analyse(records: Iterable[Record]) -> Timeline:
         for test, start in running.items():
             sent = _number(start, "t")
             end = max(sent, boot.last)
-            bars.append(Bar(test, str(start.get("worker") or "main"), sent, sent, end, end,
-                            "interrupted", None, len(boots) - 1))
+            bars.append(
+                Bar(
+                    test,
+                    str(start.get("worker") or "main"),
+                    sent,
+                    sent,
+                    end,
+                    end,
+                    "interrupted",
+                    None,
+                    len(boots) - 1,
+                )
+            )
         running.clear()
 
     for record in records:
@@ -221,8 +248,7 @@ def analyse(records: Iterable[Record]) -> Timeline:
         if kind == "boot":
             interrupt()
             number = record.get("boot")
-            boots.append(Boot(number if isinstance(number, int) else len(boots),
-                              _workers(record)))
+            boots.append(Boot(number if isinstance(number, int) else len(boots), _workers(record)))
         elif kind == "stop":
             boot.stop = str(record.get("reason"))
         elif not isinstance(test, str):
@@ -249,9 +275,20 @@ def analyse(records: Iterable[Record]) -> Timeline:
             end = min(max(end, begin), t)
             worker = record.get("worker") or (start or {}).get("worker") or "main"
             results = record.get("results") if kind == "end" else None
-            bars.append(Bar(test, str(worker), sent, begin, end, t,
-                            outcome if outcome in OUTCOMES else "error", duration,
-                            len(boots) - 1, results if isinstance(results, list) else []))
+            bars.append(
+                Bar(
+                    test,
+                    str(worker),
+                    sent,
+                    begin,
+                    end,
+                    t,
+                    outcome if outcome in OUTCOMES else "error",
+                    duration,
+                    len(boots) - 1,
+                    results if isinstance(results, list) else [],
+                )
+            )
             boot.first = min(boot.first, sent)
             boot.last = max(boot.last, t)
     if header is None:
@@ -262,9 +299,12 @@ def analyse(records: Iterable[Record]) -> Timeline:
     graph = header.get("graph") or {}
     tasks = (graph.get("tasks") or {}) if isinstance(graph, dict) else None
     groups = (graph.get("groups") or [[None, None]]) if isinstance(graph, dict) else None
-    if not (isinstance(tasks, dict) and all(_is_task(task) for task in tasks.values())
-            and isinstance(groups, list)
-            and all(isinstance(g, list) and g and _is_name(g[0]) for g in groups)):
+    if not (
+        isinstance(tasks, dict)
+        and all(_is_task(task) for task in tasks.values())
+        and isinstance(groups, list)
+        and all(isinstance(g, list) and g and _is_name(g[0]) for g in groups)
+    ):
         raise JournalError("the run header's graph is not a pexen task graph")
     groups = [g[0] for g in groups]
     critical, length = critical_path(tasks, groups, durations)
@@ -275,9 +315,14 @@ def analyse(records: Iterable[Record]) -> Timeline:
 
 def _is_task(task: Any) -> bool:
     """``[requires, provides, claims, uses, priority, group]``, as run_graph writes it."""
-    return (isinstance(task, list) and len(task) == 6
-            and all(isinstance(tags, list) and all(isinstance(t, str) for t in tags)
-                    for tags in task[:4]) and _is_name(task[5]))
+    return (
+        isinstance(task, list)
+        and len(task) == 6
+        and all(
+            isinstance(tags, list) and all(isinstance(t, str) for t in tags) for tags in task[:4]
+        )
+        and _is_name(task[5])
+    )
 
 
 def _is_name(group: Any) -> bool:
@@ -294,16 +339,18 @@ def _workers(record: Record) -> int:
 
 def _lanes(bars: list[Bar]) -> list[str]:
     """Worker ids in natural order (gw2 before gw10)."""
+
     def key(name: str) -> tuple[str, int]:
         stem = name.rstrip("0123456789")
-        digits = name[len(stem):]
+        digits = name[len(stem) :]
         return stem, int(digits) if digits else -1
 
     return sorted({bar.lane for bar in bars}, key=key)
 
 
-def critical_path(tasks: dict[str, list[Any]], groups: list[Any],
-                  durations: dict[str, float]) -> tuple[list[str], float]:
+def critical_path(
+    tasks: dict[str, list[Any]], groups: list[Any], durations: dict[str, float]
+) -> tuple[list[str], float]:
     """The longest chain of measured durations through the task graph:
     a test follows the providers of what it requires, and every test of the
     groups that run before its own (groups are a strict sequence). Locks
@@ -315,8 +362,11 @@ def critical_path(tasks: dict[str, list[Any]], groups: list[Any],
     deps: dict[str, set[str]] = {}
     for test in [*tasks, *durations]:
         task = tasks.get(test)
-        deps[test] = {p for tag in task[0] for p in providers.get(tag, ()) if p != test} \
-            if task is not None else set()
+        deps[test] = (
+            {p for tag in task[0] for p in providers.get(tag, ()) if p != test}
+            if task is not None
+            else set()
+        )
         sorter.add(test, *deps[test])
     try:
         order = list(sorter.static_order())
@@ -406,14 +456,24 @@ def _explain(timeline: Timeline, groups: list[Any]) -> None:
             last = max(earlier, key=lambda b: b.end)
             if origin < last.end <= bar.begin:
                 name = groups[group - 1]
-                waits.append(Wait("group", "default" if name is None else str(name), last.test,
-                                  last.end, last.done))
+                waits.append(
+                    Wait(
+                        "group",
+                        "default" if name is None else str(name),
+                        last.test,
+                        last.end,
+                        last.done,
+                    )
+                )
         provider: Wait | None = None
         for tag in task[0] if task is not None else ():
             for p in providers.get(tag, ()):
                 other = ended.get((p, bar.boot))
-                if (other is not None and origin < other.end <= bar.begin
-                        and (provider is None or other.end > provider.end)):
+                if (
+                    other is not None
+                    and origin < other.end <= bar.begin
+                    and (provider is None or other.end > provider.end)
+                ):
                     provider = Wait("provider", tag, p, other.end, other.done)
         if provider is not None and (not waits or provider.end > waits[-1].end):
             waits.append(provider)
@@ -450,8 +510,10 @@ def _locks(task: list[Any] | None) -> list[tuple[str, bool]]:
 def _busy_lanes(bars: list[Bar], boot: int) -> tuple[list[float], list[int]]:
     """How many workers of a boot were running a test, as a step function:
     the times it changed, and the count from each of them on."""
-    events = sorted([(b.begin, 1) for b in bars if b.boot == boot]
-                    + [(b.end, -1) for b in bars if b.boot == boot])
+    events = sorted(
+        [(b.begin, 1) for b in bars if b.boot == boot]
+        + [(b.end, -1) for b in bars if b.boot == boot]
+    )
     times: list[float] = []
     counts: list[int] = []
     running = 0
@@ -492,19 +554,36 @@ def page_data(timeline: Timeline) -> dict[str, Any]:
     for n, bar in enumerate(sorted(timeline.bars, key=lambda b: (b.boot, b.begin))):
         boot = timeline.boots[bar.boot]
         origin = offsets[bar.boot] - boot.first
-        bars.append([index(bar.test), lanes[bar.lane], _round(origin + bar.begin),
-                     _round(origin + bar.end), OUTCOMES.index(bar.outcome),
-                     None if bar.duration is None else _round(bar.duration), bar.boot,
-                     1 if bar.test in critical and bar.duration is not None else 0,
-                     _round(origin + bar.sent), bar.idle])
+        bars.append(
+            [
+                index(bar.test),
+                lanes[bar.lane],
+                _round(origin + bar.begin),
+                _round(origin + bar.end),
+                OUTCOMES.index(bar.outcome),
+                None if bar.duration is None else _round(bar.duration),
+                bar.boot,
+                1 if bar.test in critical and bar.duration is not None else 0,
+                _round(origin + bar.sent),
+                bar.idle,
+            ]
+        )
         busy[lanes[bar.lane]] += bar.end - bar.begin
         if bar.results:
-            results[n] = [[str(r.get("outcome")), r.get("name"),
-                           (str(r.get("message") or ""))[:MESSAGE] or None]
-                          for r in bar.results if isinstance(r, dict)]
+            results[n] = [
+                [
+                    str(r.get("outcome")),
+                    r.get("name"),
+                    (str(r.get("message") or ""))[:MESSAGE] or None,
+                ]
+                for r in bar.results
+                if isinstance(r, dict)
+            ]
         if bar.waits:
-            waits[n] = [[w.kind, w.name, index(w.test), _round(origin + w.end),
-                         _round(origin + w.done)] for w in bar.waits]
+            waits[n] = [
+                [w.kind, w.name, index(w.test), _round(origin + w.end), _round(origin + w.done)]
+                for w in bar.waits
+            ]
     meta = {}
     for test, task in timeline.tasks.items():
         if test in tests:
@@ -514,9 +593,17 @@ def page_data(timeline: Timeline) -> dict[str, Any]:
         "tests": list(tests),
         "meta": meta,
         "lanes": [[lane, _round(busy[n])] for n, lane in enumerate(timeline.lanes)],
-        "boots": [[boot.number, _round(offsets[n]), _round(boot.span),
-                   boot.first if math.isfinite(boot.first) else None, boot.workers, boot.stop]
-                  for n, boot in enumerate(timeline.boots)],
+        "boots": [
+            [
+                boot.number,
+                _round(offsets[n]),
+                _round(boot.span),
+                boot.first if math.isfinite(boot.first) else None,
+                boot.workers,
+                boot.stop,
+            ]
+            for n, boot in enumerate(timeline.boots)
+        ],
         "total": _round(total),
         "bars": bars,
         "results": results,
@@ -527,6 +614,7 @@ def page_data(timeline: Timeline) -> dict[str, Any]:
 
 def _summary_html(timeline: Timeline) -> str:
     """The summary line, each number with its exact value in ``data-value``."""
+
     def number(name: str, value: float, text: str) -> str:
         return f'<span id="{name}" data-value="{_round(value)}">{html.escape(text)}</span>'
 
@@ -543,7 +631,8 @@ def _summary_html(timeline: Timeline) -> str:
         f"{number('critical', timeline.critical_length, _secs(timeline.critical_length))}"
         f", work / workers); utilisation "
         f"{number('utilisation', timeline.utilisation, f'{timeline.utilisation:.0%}')}; "
-        f"{number('ended', ran, str(ran))} of {total} tests ended")
+        f"{number('ended', ran, str(ran))} of {total} tests ended"
+    )
 
 
 def render(timeline: Timeline) -> str:
@@ -552,9 +641,11 @@ def render(timeline: Timeline) -> str:
     data = json.dumps(page_data(timeline), separators=(",", ":"), default=str)
     data = data.replace("<", "\\u003c")  # "</script>" in a node id must not end the script
     title = f"pexen timeline: run {timeline.header.get('id', '?')}"
-    return (template.replace("{{title}}", html.escape(title))
-            .replace("{{summary}}", _summary_html(timeline))
-            .replace("{{data}}", data))
+    return (
+        template.replace("{{title}}", html.escape(title))
+        .replace("{{summary}}", _summary_html(timeline))
+        .replace("{{data}}", data)
+    )
 
 
 def write_page(records: Iterable[Record], path: Path) -> Timeline:
@@ -615,8 +706,12 @@ def configure(config: pytest.Config) -> None:
     xdist workers, not when nothing runs), after checking that the path can
     be written, before anything runs."""
     path = timeline_path(config)
-    if (path is None or getattr(config, "workerinput", None) is not None
-            or config.getoption("collectonly") or config.getoption("pexen_plan")):
+    if (
+        path is None
+        or getattr(config, "workerinput", None) is not None
+        or config.getoption("collectonly")
+        or config.getoption("pexen_plan")
+    ):
         return
     from .junit import check_writable
 

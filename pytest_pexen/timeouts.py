@@ -110,9 +110,11 @@ def configure(config: pytest.Config) -> None:
     """Read and check the limits (every process: workers get the same
     options); set up the session limit where it applies."""
     grace = _seconds(config, "pexen_timeout_grace", "pexen_timeout_grace")
-    limits = Limits(_seconds(config, "pexen_timeout", "pexen_timeout"),
-                    GRACE if grace is None else grace,
-                    _seconds(config, "pexen_session_timeout", "pexen_session_timeout"))
+    limits = Limits(
+        _seconds(config, "pexen_timeout", "pexen_timeout"),
+        GRACE if grace is None else grace,
+        _seconds(config, "pexen_session_timeout", "pexen_session_timeout"),
+    )
     config.stash[LIMITS_KEY] = limits
     if limits.session is None or config.getoption("collectonly"):
         return
@@ -135,8 +137,7 @@ def limit_of(item: pytest.Item, default: float | None) -> float | None:
 def own_limits(items: list[pytest.Item]) -> dict[str, float]:
     """The tests that have a limit of their own (for the xdist controller,
     which does not collect)."""
-    return {item.nodeid: limit for item in items
-            if (limit := limit_of(item, None)) is not None}
+    return {item.nodeid: limit for item in items if (limit := limit_of(item, None)) is not None}
 
 
 def collected(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -153,8 +154,18 @@ def collected(config: pytest.Config, items: list[pytest.Item]) -> None:
 class _Running:
     """A test with a limit, from the start of its setup to the end of its teardown."""
 
-    __slots__ = ("aside", "deadline", "grace_end", "interrupted", "item", "limit",
-                 "paused_at", "stacks", "start", "timer")
+    __slots__ = (
+        "aside",
+        "deadline",
+        "grace_end",
+        "interrupted",
+        "item",
+        "limit",
+        "paused_at",
+        "stacks",
+        "start",
+        "timer",
+    )
 
     def __init__(self, item: pytest.Item, limit: float) -> None:
         self.item = item
@@ -169,8 +180,10 @@ class _Running:
         self.timer: Timer | None = None
 
     def message(self) -> str:
-        return (f"Timeout: {self.item.nodeid} exceeded {self.limit:g} s "
-                f"(setup+call+teardown)\n\nStacks of all threads at the limit:\n{self.stacks}")
+        return (
+            f"Timeout: {self.item.nodeid} exceeded {self.limit:g} s "
+            f"(setup+call+teardown)\n\nStacks of all threads at the limit:\n{self.stacks}"
+        )
 
 
 class TestTimer:
@@ -274,8 +287,14 @@ class TestTimer:
         Outside a phase (pytest reporting) it waits for the next signal."""
         __tracebackhide__ = True
         running = self.current
-        if (running is None or running.stacks is None or running.interrupted
-                or running.aside or running.paused_at is not None or not in_test_phase(frame)):
+        if (
+            running is None
+            or running.stacks is None
+            or running.interrupted
+            or running.aside
+            or running.paused_at is not None
+            or not in_test_phase(frame)
+        ):
             return
         running.interrupted = True
         pytest.fail(running.message(), pytrace=False)
@@ -299,8 +318,7 @@ class TestTimer:
                 assert SIGNAL is not None
                 signal.pthread_kill(self.main, SIGNAL)  # a blocking call returns
                 _thread.interrupt_main(SIGNAL)  # also if the main thread blocked it
-            due = running.grace_end if running.interrupted else min(now + RESEND,
-                                                                     running.grace_end)
+            due = running.grace_end if running.interrupted else min(now + RESEND, running.grace_end)
             running.timer = self.watchdog.add(due, partial(self._expired, running))
 
     def _tell_controller(self, nodeid: str, text: str) -> None:
@@ -310,7 +328,8 @@ class TestTimer:
         sends meanwhile. "unscheduled" is the event whose payload reaches
         the scheduler untouched (see xdist_worker)."""
         find_interactor(self.config).sendevent(
-            "unscheduled", indices={"pexen_timeout": {"test": nodeid, "text": text}})
+            "unscheduled", indices={"pexen_timeout": {"test": nodeid, "text": text}}
+        )
 
     def _handler_installed(self) -> bool:
         """Ours, not one the test installed (it would get our signals)."""
@@ -323,22 +342,32 @@ class TestTimer:
         if self.guard is not None:
             self.guard.close()
         nodeid = running.item.nodeid
-        why = f"It did not stop within {self.grace:g} s of its limit (stuck in C code, or " \
-              "with signals blocked), so"
+        why = (
+            f"It did not stop within {self.grace:g} s of its limit (stuck in C code, or "
+            "with signals blocked), so"
+        )
         if self.worker:
             worker = self.config.workerinput.get("workerid")  # type: ignore[attr-defined]
             if self.controlled:
-                self._tell_controller(nodeid, f"{running.message()}\n{why} its worker "
-                                              f"{worker!r} exited.")
+                self._tell_controller(
+                    nodeid, f"{running.message()}\n{why} its worker {worker!r} exited."
+                )
             os._exit(1)
         text = f"{running.message()}\n{why} pexen stopped the run."
         plugin = self.config.pluginmanager.get_plugin(JOURNAL)
         resumable = plugin is not None and plugin.timed_out(running.item, text)
-        hint = ("Run the same pytest command with --pexen-resume to continue after it "
-                "(it is reported timed out, not run again)." if resumable else
-                "There is no journal (--pexen-state), so the run cannot be resumed.")
-        _tell(self.config, nodeid, text,
-              f"pexen: {nodeid} timed out and did not stop; the run stops here. {hint}")
+        hint = (
+            "Run the same pytest command with --pexen-resume to continue after it "
+            "(it is reported timed out, not run again)."
+            if resumable
+            else "There is no journal (--pexen-state), so the run cannot be resumed."
+        )
+        _tell(
+            self.config,
+            nodeid,
+            text,
+            f"pexen: {nodeid} timed out and did not stop; the run stops here. {hint}",
+        )
         os._exit(1)
 
 
@@ -397,8 +426,7 @@ class FaultGuard:
         if self.file is None:
             self.file = self.opener()
         self.until = at + spare
-        faulthandler.dump_traceback_later(self.until - time.monotonic(), exit=True,
-                                          file=self.file)
+        faulthandler.dump_traceback_later(self.until - time.monotonic(), exit=True, file=self.file)
 
     def disarm(self) -> None:
         if self.until:
@@ -459,20 +487,38 @@ def hang_records(config: pytest.Config, path: Path, state: journal.State) -> lis
     records = []
     for test, start in state.running.items():
         began = float(start.get("t") or stopped)
-        message = (f"Timeout: {test} exceeded its time limit and did not stop: it held the "
-                   "GIL in C code, where no Python thread could interrupt it, so faulthandler "
-                   f"stopped the run {stopped - began:.1f} s after the test started.\n\n"
-                   f"Stacks of all threads then (faulthandler):\n{dump.rstrip()}")
+        message = (
+            f"Timeout: {test} exceeded its time limit and did not stop: it held the "
+            "GIL in C code, where no Python thread could interrupt it, so faulthandler "
+            f"stopped the run {stopped - began:.1f} s after the test started.\n\n"
+            f"Stacks of all threads then (faulthandler):\n{dump.rstrip()}"
+        )
         where = test.partition("::")[0]
-        report = pytest.TestReport(test, (where, None, test), {}, "failed", message, "call",
-                                   duration=stopped - began)
+        report = pytest.TestReport(
+            test, (where, None, test), {}, "failed", message, "call", duration=stopped - began
+        )
         data = config.hook.pytest_report_to_serializable(config=config, report=report)
-        records.append({
-            "type": "end", "test": test, "t": stopped, "outcome": "fail",
-            "duration": round(stopped - began, 6), "results": [], "shared": None,
-            "provides": [], "ok": False, "deps_ok": False, "locks_ok": True,
-            "why": "timed out", "worker": start.get("worker"), "boot": state.boot,
-            "start": began, "location": [where, None, test], "reports": [data]})
+        records.append(
+            {
+                "type": "end",
+                "test": test,
+                "t": stopped,
+                "outcome": "fail",
+                "duration": round(stopped - began, 6),
+                "results": [],
+                "shared": None,
+                "provides": [],
+                "ok": False,
+                "deps_ok": False,
+                "locks_ok": True,
+                "why": "timed out",
+                "worker": start.get("worker"),
+                "boot": state.boot,
+                "start": began,
+                "location": [where, None, test],
+                "reports": [data],
+            }
+        )
     return records
 
 
@@ -493,8 +539,13 @@ class ControllerTimer:
     """The xdist controller's timer per running test with a limit: from the
     moment the worker says it started it, to its end."""
 
-    def __init__(self, config: pytest.Config, limits: Limits, scheduler: PexenScheduling,
-                 tests: dict[str, float]) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        limits: Limits,
+        scheduler: PexenScheduling,
+        tests: dict[str, float],
+    ) -> None:
         self.scheduler = scheduler
         self.default = limits.default
         self.grace = limits.grace
@@ -560,10 +611,16 @@ class ControllerTimer:
         worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", "?")
         text = said or f"Timeout: {crashitem} exceeded {watched.limit:g} s (setup+call+teardown)"
         if watched.killed:
-            text += (f"\nIt did not stop within {self.grace + MARGIN:g} s of its limit, so pexen "
-                     f"killed its worker {worker!r}"
-                     + ("." if said else " (no stack could be taken: C code holding the GIL, "
-                                         "or a worker not running at all)."))
+            text += (
+                f"\nIt did not stop within {self.grace + MARGIN:g} s of its limit, so pexen "
+                f"killed its worker {worker!r}"
+                + (
+                    "."
+                    if said
+                    else " (no stack could be taken: C code holding the GIL, "
+                    "or a worker not running at all)."
+                )
+            )
         elif said is None:
             text += f"\nIts worker {worker!r} died {elapsed:.1f} s after the test started."
         report.longrepr = text
@@ -576,16 +633,16 @@ class ControllerTimer:
         self.watchdog.stop()
 
 
-def watch_workers(config: pytest.Config, scheduler: PexenScheduling,
-                  tests: dict[str, float]) -> None:
+def watch_workers(
+    config: pytest.Config, scheduler: PexenScheduling, tests: dict[str, float]
+) -> None:
     """The controller learned the tests' own limits from the workers:
     time them (and the default), if there is any."""
     limits = config.stash.get(LIMITS_KEY, None)
     if limits is None or (limits.default is None and not tests):
         return
     if config.pluginmanager.get_plugin(CONTROLLER) is None:
-        config.pluginmanager.register(ControllerTimer(config, limits, scheduler, tests),
-                                      CONTROLLER)
+        config.pluginmanager.register(ControllerTimer(config, limits, scheduler, tests), CONTROLLER)
 
 
 def worker_said(config: pytest.Config, note: dict[str, Any]) -> None:
@@ -637,8 +694,12 @@ class SessionLimit:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         longrepr = report.longrepr
-        if (report.skipped and report.when == "setup" and isinstance(longrepr, tuple)
-                and longrepr[2] == self.skip_text):
+        if (
+            report.skipped
+            and report.when == "setup"
+            and isinstance(longrepr, tuple)
+            and longrepr[2] == self.skip_text
+        ):
             self.skipped += 1
 
     @pytest.hookimpl(tryfirst=True)
@@ -649,5 +710,5 @@ class SessionLimit:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.skipped:
             terminalreporter.write_line(
-                f"pexen: {self.reason}: {self.skipped} tests not run (reported skipped)",
-                red=True)
+                f"pexen: {self.reason}: {self.skipped} tests not run (reported skipped)", red=True
+            )

@@ -73,8 +73,7 @@ class Watchdog:
             wake = not heap or entry < heap[0]
             heapq.heappush(heap, entry)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name=self.name,
-                                                daemon=True)
+                self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
                 self._thread.start()
             elif wake:
                 self._cond.notify()
@@ -145,8 +144,7 @@ def thread_stacks() -> str:
         if ident == main:
             entries = _from_the_test(entries)
         name = f"{names[ident]} (thread {ident})" if ident in names else f"thread {ident}"
-        parts.append(f"--- stack of {name} ---\n"
-                     + "".join(traceback.format_list(entries)))
+        parts.append(f"--- stack of {name} ---\n" + "".join(traceback.format_list(entries)))
     return "\n".join(parts)
 
 

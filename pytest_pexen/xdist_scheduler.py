@@ -72,8 +72,11 @@ class Outcomes:
             self.shared[nodeid] = shared
 
     def pop(self, nodeid: str) -> tuple[str | None, tuple[bool, bool] | None, dict[str, Any]]:
-        return (self.bad.pop(nodeid, None), self.flags.pop(nodeid, None),
-                self.shared.pop(nodeid, {}))
+        return (
+            self.bad.pop(nodeid, None),
+            self.flags.pop(nodeid, None),
+            self.shared.pop(nodeid, {}),
+        )
 
 
 def scopes_of(nodeid: str) -> list[str]:
@@ -87,8 +90,9 @@ def scopes_of(nodeid: str) -> list[str]:
 class PexenScheduling:
     """xdist scheduler that asks the planner what may run where."""
 
-    def __init__(self, config: pytest.Config, log: Any, outcomes: Outcomes,
-                 durations: dict[str, float]) -> None:
+    def __init__(
+        self, config: pytest.Config, log: Any, outcomes: Outcomes, durations: dict[str, float]
+    ) -> None:
         self.config = config
         self.log = log
         self.outcomes = outcomes
@@ -148,8 +152,13 @@ class PexenScheduling:
             return bool(self.load.has_pending)
         if self.planner is None:
             return False
-        return (self.planner.active or bool(self.skips) or bool(self.resend)
-                or bool(self.crashed) or any(self.node2pending.values()))
+        return (
+            self.planner.active
+            or bool(self.skips)
+            or bool(self.resend)
+            or bool(self.crashed)
+            or any(self.node2pending.values())
+        )
 
     def add_node(self, node: Any) -> None:
         if self.load is not None:
@@ -268,9 +277,15 @@ class PexenScheduling:
         self.sent.pop(index, None)
         self.outcomes.pop(report.nodeid)
         if self.planner is not None and self.planner.is_running(report.nodeid):
-            self._done(report.nodeid, ok=False, deps_ok=False, locks_ok=True,
-                       outcome="timed out" if hasattr(report, "pexen_timeout")
-                       else "crashed (its worker died)")
+            self._done(
+                report.nodeid,
+                ok=False,
+                deps_ok=False,
+                locks_ok=True,
+                outcome="timed out"
+                if hasattr(report, "pexen_timeout")
+                else "crashed (its worker died)",
+            )
         if self.compat is not None:
             self.compat.ended(report.nodeid, None, crashed=True)
         self._dispatch()
@@ -299,8 +314,9 @@ class PexenScheduling:
         else:
             pending_of = self.node2pending
         index = self.index.get(nodeid)
-        return next((node for node, pending in pending_of.items()
-                     if pending and pending[0] == index), None)
+        return next(
+            (node for node, pending in pending_of.items() if pending and pending[0] == index), None
+        )
 
     # ------------------------------------------------------------ planning
     def _hand_to_load(self) -> None:
@@ -323,14 +339,19 @@ class PexenScheduling:
                 raise pytest.UsageError(
                     "pexen: workers collected different tests; run with the same "
                     "environment on every worker (or see pytest-xdist's "
-                    "'Different tests were collected' advice)")
+                    "'Different tests were collected' advice)"
+                )
         self.index = {nodeid: n for n, nodeid in enumerate(self.collection)}
         spec = self.spec
         priority = {task[0]: task[5] for task in spec["tasks"]} if spec else {}
-        if spec is None or len(priority) != len(self.collection) or any(
-                nodeid not in priority for nodeid in self.collection):
-            raise pytest.UsageError("pexen: the task graph from the workers does not match "
-                                    "their collection")
+        if (
+            spec is None
+            or len(priority) != len(self.collection)
+            or any(nodeid not in priority for nodeid in self.collection)
+        ):
+            raise pytest.UsageError(
+                "pexen: the task graph from the workers does not match their collection"
+            )
         self.priority = [priority[nodeid] for nodeid in self.collection]
         self.taken = bytearray(len(self.collection))
         self.scope_kept = bytearray(len(self.collection))
@@ -345,8 +366,11 @@ class PexenScheduling:
         # waiting on a test that none of them can start
         compat = "pins" in spec or "order_only" in spec or "dependency" in spec
         try:
-            self.planner = spec_planner(spec, self.config.getoption("pexen_missing"),
-                                        durations=None if compat else self.durations)
+            self.planner = spec_planner(
+                spec,
+                self.config.getoption("pexen_missing"),
+                durations=None if compat else self.durations,
+            )
         except DepcheckError as exc:  # the workers found it first; kept as a guard
             raise pytest.UsageError(f"pexen: {exc}") from None
         resume = self.config.stash.get(RESUME_KEY, None)
@@ -355,8 +379,9 @@ class PexenScheduling:
         self._queue_skips(self.planner.unrunnable)
         if compat:
             self.compat = CompatControl(self, spec)
-            self.compat.resumed({test: resume.ended[test] for test in self.resumed}
-                                if resume is not None else {})
+            self.compat.resumed(
+                {test: resume.ended[test] for test in self.resumed} if resume is not None else {}
+            )
             if "dependency" in spec:  # it keeps the outcomes pytest-dependency needs
                 self.config.pluginmanager.register(self.compat, "pexen-compat-control")
         if resume is not None:
@@ -368,8 +393,7 @@ class PexenScheduling:
         assert self.planner is not None
         for test in self.resumed:
             self.taken[self.index[test]] = 1
-        self._queue_skips(resume.restore(self.planner, self.index.__contains__,
-                                         self._hand_on))
+        self._queue_skips(resume.restore(self.planner, self.index.__contains__, self._hand_on))
         journal = self.config.pluginmanager.get_plugin(JOURNAL)
         if journal is not None:
             journal.replay()
@@ -385,15 +409,27 @@ class PexenScheduling:
         if not self.planner.is_running(nodeid):
             return  # a skip we sent: already settled in the planner
         deps_ok, locks_ok = flags if flags is not None else (bad is None, True)
-        self._done(nodeid, ok=bad is None, deps_ok=deps_ok, locks_ok=locks_ok,
-                   outcome=bad or "failed", shared=shared)
+        self._done(
+            nodeid,
+            ok=bad is None,
+            deps_ok=deps_ok,
+            locks_ok=locks_ok,
+            outcome=bad or "failed",
+            shared=shared,
+        )
 
-    def _done(self, nodeid: str, ok: bool, deps_ok: bool, locks_ok: bool, outcome: str,
-              shared: dict[str, Any] | None = None) -> None:
+    def _done(
+        self,
+        nodeid: str,
+        ok: bool,
+        deps_ok: bool,
+        locks_ok: bool,
+        outcome: str,
+        shared: dict[str, Any] | None = None,
+    ) -> None:
         planner = self.planner
         assert planner is not None
-        dropped = planner.done(nodeid, ok=ok, deps_ok=deps_ok, locks_ok=locks_ok,
-                               outcome=outcome)
+        dropped = planner.done(nodeid, ok=ok, deps_ok=deps_ok, locks_ok=locks_ok, outcome=outcome)
         self._queue_skips(dropped)
         if deps_ok and shared:
             for dep in planner.dependents(nodeid):
@@ -408,11 +444,16 @@ class PexenScheduling:
         nodeid = self.collection[index]
         path, _, name = nodeid.partition("::")
         report = pytest.TestReport(
-            nodeid=nodeid, location=(path, None, name.replace("::", ".") or path),
-            keywords={}, outcome="failed",
-            longrepr=(f"worker {node.gateway.id!r} crashed while tearing down the fixtures "
-                      f"that {nodeid!r} had kept set up for the next test"),
-            when="teardown")
+            nodeid=nodeid,
+            location=(path, None, name.replace("::", ".") or path),
+            keywords={},
+            outcome="failed",
+            longrepr=(
+                f"worker {node.gateway.id!r} crashed while tearing down the fixtures "
+                f"that {nodeid!r} had kept set up for the next test"
+            ),
+            when="teardown",
+        )
         report.node = node  # type: ignore[attr-defined]
         report.pexen_late = True  # type: ignore[attr-defined]
         self.config.hook.pytest_runtest_logreport(report=report)
@@ -431,14 +472,25 @@ class PexenScheduling:
         # tests are so short that a round trip to the controller would idle
         # the worker for a good part of one, it also gets its next batch a
         # little before it runs dry
-        plenty = (planner.ready >= 8 * max(1, len(self.node2pending))
-                  or (self.typical < SHORT and planner.ready > 0))
+        plenty = planner.ready >= 8 * max(1, len(self.node2pending)) or (
+            self.typical < SHORT and planner.ready > 0
+        )
         compat = self.compat
-        idle = [node for node, pending in self.node2pending.items()
-                if node in self.node2collection and not node.shutting_down
-                and (not pending or (plenty and len(pending) <= PREFETCH and not (
-                    compat is not None and compat.owns_work(node))))
-                and not (compat is not None and compat.holding(node))]
+        idle = [
+            node
+            for node, pending in self.node2pending.items()
+            if node in self.node2collection
+            and not node.shutting_down
+            and (
+                not pending
+                or (
+                    plenty
+                    and len(pending) <= PREFETCH
+                    and not (compat is not None and compat.owns_work(node))
+                )
+            )
+            and not (compat is not None and compat.holding(node))
+        ]
         for node in idle:
             entries = self._next_entries(node)
             if not entries:
@@ -446,8 +498,14 @@ class PexenScheduling:
                     continue  # what is ready may belong to another worker's module
                 break
             self._send(node, entries)
-        if (idle and planner.active and not self.skips and not self.resend
-                and not self.crashed and not any(self.node2pending.values())):
+        if (
+            idle
+            and planner.active
+            and not self.skips
+            and not self.resend
+            and not self.crashed
+            and not any(self.node2pending.values())
+        ):
             # nothing runs and nothing can start: never let xdist drop tests
             self._queue_skips(planner.abort("no test could start (pexen internal stall)"))
             self._dispatch()
@@ -506,17 +564,23 @@ class PexenScheduling:
             module = module_id(self.collection[last])
             if not move and self.cursor.get(module, 0) < len(self.members[module]):
                 return None  # its module has tests left: wait for them
-        busy = {module_id(self.collection[i]) for n, i in self.last.items()
-                if n is not node and self.scope_kept[i] and self.node2pending.get(n)}
+        busy = {
+            module_id(self.collection[i])
+            for n, i in self.last.items()
+            if n is not node and self.scope_kept[i] and self.node2pending.get(n)
+        }
         if compat is not None and compat.owner:
             # never a test of a module another worker owns
             def theirs(key: str) -> bool:
                 return compat.elsewhere(node, key)
 
             everything = len(self.collection)
-            return ((busy and planner.get_ready_avoiding(
-                lambda key: theirs(key) or module_id(key) in busy, LOOK, strict=True))
-                or planner.get_ready_avoiding(theirs, everything, strict=True))
+            return (
+                busy
+                and planner.get_ready_avoiding(
+                    lambda key: theirs(key) or module_id(key) in busy, LOOK, strict=True
+                )
+            ) or planner.get_ready_avoiding(theirs, everything, strict=True)
         if not busy:
             return planner.get_ready_avoiding(lambda key: False, 1)
         return planner.get_ready_avoiding(lambda key: module_id(key) in busy, LOOK)
@@ -528,7 +592,7 @@ class PexenScheduling:
             pos += 1
         self.cursor[scope] = pos
         assert self.planner is not None
-        for index in members[pos:pos + SCAN]:
+        for index in members[pos : pos + SCAN]:
             if taken[index] or self.priority[index] != best:
                 continue
             key = self.collection[index]

@@ -58,21 +58,33 @@ class PexenWorker:
     def plain(self) -> bool:
         """No pexen metadata (and no error): xdist's load scheduler runs it,
         unless the run resumes (load would run the finished tests again)."""
-        return (self.graph_source.graph is None and self.graph_source.error is None
-                and not self.config.getoption("pexen_resume"))
+        return (
+            self.graph_source.graph is None
+            and self.graph_source.error is None
+            and not self.config.getoption("pexen_resume")
+        )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Send the graph before xdist announces the collection: the
         controller's scheduler needs both, in this order."""
         source = self.graph_source
-        spec: GraphSpec | None = None if self.plain else source.spec_for_controller(
-            session.items)
-        scoped = [] if self.plain else [
-            n for n, item in enumerate(session.items) if uses_shared_scope(item)]
-        payload = {"pexen": {"plain": self.plain, "spec": spec, "error": source.error,
-                             "header": source.header_lines(), "scoped": scoped,
-                             "limits": own_limits(session.items)}}
+        spec: GraphSpec | None = None if self.plain else source.spec_for_controller(session.items)
+        scoped = (
+            []
+            if self.plain
+            else [n for n, item in enumerate(session.items) if uses_shared_scope(item)]
+        )
+        payload = {
+            "pexen": {
+                "plain": self.plain,
+                "spec": spec,
+                "error": source.error,
+                "header": source.header_lines(),
+                "scoped": scoped,
+                "limits": own_limits(session.items),
+            }
+        }
         # "unscheduled" is the one worker event whose payload xdist hands
         # untouched to the scheduler (remove_pending_tests_from_node), which
         # is ours; xdist only sends it in reply to "steal", which we never use
@@ -157,16 +169,18 @@ class PexenWorker:
                 if coming is None and not stopping:
                     stopping = self._receive(todo, block=False)
                     coming = self._coming(todo)
-                nextitem = items[coming] if coming is not None else (
-                    None if stopping else self._nearest(items, index))
+                nextitem = (
+                    items[coming]
+                    if coming is not None
+                    else (None if stopping else self._nearest(items, index))
+                )
             if run is not None:
                 run.preset(item.nodeid, skip, shared)
             interactor.item_index = index
             start = time.perf_counter()
             self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             duration = time.perf_counter() - start
-            interactor.sendevent("runtest_protocol_complete", item_index=index,
-                                 duration=duration)
+            interactor.sendevent("runtest_protocol_complete", item_index=index, duration=duration)
             if skip is None or previous is None:
                 previous = (index, nextitem)
             if session.shouldfail or session.shouldstop:
@@ -188,8 +202,12 @@ class PexenWorker:
         return self.nearest[index]
 
     @staticmethod
-    def _settle(interactor: Any, items: list[pytest.Item],
-                previous: tuple[int, pytest.Item | None], actual: pytest.Item | None) -> None:
+    def _settle(
+        interactor: Any,
+        items: list[pytest.Item],
+        previous: tuple[int, pytest.Item | None],
+        actual: pytest.Item | None,
+    ) -> None:
         """Tear down what the previous test kept that ``actual`` (the test
         that really comes next, None at the end) does not share; a failure
         there is the previous test's teardown error."""

@@ -30,8 +30,11 @@ def tree(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeini("[pytest]\ntestpaths = tests\n")
     pytester.mkpydir("tests")
     pytester.mkpydir("tests/db")
-    pytester.makepyfile(**{
-        "tests/conftest.py": logging(1, """
+    pytester.makepyfile(
+        **{
+            "tests/conftest.py": logging(
+                1,
+                """
             import pytest
             @pytest.fixture
             def dbconn():
@@ -39,8 +42,11 @@ def tree(pytester: pytest.Pytester) -> pytest.Pytester:
             @pytest.fixture(autouse=True)
             def top_auto(request):
                 log("top_auto " + request.node.name)
-        """),
-        "tests/db/conftest.py": logging(2, """
+        """,
+            ),
+            "tests/db/conftest.py": logging(
+                2,
+                """
             import pytest
             @pytest.fixture(scope="package")
             def pkg():
@@ -48,14 +54,17 @@ def tree(pytester: pytest.Pytester) -> pytest.Pytester:
             @pytest.fixture(autouse=True)
             def db_auto(request):
                 log("db_auto " + request.node.name)
-        """),
-        "tests/db/test_1_schema.py": """
+        """,
+            ),
+            "tests/db/test_1_schema.py": """
             import pytest_pexen as pexen
             @pexen.provides("db")
             def test_schema(dbconn, pkg):
                 assert dbconn == "conn"
         """,
-        "tests/db/test_2_use.py": logging(2, """
+            "tests/db/test_2_use.py": logging(
+                2,
+                """
             import os, pytest, pytest_pexen as pexen
             @pytest.fixture(scope="module")
             def mod():
@@ -65,13 +74,15 @@ def tree(pytester: pytest.Pytester) -> pytest.Pytester:
             @pexen.requires("db", "prep")
             def test_use(dbconn, mod, pkg):
                 assert not os.environ.get("BREAK")
-        """),
-        "tests/test_app.py": """
+        """,
+            ),
+            "tests/test_app.py": """
             import pytest_pexen as pexen
             @pexen.requires("db")
             def test_app(dbconn): pass
         """,
-    })
+        }
+    )
     return pytester
 
 

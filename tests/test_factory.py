@@ -37,25 +37,31 @@ def pkgtree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A package ``kernel`` with a module and a sub-package, importable."""
     root = tmp_path / "kernel"
     (root / "fs").mkdir(parents=True)
-    (root / "__init__.py").write_text(textwrap.dedent("""
+    (root / "__init__.py").write_text(
+        textwrap.dedent("""
         from pytest_pexen.sched.meta import func_meta
         @func_meta
         def boot(): return "boot"
-    """))
-    (root / "syscalls.py").write_text(textwrap.dedent("""
+    """)
+    )
+    (root / "syscalls.py").write_text(
+        textwrap.dedent("""
         from pytest_pexen.sched.meta import func_meta
         from kernel import boot  # imported: must not be yielded twice
         @func_meta(requires=["booted"])
         def open_close(): return "oc"
         def helper(): return "not a task"
         def check_read(): return "matched by pattern"
-    """))
+    """)
+    )
     (root / "fs" / "__init__.py").write_text("")
-    (root / "fs" / "ext4.py").write_text(textwrap.dedent("""
+    (root / "fs" / "ext4.py").write_text(
+        textwrap.dedent("""
         from pytest_pexen.sched.meta import func_meta
         @func_meta(provides=["booted"])
         def mount(): return "mount"
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     for name in [m for m in sys.modules if m == "kernel" or m.startswith("kernel.")]:
         monkeypatch.delitem(sys.modules, name)
@@ -173,8 +179,9 @@ def test_callpath_push_pop_transfer() -> None:
 def test_filesystem_factory_reads_headers(tmp_path: Path) -> None:
     """Header metadata schedules the engine's tasks as it does tests."""
     make_executable(tmp_path / "a_use", "# pexen: requires=db priority=-1\necho use >> log")
-    make_executable(tmp_path / "b_db", "# pexen: provides=db claims=disk timeout=2.5\n"
-                                       "echo db >> log")
+    make_executable(
+        tmp_path / "b_db", "# pexen: provides=db claims=disk timeout=2.5\necho db >> log"
+    )
     tasks = list(FilesystemFactory()(tmp_path))
     first = meta.retrieve_meta(tasks[0])
     assert (first.requires, first.priority) == ({"db"}, -1)
@@ -195,7 +202,8 @@ def test_filesystem_factory_pipe_with_a_child_outliving_the_task(tmp_path: Path)
     it (a real pipe would wait for the child); the child is killed."""
     make_executable(tmp_path / "t", "sleep 300 &\necho $! > pid\necho hello; echo oops >&2")
     (task,) = FilesystemFactory(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)(
-        tmp_path)
+        tmp_path
+    )
     result = task()
     assert result.stdout == "hello\noops\n"
     assert result.returncode == 0
@@ -222,8 +230,9 @@ def test_interrupted_wait_kills_the_whole_group(tmp_path: Path) -> None:
     file's process and everything it started, not just the first process."""
     # the file interrupts us itself once its child runs (while we wait, or
     # still start it: either way the pid must not be lost); both sleep
-    make_executable(tmp_path / "hang", "sleep 300 &\necho $! > pid\nkill -ALRM $PPID\n"
-                                       "exec sleep 300")
+    make_executable(
+        tmp_path / "hang", "sleep 300 &\necho $! > pid\nkill -ALRM $PPID\nexec sleep 300"
+    )
 
     class Stop(Exception):
         pass

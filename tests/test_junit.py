@@ -14,7 +14,7 @@ XSD = SHARED_XSD if SHARED_XSD.exists() else HERE / "data" / "junit-10.xsd"
 OUTCOME_TAGS = ("failure", "error", "skipped")
 SUBTESTS = hasattr(pytest, "Subtests")  # the subtests fixture is built in from pytest 9
 
-KITCHEN_SINK = r'''
+KITCHEN_SINK = r"""
 import os, sys, pytest
 
 @pytest.fixture
@@ -75,12 +75,13 @@ def test_output(record_property, record_testsuite_property, pexen_results):
     pexen_results.warn("nul \x00 esc \x1b sur \udcff end", name="bytes")
     sys.stdout.write("esc \x1b[0m nul \x00 sur \udcff end\n" + "long " * 5000 + "\n")
     sys.stderr.write("ünicode ☃ \x01\n")
-'''
+"""
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "pexen", "-W", "error", "--strict-markers",
-                                         "--strict-config", *args, timeout=120)
+    return pytester.runpytest_subprocess(
+        "-p", "pexen", "-W", "error", "--strict-markers", "--strict-config", *args, timeout=120
+    )
 
 
 def validated(path: Path) -> ET.Element:
@@ -142,7 +143,8 @@ def test_kitchen_sink_serial(sink: pytest.Pytester) -> None:
     assert out(cases["test_warn::disk"]).startswith("disk is 91% full")
     assert kind(cases["test_soft_fail"]) == "failure"
     assert cases["test_soft_fail"].find("failure").get("message") == (  # type: ignore[union-attr]
-        "1 sub-result failed: second: second check broke")
+        "1 sub-result failed: second: second check broke"
+    )
     assert kind(cases["test_soft_fail::first check"]) == "passed"
     assert kind(cases["test_soft_fail::second"]) == "failure"
     assert out(cases["test_soft_fail::3"]) == "unnamed"
@@ -162,7 +164,7 @@ def test_kitchen_sink_serial(sink: pytest.Pytester) -> None:
     odd = [name for name in cases if name.startswith("test_odd[")]
     assert len(odd) == 10  # 5 tests, 5 sub-results
     assert "test_odd[a::b]::a::b" in cases and "test_odd[x/y]" in cases
-    assert 'test_odd[<&>"\']' in cases
+    assert "test_odd[<&>\"']" in cases
     output = out(cases["test_output"])
     assert "[[PROPERTY|build=1234]]" in output
     assert "[[PROPERTY|multi=line one\\nline two]]" in output
@@ -197,7 +199,8 @@ def test_kitchen_sink_xdist_matches_serial(sink: pytest.Pytester) -> None:
 
 
 def test_pexen_facts_and_dist_pexen(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_f="""
+    pytester.makepyfile(
+        test_f="""
         import pytest_pexen as pexen
 
         @pexen.provides("db")
@@ -208,7 +211,8 @@ def test_pexen_facts_and_dist_pexen(pytester: pytest.Pytester) -> None:
         @pexen.requires("db")
         def test_use():
             pass
-    """)
+    """
+    )
     for args in ((), ("-p", "xdist", "-n", "2")):
         result = run(pytester, "--pexen-junitxml=r.xml", *args)
         result.assert_outcomes(failed=1, skipped=1)
@@ -217,16 +221,14 @@ def test_pexen_facts_and_dist_pexen(pytester: pytest.Pytester) -> None:
         assert "[[PROPERTY|pexen.claims=lab]]" in out(cases["test_db"])
         assert kind(cases["test_db::schema"]) == "failure"
         assert kind(cases["test_use"]) == "skipped"
-        assert "test_f.py::test_db failed" in (
-            cases["test_use"].find("skipped").get("message", ""))  # type: ignore[union-attr]
+        assert "test_f.py::test_db failed" in (cases["test_use"].find("skipped").get("message", ""))  # type: ignore[union-attr]
 
 
 def test_worker_crash_loses_no_other_results(pytester: pytest.Pytester) -> None:
     body = ["import os"]
     for i in range(6):
         body.append(f"def test_r{i}(pexen_results):\n    pexen_results.warn('w{i}', name='n')")
-    body.append("def test_crash(pexen_results):\n    pexen_results.info('before')\n"
-                "    os._exit(3)")
+    body.append("def test_crash(pexen_results):\n    pexen_results.info('before')\n    os._exit(3)")
     pytester.makepyfile(test_c="\n".join(body))
     result = run(pytester, "-p", "xdist", "-n", "2", "--pexen-junitxml=r.xml")
     assert result.ret == 1
@@ -248,7 +250,8 @@ def test_ini_twin_and_atomic_replace(pytester: pytest.Pytester) -> None:
 
 
 def test_interrupted_run_writes_a_whole_report(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_i="""
+    pytester.makepyfile(
+        test_i="""
         def test_a(pexen_results):
             pexen_results.warn("before the stop")
 
@@ -257,7 +260,8 @@ def test_interrupted_run_writes_a_whole_report(pytester: pytest.Pytester) -> Non
 
         def test_c():
             pass
-    """)
+    """
+    )
     result = run(pytester, "--pexen-junitxml=r.xml")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     cases = cases_of(validated(pytester.path / "r.xml"))
@@ -278,7 +282,8 @@ def test_unwritable_path_is_a_usage_error(pytester: pytest.Pytester, where: str)
 
 
 def test_without_sub_results_matches_pytest_counts(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_p="""
+    pytester.makepyfile(
+        test_p="""
         import pytest
         def test_a(): pass
         def test_b(): assert 0
@@ -288,7 +293,8 @@ def test_without_sub_results_matches_pytest_counts(pytester: pytest.Pytester) ->
             yield
             raise RuntimeError("teardown")
         def test_d(bad): pass
-    """)
+    """
+    )
     run(pytester, "--pexen-junitxml=ours.xml", "--junitxml=theirs.xml")
     ours = validated(pytester.path / "ours.xml").find("testsuite")
     theirs = ET.parse(pytester.path / "theirs.xml").getroot().find("testsuite")
@@ -301,14 +307,23 @@ def test_without_sub_results_matches_pytest_counts(pytester: pytest.Pytester) ->
 
 
 @pytest.mark.parametrize("xdist", [(), ("-p", "xdist", "-n", "2")], ids=["serial", "xdist"])
-def test_collection_error_and_strict_warn(pytester: pytest.Pytester,
-                                          xdist: tuple[str, ...]) -> None:
-    pytester.makepyfile(test_broken="def test_x(:\n    pass\n", test_ok="""
+def test_collection_error_and_strict_warn(
+    pytester: pytest.Pytester, xdist: tuple[str, ...]
+) -> None:
+    pytester.makepyfile(
+        test_broken="def test_x(:\n    pass\n",
+        test_ok="""
         def test_w(pexen_results):
             pexen_results.warn("90% full", name="disk")
-    """)
-    run(pytester, "--pexen-junitxml=r.xml", "--pexen-strict-warn",
-        "--continue-on-collection-errors", *xdist)
+    """,
+    )
+    run(
+        pytester,
+        "--pexen-junitxml=r.xml",
+        "--pexen-strict-warn",
+        "--continue-on-collection-errors",
+        *xdist,
+    )
     root = validated(pytester.path / "r.xml")
     cases = cases_of(root)
     assert kind(cases["test_broken"]) == "error"

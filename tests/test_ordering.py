@@ -20,16 +20,19 @@ def names(pytester: pytest.Pytester, *args: str) -> list[str]:
 
 
 def test_unmarked_suite_keeps_collection_order(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         def test_c(): pass
         def test_a(): pass
         def test_b(): pass
-    """)
+    """
+    )
     assert names(pytester) == ["test_c", "test_a", "test_b"]
 
 
 def test_requires_moves_only_the_dependent(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         import pytest_pexen as pexen
         @pexen.requires("db")
         def test_query(): pass
@@ -38,13 +41,14 @@ def test_requires_moves_only_the_dependent(pytester: pytest.Pytester) -> None:
         @pexen.provides("db")
         def test_create(): pass
         def test_last(): pass
-    """)
-    assert names(pytester) == ["test_other", "test_more", "test_create", "test_query",
-                               "test_last"]
+    """
+    )
+    assert names(pytester) == ["test_other", "test_more", "test_create", "test_query", "test_last"]
 
 
 def test_requires_by_node_id_and_relative_name(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         import pytest_pexen as pexen
         @pexen.requires("test_login")
         def test_profile(): pass
@@ -58,7 +62,8 @@ def test_requires_by_node_id_and_relative_name(pytester: pytest.Pytester) -> Non
             def test_empty(self): pass
             def test_add(self): pass
             def test_remove(self): pass
-    """)
+    """
+    )
     order = names(pytester)
     assert order.index("test_login") < order.index("test_profile")
     assert order.index("test_login") < order.index("test_logout")
@@ -67,14 +72,16 @@ def test_requires_by_node_id_and_relative_name(pytester: pytest.Pytester) -> Non
 
 
 def test_requiring_a_parametrized_test_waits_for_all(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         import pytest, pytest_pexen as pexen
         @pexen.requires("test_setup")
         def test_use(): pass
         @pytest.mark.parametrize("n", [1, 2, 3])
         def test_setup(n):
             assert n != 2
-    """)
+    """
+    )
     result = outcomes(pytester)
     assert result[-1] == ("test_use", "skipped")
     assert [o for _, o in result[:3]] == ["passed", "failed", "passed"]
@@ -90,7 +97,8 @@ def test_markers_merge_module_class_function_and_param(pytester: pytest.Pytester
                 print("META", item.name, sorted(meta.requires), sorted(meta.claims),
                       meta.priority, meta.group)
     """)
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         import pytest, pytest_pexen as pexen
         pytestmark = [pexen.claims("lab"), pexen.priority(5)]
         @pexen.provides("x", "y")
@@ -103,40 +111,46 @@ def test_markers_merge_module_class_function_and_param(pytester: pytest.Pytester
             def test_f(self): pass
             @pytest.mark.parametrize("n", [pytest.param(1, marks=pexen.uses("net"))])
             def test_p(self, n): pass
-    """)
+    """
+    )
     result = pytester.runpytest("-p", "pexen", "-s", "--strict-markers")
     result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines([
-        "META test_p [] ['lab'] 5 None",
-        "META test_f ['x', 'y'] ['lab'] 1 g",
-        "META test_p[1] ['x'] ['lab'] 5 g",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "META test_p [] ['lab'] 5 None",
+            "META test_f ['x', 'y'] ['lab'] 1 g",
+            "META test_p[1] ['x'] ['lab'] 5 g",
+        ]
+    )
 
 
 def test_conftest_hook_is_tree_scoped(pytester: pytest.Pytester) -> None:
     pytester.mkpydir("net")
-    pytester.makepyfile(**{
-        "net/conftest.py": """
+    pytester.makepyfile(
+        **{
+            "net/conftest.py": """
             def pytest_pexen_task(item, meta):
                 meta.claims.add("network")
                 meta.priority = -1
         """,
-        "net/test_net.py": "def test_ping(): pass",
-        "test_local.py": "def test_local(): pass",
-        "conftest.py": """
+            "net/test_net.py": "def test_ping(): pass",
+            "test_local.py": "def test_local(): pass",
+            "conftest.py": """
             import pytest_pexen
             def pytest_collection_finish(session):
                 for item in session.items:
                     meta = item.stash[pytest_pexen.META_KEY]
                     print("META", item.name, sorted(meta.claims), meta.priority)
         """,
-    })
+        }
+    )
     result = pytester.runpytest("-p", "pexen", "-s", "test_local.py", "net")
     result.stdout.fnmatch_lines(["META test_ping ['network'] -1", "META test_local [] 0"])
 
 
 def test_failed_provider_skips_dependents_transitively(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_db="""
+    pytester.makepyfile(
+        test_db="""
         import pytest_pexen as pexen
         @pexen.provides("db")
         def test_create(): assert False
@@ -146,36 +160,42 @@ def test_failed_provider_skips_dependents_transitively(pytester: pytest.Pytester
         @pexen.requires("web")
         def test_page(): pass
         def test_unrelated(): pass
-    """)
+    """
+    )
     result = pytester.runpytest("-p", "pexen", "-rs")
     result.assert_outcomes(failed=1, passed=1, skipped=2)
-    result.stdout.fnmatch_lines([
-        "SKIPPED [[]1[]] test_db.py:4: pexen: 'db' not provided: test_db.py::test_create failed",
-        "SKIPPED [[]1[]] test_db.py:7: pexen: 'web' not provided: test_db.py::test_web did not "
-        "run ('db' not provided: test_db.py::test_create failed)",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED [[]1[]] test_db.py:4: pexen: 'db' not provided: test_db.py::test_create failed",
+            "SKIPPED [[]1[]] test_db.py:7: pexen: 'web' not provided: test_db.py::test_web did not "
+            "run ('db' not provided: test_db.py::test_create failed)",
+        ]
+    )
 
 
 @pytest.mark.parametrize("how", ["skip", "error"])
 def test_skipped_or_erroring_provider(pytester: pytest.Pytester, how: str) -> None:
     body = "pytest.skip('no')" if how == "skip" else "pass"
-    pytester.makepyfile(test_a=f"""
+    pytester.makepyfile(
+        test_a=f"""
         import pytest, pytest_pexen as pexen
         @pytest.fixture
         def broken():
             raise RuntimeError("setup broke")
         @pexen.provides("db")
-        def test_p({'broken' if how == 'error' else ''}): {body}
+        def test_p({"broken" if how == "error" else ""}): {body}
         @pexen.requires("db")
         def test_d(): pass
-    """)
+    """
+    )
     result = pytester.runpytest("-p", "pexen", "-rs")
     word = "was skipped" if how == "skip" else "errored"
     result.stdout.fnmatch_lines([f"*pexen: 'db' not provided: test_a.py::test_p {word}*"])
 
 
 def test_task_fail_error_deps_ok(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         import pytest_pexen as pexen
         @pexen.provides("db")
         def test_p(): raise pexen.TaskFailError("soft", deps_ok=True)
@@ -185,14 +205,20 @@ def test_task_fail_error_deps_ok(pytester: pytest.Pytester) -> None:
         def test_d(): pass
         @pexen.requires("x")
         def test_e(): pass
-    """)
+    """
+    )
     result = dict(outcomes(pytester))
-    assert result == {"test_p": "failed", "test_q": "failed", "test_d": "passed",
-                      "test_e": "skipped"}
+    assert result == {
+        "test_p": "failed",
+        "test_q": "failed",
+        "test_d": "passed",
+        "test_e": "skipped",
+    }
 
 
 def test_priority_and_groups(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         import pytest_pexen as pexen
         @pexen.group("vm")
         def test_vm1(): pass
@@ -204,17 +230,20 @@ def test_priority_and_groups(pytester: pytest.Pytester) -> None:
         @pexen.group("late")
         @pexen.priority(3)
         def test_late(): pass
-    """)
+    """
+    )
     # default group (lowest priority -1) first, then vm (0), then late (3)
     assert names(pytester) == ["test_urgent", "test_plain", "test_vm1", "test_vm2", "test_late"]
 
 
 def test_a_group_runs_before_the_default_group_unless_it_needs_it(
-        pytester: pytest.Pytester) -> None:
+    pytester: pytest.Pytester,
+) -> None:
     """Groups are ordered by their lowest priority, the default group like
     any other; a group that requires what another group provides runs
     after it, and lends it its priority."""
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         import pytest_pexen as pexen
         def test_plain(): pass
         @pexen.group("vm")
@@ -228,16 +257,17 @@ def test_a_group_runs_before_the_default_group_unless_it_needs_it(
         def test_db(): pass
         @pexen.group("late")
         def test_late(): pass
-    """)
+    """
+    )
     # net (-9) needs db from the default group, which takes on its priority:
     # default, net, vm (-5), late (0, after the default group)
     assert names(pytester) == ["test_plain", "test_db", "test_net", "test_vm", "test_late"]
 
 
-def test_a_group_follows_the_group_its_pytest_dependency_needs(
-        pytester: pytest.Pytester) -> None:
+def test_a_group_follows_the_group_its_pytest_dependency_needs(pytester: pytest.Pytester) -> None:
     """pytest-dependency's relations order groups as pexen.requires does."""
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         import pytest, pytest_pexen as pexen
         @pytest.mark.dependency()
         def test_a(): pass
@@ -245,9 +275,9 @@ def test_a_group_follows_the_group_its_pytest_dependency_needs(
         @pexen.priority(-5)
         @pytest.mark.dependency(depends=["test_a"])
         def test_b(): pass
-    """)
-    assert outcomes(pytester, "-p", "dependency") == [("test_a", "passed"),
-                                                      ("test_b", "passed")]
+    """
+    )
+    assert outcomes(pytester, "-p", "dependency") == [("test_a", "passed"), ("test_b", "passed")]
 
 
 def test_module_neighbours_stay_together(pytester: pytest.Pytester) -> None:
@@ -270,20 +300,23 @@ def test_module_neighbours_stay_together(pytester: pytest.Pytester) -> None:
 
 
 def test_exitfirst_stops_as_usual(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         import pytest_pexen as pexen
         @pexen.requires("p")
         def test_d(): pass
         @pexen.provides("p")
         def test_p(): assert False
         def test_z(): pass
-    """)
+    """
+    )
     result = pytester.runpytest("-p", "pexen", "-x")
     result.assert_outcomes(failed=1)
 
 
 def test_shared_state_flows_to_dependents(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         import pytest_pexen as pexen
         @pexen.requires("login")
         def test_use(pexen_shared):
@@ -293,7 +326,8 @@ def test_shared_state_flows_to_dependents(pytester: pytest.Pytester) -> None:
             pexen_shared["token"] = "abc"
         def test_bad(pexen_shared):
             pexen_shared["x"] = object()
-    """)
+    """
+    )
     pytester.makeini("[pytest]\npexen_shared =\n    env=ci\n")
     result = pytester.runpytest("-p", "pexen", "--pexen-shared", "n:=3")
     result.assert_outcomes(passed=2, failed=1)
@@ -309,7 +343,8 @@ def test_bad_shared_option(pytester: pytest.Pytester) -> None:
 
 def test_rerun_of_a_flaky_provider_counts_the_last_attempt(pytester: pytest.Pytester) -> None:
     pytest.importorskip("pytest_rerunfailures")
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         import pytest_pexen as pexen
         calls = []
         @pexen.provides("x")
@@ -322,7 +357,8 @@ def test_rerun_of_a_flaky_provider_counts_the_last_attempt(pytester: pytest.Pyte
         def test_broken(): assert False
         @pexen.requires("y")
         def test_after_broken(): pass
-    """)
+    """
+    )
     result = pytester.runpytest("-p", "pexen", "--reruns", "1", "-rs")
     assert result.parseoutcomes() == {"passed": 2, "failed": 1, "skipped": 1, "rerun": 2}
     result.stdout.fnmatch_lines(["*pexen: 'y' not provided: test_a.py::test_broken failed"])

@@ -42,8 +42,9 @@ def test_priority_then_insertion_order() -> None:
 
 
 def test_tag_needs_every_provider() -> None:
-    p = make(("use", {"requires": ["db"]}), ("p1", {"provides": ["db"]}),
-             ("p2", {"provides": ["db"]}))
+    p = make(
+        ("use", {"requires": ["db"]}), ("p1", {"provides": ["db"]}), ("p2", {"provides": ["db"]})
+    )
     assert p.get_ready() == ["p1", "p2"]
     p.done("p1")
     assert p.get_ready() == []
@@ -52,8 +53,12 @@ def test_tag_needs_every_provider() -> None:
 
 
 def test_claims_exclusive_uses_shared() -> None:
-    p = make(("u1", {"uses": ["r"]}), ("u2", {"uses": ["r"]}), ("c", {"claims": ["r"]}),
-             ("u3", {"uses": ["r"]}))
+    p = make(
+        ("u1", {"uses": ["r"]}),
+        ("u2", {"uses": ["r"]}),
+        ("c", {"claims": ["r"]}),
+        ("u3", {"uses": ["r"]}),
+    )
     assert p.get_ready() == ["u1", "u2"]  # the claimer waits, and then so does u3
     p.done("u1")
     assert p.get_ready() == []
@@ -91,20 +96,30 @@ def test_requirement_from_a_later_group_is_an_error() -> None:
 
 
 def test_critical_path_breaks_ties() -> None:
-    tasks = [("short", {"duration": 1.0}), ("long", {"duration": 1.0, "provides": ["x"]}),
-             ("tail", {"duration": 5.0, "requires": ["x"]})]
+    tasks = [
+        ("short", {"duration": 1.0}),
+        ("long", {"duration": 1.0, "provides": ["x"]}),
+        ("tail", {"duration": 5.0, "requires": ["x"]}),
+    ]
     assert make(*tasks).get_ready(1) == ["long"]
-    assert make(*[(k, {m: v for m, v in d.items() if m != "duration"}) for k, d in tasks]
-                ).get_ready(1) == ["short"]
+    assert make(
+        *[(k, {m: v for m, v in d.items() if m != "duration"}) for k, d in tasks]
+    ).get_ready(1) == ["short"]
 
 
 def test_failure_drops_dependents_with_reasons() -> None:
-    p = make(("a", {"provides": ["db"]}), ("b", {"requires": ["db"], "provides": ["web"]}),
-             ("c", {"requires": ["web"]}), ("d", {}))
+    p = make(
+        ("a", {"provides": ["db"]}),
+        ("b", {"requires": ["db"], "provides": ["web"]}),
+        ("c", {"requires": ["web"]}),
+        ("d", {}),
+    )
     p.get_ready()
     dropped = p.done("a", ok=False)
     assert [(u.task, u.tag, u.culprit, u.root) for u in dropped] == [
-        ("b", "db", "a", "a"), ("c", "web", "b", "a")]
+        ("b", "db", "a", "a"),
+        ("c", "web", "b", "a"),
+    ]
     assert dropped[0].reason == "'db' not provided: a failed"
     assert dropped[1].reason == "'web' not provided: b did not run ('db' not provided: a failed)"
     p.done("d")
@@ -112,8 +127,12 @@ def test_failure_drops_dependents_with_reasons() -> None:
 
 
 def test_outcome_words_and_deps_ok() -> None:
-    p = make(("a", {"provides": ["x"]}), ("b", {"requires": ["x"]}),
-             ("s", {"provides": ["y"]}), ("t", {"requires": ["y"]}))
+    p = make(
+        ("a", {"provides": ["x"]}),
+        ("b", {"requires": ["x"]}),
+        ("s", {"provides": ["y"]}),
+        ("t", {"requires": ["y"]}),
+    )
     p.get_ready()
     p.done("a", ok=False, deps_ok=True)
     assert p.get_ready() == ["b"]
@@ -122,8 +141,13 @@ def test_outcome_words_and_deps_ok() -> None:
 
 
 def test_locks_kept_by_a_crash_drop_waiters() -> None:
-    p = make(("c", {"claims": ["r"]}), ("w", {"claims": ["r"]}), ("u", {"uses": ["s"]}),
-             ("u2", {"uses": ["s"]}), ("cs", {"claims": ["s"]}))
+    p = make(
+        ("c", {"claims": ["r"]}),
+        ("w", {"claims": ["r"]}),
+        ("u", {"uses": ["s"]}),
+        ("u2", {"uses": ["s"]}),
+        ("cs", {"claims": ["s"]}),
+    )
     assert p.get_ready() == ["c", "u", "u2"]
     p.done("c", ok=False, locks_ok=False)
     assert p.get_ready() == []
@@ -204,8 +228,9 @@ def test_abort_duplicates_and_mutex() -> None:
 
 
 def test_order_keeps_insertion_and_affinity() -> None:
-    p = make(("m1::a", {"requires": ["b"]}), ("m1::x", {}), ("m2::b", {"provides": ["b"]}),
-             ("m2::c", {}))
+    p = make(
+        ("m1::a", {"requires": ["b"]}), ("m1::x", {}), ("m2::b", {"provides": ["b"]}), ("m2::c", {})
+    )
     assert p.copy().order() == ["m1::x", "m2::b", "m1::a", "m2::c"]
     assert p.order(affinity=lambda k: k.split("::")[0]) == ["m1::x", "m2::b", "m2::c", "m1::a"]
 
@@ -218,6 +243,7 @@ def test_choose_provider_rule() -> None:
 
 # ---------------------------------------------------------------- properties
 
+
 @st.composite
 def graphs(draw: st.DrawFn) -> dict[str, Any]:
     n = draw(st.integers(1, 25))
@@ -228,19 +254,38 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
         # providers of a tag never sit in a later group than its requirers:
         # require only tags of earlier tasks whose group is not later
         earlier = [t for t in tasks if t["group"] <= group]
-        reqs = draw(st.lists(st.sampled_from([f"t{t['i']}" for t in earlier] + ["v"])
-                             if earlier else st.just("v"), max_size=2, unique=True))
+        reqs = draw(
+            st.lists(
+                st.sampled_from([f"t{t['i']}" for t in earlier] + ["v"])
+                if earlier
+                else st.just("v"),
+                max_size=2,
+                unique=True,
+            )
+        )
         provides = [f"t{i}"] + (["v"] if draw(st.booleans()) and i < n // 2 else [])
         res = draw(st.lists(st.sampled_from(["r1", "r2", "r3"]), max_size=2, unique=True))
         split = draw(st.integers(0, len(res)))
-        tasks.append({
-            "i": i, "group": group, "requires": reqs, "provides": provides,
-            "claims": res[:split], "uses": res[split:], "priority": draw(st.integers(0, 3)),
-            "duration": draw(st.one_of(st.none(), st.floats(0.1, 5))),
-        })
+        tasks.append(
+            {
+                "i": i,
+                "group": group,
+                "requires": reqs,
+                "provides": provides,
+                "claims": res[:split],
+                "uses": res[split:],
+                "priority": draw(st.integers(0, 3)),
+                "duration": draw(st.one_of(st.none(), st.floats(0.1, 5))),
+            }
+        )
     limits = [draw(st.one_of(st.none(), st.integers(1, 3))) for _ in range(ngroups)]
-    return {"tasks": tasks, "limits": limits, "seed": draw(st.integers(0, 2**32)),
-            "width": draw(st.integers(1, 5)), "fail_rate": draw(st.sampled_from([0, 0.2, 0.5]))}
+    return {
+        "tasks": tasks,
+        "limits": limits,
+        "seed": draw(st.integers(0, 2**32)),
+        "width": draw(st.integers(1, 5)),
+        "fail_rate": draw(st.sampled_from([0, 0.2, 0.5])),
+    }
 
 
 def valid_virtual_tag(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -248,8 +293,9 @@ def valid_virtual_tag(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     without a cycle: after every provider of it, in no earlier group."""
     providers = [t for t in tasks if "v" in t["provides"]]
     for t in tasks:
-        if "v" in t["requires"] and (not providers or any(
-                p["i"] >= t["i"] or p["group"] > t["group"] for p in providers)):
+        if "v" in t["requires"] and (
+            not providers or any(p["i"] >= t["i"] or p["group"] > t["group"] for p in providers)
+        ):
             t["requires"].remove("v")
     return tasks
 
@@ -263,9 +309,16 @@ def test_random_runs_keep_every_invariant(g: dict[str, Any]) -> None:
         planner.add_group(n, limit)
     by_key = {t["i"]: t for t in tasks}
     for t in tasks:
-        planner.add(t["i"], requires=t["requires"], provides=t["provides"], claims=t["claims"],
-                    uses=t["uses"], priority=t["priority"], group=t["group"],
-                    duration=t["duration"])
+        planner.add(
+            t["i"],
+            requires=t["requires"],
+            provides=t["provides"],
+            claims=t["claims"],
+            uses=t["uses"],
+            priority=t["priority"],
+            group=t["group"],
+            duration=t["duration"],
+        )
     planner.prepare()
     rnd = random.Random(g["seed"])
     providers: dict[str, list[int]] = {}
@@ -336,8 +389,10 @@ def test_order_is_topological_and_plain_order_is_insertion(g: dict[str, Any]) ->
     assert sorted(order) == [t["i"] for t in tasks]
     for t in tasks:
         for tag in t["requires"]:
-            assert all(position[p] < position[t["i"]] for p in
-                       [u["i"] for u in tasks if tag in u["provides"]])
+            assert all(
+                position[p] < position[t["i"]]
+                for p in [u["i"] for u in tasks if tag in u["provides"]]
+            )
     plain: Planner[int] = Planner()
     for t in tasks:
         plain.add(t["i"])

@@ -12,8 +12,7 @@ import pytest
 
 import pytest_pexen as pexen
 
-OPTIONS = ["--pexen-no-pull", "--pexen-missing", "--pexen-shared", "--pexen-plan",
-           "--pexen-graph"]
+OPTIONS = ["--pexen-no-pull", "--pexen-missing", "--pexen-shared", "--pexen-plan", "--pexen-graph"]
 
 
 def test_help_shows_options_with_autoload_disabled(
@@ -41,7 +40,8 @@ def test_markers_are_registered(pytester: pytest.Pytester) -> None:
 
 
 def test_helpers_pass_strict_markers(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         import pytest
         import pytest_pexen as pexen
 
@@ -60,7 +60,8 @@ def test_helpers_pass_strict_markers(pytester: pytest.Pytester) -> None:
         class TestC:
             @pytest.mark.parametrize("n", [pytest.param(1, marks=pexen.priority(2)), 2])
             def test_c(self, n): pass
-    """)
+    """
+    )
     result = pytester.runpytest_subprocess("-p", "pexen", "--strict-markers", "-W", "error")
     result.assert_outcomes(passed=4)
 
@@ -68,7 +69,8 @@ def test_helpers_pass_strict_markers(pytester: pytest.Pytester) -> None:
 def test_plain_suite_is_untouched(pytester: pytest.Pytester) -> None:
     """A suite using nothing of pexen: same outcomes, no warnings, strict mode."""
     pytester.makeini("[pytest]\nxfail_strict = true\n")
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         import pytest
         def test_ok(): pass
         def test_fail(): assert False
@@ -76,7 +78,8 @@ def test_plain_suite_is_untouched(pytester: pytest.Pytester) -> None:
         def test_skip(): pass
         @pytest.mark.xfail
         def test_xfail(): assert False
-    """)
+    """
+    )
     args = ("--strict-markers", "--strict-config", "-W", "error", "-p")
     with_pexen = pytester.runpytest_subprocess(*args, "pexen")
     without = pytester.runpytest_subprocess(*args, "no:pexen")
@@ -86,22 +89,25 @@ def test_plain_suite_is_untouched(pytester: pytest.Pytester) -> None:
         assert result.stderr.str() == ""
 
 
-@pytest.mark.parametrize(("call", "error", "message"), [
-    (lambda: pexen.requires(), TypeError, r"pexen.requires\(\) needs at least one tag"),
-    (lambda: pexen.provides(""), TypeError, "non-empty strings, got ''"),
-    (lambda: pexen.claims("ok", 3), TypeError, "non-empty strings, got 3"),  # type: ignore[arg-type]
-    (lambda: pexen.uses(None), TypeError, "non-empty strings, got None"),  # type: ignore[arg-type]
-    (lambda: pexen.priority(True), TypeError, r"pexen.priority\(\) takes an int, got True"),
-    (lambda: pexen.priority(1.5), TypeError, "takes an int, got 1.5"),  # type: ignore[arg-type]
-    (lambda: pexen.group(""), TypeError, "name must be a non-empty string"),
-    (lambda: pexen.group("g", workers=0), ValueError, "positive int or None, got 0"),
-    (lambda: pexen.group("g", workers=True), ValueError, "positive int or None, got True"),
-    (lambda: pexen.timeout(0), ValueError, "positive number of seconds, got 0"),
-    (lambda: pexen.timeout("5"), ValueError, "positive number of seconds, got '5'"),  # type: ignore[arg-type]
-    (lambda: pexen.timeout(float("nan")), ValueError, "positive number of seconds, got nan"),
-    (lambda: pexen.timeout(float("inf")), ValueError, "positive number of seconds, got inf"),
-    (lambda: pexen.timeout(-2.5), ValueError, "positive number of seconds, got -2.5"),
-])
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: pexen.requires(), TypeError, r"pexen.requires\(\) needs at least one tag"),
+        (lambda: pexen.provides(""), TypeError, "non-empty strings, got ''"),
+        (lambda: pexen.claims("ok", 3), TypeError, "non-empty strings, got 3"),  # type: ignore[arg-type]
+        (lambda: pexen.uses(None), TypeError, "non-empty strings, got None"),  # type: ignore[arg-type]
+        (lambda: pexen.priority(True), TypeError, r"pexen.priority\(\) takes an int, got True"),
+        (lambda: pexen.priority(1.5), TypeError, "takes an int, got 1.5"),  # type: ignore[arg-type]
+        (lambda: pexen.group(""), TypeError, "name must be a non-empty string"),
+        (lambda: pexen.group("g", workers=0), ValueError, "positive int or None, got 0"),
+        (lambda: pexen.group("g", workers=True), ValueError, "positive int or None, got True"),
+        (lambda: pexen.timeout(0), ValueError, "positive number of seconds, got 0"),
+        (lambda: pexen.timeout("5"), ValueError, "positive number of seconds, got '5'"),  # type: ignore[arg-type]
+        (lambda: pexen.timeout(float("nan")), ValueError, "positive number of seconds, got nan"),
+        (lambda: pexen.timeout(float("inf")), ValueError, "positive number of seconds, got inf"),
+        (lambda: pexen.timeout(-2.5), ValueError, "positive number of seconds, got -2.5"),
+    ],
+)
 def test_helpers_reject_bad_arguments(call: Any, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         call()

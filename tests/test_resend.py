@@ -30,7 +30,8 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 
 def test_resent_tests_keep_their_shared_state(pytester: pytest.Pytester, flags: Path) -> None:
-    pytester.makepyfile(test_r="""
+    pytester.makepyfile(
+        test_r="""
         import os, pytest, pytest_pexen as pexen
         @pexen.provides("p")
         def test_p(pexen_shared): pexen_shared["k"] = [1, 2]
@@ -40,7 +41,8 @@ def test_resent_tests_keep_their_shared_state(pytester: pytest.Pytester, flags: 
             assert pexen_shared["k"] == [1, 2]
             if i == 5:
                 os._exit(3)
-    """)
+    """
+    )
     for _ in range(3):
         result = run(pytester, "-n", "2")
         result.assert_outcomes(passed=40, failed=1)
@@ -64,7 +66,9 @@ def once(name):
 
 
 def test_crash_rerun_keeps_the_claim(pytester: pytest.Pytester, flags: Path) -> None:
-    pytester.makepyfile(spans=SPANS, test_c="""
+    pytester.makepyfile(
+        spans=SPANS,
+        test_c="""
         import os, time, pytest, pytest_pexen as pexen
         from spans import span, once
         @pexen.claims("lab")
@@ -82,18 +86,23 @@ def test_crash_rerun_keeps_the_claim(pytester: pytest.Pytester, flags: Path) -> 
             span("other", start)
         @pytest.mark.parametrize("i", range(4))
         def test_free(i): time.sleep(0.1)
-    """)
+    """,
+    )
     result = run(pytester, "-n", "2", "--reruns", "1")
     assert result.parseoutcomes() == {"passed": 6, "rerun": 1}
-    spans = {name: (start, end) for name, start, end in
-             map(json.loads, (flags / "spans.jsonl").read_text().splitlines())}
+    spans = {
+        name: (start, end)
+        for name, start, end in map(json.loads, (flags / "spans.jsonl").read_text().splitlines())
+    }
     (a_start, a_end), (b_start, b_end) = spans["crashy"], spans["other"]
     assert a_end <= b_start or b_end <= a_start, spans
 
 
-def test_provider_crashing_on_every_attempt_skips_dependents(pytester: pytest.Pytester,
-                                                             flags: Path) -> None:
-    pytester.makepyfile(test_p="""
+def test_provider_crashing_on_every_attempt_skips_dependents(
+    pytester: pytest.Pytester, flags: Path
+) -> None:
+    pytester.makepyfile(
+        test_p="""
         import os, time, pytest_pexen as pexen
         @pexen.provides("p")
         def test_p():
@@ -104,7 +113,8 @@ def test_provider_crashing_on_every_attempt_skips_dependents(pytester: pytest.Py
         @pexen.requires("p")
         def test_dep(): pass
         def test_free(): time.sleep(0.2)
-    """)
+    """
+    )
     result = run(pytester, "-n", "2", "--reruns", "2", "-rs")
     assert result.parseoutcomes() == {"passed": 1, "failed": 1, "skipped": 1, "rerun": 2}
     result.stdout.fnmatch_lines(["*'p' not provided: test_p.py::test_p crashed*"])
@@ -142,8 +152,9 @@ def test_g(pexen_shared):
 
 
 @pytest.mark.parametrize("workers", [None, "2"], ids=["serial", "xdist"])
-def test_retried_dependent_starts_from_the_same_input(pytester: pytest.Pytester, flags: Path,
-                                                      workers: str | None) -> None:
+def test_retried_dependent_starts_from_the_same_input(
+    pytester: pytest.Pytester, flags: Path, workers: str | None
+) -> None:
     pytester.makepyfile(spans=SPANS, test_s=RETRIED)
     for n in range(3 if workers else 1):
         for flag in flags.iterdir():

@@ -21,8 +21,9 @@ WARN_SUITE = """
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "pexen", "-W", "error", "--strict-markers",
-                                         "--strict-config", *args, timeout=120)
+    return pytester.runpytest_subprocess(
+        "-p", "pexen", "-W", "error", "--strict-markers", "--strict-config", *args, timeout=120
+    )
 
 
 def test_warn_passes_and_is_summed_up(pytester: pytest.Pytester) -> None:
@@ -30,11 +31,13 @@ def test_warn_passes_and_is_summed_up(pytester: pytest.Pytester) -> None:
     result = run(pytester)
     result.assert_outcomes(passed=2)
     assert result.ret == 0
-    result.stdout.fnmatch_lines([
-        "*= pexen results =*",
-        "WARN test_w.py::test_warned::disk - disk is 91% full",
-        "pexen: 1 test warned",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*= pexen results =*",
+            "WARN test_w.py::test_warned::disk - disk is 91% full",
+            "pexen: 1 test warned",
+        ]
+    )
     assert "kernel" not in result.stdout.str()  # info is kept, not shouted
 
 
@@ -45,22 +48,29 @@ def test_strict_warn_fails_the_test(pytester: pytest.Pytester) -> None:
     # and the teardown (error) apart
     result.assert_outcomes(passed=2, errors=1)
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*pexen: warned, and --pexen-strict-warn makes that a failure:",
-                                 "*warn disk: disk is 91% full*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*pexen: warned, and --pexen-strict-warn makes that a failure:",
+            "*warn disk: disk is 91% full*",
+        ]
+    )
 
 
 def test_strict_warn_ini(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\npexen_strict_warn = true\n")
-    pytester.makepyfile(test_w="""
+    pytester.makepyfile(
+        test_w="""
         def test_w(pexen_results):
             pexen_results.warn("meh")
-    """)
+    """
+    )
     result = run(pytester)
     result.assert_outcomes(failed=1)
 
 
 def test_soft_fail_goes_on_and_fails_at_the_end(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_s="""
+    pytester.makepyfile(
+        test_s="""
         def test_checks(pexen_results):
             pexen_results.add("pass", "ping")
             pexen_results.fail("fan speed 0 rpm", name="fan")
@@ -69,38 +79,48 @@ def test_soft_fail_goes_on_and_fails_at_the_end(pytester: pytest.Pytester) -> No
 
         def test_error_word(pexen_results):
             pexen_results.add("error", "db", "connection refused")
-    """)
+    """
+    )
     result = run(pytester, "-rA")
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines([
-        "*pexen: failed by sub-results:*",
-        "*fail fan: fan speed 0 rpm*",
-        "*went on*",
-    ])
-    result.stdout.fnmatch_lines([
-        "*= pexen results =*",
-        "ERROR test_s.py::test_error_word::db - connection refused",
-        "FAIL test_s.py::test_checks::fan - fan speed 0 rpm",
-        "pexen: 2 failed by sub-results",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*pexen: failed by sub-results:*",
+            "*fail fan: fan speed 0 rpm*",
+            "*went on*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*= pexen results =*",
+            "ERROR test_s.py::test_error_word::db - connection refused",
+            "FAIL test_s.py::test_checks::fan - fan speed 0 rpm",
+            "pexen: 2 failed by sub-results",
+        ]
+    )
 
 
 def test_unknown_outcome_is_one_clear_sentence(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_u="""
+    pytester.makepyfile(
+        test_u="""
         def test_u(pexen_results):
             pexen_results.add("maybe", "x")
-    """)
+    """
+    )
     result = run(pytester)
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
-    assert "pexen_results.add(): unknown outcome 'maybe'; use one of error, fail, warn, " \
-           "pass, info, skip" in out
+    assert (
+        "pexen_results.add(): unknown outcome 'maybe'; use one of error, fail, warn, "
+        "pass, info, skip" in out
+    )
     assert "Traceback" not in out and "INTERNALERROR" not in out
     assert "def test_u" not in out  # no source listing, just the sentence
 
 
 def test_skipped_test_with_passing_results_passes(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_k="""
+    pytester.makepyfile(
+        test_k="""
         import pytest
         def test_some(pexen_results):
             pexen_results.add("pass", "first half")
@@ -113,13 +133,15 @@ def test_skipped_test_with_passing_results_passes(pytester: pytest.Pytester) -> 
         def test_xf(pexen_results):
             pexen_results.fail("also broken")
             assert 0
-    """)
+    """
+    )
     result = run(pytester)
     result.assert_outcomes(passed=1, skipped=1, xfailed=1)
 
 
 def test_session_fixture_reports_on_the_test_it_serves(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_f="""
+    pytester.makepyfile(
+        test_f="""
         import pytest
 
         @pytest.fixture(scope="session")
@@ -133,38 +155,47 @@ def test_session_fixture_reports_on_the_test_it_serves(pytester: pytest.Pytester
 
         def test_last(lab):
             pass
-    """)
+    """
+    )
     result = run(pytester, "-v")
     result.assert_outcomes(passed=2, errors=1)
-    result.stdout.fnmatch_lines([
-        "*test_f.py::test_last ERROR*",
-        "FAIL test_f.py::test_last::cleanup - lab left dirty",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_f.py::test_last ERROR*",
+            "FAIL test_f.py::test_last::cleanup - lab left dirty",
+        ]
+    )
 
 
 @pytest.mark.skipif(not hasattr(pytest, "Subtests"), reason="subtests: pytest >= 9")
 def test_subtests_make_the_test_fail(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_sub="""
+    pytester.makepyfile(
+        test_sub="""
         def test_sub(subtests):
             for i in range(3):
                 with subtests.test("check", i=i):
                     assert i != 1
-    """)
+    """
+    )
     for args in ((), ("-p", "xdist", "-n", "2")):
         result = run(pytester, *args)
         assert result.ret == 1
-        result.stdout.fnmatch_lines([
-            "SUBFAILED*[[]check[]] (i=*1*) test_sub.py::test_sub - assert 1 != 1",
-            "FAILED test_sub.py::test_sub - contains 1 failed subtest",
-            "*2 failed*",  # the subtest and its test, as pytest counts them
-        ])
+        result.stdout.fnmatch_lines(
+            [
+                "SUBFAILED*[[]check[]] (i=*1*) test_sub.py::test_sub - assert 1 != 1",
+                "FAILED test_sub.py::test_sub - contains 1 failed subtest",
+                "*2 failed*",  # the subtest and its test, as pytest counts them
+            ]
+        )
         assert "pexen results" not in result.stdout.str()
 
 
 @pytest.mark.parametrize("xdist", [(), ("-p", "xdist", "-n", "2")], ids=["serial", "xdist"])
-def test_soft_failed_provider_skips_its_dependents(pytester: pytest.Pytester,
-                                                    xdist: tuple[str, ...]) -> None:
-    pytester.makepyfile(test_p="""
+def test_soft_failed_provider_skips_its_dependents(
+    pytester: pytest.Pytester, xdist: tuple[str, ...]
+) -> None:
+    pytester.makepyfile(
+        test_p="""
         import pytest_pexen as pexen
 
         @pexen.provides("db")
@@ -182,7 +213,8 @@ def test_soft_failed_provider_skips_its_dependents(pytester: pytest.Pytester,
         @pexen.requires("net")
         def test_fetch():
             pass
-    """)
+    """
+    )
     result = run(pytester, "-rs", *xdist)
     result.assert_outcomes(failed=1, skipped=1, passed=2)
     result.stdout.fnmatch_lines(["*pexen: 'db' not provided: test_p.py::test_db failed*"])
@@ -203,10 +235,12 @@ def test_invisible_when_unused(pytester: pytest.Pytester) -> None:
 
 
 def test_dynamic_request_records_too(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_d="""
+    pytester.makepyfile(
+        test_d="""
         def test_d(request):
             request.getfixturevalue("pexen_results").fail("late")
-    """)
+    """
+    )
     result = run(pytester)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["FAIL test_d.py::test_d - late"])

@@ -71,8 +71,9 @@ def ran(runs: Path) -> list[str]:
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "pexen", "--pexen-state=state.jsonl", *args,
-                                         timeout=120)
+    return pytester.runpytest_subprocess(
+        "-p", "pexen", "--pexen-state=state.jsonl", *args, timeout=120
+    )
 
 
 def records(path: Path, kind: str) -> list[dict[str, object]]:
@@ -80,8 +81,9 @@ def records(path: Path, kind: str) -> list[dict[str, object]]:
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
-def test_kill_then_resume(pytester: pytest.Pytester, runs: Path, monkeypatch: pytest.MonkeyPatch,
-                          xdist: list[str]) -> None:
+def test_kill_then_resume(
+    pytester: pytest.Pytester, runs: Path, monkeypatch: pytest.MonkeyPatch, xdist: list[str]
+) -> None:
     pytester.makepyfile(test_s=SUITE)
     monkeypatch.setenv("KILL", "parent" if xdist else "self")
     first = run(pytester, *xdist)
@@ -90,19 +92,32 @@ def test_kill_then_resume(pytester: pytest.Pytester, runs: Path, monkeypatch: py
     ended = [r["test"] for r in records(pytester.path / "state.jsonl", "end")]
     assert ended == ["test_s.py::test_db"]
 
-    second = run(pytester, *xdist, "-v", "-rA", "--pexen-resume", "--junitxml=all.xml",
-                 "--pexen-junitxml=pexen.xml")
+    second = run(
+        pytester,
+        *xdist,
+        "-v",
+        "-rA",
+        "--pexen-resume",
+        "--junitxml=all.xml",
+        "--pexen-junitxml=pexen.xml",
+    )
     assert second.ret == 1  # test_fail
     assert sorted(ran(runs)) == ["after", "db", "fail", "kill0", "kill1"]
-    second.stdout.fnmatch_lines([
-        "*resuming*(boot 1): 1 of 4 tests finished before; running again: "
-        "test_s.py::test_kill (boot count 1)*",
-        "*test_db PASSED (resumed)*",
-    ])
+    second.stdout.fnmatch_lines(
+        [
+            "*resuming*(boot 1): 1 of 4 tests finished before; running again: "
+            "test_s.py::test_kill (boot count 1)*",
+            "*test_db PASSED (resumed)*",
+        ]
+    )
     second.assert_outcomes(passed=3, failed=1)
     cases = ET.parse(pytester.path / "all.xml").getroot().iter("testcase")
-    assert sorted(c.get("name") for c in cases) == ["test_after", "test_db", "test_fail",
-                                                    "test_kill"]
+    assert sorted(c.get("name") for c in cases) == [
+        "test_after",
+        "test_db",
+        "test_fail",
+        "test_kill",
+    ]
     pexen_xml = (pytester.path / "pexen.xml").read_text()
     assert "[[PROPERTY|pexen.resumed=true]]" in pexen_xml
     assert "[[PROPERTY|pexen.boot_count=1]]" in pexen_xml
@@ -163,8 +178,8 @@ def test_runtime(request):
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_pytest_dependency_sees_tests_that_ended_before_the_resume(
-        pytester: pytest.Pytester, runs: Path, monkeypatch: pytest.MonkeyPatch,
-        xdist: list[str]) -> None:
+    pytester: pytest.Pytester, runs: Path, monkeypatch: pytest.MonkeyPatch, xdist: list[str]
+) -> None:
     """pytest-dependency keeps its records in the process that ran the
     test; after a kill and --pexen-resume they come from the journal, so
     a dependent is judged exactly as in an uninterrupted run."""
@@ -180,12 +195,14 @@ def test_pytest_dependency_sees_tests_that_ended_before_the_resume(
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
-def test_resumed_skips_and_xfails_read_as_before(pytester: pytest.Pytester,
-                                                  xdist: list[str]) -> None:
+def test_resumed_skips_and_xfails_read_as_before(
+    pytester: pytest.Pytester, xdist: list[str]
+) -> None:
     """A skip's report holds a (path, line, reason) tuple that JSON keeps as
     a list: reported again, it reads as in the first boot (pytest's terminal
     insists on the tuple for ``-rs`` and ``-v``)."""
-    pytester.makepyfile(test_s="""
+    pytester.makepyfile(
+        test_s="""
         import pytest, pytest_pexen as pexen
         @pytest.mark.skip(reason="not here")
         def test_skipped(): pass
@@ -194,12 +211,17 @@ def test_resumed_skips_and_xfails_read_as_before(pytester: pytest.Pytester,
         def test_reboot(pexen_boot_count):
             if pexen_boot_count == 0:
                 pexen.reboot()
-    """)
+    """
+    )
     assert run(pytester, *xdist, "--pexen-reboot-cmd=true").ret == 2
     result = run(pytester, *xdist, "-v", "-rsx", "--pexen-resume")
     result.assert_outcomes(passed=1, skipped=1, xfailed=1)
-    result.stdout.fnmatch_lines(["SKIPPED (resumed) [[]1[]] test_s.py:2: not here",
-                                 "XFAIL (resumed) test_s.py::test_xf - known"])
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED (resumed) [[]1[]] test_s.py:2: not here",
+            "XFAIL (resumed) test_s.py::test_xf - known",
+        ]
+    )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
@@ -243,12 +265,14 @@ def pytest_sessionfinish(session):
 
 @pytest.mark.parametrize("stop", [[], ["-x"]], ids=["all", "exitfirst"])
 def test_fsync_always_has_every_record_on_disk_before_more_code_runs(
-        pytester: pytest.Pytester, stop: list[str]) -> None:
+    pytester: pytest.Pytester, stop: list[str]
+) -> None:
     """--pexen-fsync=always, serially: a test's end record is synced with
     the next test's start, yet no hook of another plugin, no fixture and no
     test runs while a record is written but not synced; one sync per test."""
     pytester.makeconftest(SYNC_WATCH)
-    pytester.makepyfile(test_w="""
+    pytester.makepyfile(
+        test_w="""
         import pytest
         @pytest.fixture
         def res():
@@ -256,7 +280,8 @@ def test_fsync_always_has_every_record_on_disk_before_more_code_runs(
         @pytest.mark.parametrize("n", range(5))
         def test_n(n, res):
             assert n != 3
-    """)
+    """
+    )
     result = run(pytester, "-s", "--pexen-fsync=always", *stop)
     assert result.ret == 1
     assert "UNSYNCED" not in result.stdout.str()
@@ -293,8 +318,9 @@ def test_z():
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
-def test_reboot_command_then_resume(pytester: pytest.Pytester, runs: Path,
-                                    xdist: list[str]) -> None:
+def test_reboot_command_then_resume(
+    pytester: pytest.Pytester, runs: Path, xdist: list[str]
+) -> None:
     pytester.makepyfile(test_r=REBOOT)
     cmd = "--pexen-reboot-cmd=echo reboot >> rebooted"
     first = run(pytester, *xdist, cmd)
@@ -319,8 +345,9 @@ def test_reboot_command_then_resume(pytester: pytest.Pytester, runs: Path,
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
-def test_reboot_command_that_kills_pytest(pytester: pytest.Pytester, runs: Path,
-                                          xdist: list[str]) -> None:
+def test_reboot_command_that_kills_pytest(
+    pytester: pytest.Pytester, runs: Path, xdist: list[str]
+) -> None:
     """The command kills pytest as a real reboot would: the journal is on
     disk before it runs, and the run resumes."""
     pytester.makepyfile(test_r=REBOOT.replace("< 2", "< 1"))
@@ -334,35 +361,47 @@ def test_reboot_command_that_kills_pytest(pytester: pytest.Pytester, runs: Path,
 
 
 def test_reboot_without_command_or_over_the_limit_fails_that_test(
-        pytester: pytest.Pytester, runs: Path) -> None:
-    pytester.makepyfile(test_r="""
+    pytester: pytest.Pytester, runs: Path
+) -> None:
+    pytester.makepyfile(
+        test_r="""
         import pytest_pexen as pexen
         def test_r(pexen_reboot):
             pexen_reboot()
         def test_other():
             pass
-    """)
+    """
+    )
     result = run(pytester, "-rf")
     assert result.ret == 1
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*pexen.reboot(): no reboot command is configured; give "
-                                 "--pexen-reboot-cmd=CMD or the ini option pexen_reboot_cmd"])
+    result.stdout.fnmatch_lines(
+        [
+            "*pexen.reboot(): no reboot command is configured; give "
+            "--pexen-reboot-cmd=CMD or the ini option pexen_reboot_cmd"
+        ]
+    )
     result = run(pytester, "-rf", "--pexen-reboot-cmd=true", "--pexen-max-reboots=0")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*test_r has been rebooted 0 times (--pexen-max-reboots=0)*"])
 
 
-def test_bad_journals_are_one_line_errors_and_stay_untouched(pytester: pytest.Pytester,
-                                                           runs: Path) -> None:
+def test_bad_journals_are_one_line_errors_and_stay_untouched(
+    pytester: pytest.Pytester, runs: Path
+) -> None:
     pytester.makepyfile(test_s="def test_a(): pass\ndef test_b(): pass\n")
     assert run(pytester).ret == 0
     state = pytester.path / "state.jsonl"
     before = state.read_bytes()
     other = run(pytester, "--pexen-resume", "-k", "test_a")
     assert other.ret == pytest.ExitCode.USAGE_ERROR
-    other.stderr.fnmatch_lines(["ERROR: pexen: the journal */state.jsonl is of another run "
-                                "(it selected 2 tests, this run 1; test_s.py::test_b is not "
-                                "selected now)*"])
+    other.stderr.fnmatch_lines(
+        [
+            "ERROR: pexen: the journal */state.jsonl is of another run "
+            "(it selected 2 tests, this run 1; test_s.py::test_b is not "
+            "selected now)*"
+        ]
+    )
     assert "Traceback" not in other.stderr.str() + other.stdout.str()
     assert state.read_bytes() == before
     parallel = run(pytester, "--pexen-resume", "-k", "test_a", "-n", "2")
@@ -373,8 +412,9 @@ def test_bad_journals_are_one_line_errors_and_stay_untouched(pytester: pytest.Py
     state.write_text("garbage\n" + before.decode())
     corrupt = run(pytester, "--pexen-resume")
     assert corrupt.ret == pytest.ExitCode.USAGE_ERROR
-    corrupt.stderr.fnmatch_lines(["ERROR: pexen: --pexen-resume: */state.jsonl:1: not a pexen "
-                                  "journal record"])
+    corrupt.stderr.fnmatch_lines(
+        ["ERROR: pexen: --pexen-resume: */state.jsonl:1: not a pexen journal record"]
+    )
     state.write_bytes(before + b'{"type": "end", "test": "test_s.py::te')  # torn by a kill
     torn = run(pytester, "--pexen-resume")
     assert torn.ret == 0
@@ -382,50 +422,66 @@ def test_bad_journals_are_one_line_errors_and_stay_untouched(pytester: pytest.Py
     assert records(state, "boot")  # appended after the torn line was cut off
 
 
-def test_no_journal_is_a_fresh_run_and_none_writes_nothing(pytester: pytest.Pytester,
-                                                          runs: Path) -> None:
+def test_no_journal_is_a_fresh_run_and_none_writes_nothing(
+    pytester: pytest.Pytester, runs: Path
+) -> None:
     pytester.makepyfile(test_s="def test_a(): pass\n")
     fresh = run(pytester, "--pexen-resume")
     assert fresh.ret == 0
-    fresh.stdout.fnmatch_lines(["pexen: --pexen-resume: no journal at *state.jsonl; "
-                                "starting a fresh run"])
+    fresh.stdout.fnmatch_lines(
+        ["pexen: --pexen-resume: no journal at *state.jsonl; starting a fresh run"]
+    )
     result = pytester.runpytest_subprocess("-p", "pexen", "--pexen-state=none")
     assert result.ret == 0
     assert not (pytester.path / ".pytest_cache" / "d" / "pexen").exists()
     default = pytester.runpytest_subprocess("-p", "pexen")
     assert default.ret == 0
     assert records(pytester.path / ".pytest_cache" / "d" / "pexen" / "state.jsonl", "end")
-    nocache = pytester.runpytest_subprocess("-p", "pexen", "-p", "no:cacheprovider",
-                                            "--pexen-resume")
+    nocache = pytester.runpytest_subprocess(
+        "-p", "pexen", "-p", "no:cacheprovider", "--pexen-resume"
+    )
     assert nocache.ret == pytest.ExitCode.USAGE_ERROR
-    nocache.stderr.fnmatch_lines(["ERROR: pexen: --pexen-resume: there is no journal (the "
-                                  "cache provider is disabled and no --pexen-state is given)"])
+    nocache.stderr.fnmatch_lines(
+        [
+            "ERROR: pexen: --pexen-resume: there is no journal (the "
+            "cache provider is disabled and no --pexen-state is given)"
+        ]
+    )
 
 
-def test_follow_and_summary_while_the_run_goes_on(pytester: pytest.Pytester,
-                                                 runs: Path) -> None:
-    pytester.makepyfile(test_s="""
+def test_follow_and_summary_while_the_run_goes_on(pytester: pytest.Pytester, runs: Path) -> None:
+    pytester.makepyfile(
+        test_s="""
         import time, pytest
         @pytest.mark.parametrize("i", range(5))
         def test_t(i):
             time.sleep(0.1)
             assert i != 3
-    """)
+    """
+    )
     state = pytester.path / "state.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "pexen", f"--pexen-state={state}", "-q"],
-        cwd=pytester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=pytester.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        seen = [(r["type"], r.get("test"), r.get("outcome"))
-                for r in journal.follow(state, poll=0.02, timeout=60)]
+        seen = [
+            (r["type"], r.get("test"), r.get("outcome"))
+            for r in journal.follow(state, poll=0.02, timeout=60)
+        ]
     finally:
         proc.wait(60)
     assert seen[0][0] == "run" and seen[-1][0] == "stop"
     ends = [(test, outcome) for kind, test, outcome in seen if kind == "end"]
-    assert ends == [(f"test_s.py::test_t[{i}]", "fail" if i == 3 else "pass")
-                    for i in range(5)]
-    summary = subprocess.run([sys.executable, "-m", "pytest_pexen.journal", str(state)],
-                             capture_output=True, text=True, check=False)
+    assert ends == [(f"test_s.py::test_t[{i}]", "fail" if i == 3 else "pass") for i in range(5)]
+    summary = subprocess.run(
+        [sys.executable, "-m", "pytest_pexen.journal", str(state)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert summary.returncode == 1
     lines = summary.stdout.splitlines()
     assert lines[0].endswith(": 5 tests")
@@ -433,9 +489,11 @@ def test_follow_and_summary_while_the_run_goes_on(pytester: pytest.Pytester,
     assert lines[-1] == "5 of 5 tests finished: 1 fail, 4 pass; stopped: finished"
 
 
-def test_records_carry_outcomes_results_and_shared_state(pytester: pytest.Pytester,
-                                                        runs: Path) -> None:
-    pytester.makepyfile(test_s="""
+def test_records_carry_outcomes_results_and_shared_state(
+    pytester: pytest.Pytester, runs: Path
+) -> None:
+    pytester.makepyfile(
+        test_s="""
         import pytest_pexen as pexen
         @pexen.provides("db")
         def test_p(pexen_shared, pexen_results):
@@ -444,7 +502,8 @@ def test_records_carry_outcomes_results_and_shared_state(pytester: pytest.Pytest
         @pexen.requires("db")
         def test_d():
             pass
-    """)
+    """
+    )
     assert run(pytester).ret == 0
     header, *rest = list(journal.read(pytester.path / "state.jsonl"))
     assert header["type"] == "run" and header["format"] == journal.FORMAT
@@ -459,47 +518,90 @@ def test_records_carry_outcomes_results_and_shared_state(pytester: pytest.Pytest
 
 
 times = st.floats(min_value=0, max_value=4e9, allow_nan=False)
-phases = st.lists(st.tuples(st.sampled_from(["setup", "call", "teardown"]), times, times,
-                            times).map(list), max_size=3)
+phases = st.lists(
+    st.tuples(st.sampled_from(["setup", "call", "teardown"]), times, times, times).map(list),
+    max_size=3,
+)
 
 
-@given(test=st.text(), worker=st.none() | st.text(), boot=st.integers(0, 99), t=times,
-       start=times, duration=times, path=st.text(), lineno=st.none() | st.integers(0, 10**6),
-       name=st.text(), ran=st.none() | st.lists(times, min_size=2, max_size=2), reports=phases)
+@given(
+    test=st.text(),
+    worker=st.none() | st.text(),
+    boot=st.integers(0, 99),
+    t=times,
+    start=times,
+    duration=times,
+    path=st.text(),
+    lineno=st.none() | st.integers(0, 10**6),
+    name=st.text(),
+    ran=st.none() | st.lists(times, min_size=2, max_size=2),
+    reports=phases,
+)
 def test_directly_formatted_records_are_the_json_of_their_fields(
-        test: str, worker: str | None, boot: int, t: float, start: float, duration: float,
-        path: str, lineno: int | None, name: str, ran: list[float] | None,
-        reports: list[list[object]]) -> None:
+    test: str,
+    worker: str | None,
+    boot: int,
+    t: float,
+    start: float,
+    duration: float,
+    path: str,
+    lineno: int | None,
+    name: str,
+    ran: list[float] | None,
+    reports: list[list[object]],
+) -> None:
     """The start and plain end records are formatted without the JSON
     encoder (they are most of the journal's cost): whatever the node id
     holds (quotes, backslashes, any unicode), each is one line of JSON
     with exactly the fields of the general end record."""
     line = journal.start_line(test, t, worker, boot)
     assert "\n" not in line
-    assert json.loads(line) == {"type": "start", "test": test, "t": t, "worker": worker,
-                                "boot": boot}
-    line = journal.plain_end_line(test, t, duration, worker, boot, start, (path, lineno, name),
-                                  ran, reports)
+    assert json.loads(line) == {
+        "type": "start",
+        "test": test,
+        "t": t,
+        "worker": worker,
+        "boot": boot,
+    }
+    line = journal.plain_end_line(
+        test, t, duration, worker, boot, start, (path, lineno, name), ran, reports
+    )
     assert "\n" not in line
     assert json.loads(line) == {
-        "type": "end", "test": test, "t": t, "outcome": "pass", "duration": duration,
-        "results": [], "shared": None, "provides": [], "ok": True, "deps_ok": True,
-        "locks_ok": True, "why": None, "worker": worker, "boot": boot, "start": start,
-        "location": [path, lineno, name], "ran": ran, "reports": reports}
+        "type": "end",
+        "test": test,
+        "t": t,
+        "outcome": "pass",
+        "duration": duration,
+        "results": [],
+        "shared": None,
+        "provides": [],
+        "ok": True,
+        "deps_ok": True,
+        "locks_ok": True,
+        "why": None,
+        "worker": worker,
+        "boot": boot,
+        "start": start,
+        "location": [path, lineno, name],
+        "ran": ran,
+        "reports": reports,
+    }
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
-def test_awkward_node_ids_journal_and_resume(pytester: pytest.Pytester,
-                                              xdist: list[str]) -> None:
+def test_awkward_node_ids_journal_and_resume(pytester: pytest.Pytester, xdist: list[str]) -> None:
     """Parametrize ids with quotes, backslashes and unicode, a failure among
     them: the journal reads back, and a resume reports every test again."""
-    pytester.makepyfile(test_ids="""
+    pytester.makepyfile(
+        test_ids="""
         import pytest
         @pytest.mark.parametrize("v", ['a"b', "c\\\\d", "\u00e9t\u00e9", "\u2603", "x y"],
                                  ids=lambda v: v)
         def test_v(v):
             assert v != "x y"
-    """)
+    """
+    )
     first = run(pytester, *xdist)
     first.assert_outcomes(passed=4, failed=1)
     ended = journal.load(pytester.path / "state.jsonl").ended
@@ -511,12 +613,15 @@ def test_awkward_node_ids_journal_and_resume(pytester: pytest.Pytester,
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
-def test_executable_test_reboots_with_pexen_reboot(pytester: pytest.Pytester, runs: Path,
-                                                  xdist: list[str]) -> None:
+def test_executable_test_reboots_with_pexen_reboot(
+    pytester: pytest.Pytester, runs: Path, xdist: list[str]
+) -> None:
     script = pytester.path / "upgrade.sh"
-    script.write_text('#!/bin/sh\necho "boot$PEXEN_BOOT_COUNT" >> "$RUNS"\n'
-                      'if [ "$PEXEN_BOOT_COUNT" = 0 ]; then\n'
-                      '  pexen-reboot\n  echo after-reboot >> "$RUNS"\nfi\n')
+    script.write_text(
+        '#!/bin/sh\necho "boot$PEXEN_BOOT_COUNT" >> "$RUNS"\n'
+        'if [ "$PEXEN_BOOT_COUNT" = 0 ]; then\n'
+        '  pexen-reboot\n  echo after-reboot >> "$RUNS"\nfi\n'
+    )
     script.chmod(0o755)
     pytester.makepyfile(test_py="def test_py(): pass\n")
     first = run(pytester, "--pexen-exec", *xdist, "--pexen-reboot-cmd=true")

@@ -139,10 +139,12 @@ def test_uncontrolled_failure_leaves_deps_and_locks(pool_cls: type[ThreadWorkerP
     assert "stays locked" in reasons[waiter]
 
 
-@pytest.mark.parametrize(("deps_ok", "locks_ok"), [(True, True), (True, False),
-                                                   (False, True), (False, False)])
-def test_task_fail_error_flags(pool_cls: type[ThreadWorkerPool], deps_ok: bool,
-                               locks_ok: bool) -> None:
+@pytest.mark.parametrize(
+    ("deps_ok", "locks_ok"), [(True, True), (True, False), (False, True), (False, False)]
+)
+def test_task_fail_error_flags(
+    pool_cls: type[ThreadWorkerPool], deps_ok: bool, locks_ok: bool
+) -> None:
     failing = task(tasks.controlled, deps_ok, locks_ok, provides=["dep"], claims=["lock"])
     dependent = task(tasks.ret_1234, requires=["dep"])
     waiter = task(tasks.ret_1234, claims=["lock"])

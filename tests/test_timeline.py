@@ -20,8 +20,10 @@ from pytest_pexen.timeline import OUTCOMES, critical_path
 
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
 needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="headless Chromium is not installed (Debian: apt-get install "
-                             "chromium; CI installs it, see README.md)")
+    CHROMIUM is None,
+    reason="headless Chromium is not installed (Debian: apt-get install "
+    "chromium; CI installs it, see README.md)",
+)
 
 SUITE = """
 import time
@@ -73,17 +75,31 @@ def chromium(page: Path, *args: str, test: str | None = None) -> str:
     url = page.resolve().as_uri() + (f"#test={test}" if test else "")
     with tempfile.TemporaryDirectory() as profile:
         done = subprocess.run(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", f"--user-data-dir={profile}", *args, url],
-            capture_output=True, text=True, timeout=120, check=True)
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                *args,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
     return done.stdout
 
 
 def page_data(text: str) -> dict[str, Any]:
     """The data the page's script draws from (the JSON it carries)."""
-    found = re.search(r'<script type="application/json" id="pexen-data">(.*?)</script>', text,
-                      re.S)
+    found = re.search(r'<script type="application/json" id="pexen-data">(.*?)</script>', text, re.S)
     assert found is not None
     data: dict[str, Any] = json.loads(found.group(1))
     return data
@@ -112,14 +128,16 @@ def test_xdist_page_in_chromium(pytester: pytest.Pytester) -> None:
     summary numbers the journal gives, the critical path, sub-results and
     why a test waited, as the page's script drew them."""
     pytester.makepyfile(test_suite=SUITE)
-    result = pytester.runpytest_subprocess("-p", "pexen", "-n", "2", "--pexen-state=state.jsonl",
-                                           "--pexen-timeline=page.html")
+    result = pytester.runpytest_subprocess(
+        "-p", "pexen", "-n", "2", "--pexen-state=state.jsonl", "--pexen-timeline=page.html"
+    )
     result.assert_outcomes(passed=9, failed=1)
     result.stdout.fnmatch_lines(["pexen: timeline written to *page.html: makespan *"])
     page = pytester.path / "page.html"
     text = page.read_text()
-    assert not re.search(r"""(src|href)\s*=|<link|@import|url\(\s*['"]?\w+:""", text), \
+    assert not re.search(r"""(src|href)\s*=|<link|@import|url\(\s*['"]?\w+:""", text), (
         "the page must not load anything"
+    )
     records = list(journal.read(pytester.path / "state.jsonl"))
     ended = ends(pytester.path / "state.jsonl")
     starts = [r["t"] for r in records if r["type"] == "start"]
@@ -136,8 +154,10 @@ def test_xdist_page_in_chromium(pytester: pytest.Pytester) -> None:
     data = page_data(full)
     bars = re.findall(r'<b class="bar o(\d)((?: [\w-]+)*)" data-i="(\d+)"', dom)
     assert len(bars) == len(ended) == 10
-    shown = {data["tests"][data["bars"][int(n)][0]]: (OUTCOMES[int(o)], "cp" in classes.split())
-             for o, classes, n in bars}
+    shown = {
+        data["tests"][data["bars"][int(n)][0]]: (OUTCOMES[int(o)], "cp" in classes.split())
+        for o, classes, n in bars
+    }
     assert {t: o for t, (o, _) in shown.items()} == {t: r["outcome"] for t, r in ended.items()}
     assert shown[c] == ("warn", True)
     assert {t for t, (_, cp) in shown.items() if cp} == set(chain)
@@ -156,11 +176,11 @@ def test_xdist_page_in_chromium(pytester: pytest.Pytester) -> None:
     assert "warn slow disk" in panel and "pass rows" in panel
 
     # the later of two claimers waited for the lock (drawn the way the provider is)
-    first, second = sorted(("test_suite.py::test_lab1", "test_suite.py::test_lab2"),
-                           key=lambda t: ended[t]["t"])
+    first, second = sorted(
+        ("test_suite.py::test_lab1", "test_suite.py::test_lab2"), key=lambda t: ended[t]["t"]
+    )
     n = next(n for n, bar in enumerate(data["bars"]) if data["tests"][bar[0]] == second)
-    assert [w[:3] for w in data["waits"][str(n)]] == [["lock", "lab",
-                                                       data["tests"].index(first)]]
+    assert [w[:3] for w in data["waits"][str(n)]] == [["lock", "lab", data["tests"].index(first)]]
 
     shot = pytester.path / "timeline.png"
     chromium(page, f"--screenshot={shot}", "--window-size=1400,700", test=c)
@@ -178,7 +198,8 @@ def test_serial_without_journal_file(pytester: pytest.Pytester) -> None:
     assert [lane for lane, _ in data["lanes"]] == ["main"]
     assert len(data["bars"]) == 10
     assert [data["tests"][t] for t in data["critical"]] == [
-        f"test_suite.py::test_{x}" for x in "abc"]
+        f"test_suite.py::test_{x}" for x in "abc"
+    ]
     assert not list(pytester.path.rglob("*.jsonl"))
 
 
@@ -186,7 +207,8 @@ def test_resumed_run_has_every_boot(pytester: pytest.Pytester) -> None:
     """A test reboots the machine: after --pexen-resume the page shows both
     boots, the attempt that asked for the reboot and the one that passed;
     the page made afterwards from the journal is the very same page."""
-    pytester.makepyfile(test_boot="""
+    pytester.makepyfile(
+        test_boot="""
         import pytest_pexen as pexen
 
         def test_first():
@@ -198,18 +220,29 @@ def test_resumed_run_has_every_boot(pytester: pytest.Pytester) -> None:
 
         def test_last():
             pass
-    """)
-    args = ["-p", "pexen", "--pexen-state=state.jsonl", "--pexen-reboot-cmd=true",
-            "--pexen-timeline=page.html"]
+    """
+    )
+    args = [
+        "-p",
+        "pexen",
+        "--pexen-state=state.jsonl",
+        "--pexen-reboot-cmd=true",
+        "--pexen-timeline=page.html",
+    ]
     assert pytester.runpytest_subprocess(*args).ret == pytest.ExitCode.INTERRUPTED
     assert len(page_data((pytester.path / "page.html").read_text())["boots"]) == 1
     pytester.runpytest_subprocess(*args, "--pexen-resume").assert_outcomes(passed=3)
     page = (pytester.path / "page.html").read_text()
     data = page_data(page)
-    attempts = [(data["tests"][b[0]].rpartition("::")[2], OUTCOMES[b[4]], b[6])
-                for b in data["bars"]]
-    assert attempts == [("test_first", "pass", 0), ("test_boot", "reboot", 0),
-                        ("test_boot", "pass", 1), ("test_last", "pass", 1)]
+    attempts = [
+        (data["tests"][b[0]].rpartition("::")[2], OUTCOMES[b[4]], b[6]) for b in data["bars"]
+    ]
+    assert attempts == [
+        ("test_first", "pass", 0),
+        ("test_boot", "reboot", 0),
+        ("test_boot", "pass", 1),
+        ("test_last", "pass", 1),
+    ]
     rebooted = data["bars"][1]  # from its start until it asked for the reboot
     assert rebooted[8] == rebooted[2] < rebooted[3]
     spans = [0.0, 0.0]
@@ -224,11 +257,15 @@ def test_resumed_run_has_every_boot(pytester: pytest.Pytester) -> None:
             spans[boot] = record["t"] - first
     assert [b[2] for b in data["boots"]] == pytest.approx(spans, abs=1e-6)
     assert re.search(r'id="makespan" data-value="([^"]+)"', page).group(1) == str(  # type: ignore[union-attr]
-        round(sum(spans), 6))
+        round(sum(spans), 6)
+    )
 
-    done = subprocess.run([sys.executable, "-m", "pytest_pexen.journal", "state.jsonl",
-                           "--timeline", "again.html"], cwd=pytester.path,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_pexen.journal", "state.jsonl", "--timeline", "again.html"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("timeline written to again.html: makespan ")
     assert (pytester.path / "again.html").read_text() == page
@@ -241,19 +278,27 @@ def test_bad_input_is_one_line(pytester: pytest.Pytester) -> None:
     (pytester.path / "dir.html").mkdir()
     result = pytester.runpytest_subprocess("-p", "pexen", "--pexen-timeline=dir.html")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: pexen: cannot write the timeline page "
-                                 "--pexen-timeline=*dir.html: it is a directory; *"])
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: pexen: cannot write the timeline page "
+            "--pexen-timeline=*dir.html: it is a directory; *"
+        ]
+    )
 
     def cli(journal_path: str, page: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "pytest_pexen.journal", journal_path,
-                               "--timeline", page], cwd=pytester.path, capture_output=True,
-                              text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "pytest_pexen.journal", journal_path, "--timeline", page],
+            cwd=pytester.path,
+            capture_output=True,
+            text=True,
+        )
 
     header = '{"type":"run","format":1,"id":"x","t":0,"tests":["test_one.py::test_one"]}'
     (pytester.path / "state.jsonl").write_text(header + "\n")
     (pytester.path / "plain.txt").write_text("not a journal\n")
     (pytester.path / "broken.jsonl").write_text(
-        header + '\n{"type":"start","test":"test_one.py::test_one","t":"soon"}\n')
+        header + '\n{"type":"start","test":"test_one.py::test_one","t":"soon"}\n'
+    )
     for done, says in [
         (cli("plain.txt", "page.html"), "pexen journal: plain.txt:1: not a pexen journal record"),
         (cli("broken.jsonl", "page.html"), "pexen journal: a start record without a number 't'"),
@@ -280,5 +325,6 @@ def test_critical_path_across_groups() -> None:
     vm_first = {"d": [[], [], [], [], 0, "vm"], "b": [[], [], [], [], 0, None]}
     assert critical_path(vm_first, ["vm", None], durations) == (["d", "b"], 3.5)
     with pytest.raises(journal.JournalError, match="dependency cycle"):
-        critical_path({"a": [["y"], ["x"], [], [], 0, None], "b": [["x"], ["y"], [], [], 0, None]},
-                      [None], {})
+        critical_path(
+            {"a": [["y"], ["x"], [], [], 0, None], "b": [["x"], ["y"], [], [], 0, None]}, [None], {}
+        )

@@ -55,8 +55,9 @@ def test_after():
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "pexen", "--pexen-state=state.jsonl", *args,
-                                         timeout=120)
+    return pytester.runpytest_subprocess(
+        "-p", "pexen", "--pexen-state=state.jsonl", *args, timeout=120
+    )
 
 
 @pytest.fixture
@@ -72,25 +73,28 @@ def ran(runs: Path) -> list[str]:
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_python_level_hangs_fail_in_process_and_the_run_goes_on(
-        pytester: pytest.Pytester, xdist: list[str]) -> None:
+    pytester: pytest.Pytester, xdist: list[str]
+) -> None:
     pytester.makeini("[pytest]\npexen_timeout = 1\n")  # the marker's 1.5 wins
     pytester.makepyfile(test_h=HANGS)
     result = run(pytester, *xdist)
     result.assert_outcomes(failed=3, passed=102, errors=1)
-    result.stdout.fnmatch_lines_random([
-        "Timeout: test_h.py::test_sleep exceeded 1 s (setup+call+teardown)",
-        "Timeout: test_h.py::test_busy_loop_with_the_signal_blocked exceeded 1 s *",
-        "Timeout: test_h.py::test_child_that_never_exits exceeded 1.5 s *",
-        "Timeout: test_h.py::test_teardown_hangs exceeded 1 s *",
-        "ERROR test_h.py::test_teardown_hangs - Failed: Timeout: *",
-        # the stack of the main thread starts at the test and shows where it hung
-        "--- stack of MainThread (thread *) ---",
-        '  File "*test_h.py", line *, in test_sleep',
-        "    time.sleep(60)",
-        '  File "*test_h.py", line *, in slow_teardown',
-        '  File "*test_h.py", line *, in test_child_that_never_exits',
-        '  File "*subprocess.py", line *',
-    ])
+    result.stdout.fnmatch_lines_random(
+        [
+            "Timeout: test_h.py::test_sleep exceeded 1 s (setup+call+teardown)",
+            "Timeout: test_h.py::test_busy_loop_with_the_signal_blocked exceeded 1 s *",
+            "Timeout: test_h.py::test_child_that_never_exits exceeded 1.5 s *",
+            "Timeout: test_h.py::test_teardown_hangs exceeded 1 s *",
+            "ERROR test_h.py::test_teardown_hangs - Failed: Timeout: *",
+            # the stack of the main thread starts at the test and shows where it hung
+            "--- stack of MainThread (thread *) ---",
+            '  File "*test_h.py", line *, in test_sleep',
+            "    time.sleep(60)",
+            '  File "*test_h.py", line *, in slow_teardown',
+            '  File "*test_h.py", line *, in test_child_that_never_exits',
+            '  File "*subprocess.py", line *',
+        ]
+    )
     output = result.stdout.str()
     assert "crashed" not in output and "replacing" not in output  # no worker was lost
     assert "INTERNALERROR" not in output
@@ -119,8 +123,9 @@ def test_next3():
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
-def test_session_limit_skips_the_rest_and_fails_the_run(pytester: pytest.Pytester,
-                                                         xdist: list[str]) -> None:
+def test_session_limit_skips_the_rest_and_fails_the_run(
+    pytester: pytest.Pytester, xdist: list[str]
+) -> None:
     """test_long runs over the 2 s session limit (or, if the workers took
     that long to start, is skipped too): no test starts after it."""
     pytester.makepyfile(test_s=SESSION)
@@ -130,11 +135,17 @@ def test_session_limit_skips_the_rest_and_fails_the_run(pytester: pytest.Pyteste
     assert outcomes.get("skipped", 0) >= 3 and not outcomes.get("failed")
     assert outcomes.get("skipped", 0) + outcomes.get("passed", 0) == 4
     lines = result.stdout.lines
-    said = [line for line in lines if line.startswith("SKIPPED [1] test_s.py:")
-            and line.endswith(": pexen: session time limit of 2 s reached")]
+    said = [
+        line
+        for line in lines
+        if line.startswith("SKIPPED [1] test_s.py:")
+        and line.endswith(": pexen: session time limit of 2 s reached")
+    ]
     assert len(said) == outcomes["skipped"]
-    assert (f"pexen: session time limit of 2 s reached: {outcomes['skipped']} tests not run "
-            "(reported skipped)") in lines
+    assert (
+        f"pexen: session time limit of 2 s reached: {outcomes['skipped']} tests not run "
+        "(reported skipped)"
+    ) in lines
     if not xdist:  # a test running at the limit runs to its end
         result.assert_outcomes(passed=1, skipped=3)
 
@@ -168,23 +179,26 @@ def test_last():
 
 
 def test_stubborn_hang_stops_the_run_and_resume_continues_after_it(
-        pytester: pytest.Pytester, runs: Path) -> None:
+    pytester: pytest.Pytester, runs: Path
+) -> None:
     pytester.makepyfile(test_s=STUBBORN)
     first = run(pytester)
     assert first.ret == pytest.ExitCode.TESTS_FAILED
     assert ran(runs) == ["first", "stubborn0"]
-    first.stdout.fnmatch_lines([
-        "*test_s.py::test_stubborn (timed out)*",
-        "Timeout: test_s.py::test_stubborn exceeded 1 s (setup+call+teardown)",
-        "*in test_stubborn",
-        "    time.sleep(60)*",
-        "It did not stop within 1 s of its limit (stuck in C code, or with signals blocked), "
-        "so pexen stopped the run.",
-        "*Captured stdout before the timeout*",
-        "before the hang",
-        "pexen: test_s.py::test_stubborn timed out and did not stop; the run stops here. "
-        "Run the same pytest command with --pexen-resume to continue after it*",
-    ])
+    first.stdout.fnmatch_lines(
+        [
+            "*test_s.py::test_stubborn (timed out)*",
+            "Timeout: test_s.py::test_stubborn exceeded 1 s (setup+call+teardown)",
+            "*in test_stubborn",
+            "    time.sleep(60)*",
+            "It did not stop within 1 s of its limit (stuck in C code, or with signals blocked), "
+            "so pexen stopped the run.",
+            "*Captured stdout before the timeout*",
+            "before the hang",
+            "pexen: test_s.py::test_stubborn timed out and did not stop; the run stops here. "
+            "Run the same pytest command with --pexen-resume to continue after it*",
+        ]
+    )
     state = journal.load(pytester.path / "state.jsonl")
     end = state.ended["test_s.py::test_stubborn"]
     assert (end["outcome"], end["why"]) == ("fail", "timed out")
@@ -194,11 +208,13 @@ def test_stubborn_hang_stops_the_run_and_resume_continues_after_it(
     assert second.ret == pytest.ExitCode.TESTS_FAILED
     assert ran(runs) == ["first", "stubborn0", "last"]  # not run again
     second.assert_outcomes(passed=2, failed=1, skipped=1)
-    second.stdout.fnmatch_lines_random([
-        "*test_stubborn FAILED (resumed)*",
-        "Timeout: test_s.py::test_stubborn exceeded 1 s (setup+call+teardown)",
-        "SKIPPED * 'db' not provided: test_s.py::test_stubborn timed out",
-    ])
+    second.stdout.fnmatch_lines_random(
+        [
+            "*test_stubborn FAILED (resumed)*",
+            "Timeout: test_s.py::test_stubborn exceeded 1 s (setup+call+teardown)",
+            "SKIPPED * 'db' not provided: test_s.py::test_stubborn timed out",
+        ]
+    )
 
 
 GIL = """
@@ -220,7 +236,8 @@ def test_last():
 
 
 def test_hang_holding_the_gil_is_stopped_by_faulthandler_and_resumed(
-        pytester: pytest.Pytester, runs: Path) -> None:
+    pytester: pytest.Pytester, runs: Path
+) -> None:
     pytester.makepyfile(test_g=GIL)
     first = run(pytester)
     assert first.ret == 1
@@ -230,12 +247,14 @@ def test_hang_holding_the_gil_is_stopped_by_faulthandler_and_resumed(
     assert second.ret == pytest.ExitCode.TESTS_FAILED
     assert ran(runs) == ["gil", "last"]
     second.assert_outcomes(passed=1, failed=1)
-    second.stdout.fnmatch_lines_random([
-        "Timeout: test_g.py::test_holds_the_gil exceeded its time limit and did not stop: it "
-        "held the GIL in C code, *so faulthandler stopped the run * s after the test started.",
-        "Stacks of all threads then (faulthandler):",
-        '  File "*test_g.py", line 11 in test_holds_the_gil',
-    ])
+    second.stdout.fnmatch_lines_random(
+        [
+            "Timeout: test_g.py::test_holds_the_gil exceeded its time limit and did not stop: it "
+            "held the GIL in C code, *so faulthandler stopped the run * s after the test started.",
+            "Stacks of all threads then (faulthandler):",
+            '  File "*test_g.py", line 11 in test_holds_the_gil',
+        ]
+    )
     # the journal has it now, and the dump is gone
     ended = journal.load(pytester.path / "state.jsonl").ended
     assert ended["test_g.py::test_holds_the_gil"]["why"] == "timed out"
@@ -284,22 +303,27 @@ def test_stuck_workers_are_replaced_their_locks_released(pytester: pytest.Pytest
     pytester.makepyfile(test_w=WORKERS)
     result = run(pytester, "-n", "2", "-rs")
     result.assert_outcomes(failed=2, passed=2, skipped=2)
-    result.stdout.fnmatch_lines_random([
-        "replacing crashed worker gw*",
-        "*_ test_signals_blocked _*",
-        "Timeout: test_w.py::test_signals_blocked exceeded 1 s (setup+call+teardown)",
-        "*in test_signals_blocked",
-        "*_ test_holds_the_gil _*",
-        "Timeout: test_w.py::test_holds_the_gil exceeded 1 s (setup+call+teardown)",
-        "It did not stop within 1.5 s of its limit, so pexen killed its worker 'gw*' (no stack "
-        "could be taken: C code holding the GIL, or a worker not running at all).",
-        "SKIPPED * 'a' not provided: test_w.py::test_signals_blocked timed out",
-        "SKIPPED * 'b' not provided: test_w.py::test_holds_the_gil timed out",
-    ])
+    result.stdout.fnmatch_lines_random(
+        [
+            "replacing crashed worker gw*",
+            "*_ test_signals_blocked _*",
+            "Timeout: test_w.py::test_signals_blocked exceeded 1 s (setup+call+teardown)",
+            "*in test_signals_blocked",
+            "*_ test_holds_the_gil _*",
+            "Timeout: test_w.py::test_holds_the_gil exceeded 1 s (setup+call+teardown)",
+            "It did not stop within 1.5 s of its limit, so pexen killed its worker 'gw*' (no stack "
+            "could be taken: C code holding the GIL, or a worker not running at all).",
+            "SKIPPED * 'a' not provided: test_w.py::test_signals_blocked timed out",
+            "SKIPPED * 'b' not provided: test_w.py::test_holds_the_gil timed out",
+        ]
+    )
     # it exits by itself, or is killed if the controller's clock got there first
-    assert ("It did not stop within 1 s of its limit (stuck in C code, or with signals "
-            "blocked), so its worker 'gw" in result.stdout.str()
-            or result.stdout.str().count("so pexen killed its worker") == 2)
+    assert (
+        "It did not stop within 1 s of its limit (stuck in C code, or with signals "
+        "blocked), so its worker 'gw"
+        in result.stdout.str()
+        or result.stdout.str().count("so pexen killed its worker") == 2
+    )
     ended = journal.load(pytester.path / "state.jsonl").ended
     assert ended["test_w.py::test_holds_the_gil"]["why"] == "timed out"
     assert ended["test_w.py::test_lab_after"]["outcome"] == "pass"
@@ -307,7 +331,8 @@ def test_stuck_workers_are_replaced_their_locks_released(pytester: pytest.Pytest
 
 def test_pytest_timeout_and_pexen_the_shorter_limit_wins(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\npexen_timeout = 100\n")
-    pytester.makepyfile(test_t="""
+    pytester.makepyfile(
+        test_t="""
         import time
         import pytest
         import pytest_pexen as pexen
@@ -322,41 +347,63 @@ def test_pytest_timeout_and_pexen_the_shorter_limit_wins(pytester: pytest.Pytest
 
         def test_option_over_ini():
             time.sleep(60)
-    """)
+    """
+    )
     result = run(pytester, "-p", "timeout", "--timeout=30", "--pexen-timeout=1.5")
     result.assert_outcomes(failed=3)
-    result.stdout.fnmatch_lines_random([
-        "Timeout: test_t.py::test_pexen_shorter exceeded 1 s (setup+call+teardown)",
-        "E       Failed: Timeout (>1.0s) from pytest-timeout.",
-        "Timeout: test_t.py::test_option_over_ini exceeded 1.5 s (setup+call+teardown)",
-    ])
+    result.stdout.fnmatch_lines_random(
+        [
+            "Timeout: test_t.py::test_pexen_shorter exceeded 1 s (setup+call+teardown)",
+            "E       Failed: Timeout (>1.0s) from pytest-timeout.",
+            "Timeout: test_t.py::test_option_over_ini exceeded 1.5 s (setup+call+teardown)",
+        ]
+    )
     # Only the test whose pytest-timeout limit is the shorter one fails from it
     # (the short summary repeats messages untruncated when CI is set, so count
     # the failure sections' "E" lines).
-    failed_by_pytest_timeout = [line for line in result.stdout.lines
-                                if line.startswith("E ") and "from pytest-timeout" in line]
+    failed_by_pytest_timeout = [
+        line
+        for line in result.stdout.lines
+        if line.startswith("E ") and "from pytest-timeout" in line
+    ]
     assert len(failed_by_pytest_timeout) == 1
 
 
 def test_the_debugger_stops_the_clock(pytester: pytest.Pytester) -> None:
     """Two seconds spent in pdb do not count against a 1 s limit."""
-    pytester.makepyfile(test_d="""
+    pytester.makepyfile(
+        test_d="""
         import pytest_pexen as pexen
 
         @pexen.timeout(1)
         def test_debugged():
             breakpoint()
-    """)
-    result = pytester.run(sys.executable, "-m", "pytest", "-p", "pexen", "-s", "test_d.py",
-                          timeout=60, stdin=b"import time; time.sleep(2)\nc\n")
+    """
+    )
+    result = pytester.run(
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "pexen",
+        "-s",
+        "test_d.py",
+        timeout=60,
+        stdin=b"import time; time.sleep(2)\nc\n",
+    )
     result.assert_outcomes(passed=1)
     assert "Timeout" not in result.stdout.str()
 
 
 def test_bad_limits_are_one_line_usage_errors(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_a="def test_a(): pass\n")
-    for bad in ("--pexen-timeout=-1", "--pexen-timeout=abc", "--pexen-session-timeout=0",
-                "--pexen-timeout-grace=nan", "--pexen-timeout=inf"):
+    for bad in (
+        "--pexen-timeout=-1",
+        "--pexen-timeout=abc",
+        "--pexen-session-timeout=0",
+        "--pexen-timeout-grace=nan",
+        "--pexen-timeout=inf",
+    ):
         result = pytester.runpytest("-p", "pexen", bad)
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         said = [line for line in result.stderr.lines if line.strip()]
@@ -365,8 +412,9 @@ def test_bad_limits_are_one_line_usage_errors(pytester: pytest.Pytester) -> None
     result = pytester.runpytest("-p", "pexen")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     said = [line for line in result.stderr.lines if line.strip()]
-    assert said == ["ERROR: pexen: ini option pexen_timeout=soon: give a positive number of "
-                    "seconds"]
+    assert said == [
+        "ERROR: pexen: ini option pexen_timeout=soon: give a positive number of seconds"
+    ]
 
 
 def test_no_timer_without_limits(pytester: pytest.Pytester) -> None:
@@ -389,8 +437,7 @@ def test_executable_test_header_limit(pytester: pytest.Pytester) -> None:
     the run goes on."""
     suite = pytester.mkdir("suite")
     hang = suite / "hang.sh"
-    hang.write_text("#!/bin/sh\n# pexen: timeout=1\nsleep 60 &\necho $! > child.pid\n"
-                    "sleep 60\n")
+    hang.write_text("#!/bin/sh\n# pexen: timeout=1\nsleep 60 &\necho $! > child.pid\nsleep 60\n")
     ok = suite / "ok.sh"
     ok.write_text("#!/bin/sh\nexit 0\n")
     for path in (hang, ok):

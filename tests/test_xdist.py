@@ -64,7 +64,8 @@ def test_chain_runs_in_order_across_workers(pytester: pytest.Pytester, span_log:
 
 
 def test_diamond_and_claims(pytester: pytest.Pytester, span_log: Path) -> None:
-    pytester.makepyfile(test_d="""
+    pytester.makepyfile(
+        test_d="""
         import time, pytest_pexen as pexen
         @pexen.provides("base")
         def test_base(): time.sleep(0.1)
@@ -82,7 +83,8 @@ def test_diamond_and_claims(pytester: pytest.Pytester, span_log: Path) -> None:
         def test_user1(): time.sleep(0.2)
         @pexen.uses("lab")
         def test_user2(): time.sleep(0.2)
-    """)
+    """
+    )
     result = run(pytester, "--dist", "pexen", "-n", "4")
     result.assert_outcomes(passed=6)
     s = spans(span_log)
@@ -98,7 +100,8 @@ def test_diamond_and_claims(pytester: pytest.Pytester, span_log: Path) -> None:
 
 
 def test_failure_skips_dependents_with_reason(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_f="""
+    pytester.makepyfile(
+        test_f="""
         import pytest_pexen as pexen
         @pexen.provides("db")
         def test_create(): assert False
@@ -111,18 +114,22 @@ def test_failure_skips_dependents_with_reason(pytester: pytest.Pytester) -> None
         def test_soft(): raise pexen.TaskFailError("meh", deps_ok=True)
         @pexen.requires("soft")
         def test_after_soft(): pass
-    """)
+    """
+    )
     result = run(pytester, "-n", "2", "-rs")
     result.assert_outcomes(failed=2, passed=1, skipped=2)
-    result.stdout.fnmatch_lines([
-        "SKIPPED [[]1[]] test_f.py:4: pexen: 'db' not provided: test_f.py::test_create failed",
-        "SKIPPED [[]1[]] test_f.py:7: pexen: 'web' not provided: test_f.py::test_web did not "
-        "run ('db' not provided: test_f.py::test_create failed)",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED [[]1[]] test_f.py:4: pexen: 'db' not provided: test_f.py::test_create failed",
+            "SKIPPED [[]1[]] test_f.py:7: pexen: 'web' not provided: test_f.py::test_web did not "
+            "run ('db' not provided: test_f.py::test_create failed)",
+        ]
+    )
 
 
 def test_shared_state_crosses_workers(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_s="""
+    pytester.makepyfile(
+        test_s="""
         import os, time, pytest_pexen as pexen
         @pexen.provides("login")
         @pexen.claims("a")
@@ -135,13 +142,15 @@ def test_shared_state_crosses_workers(pytester: pytest.Pytester) -> None:
         def test_use(pexen_shared):
             assert pexen_shared["who"].startswith("gw")
             assert pexen_shared["n"] == 7
-    """)
+    """
+    )
     result = run(pytester, "-n", "2", "--pexen-shared", "n:=7")
     result.assert_outcomes(passed=3)
 
 
 def test_groups_and_priorities(pytester: pytest.Pytester, span_log: Path) -> None:
-    pytester.makepyfile(test_g="""
+    pytester.makepyfile(
+        test_g="""
         import time, pytest_pexen as pexen
         @pexen.group("vm", workers=1)
         def test_vm1(): time.sleep(0.1)
@@ -149,7 +158,8 @@ def test_groups_and_priorities(pytester: pytest.Pytester, span_log: Path) -> Non
         def test_vm2(): time.sleep(0.1)
         def test_plain1(): time.sleep(0.1)
         def test_plain2(): time.sleep(0.1)
-    """)
+    """
+    )
     result = run(pytester, "-n", "2")
     result.assert_outcomes(passed=4)
     s = spans(span_log)
@@ -161,25 +171,31 @@ def test_groups_and_priorities(pytester: pytest.Pytester, span_log: Path) -> Non
 
 
 def test_selection_pull_in_and_errors_under_xdist(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_p="""
+    pytester.makepyfile(
+        test_p="""
         import pytest_pexen as pexen
         @pexen.provides("db")
         def test_create(): pass
         @pexen.requires("db")
         def test_query(): pass
         def test_other(): pass
-    """)
+    """
+    )
     result = run(pytester, "-n", "2", "-k", "query")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines([
-        "pexen: pulled in 1 deselected provider(s):",
-        "  test_p.py::test_create (provides 'db' for test_p.py::test_query)",
-    ])
-    pytester.makepyfile(test_p="""
+    result.stdout.fnmatch_lines(
+        [
+            "pexen: pulled in 1 deselected provider(s):",
+            "  test_p.py::test_create (provides 'db' for test_p.py::test_query)",
+        ]
+    )
+    pytester.makepyfile(
+        test_p="""
         import pytest_pexen as pexen
         @pexen.requires("nothing")
         def test_query(): pass
-    """)
+    """
+    )
     result = run(pytester, "-n", "2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     output = result.stdout.str() + result.stderr.str()
@@ -188,7 +204,8 @@ def test_selection_pull_in_and_errors_under_xdist(pytester: pytest.Pytester) -> 
 
 
 def test_worker_crash_fails_only_its_test(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_c="""
+    pytester.makepyfile(
+        test_c="""
         import os, time, pytest_pexen as pexen
         @pexen.provides("boom")
         @pexen.claims("lab")
@@ -199,22 +216,27 @@ def test_worker_crash_fails_only_its_test(pytester: pytest.Pytester) -> None:
         def test_lab_later(): pass
         def test_free1(): time.sleep(0.1)
         def test_free2(): time.sleep(0.1)
-    """)
+    """
+    )
     result = run(pytester, "-n", "2", "-rs")
     result.assert_outcomes(failed=1, passed=3, skipped=1)
-    result.stdout.fnmatch_lines([
-        "worker 'gw*' crashed while running 'test_c.py::test_crash'",
-        "SKIPPED*'boom' not provided: test_c.py::test_crash crashed (its worker died)*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "worker 'gw*' crashed while running 'test_c.py::test_crash'",
+            "SKIPPED*'boom' not provided: test_c.py::test_crash crashed (its worker died)*",
+        ]
+    )
 
 
 def test_other_dist_mode_warns_once(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_w="""
+    pytester.makepyfile(
+        test_w="""
         import pytest_pexen as pexen
         @pexen.provides("a")
         def test_a(): pass
         def test_b(): pass
-    """)
+    """
+    )
     result = run(pytester, "-n", "2", "--dist", "load", "-W", "error")
     result.assert_outcomes(passed=2, warnings=1)
     assert result.stdout.str().count("--dist load does not enforce pexen ordering") == 1
@@ -222,7 +244,8 @@ def test_other_dist_mode_warns_once(pytester: pytest.Pytester) -> None:
 
 
 def test_unmarked_suite_same_outcomes(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_u="""
+    pytester.makepyfile(
+        test_u="""
         import pytest
         @pytest.fixture(scope="module")
         def res():
@@ -231,7 +254,8 @@ def test_unmarked_suite_same_outcomes(pytester: pytest.Pytester) -> None:
         def test_n(n, res): assert n != 13
         @pytest.mark.skip
         def test_skipped(): pass
-    """)
+    """
+    )
     result = run(pytester, "-n", "2", "-W", "error", "--strict-markers")
     result.assert_outcomes(passed=29, failed=1, skipped=1)
 
@@ -246,7 +270,8 @@ def test_remote_socket_worker(pytester: pytest.Pytester, span_log: Path) -> None
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "execnet.script.socketserver", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 10
@@ -256,7 +281,8 @@ def test_remote_socket_worker(pytester: pytest.Pytester, span_log: Path) -> None
                 break
             except OSError:
                 time.sleep(0.05)
-        pytester.makepyfile(test_r="""
+        pytester.makepyfile(
+            test_r="""
             import time, pytest_pexen as pexen
             @pexen.provides("a")
             @pexen.claims("lab")
@@ -265,14 +291,23 @@ def test_remote_socket_worker(pytester: pytest.Pytester, span_log: Path) -> None
             def test_b(): pass
             @pexen.claims("lab")
             def test_c(): time.sleep(0.2)
-        """)
-        result = run(pytester, "--dist", "pexen", "--tx", f"socket=127.0.0.1:{port}"
-                     f"//chdir={pytester.path}", "--tx", "popen")
+        """
+        )
+        result = run(
+            pytester,
+            "--dist",
+            "pexen",
+            "--tx",
+            f"socket=127.0.0.1:{port}//chdir={pytester.path}",
+            "--tx",
+            "popen",
+        )
         result.assert_outcomes(passed=3)
         s = spans(span_log)
         assert s["test_b"]["start"] >= s["test_a"]["end"]
         overlap = min(s["test_a"]["end"], s["test_c"]["end"]) - max(
-            s["test_a"]["start"], s["test_c"]["start"])
+            s["test_a"]["start"], s["test_c"]["start"]
+        )
         assert overlap <= 0
         assert {s[n]["worker"] for n in s} <= {"gw0", "gw1"}
     finally:
@@ -281,21 +316,28 @@ def test_remote_socket_worker(pytester: pytest.Pytester, span_log: Path) -> None
 
 
 def test_other_dist_mode_bad_marker_is_a_warning(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_w="""
+    pytester.makepyfile(
+        test_w="""
         import pytest
         @pytest.mark.pexen_priority("high")
         def test_a(): pass
-    """)
+    """
+    )
     result = run(pytester, "-n", "2", "--dist", "load")
     result.assert_outcomes(passed=1, warnings=1)
-    result.stdout.fnmatch_lines(["*PexenWarning: pexen: test_w.py::test_a: @pexen_priority "
-                                 "needs an int, got 'high' (not enforced under --dist load)"])
+    result.stdout.fnmatch_lines(
+        [
+            "*PexenWarning: pexen: test_w.py::test_a: @pexen_priority "
+            "needs an int, got 'high' (not enforced under --dist load)"
+        ]
+    )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
 def test_reruns_count_the_last_attempt(pytester: pytest.Pytester) -> None:
     pytest.importorskip("pytest_rerunfailures")
-    pytester.makepyfile(test_r="""
+    pytester.makepyfile(
+        test_r="""
         import pytest_pexen as pexen
         calls = []
         @pexen.provides("x")
@@ -308,20 +350,23 @@ def test_reruns_count_the_last_attempt(pytester: pytest.Pytester) -> None:
         def test_broken(): assert False
         @pexen.requires("y")
         def test_after_broken(): pass
-    """)
+    """
+    )
     result = run(pytester, "-n", "2", "--reruns", "1", "-rs")
     assert result.parseoutcomes() == {"passed": 2, "failed": 1, "skipped": 1, "rerun": 2}
     result.stdout.fnmatch_lines(["*pexen: 'y' not provided: test_r.py::test_broken failed"])
 
 
 def test_graph_file_under_xdist(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_g="""
+    pytester.makepyfile(
+        test_g="""
         import pytest_pexen as pexen
         @pexen.provides("db")
         def test_create(): pass
         @pexen.requires("db")
         def test_query(): pass
-    """)
+    """
+    )
     result = run(pytester, "-n", "2", "--pexen-graph", str(pytester.path / "g.dot"))
     result.assert_outcomes(passed=2)
     dot = (pytester.path / "g.dot").read_text()

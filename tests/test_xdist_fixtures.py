@@ -100,8 +100,9 @@ def test_needs_broken(i): pass
 
 @pytest.mark.parametrize("workers", ["2", "3"])
 @pytest.mark.parametrize("suite", [PLAIN, MARKED], ids=["plain", "marked"])
-def test_session_fixture_once_per_worker(pytester: pytest.Pytester, fixture_log: Path,
-                                         suite: str, workers: str) -> None:
+def test_session_fixture_once_per_worker(
+    pytester: pytest.Pytester, fixture_log: Path, suite: str, workers: str
+) -> None:
     pytester.makepyfile(test_a=suite, test_b=suite)
     for _ in range(RUNS):
         fresh(fixture_log)
@@ -117,8 +118,7 @@ def test_session_fixture_once_per_worker(pytester: pytest.Pytester, fixture_log:
             assert count["module test_b"] <= int(workers)
 
 
-def test_marked_suite_keeps_module_fixtures(pytester: pytest.Pytester,
-                                            fixture_log: Path) -> None:
+def test_marked_suite_keeps_module_fixtures(pytester: pytest.Pytester, fixture_log: Path) -> None:
     """Ten modules of independent (but marked) tests: each worker stays in a
     module while it has tests there, so module setups stay near one each."""
     for m in range(10):
@@ -146,8 +146,10 @@ def res():
 def test_session_teardown_failure_is_reported(pytester: pytest.Pytester, marked: bool) -> None:
     pytester.makeconftest(TEARDOWN_FAILS.format(scope="session"))
     mark = "@pexen.uses('res')\n" if marked else ""
-    pytester.makepyfile(test_t="import pytest_pexen as pexen\n" + "\n".join(
-        f"{mark}def test_{i}(res): pass" for i in range(6)))
+    pytester.makepyfile(
+        test_t="import pytest_pexen as pexen\n"
+        + "\n".join(f"{mark}def test_{i}(res): pass" for i in range(6))
+    )
     pytester.makeini("[pytest]\nfilterwarnings = error\n")
     for _ in range(2):
         result = run(pytester, "-n", "2")
@@ -158,13 +160,15 @@ def test_session_teardown_failure_is_reported(pytester: pytest.Pytester, marked:
         assert outcomes["passed"] == 6
         # one teardown error per worker that set the fixture up, as --dist load
         assert 1 <= outcomes["errors"] <= 2
-        result.stdout.fnmatch_lines(["*ERROR at teardown of test_*",
-                                     "*RuntimeError: teardown of res failed"])
+        result.stdout.fnmatch_lines(
+            ["*ERROR at teardown of test_*", "*RuntimeError: teardown of res failed"]
+        )
 
 
 def test_module_teardown_failure_belongs_to_its_module(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        test_a="import pytest_pexen as pexen\n" + TEARDOWN_FAILS.format(scope="module")
+        test_a="import pytest_pexen as pexen\n"
+        + TEARDOWN_FAILS.format(scope="module")
         + "".join(f"@pexen.uses('a')\ndef test_a{i}(res): pass\n" for i in range(4)),
         test_b="import time, pytest_pexen as pexen\n"
         + "".join(f"@pexen.uses('b')\ndef test_b{i}(): time.sleep(0.05)\n" for i in range(6)),
@@ -212,14 +216,17 @@ def test_crash_in_the_last_teardown_does_not_hang(pytester: pytest.Pytester) -> 
             if os.environ.get("PYTEST_XDIST_WORKER") == "gw0":
                 os._exit(7)
     """)
-    pytester.makepyfile(test_a="""
+    pytester.makepyfile(
+        test_a="""
         import time, pytest_pexen as pexen
         @pexen.uses("r")
         def test_a(): time.sleep(0.1)
         @pexen.uses("r")
         def test_b(): time.sleep(0.3)
-    """)
+    """
+    )
     result = pytester.runpytest_subprocess("-p", "pexen", "-p", "xdist", "-n", "2", timeout=60)
     result.assert_outcomes(passed=2, errors=1)
-    result.stdout.fnmatch_lines(["*ERROR at teardown of test_*",
-                                 "*worker 'gw0' crashed while tearing down the fixtures*"])
+    result.stdout.fnmatch_lines(
+        ["*ERROR at teardown of test_*", "*worker 'gw0' crashed while tearing down the fixtures*"]
+    )

@@ -41,8 +41,9 @@ class BaseFactory:
         """Go back up one level."""
         return self.callpath.pop()
 
-    def callpath_burn(self, obj: Callable[..., Any], name: str = "",
-                      path: list[str] | None = None) -> None:
+    def callpath_burn(
+        self, obj: Callable[..., Any], name: str = "", path: list[str] | None = None
+    ) -> None:
         """Write the callpath (``path`` or the current one, plus ``name``)
         into the metadata of ``obj``."""
         full = list(self.callpath if path is None else path)

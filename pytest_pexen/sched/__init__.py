@@ -26,8 +26,15 @@ if TYPE_CHECKING:
 
 # loaded on first use, so that a pytest run pays only for what it uses (the
 # pools import multiprocessing; a suite without pexen metadata needs no planner)
-_LAZY = {"Sched": "engine", "TaskRes": "engine", "ExceptionInfo": "pool", "pool": None,
-         "Planner": "planner", "Unrunnable": "planner", "choose_provider": "planner"}
+_LAZY = {
+    "Sched": "engine",
+    "TaskRes": "engine",
+    "ExceptionInfo": "pool",
+    "pool": None,
+    "Planner": "planner",
+    "Unrunnable": "planner",
+    "choose_provider": "planner",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -37,6 +44,7 @@ def __getattr__(name: str) -> Any:
 
     module = importlib.import_module(f"{__name__}.{_LAZY[name] or name}")
     return module if _LAZY[name] is None else getattr(module, name)
+
 
 __all__ = [
     "DepcheckError",

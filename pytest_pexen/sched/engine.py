@@ -128,9 +128,13 @@ class Sched:
             return []
         tasks = self._last.tasks
         return [
-            Unrunnable(tasks[u.task], u.reason, u.tag,
-                       None if u.culprit is None else tasks[u.culprit],
-                       None if u.root is None else tasks[u.root])
+            Unrunnable(
+                tasks[u.task],
+                u.reason,
+                u.tag,
+                None if u.culprit is None else tasks[u.culprit],
+                None if u.root is None else tasks[u.root],
+            )
             for u in self._last.planner.unrunnable
         ]
 
@@ -202,8 +206,15 @@ class _Run:
             self.tasks.append(fn)
             self.kwargs.append(m.kwargs)
             self.pass_shared.append(_pass_shared(fn, m.kwargs))
-            add(tid, requires=m.requires, provides=m.provides, claims=m.claims, uses=m.uses,
-                priority=m.priority, group=m.group if m.group is not None else group)
+            add(
+                tid,
+                requires=m.requires,
+                provides=m.provides,
+                claims=m.claims,
+                uses=m.uses,
+                priority=m.priority,
+                group=m.group if m.group is not None else group,
+            )
 
     def add(self, tasks: list[Callable[..., Any]]) -> None:
         before = len(self.tasks)
@@ -270,13 +281,17 @@ class _Run:
                 planner.done(tid)
                 well = True
             elif flags is None:
-                planner.done(tid, ok=False, deps_ok=False, locks_ok=False, outcome="raised "
-                             + getattr(excinfo.type, "__name__", "an exception"))
+                planner.done(
+                    tid,
+                    ok=False,
+                    deps_ok=False,
+                    locks_ok=False,
+                    outcome="raised " + getattr(excinfo.type, "__name__", "an exception"),
+                )
                 well = False
             else:
                 well = flags[0]
-                planner.done(tid, ok=False, deps_ok=flags[0], locks_ok=flags[1],
-                             outcome="failed")
+                planner.done(tid, ok=False, deps_ok=flags[0], locks_ok=flags[1], outcome="failed")
             if well and shared:
                 for dep in planner.dependents(tid):
                     self.shared.setdefault(dep, dict(self.default_shared)).update(shared)

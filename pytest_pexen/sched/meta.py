@@ -61,8 +61,9 @@ def _to_group(value: Any) -> str | None:
 def _to_timeout(value: Any) -> float | None:
     if value is None:
         return None
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not 0 < value < math.inf):  # nan too
+    if (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf
+    ):  # nan too
         raise TypeError(f"pexen timeout must be a positive number of seconds, got {value!r}")
     return float(value)
 

@@ -149,8 +149,9 @@ class Planner(Generic[K]):
         """Declare a group of exclusivity; groups run one at a time, in the
         order declared (undeclared names are appended when first used).
         ``limit`` caps how many of its tasks run at once."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                                  or limit < 1):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
             raise ValueError(f"group {name!r}: worker limit must be a positive int, not {limit!r}")
         if name in self._group_id:
             self._group_limit[self._group_id[name]] = limit
@@ -172,8 +173,13 @@ class Planner(Generic[K]):
         limits = dict(zip(self._group_names, self._group_limit, strict=True))
         order = list(dict.fromkeys([*names, *self._group_names]))
         self._group_id.clear()
-        for lists in (self._group_names, self._group_limit, self._group_open,
-                      self._group_running, self._heaps):
+        for lists in (
+            self._group_names,
+            self._group_limit,
+            self._group_open,
+            self._group_running,
+            self._heaps,
+        ):
             lists.clear()
         for name in order:
             self.add_group(name, limits.get(name))
@@ -276,9 +282,12 @@ class Planner(Generic[K]):
                 if tstate[g] == _PENDING and not left[g] and g not in joins:
                     missing_tags.setdefault(g, []).append(t)
         if missing_tags and missing == "error":
-            error = DepcheckError(self._missing_message(missing_tags), missing={
-                self._tag_name[g]: [self._keys[t] for t in ts] for g, ts in missing_tags.items()
-            })
+            error = DepcheckError(
+                self._missing_message(missing_tags),
+                missing={
+                    self._tag_name[g]: [self._keys[t] for t in ts] for g, ts in missing_tags.items()
+                },
+            )
             self._forget(new)
             raise error
         missing_tasks = {t for ts in missing_tags.values() for t in ts}
@@ -336,11 +345,22 @@ class Planner(Generic[K]):
 
     def _forget(self, new: range) -> None:
         """Take back tasks that failed their check, so the rest stays usable."""
-        for key in self._keys[new.start:]:
+        for key in self._keys[new.start :]:
             del self._index[key]
-        for column in (self._keys, self._prio, self._req, self._prov, self._claims, self._uses,
-                       self._group, self._dur, self._state, self._need, self._cp):
-            del column[new.start:]
+        for column in (
+            self._keys,
+            self._prio,
+            self._req,
+            self._prov,
+            self._claims,
+            self._uses,
+            self._group,
+            self._dur,
+            self._state,
+            self._need,
+            self._cp,
+        ):
+            del column[new.start :]
 
     def _simulate(self, new: range, joins: dict[int, list[int]], skip: set[int]) -> list[int]:
         """Run the unsettled graph to completion on paper; raise on a cycle.
@@ -418,17 +438,23 @@ class Planner(Generic[K]):
                     break
             else:  # pragma: no cover - a stuck task always waits on a stuck provider
                 raise AssertionError("cycle search lost its way")
-        cycle = path[seen[x]:]
+        cycle = path[seen[x] :]
         keys, name = self._keys, self._describe
         tasks = [name(keys[t]) for t, _ in cycle]
         hops = [(self._tag_name[g], tasks[(i + 1) % len(cycle)]) for i, (_, g) in enumerate(cycle)]
         if len(cycle) > _ONE_LINE:
-            message = "\n".join([f"dependency cycle of {len(cycle)} tasks:", f"  {tasks[0]}",
-                                 *(f"    requires {tag!r} from {to}" for tag, to in hops)])
+            message = "\n".join(
+                [
+                    f"dependency cycle of {len(cycle)} tasks:",
+                    f"  {tasks[0]}",
+                    *(f"    requires {tag!r} from {to}" for tag, to in hops),
+                ]
+            )
         else:
             message = "dependency cycle: " + ", ".join(
                 f"{task} requires {tag!r} from {to}"
-                for task, (tag, to) in zip(tasks, hops, strict=True))
+                for task, (tag, to) in zip(tasks, hops, strict=True)
+            )
         raise DepcheckError(message, cycle=[keys[t] for t, _ in cycle] + [keys[cycle[0][0]]])
 
     def _missing_message(self, missing_tags: dict[int, list[int]]) -> str:
@@ -464,7 +490,12 @@ class Planner(Generic[K]):
         known = [d for d in self._dur if d is not None]
         default = sum(known) / len(known) if known else 1.0
         cp, dur, prov, requirers, state = (
-            self._cp, self._dur, self._prov, self._tag_requirers, self._state)
+            self._cp,
+            self._dur,
+            self._prov,
+            self._tag_requirers,
+            self._state,
+        )
         for t in reversed(order):
             longest = 0.0
             for g in prov[t]:
@@ -537,8 +568,9 @@ class Planner(Generic[K]):
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
-    def get_ready_avoiding(self, avoid: Callable[[K], bool], look: int,
-                           strict: bool = False) -> K | None:
+    def get_ready_avoiding(
+        self, avoid: Callable[[K], bool], look: int, strict: bool = False
+    ) -> K | None:
         """Start the best ready task for which ``avoid`` is false among the
         ``look`` best ready ones, else the best (None: nothing can start;
         with ``strict`` never an avoided one).
@@ -656,8 +688,12 @@ class Planner(Generic[K]):
             if not heap:
                 break
             best, t = heap[0][0], heap[0][2]
-            if (affinity is not None and last >= 0 and t < last
-                    and affinity(keys[t]) != (scope := affinity(keys[last]))):
+            if (
+                affinity is not None
+                and last >= 0
+                and t < last
+                and affinity(keys[t]) != (scope := affinity(keys[last]))
+            ):
                 n = last + 1
                 while n < self._prepared and affinity(keys[n]) == scope:
                     if state[n] == _READY and prio[n] == best and self._group[n] == self._current:
@@ -791,21 +827,39 @@ class Planner(Generic[K]):
             root = x
         self._record_drop(t, reason, base, dropped, tag, x, root)
 
-    def _drop(self, t: int, reason: str, dropped: list[Unrunnable[K]],
-              culprit: int | None = None, tag: str | None = None) -> None:
+    def _drop(
+        self,
+        t: int,
+        reason: str,
+        dropped: list[Unrunnable[K]],
+        culprit: int | None = None,
+        tag: str | None = None,
+    ) -> None:
         """Drop one task for ``reason`` and everything that depends on it."""
         self._record_drop(t, reason, reason, dropped, tag, culprit, culprit)
         self._fail_provides(t, dropped)
 
-    def _record_drop(self, t: int, reason: str, base: str, dropped: list[Unrunnable[K]],
-                     tag: str | None, culprit: int | None, root: int | None) -> None:
+    def _record_drop(
+        self,
+        t: int,
+        reason: str,
+        base: str,
+        dropped: list[Unrunnable[K]],
+        tag: str | None,
+        culprit: int | None,
+        root: int | None,
+    ) -> None:
         self._state[t] = _DROPPED
         self._dropped_base[t] = base
         self._drop_root[t] = root
         keys = self._keys
-        u = Unrunnable(keys[t], reason, tag,
-                       None if culprit is None else keys[culprit],
-                       None if root is None else keys[root])
+        u = Unrunnable(
+            keys[t],
+            reason,
+            tag,
+            None if culprit is None else keys[culprit],
+            None if root is None else keys[root],
+        )
         self.unrunnable.append(u)
         self._unrunnable_of[t] = u
         dropped.append(u)
@@ -881,8 +935,10 @@ class Planner(Generic[K]):
 
     def _drop_dead(self, t: int, r: str) -> None:
         holder = self._dead[r][0]
-        reason = (f"resource {r!r} stays locked by {self._describe(self._keys[holder])}, "
-                  "which ended badly without releasing it")
+        reason = (
+            f"resource {r!r} stays locked by {self._describe(self._keys[holder])}, "
+            "which ended badly without releasing it"
+        )
         dropped: list[Unrunnable[K]] = []
         self._drop(t, reason, dropped, culprit=holder)
         self._pending_drops.extend(dropped)

@@ -35,8 +35,9 @@ class ExceptionInfo(NamedTuple):
     tb: Any = None
 
 
-def _call(fn: Callable[..., Any], shared: dict[str, Any], kwargs: dict[str, Any],
-          pass_shared: bool) -> Any:
+def _call(
+    fn: Callable[..., Any], shared: dict[str, Any], kwargs: dict[str, Any], pass_shared: bool
+) -> Any:
     return fn(shared, **kwargs) if pass_shared else fn(**kwargs)
 
 
@@ -89,8 +90,14 @@ class ThreadWorkerPool:
             except Exception:
                 put((tid, shared, None, ExceptionInfo(*sys.exc_info())))
 
-    def submit(self, tid: int, fn: Callable[..., Any], shared: dict[str, Any],
-               kwargs: dict[str, Any], pass_shared: bool) -> None:
+    def submit(
+        self,
+        tid: int,
+        fn: Callable[..., Any],
+        shared: dict[str, Any],
+        kwargs: dict[str, Any],
+        pass_shared: bool,
+    ) -> None:
         """Queue one task; raises PoolError if it cannot be sent."""
         if not self._threads:
             raise PoolError("the pool is not running")
@@ -204,13 +211,16 @@ def _context(mp_context: str | BaseContext | None) -> BaseContext:
     if isinstance(mp_context, str):
         methods = multiprocessing.get_all_start_methods()
         if mp_context not in methods:
-            raise ValueError(f"mp_context: unknown start method {mp_context!r} "
-                             f"(this platform has {', '.join(methods)})")
+            raise ValueError(
+                f"mp_context: unknown start method {mp_context!r} "
+                f"(this platform has {', '.join(methods)})"
+            )
         return multiprocessing.get_context(mp_context)
     if isinstance(mp_context, BaseContext):
         return mp_context
-    raise TypeError("mp_context must be a start method name or a multiprocessing context, "
-                    f"not {mp_context!r}")
+    raise TypeError(
+        f"mp_context must be a start method name or a multiprocessing context, not {mp_context!r}"
+    )
 
 
 class ProcessWorkerPool(ThreadWorkerPool):
@@ -233,8 +243,9 @@ class ProcessWorkerPool(ThreadWorkerPool):
     from ``get()``, no replacement.
     """
 
-    def __init__(self, workers: int = 1, spare: int = 1,
-                 mp_context: str | BaseContext | None = None) -> None:
+    def __init__(
+        self, workers: int = 1, spare: int = 1, mp_context: str | BaseContext | None = None
+    ) -> None:
         super().__init__(workers, spare)
         self._ctx: Any = _context(mp_context)
         self._procs: list[Any] = []
@@ -259,13 +270,22 @@ class ProcessWorkerPool(ThreadWorkerPool):
     def _spawn(self, slot: int) -> Any:
         self._current[slot] = _STARTING
         proc = self._ctx.Process(
-            target=_process_work, args=(self._ptasks, self._presults, self._current, slot),
-            name=f"{_WORKER_NAME}{slot}", daemon=True)
+            target=_process_work,
+            args=(self._ptasks, self._presults, self._current, slot),
+            name=f"{_WORKER_NAME}{slot}",
+            daemon=True,
+        )
         proc.start()
         return proc
 
-    def submit(self, tid: int, fn: Callable[..., Any], shared: dict[str, Any],
-               kwargs: dict[str, Any], pass_shared: bool) -> None:
+    def submit(
+        self,
+        tid: int,
+        fn: Callable[..., Any],
+        shared: dict[str, Any],
+        kwargs: dict[str, Any],
+        pass_shared: bool,
+    ) -> None:
         if not self._procs:
             raise PoolError("the pool is not running")
         try:
@@ -299,16 +319,19 @@ class ProcessWorkerPool(ThreadWorkerPool):
                 self._procs[slot] = self._spawn(slot)
                 if tid >= 0:
                     self._active -= 1
-                    error = PoolError(f"worker process {proc.name} died (exit code "
-                                      f"{proc.exitcode}) while running this task")
+                    error = PoolError(
+                        f"worker process {proc.name} died (exit code "
+                        f"{proc.exitcode}) while running this task"
+                    )
                     return tid, None, None, ExceptionInfo(PoolError, error, None)
         tid, body, text, flags = pickle.loads(self._presults.get())
         self._active -= 1
         return self._decode(tid, body, text, flags)
 
     @staticmethod
-    def _decode(tid: int, body: bytes | None, text: str | None,
-                flags: tuple[bool, bool] | None) -> Result:
+    def _decode(
+        tid: int, body: bytes | None, text: str | None, flags: tuple[bool, bool] | None
+    ) -> Result:
         """A worker's message as a result; an exception that cannot cross
         becomes a PoolError that names it (with its failure flags)."""
         why = "it cannot be pickled"
@@ -319,11 +342,14 @@ class ProcessWorkerPool(ThreadWorkerPool):
             except Exception as exc:
                 why = f"it cannot be unpickled here: {_describe(exc)}"
         if text is None:
-            error = PoolError(f"the return value or shared state of the task cannot be "
-                              f"unpickled here: {why}")
+            error = PoolError(
+                f"the return value or shared state of the task cannot be unpickled here: {why}"
+            )
         else:
-            error = PoolError(f"the task raised {text} (the exception cannot cross back from "
-                              f"the worker process: {why})")
+            error = PoolError(
+                f"the task raised {text} (the exception cannot cross back from "
+                f"the worker process: {why})"
+            )
         if flags is not None:  # a controlled failure stays one
             error.pexen_deps_ok, error.pexen_locks_ok = flags  # type: ignore[attr-defined]
         return tid, None, None, ExceptionInfo(PoolError, error, None)
@@ -342,11 +368,13 @@ class ProcessWorkerPool(ThreadWorkerPool):
                 "the worker processes re-import the main script (start method "
                 f"{self._ctx.get_start_method()!r}) and this script starts a pool when it is "
                 "imported: put the code that runs the tasks under "
-                "'if __name__ == \"__main__\":' (or use mp_context=\"fork\" where the "
-                "platform has it)")
+                '\'if __name__ == "__main__":\' (or use mp_context="fork" where the '
+                "platform has it)"
+            )
         raise PoolError(
             f"worker process {dead.name} exited (exit code {dead.exitcode}) before it could "
-            "run any task, see its output above; the pool is stopped")
+            "run any task, see its output above; the pool is stopped"
+        )
 
     def shutdown(self, wait: bool = True) -> None:
         for _ in self._procs:
