@@ -57,7 +57,9 @@ def test_next():
 """
 HANGS = {
     "C code holding the GIL (controller kills)": "ctypes.PyDLL(None).sleep(60)",
-    "sleep with the signal blocked (worker exits)": "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM}); time.sleep(60)",
+    "sleep with the signal blocked (worker exits)": (
+        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM}); time.sleep(60)"
+    ),
 }
 
 

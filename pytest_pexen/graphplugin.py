@@ -86,9 +86,8 @@ class GraphPlugin:
             if self.controlled:
                 self.error = str(exc)  # the controller reports it and stops the run
             elif self.in_worker:  # another --dist mode: nothing is enforced anyway
-                self._record_warning(
-                    f"{exc} (not enforced under --dist {config.workerinput.get('pexen_dist')})"
-                )  # type: ignore[attr-defined]
+                dist = config.workerinput.get("pexen_dist")  # type: ignore[attr-defined]
+                self._record_warning(f"{exc} (not enforced under --dist {dist})")
             else:
                 raise
         if self.controlled and self.graph is not None and RUN_KEY not in config.stash:

@@ -538,20 +538,18 @@ class JournalPlugin:
             and not test.results
             and not provides
         ):
-            self.writer.write_line(
-                journal.plain_end_line(
-                    nodeid,
-                    time.time(),
-                    round(test.duration, 6),
-                    test.worker,
-                    self.boot,
-                    test.start,
-                    test.location,
-                    test.ran,
-                    test.reports,
-                ),  # type: ignore[arg-type]
-                self.serial,
+            line = journal.plain_end_line(
+                nodeid,
+                time.time(),
+                round(test.duration, 6),
+                test.worker,
+                self.boot,
+                test.start,
+                test.location,  # type: ignore[arg-type]
+                test.ran,
+                test.reports,  # type: ignore[arg-type]
             )
+            self.writer.write_line(line, self.serial)
             return
         self._write(
             {

@@ -166,7 +166,8 @@ def test_failed_provider_skips_dependents_transitively(pytester: pytest.Pytester
     result.assert_outcomes(failed=1, passed=1, skipped=2)
     result.stdout.fnmatch_lines(
         [
-            "SKIPPED [[]1[]] test_db.py:4: pexen: 'db' not provided: test_db.py::test_create failed",
+            "SKIPPED [[]1[]] test_db.py:4: pexen: 'db' not provided: "
+            "test_db.py::test_create failed",
             "SKIPPED [[]1[]] test_db.py:7: pexen: 'web' not provided: test_db.py::test_web did not "
             "run ('db' not provided: test_db.py::test_create failed)",
         ]

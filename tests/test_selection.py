@@ -446,7 +446,8 @@ def test_node_id_pulls_provider_from_another_file(pytester: pytest.Pytester) -> 
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
         [
-            "  tests/db/test_schema.py::test_schema (provides 'db' for tests/test_app.py::test_app)",
+            "  tests/db/test_schema.py::test_schema "
+            "(provides 'db' for tests/test_app.py::test_app)",
             "*test_schema PASSED*",
             "*test_app PASSED*",
         ]
