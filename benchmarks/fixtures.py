@@ -24,11 +24,10 @@ import collections
 import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+import _bench
 
 CONFTEST = """
 import os, pytest
@@ -84,29 +83,10 @@ def dag_suite(
 def run(root: Path, log: Path, workers: int, dist: str) -> tuple[float, collections.Counter[str]]:
     """One fresh pytest process; its wall time and the fixture setups."""
     log.unlink(missing_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "pexen",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
-        "-n",
-        str(workers),
-        "--dist",
-        dist,
-    ]
     env = {**os.environ, "FIXTURE_LOG": str(log)}
     env.pop("PYTHONHASHSEED", None)
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    args = ("-p", "pexen", "-n", str(workers), "--dist", dist)
+    elapsed = _bench.pytest(root, *args, env=env).wall
     count: collections.Counter[str] = collections.Counter()
     for line in log.read_text().splitlines() if log.exists() else []:
         what, _, pid = line.rpartition(" ")
@@ -155,12 +135,14 @@ def main() -> None:
 
         big = Path(tmp, "big")
         dag_suite(big, args.tests // 100, 100, seed=2, marked=True)
-        run(big, log, 2, "load")  # warm the file system and the bytecode caches
-        load_times, ours_times = [], []
-        for _ in range(args.pairs):
-            load_times.append(run(big, log, 2, "load")[0])
-            ours_times.append(run(big, log, 2, "pexen")[0])
-        lo, ours = statistics.median(load_times), statistics.median(ours_times)
+        times = _bench.rounds(
+            {
+                "load": lambda: run(big, log, 2, "load")[0],
+                "pexen": lambda: run(big, log, 2, "pexen")[0],
+            },
+            args.pairs,
+        )
+        lo, ours = _bench.median(times["load"]), _bench.median(times["pexen"])
         print(f"3. {args.tests}-test random DAG of tiny tests, -n 2, median of {args.pairs} pairs")
         print(f"   --dist load (anchor, ignores the DAG): {lo:.3f} s")
         print(

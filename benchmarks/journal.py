@@ -16,13 +16,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+import _bench
 
 PER_FILE = 100
 
@@ -57,15 +57,8 @@ def write_suite(root: Path, tests: int) -> Path:
 def run(suite: Path, extra: list[str]) -> tuple[float, float]:
     """Wall time of a fresh pytest process, and its CPU time (user +
     system), which a machine shared with other work disturbs much less."""
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "pexen", "-p", "no:randomly", *extra]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=suite, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = proc.stdout.read() if proc.stdout is not None else b""
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{out[-3000:].decode()}")
-    return elapsed, usage.ru_utime + usage.ru_stime
+    timing = _bench.pytest(suite, "-p", "pexen", *extra)
+    return timing.wall, timing.cpu
 
 
 def journal_cost(root: Path, tests: int, rounds: int) -> None:

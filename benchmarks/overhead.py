@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+import _bench
 
 PER_FILE = 100
 
@@ -52,27 +50,9 @@ def write_suite(root: Path, tests: int, dag: bool, seed: int) -> None:
 
 
 def run(root: Path, plugin: str) -> float:
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        plugin,
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
-        "-W",
-        "ignore::pytest.PytestUnknownMarkWarning",
-        str(root),
-    ]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    return elapsed
+    return _bench.pytest(
+        root, "-p", plugin, "-W", "ignore::pytest.PytestUnknownMarkWarning", str(root)
+    ).wall
 
 
 def main() -> None:
@@ -85,15 +65,16 @@ def main() -> None:
         plain, dag = Path(tmp, "plain"), Path(tmp, "dag")
         write_suite(plain, args.tests, dag=False, seed=args.seed)
         write_suite(dag, args.tests, dag=True, seed=args.seed)
-        runs: dict[str, list[float]] = {"anchor": [], "plugin": [], "dag": [], "bare": []}
-        run(plain, "no:pexen")  # warm the file system and bytecode caches
-        run(dag, "pexen")
-        for _ in range(args.pairs):
-            runs["anchor"].append(run(plain, "no:pexen"))
-            runs["plugin"].append(run(plain, "pexen"))
-            runs["dag"].append(run(dag, "pexen"))
-            runs["bare"].append(run(dag, "no:pexen"))
-    med = {k: statistics.median(v) for k, v in runs.items()}
+        runs = _bench.rounds(
+            {
+                "anchor": lambda: run(plain, "no:pexen"),
+                "plugin": lambda: run(plain, "pexen"),
+                "dag": lambda: run(dag, "pexen"),
+                "bare": lambda: run(dag, "no:pexen"),
+            },
+            args.pairs,
+        )
+    med = {k: _bench.median(v) for k, v in runs.items()}
     print(f"{args.tests} trivial tests, median of {args.pairs} alternating runs")
     print(f"  unmarked, -p no:pexen (anchor): {med['anchor']:.3f} s")
     print(

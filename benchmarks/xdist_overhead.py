@@ -8,12 +8,10 @@ wall time and the ratio (goal: <= 1.2x).
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+import _bench
 
 
 def write_suite(root: Path, tests: int) -> None:
@@ -26,28 +24,7 @@ def write_suite(root: Path, tests: int) -> None:
 
 
 def run(root: Path, dist: str, workers: int) -> float:
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "pexen",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
-        "-n",
-        str(workers),
-        "--dist",
-        dist,
-    ]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    return elapsed
+    return _bench.pytest(root, "-p", "pexen", "-n", str(workers), "--dist", dist).wall
 
 
 def main() -> None:
@@ -59,15 +36,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp, "suite")
         write_suite(root, args.tests)
-        run(root, "load", args.workers)  # warm caches
-        load, pexen = [], []
-        for _ in range(args.pairs):
-            load.append(run(root, "load", args.workers))
-            pexen.append(run(root, "pexen", args.workers))
-    lo, pe = statistics.median(load), statistics.median(pexen)
+        times = _bench.rounds(
+            {
+                "load": lambda: run(root, "load", args.workers),
+                "pexen": lambda: run(root, "pexen", args.workers),
+            },
+            args.pairs,
+        )
+    lo, pe = _bench.median(times["load"]), _bench.median(times["pexen"])
     print(f"{args.tests} trivial tests, -n {args.workers}, median of {args.pairs} pairs")
-    print(f"  --dist load (anchor): {lo:.3f} s")
-    print(f"  --dist pexen:         {pe:.3f} s  ratio {pe / lo:.3f} (goal <= 1.2)")
+    print(f"  --dist load (anchor): {_bench.spread(times['load'])}")
+    pexen = _bench.spread(times["pexen"])
+    print(f"  --dist pexen:         {pexen}  ratio {pe / lo:.3f} (goal <= 1.2)")
 
 
 if __name__ == "__main__":

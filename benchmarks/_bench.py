@@ -1,0 +1,96 @@
+"""What every benchmark here shares: fresh processes timed, contenders in
+alternating rounds, medians with their spread.
+
+Each contender runs in a fresh process of its own (no warm state carried
+from one measurement to the next), and contenders take turns round by round
+so that a slow spell of the machine hits all of them alike. CPU time (user
++ system of the child, from ``wait4``) is kept beside the wall time: a
+machine shared with other work disturbs it much less.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# every pytest contender: quiet, in file order, no durations from earlier runs
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One fresh process: its wall and CPU seconds, and what it printed."""
+
+    wall: float
+    cpu: float
+    out: str
+
+
+def run(
+    cmd: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+) -> Timing:
+    """Run ``cmd`` in a fresh process; exit the benchmark with its output
+    when it fails and ``check`` is on (a figure of a failing run means
+    nothing)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        list(cmd),
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    timer = threading.Timer(timeout, proc.kill) if timeout is not None else None
+    if timer is not None:
+        timer.start()
+    out = proc.stdout.read() if proc.stdout is not None else b""
+    _, status, usage = os.wait4(proc.pid, 0)  # wait4: the child's own CPU time
+    wall = time.perf_counter() - start
+    if timer is not None:
+        timer.cancel()
+    proc.returncode = code = os.waitstatus_to_exitcode(status)
+    cpu = usage.ru_utime + usage.ru_stime
+    text = out.decode(errors="replace")
+    if check and code != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{text[-3000:]}")
+    return Timing(wall, cpu, text)
+
+
+def pytest(
+    cwd: Path, *args: str, env: Mapping[str, str] | None = None, check: bool = True
+) -> Timing:
+    """A fresh ``python -m pytest`` in ``cwd`` (see ``PYTEST`` for the options
+    every contender gets)."""
+    return run([*PYTEST, *args], cwd, env=env, check=check)
+
+
+def rounds(contenders: Mapping[str, Callable[[], float]], n: int) -> dict[str, list[float]]:
+    """Each contender once per round, in turns, ``n`` rounds, after one
+    unmeasured round that warms the file system and bytecode caches."""
+    for measure in contenders.values():
+        measure()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(n):
+        for name, measure in contenders.items():
+            times[name].append(measure())
+    return times
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def spread(values: Sequence[float], unit: str = "s") -> str:
+    """``median unit (min-max)``: the figure and how far the runs strayed."""
+    return f"{median(values):.3f} {unit} ({min(values):.3f}-{max(values):.3f})"
