@@ -149,7 +149,7 @@ def test_kitchen_sink_serial(sink: pytest.Pytester) -> None:
     assert kind(cases["test_soft_fail::second"]) == "failure"
     assert out(cases["test_soft_fail::3"]) == "unnamed"
     assert out(cases["test_soft_fail::first check (2)"]) == "same name again"
-    assert kind(cases["test_error_sub"]) == "error"
+    assert kind(cases["test_error_sub"]) == "failure"  # FAILED in the terminal too
     assert kind(cases["test_error_sub::db"]) == "error"
     assert kind(cases["test_setup_error"]) == "error"
     assert "setup broke" in cases["test_setup_error"].find("error").get("message", "")  # type: ignore[union-attr]
