@@ -93,6 +93,18 @@ def soft_word(when: str | None) -> str:
     return "fail" if when == "call" else "error"
 
 
+_SUBTEST_REPORT: tuple[type, ...] = tuple(
+    [pytest.SubtestReport] if hasattr(pytest, "SubtestReport") else []  # pytest >= 9
+)
+
+
+def is_subtest(report: object) -> bool:
+    """Whether a report is a subtest's (pytest's ``subtests``): its time is
+    part of its test's call, so it never adds to the test's duration, which
+    is setup + call + teardown as the test's own reports add up."""
+    return isinstance(report, _SUBTEST_REPORT)
+
+
 def transportable(text: object) -> str:
     """``text`` as a string that crosses to an xdist controller and into any
     encoder: lone surrogates (undecodable bytes) become ``\\udcxx`` escapes."""
