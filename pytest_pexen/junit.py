@@ -118,7 +118,7 @@ class Case:
 
     nodeid: str
     own: str = "pass"
-    finished: bool = False  # its last report came (logfinish, or xdist's crash report)
+    finished: bool = False  # it ended: logfinish, or xdist's crash report
     soft: str | None = None  # the word if its sub-results failed it (results.soft_word)
     message: str | None = None  # of the phases that decided ``own``
     detail: str | None = None
@@ -126,7 +126,7 @@ class Case:
     subs: list[SubResult] = field(default_factory=list)
     facts: list[list[str]] = field(default_factory=list)
     worker: str | None = None
-    last: Any = None  # its latest report: captured output, user properties
+    last: Any = None  # its latest report (captured output, user properties); None: none yet
 
 
 class XunitWriter:
@@ -175,6 +175,12 @@ class XunitWriter:
             case.duration += report.duration
         if report.outcome != "passed" or "wasxfail" in extra or "pexen_was" in extra:
             self._phase(case, report)
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        """A test started (serially, or its worker said so): from now on it
+        is in the report, as an error if it never finishes."""
+        if nodeid not in self.cases:
+            self.cases[nodeid] = Case(nodeid)
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         case = self.cases.get(nodeid)
@@ -256,7 +262,7 @@ class XunitWriter:
         cases = [
             tc
             for case in self.cases.values()
-            if case.last is not None
+            if case.last is not None or not case.finished
             for tc in self.testcases(case)
         ]
         start = datetime.datetime.fromtimestamp(self.start).astimezone()
@@ -323,7 +329,7 @@ class XunitWriter:
             for n, v in (*facts, *getattr(last, "user_properties", ()))
         ]
         out = err = ""
-        if self.logging != "no":
+        if self.logging != "no" and last is not None:
             out, err = self._captured(
                 last.capstdout, last.capstderr, last.caplog, final not in (*BAD, "skip", "xfail")
             )
