@@ -217,33 +217,40 @@ def test_messages_are_the_same_under_xdist(pytester: pytest.Pytester) -> None:
                 assert "linux -- Python" not in node.get("message", "")
 
 
-TRACEBACK = """
-import pytest
+HOOKS = """
+def pytest_runtest_setup(item):
+    if item.name == "test_s":
+        raise RuntimeError("lab not reachable")
 
-@pytest.fixture
-def broken():
-    raise RuntimeError("setup broke")
+def pytest_runtest_call(item):
+    if item.name == "test_c":
+        raise RuntimeError("call hook broke")
 
-def test_uses(broken, pexen_results):
-    pass
+def pytest_runtest_teardown(item):
+    if item.name == "test_t":
+        raise RuntimeError("teardown hook broke")
 """
 
 
 @MODES
 def test_pexen_frames_stay_out_of_tracebacks(pytester: pytest.Pytester, mode: list[str]) -> None:
-    """With the results recorder active, a user's setup error traceback is
-    the user's alone, in the terminal and in the report."""
-    pytester.makepyfile(test_t=TRACEBACK)
+    """With the results recorder active, the traceback of an error in a
+    user's setup, call or teardown hook is the user's alone, in the
+    terminal and in the report."""
+    pytester.makeconftest(HOOKS)
+    pytester.makepyfile(
+        test_h="".join(f"def test_{x}(pexen_results):\n    pass\n" for x in "sct")
+    )
     result = run(pytester, *mode, "--pexen-junitxml=r.xml")
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(passed=1, failed=1, errors=2)
     out = result.stdout.str()
-    assert "RuntimeError: setup broke" in out
-    assert "pytest_pexen" not in out.split("ERROR at setup")[1].split("short test summary")[0]
-    assert "Recorder" not in out
-    case = cases_of(validated(pytester.path / "r.xml"))["test_uses"]
-    assert "RuntimeError: setup broke" in text(case)
-    assert "pytest_pexen" not in text(case) and "Recorder" not in text(case)
-    assert text(case).startswith("@pytest.fixture")
+    for said in ("lab not reachable", "call hook broke", "teardown hook broke"):
+        assert f"RuntimeError: {said}" in out
+    assert "pytest_pexen" not in out and "Recorder" not in out
+    cases = cases_of(validated(pytester.path / "r.xml"))
+    for name in ("test_s", "test_c", "test_t"):
+        assert text(cases[name]).startswith("item = <Function"), text(cases[name])
+        assert "pytest_pexen" not in text(cases[name])
 
 
 @MODES
