@@ -317,7 +317,8 @@ class ExecItem(pytest.Item):
         )
         first, _, rest = reason.partition("\n")
         if last is not None:
-            first = f"{first}; {'stderr' if captured.get('stderr', '').strip() else 'stdout'} ends: {last}"
+            stream = "stderr" if captured.get("stderr", "").strip() else "stdout"
+            first = f"{first}; {stream} ends: {last}"
         return "\n".join(part for part in (first, rest, *tails) if part)
 
     def reportinfo(self) -> tuple[Path, None, str]:

@@ -197,5 +197,5 @@ def longrepr_text(report: pytest.TestReport) -> str:
     file = StringIO()
     writer = TerminalWriter(file)
     writer.hasmarkup = False
-    longrepr.toterminal(writer)
+    cast(Any, longrepr).toterminal(writer)
     return file.getvalue().strip()

@@ -438,15 +438,15 @@ def terminal_summary(reporter: Any, config: pytest.Config) -> None:
     for reports in reporter.stats.values():
         for report in reports:
             nodeid = getattr(report, "nodeid", "")
-            if getattr(report, "failed", False):
-                warned[nodeid] = False
+            if getattr(report, "failed", False) or getattr(report, "skipped", False):
+                warned[nodeid] = False  # only a passed test warned (final_outcome)
+            if getattr(report, "failed", False) and getattr(report, "pexen_was", None):
+                failed.add(nodeid)  # not an xfailed test, nor one that failed on its own
             for sub in getattr(report, "pexen_results", None) or ():
                 if sub["source"] != "pexen" or sub["outcome"] not in ("warn", *BAD):
                     continue
                 if sub["outcome"] == "warn":
                     warned.setdefault(nodeid, True)
-                else:
-                    failed.add(nodeid)
                 name = f"::{sub['name']}" if sub["name"] else ""
                 text = f"{sub['outcome'].upper()} {nodeid}{name}"
                 if sub["message"]:

@@ -67,8 +67,10 @@ def test_interrupted_test_is_never_a_passing_testcase(
     pytester.makepyfile(test_i=INTERRUPTING)
     state = pytester.path / "state.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "pexen", *mode, f"--pexen-state={state}"]
-        + ["--pexen-junitxml=r.xml", "-p", "no:cacheprovider"],
+        [
+            *(sys.executable, "-m", "pytest", "-p", "pexen", *mode, f"--pexen-state={state}"),
+            *("--pexen-junitxml=r.xml", "-p", "no:cacheprovider"),
+        ],
         cwd=pytester.path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -203,13 +205,13 @@ def test_messages_are_the_same_under_xdist(pytester: pytest.Pytester) -> None:
     assert serial.ret == parallel.ret == 1
     one = cases_of(validated(pytester.path / "s.xml"))
     two = cases_of(validated(pytester.path / "x.xml"))
-    assert message(one["test_xpass"]) == message(two["test_xpass"]) == (
-        "[XPASS(strict)] known bug"
-    )
+    assert message(one["test_xpass"]) == message(two["test_xpass"]) == ("[XPASS(strict)] known bug")
     assert text(two["test_xpass"]) == text(one["test_xpass"])
     crash = two["test_crash"]
     assert kind(crash) == "error"
-    assert re.fullmatch(r"worker 'gw[01]' crashed while running 'test_m.py::test_crash'", message(crash))
+    assert re.fullmatch(
+        r"worker 'gw[01]' crashed while running 'test_m.py::test_crash'", message(crash)
+    )
     for case in two.values():
         for node in case:
             if node.tag in ("failure", "error"):
@@ -238,9 +240,7 @@ def test_pexen_frames_stay_out_of_tracebacks(pytester: pytest.Pytester, mode: li
     user's setup, call or teardown hook is the user's alone, in the
     terminal and in the report."""
     pytester.makeconftest(HOOKS)
-    pytester.makepyfile(
-        test_h="".join(f"def test_{x}(pexen_results):\n    pass\n" for x in "sct")
-    )
+    pytester.makepyfile(test_h="".join(f"def test_{x}(pexen_results):\n    pass\n" for x in "sct"))
     result = run(pytester, *mode, "--pexen-junitxml=r.xml")
     result.assert_outcomes(passed=1, failed=1, errors=2)
     out = result.stdout.str()
@@ -296,7 +296,11 @@ def test_durations_are_real(pytester: pytest.Pytester, mode: list[str]) -> None:
         """
     )
     result = run(
-        pytester, *mode, "--pexen-junitxml=r.xml", "--pexen-state=s.jsonl", "--pexen-timeline=t.html"
+        pytester,
+        *mode,
+        "--pexen-junitxml=r.xml",
+        "--pexen-state=s.jsonl",
+        "--pexen-timeline=t.html",
     )
     assert result.ret == 0
     ended = journal.load(pytester.path / "s.jsonl").ended
@@ -343,7 +347,9 @@ def test_sub_result_error_fails_its_test(pytester: pytest.Pytester, mode: list[s
     assert ended["test_e.py::test_db"]["outcome"] == "fail"
 
 
-MIXED = BOTH + '''
+MIXED = (
+    BOTH
+    + """
 import pytest_pexen as pexen
 
 def test_info_then_skip(pexen_results):
@@ -365,7 +371,8 @@ def test_subtests(subtests, pexen_results):
     for i in range(2):
         with subtests.test(i=i):
             assert i == 0
-'''
+"""
+)
 
 
 def comparable(path: Path) -> list[object]:

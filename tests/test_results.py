@@ -137,6 +137,7 @@ def test_skipped_test_with_passing_results_stays_skipped(pytester: pytest.Pytest
     )
     result = run(pytester)
     result.assert_outcomes(skipped=2, xfailed=1)  # pass and info never change an outcome
+    assert "failed by sub-results" not in result.stdout.str()  # the xfailed test is xfailed
 
 
 def test_session_fixture_reports_on_the_test_it_serves(pytester: pytest.Pytester) -> None:
