@@ -218,7 +218,7 @@ class XunitWriter:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.passed:
             return
-        case = self.cases[report.nodeid] = Case(report.nodeid, last=report)
+        case = self.cases[report.nodeid] = Case(report.nodeid, finished=True, last=report)
         if report.failed:
             case.own, case.message = "error", "collection failure"
             case.detail = report.longreprtext

@@ -327,6 +327,7 @@ def test_collection_error_and_strict_warn(
     root = validated(pytester.path / "r.xml")
     cases = cases_of(root)
     assert kind(cases["test_broken"]) == "error"
+    assert cases["test_broken"].find("error").get("message") == "collection failure"  # type: ignore[union-attr]
     assert kind(cases["test_w"]) == "failure"
     failure = cases["test_w"].find("failure")
     assert failure is not None
