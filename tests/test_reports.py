@@ -48,7 +48,7 @@ def test_b(): pass
 def test_c(): pass
 
 def test_stop():
-    time.sleep(0.3)
+    time.sleep(1)  # time for an xdist controller to hear that it started
     os.killpg(os.getpgrp(), signal.SIGINT)  # Ctrl-C: the whole process group
     time.sleep(20)
 
