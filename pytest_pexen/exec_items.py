@@ -97,6 +97,33 @@ def exit_reason(code: int) -> str:
     return f"killed by signal {-code} ({name})"
 
 
+TAIL_LINES = 50  # an executable's failure text ends with at most this many lines
+TAIL_BYTES = 8192  # ... and this many bytes (UTF-8) of each of its stderr and stdout
+
+
+def output_tail(name: str, text: str) -> str:
+    """The end of an executable's captured ``name`` (stderr, stdout) for its
+    failure text: the last TAIL_LINES lines and TAIL_BYTES bytes, with a
+    heading that says when and how much was cut; "" when it said nothing."""
+    lines = text.rstrip("\n").splitlines()
+    if not "".join(lines).strip():
+        return ""
+    tail = lines[-TAIL_LINES:]
+    data = "\n".join(tail).encode("utf-8", "surrogateescape")
+    cut = len(data) > TAIL_BYTES
+    if cut:
+        data = data[-TAIL_BYTES:]
+    shown = data.decode("utf-8", "replace")
+    if len(tail) < len(lines) or cut:
+        what = f"last {len(shown.splitlines())} of {len(lines)} lines"
+        if cut:
+            what += f", last {TAIL_BYTES} bytes"
+        heading = f"---- end of its {name} ({what}) ----"
+    else:
+        heading = f"---- its {name} ----"
+    return f"{heading}\n{shown}"
+
+
 def header_marks(meta: SchedMeta) -> list[pytest.MarkDecorator]:
     """The pexen markers that say what a header says."""
     marks = []
@@ -266,8 +293,33 @@ class ExecItem(pytest.Item):
         style: Any = None,
     ) -> Any:
         if isinstance(excinfo.value, ExecFailure):
-            return str(excinfo.value)
+            return self._explained(str(excinfo.value))
         return super().repr_failure(excinfo, style)
+
+    def _explained(self, reason: str) -> str:
+        """The failure text of an executable: why it failed, then the end
+        of its captured stderr and stdout, which say what went wrong (a
+        traceback says it for a Python test), whatever ``junit_logging``
+        is. The first line, which the short summary and the xUnit message
+        show, ends with the last line it wrote to stderr (else stdout)."""
+        captured = {
+            key: text for when, key, text in self._report_sections if when == "call" and text
+        }
+        tails = [output_tail(key, captured.get(key, "")) for key in ("stderr", "stdout")]
+        last = next(
+            (
+                line.strip()
+                for key in ("stderr", "stdout")
+                for line in reversed(captured.get(key, "").splitlines())
+                if line.strip()
+            ),
+            None,
+        )
+        first, _, rest = reason.partition("\n")
+        if last is not None:
+            stream = "stderr" if captured.get("stderr", "").strip() else "stdout"
+            first = f"{first}; {stream} ends: {last}"
+        return "\n".join(part for part in (first, rest, *tails) if part)
 
     def reportinfo(self) -> tuple[Path, None, str]:
         """No line number; a domain that is not the end of the node id, so

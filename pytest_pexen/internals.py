@@ -177,3 +177,25 @@ def local_pid(node: Any) -> int | None:
 _C_SIGNAL = importlib.import_module("_signal")
 set_signal_handler: Callable[[int, Any], Any] = _C_SIGNAL.signal
 get_signal_handler: Callable[[int], Any] = _C_SIGNAL.getsignal
+
+
+def longrepr_text(report: pytest.TestReport) -> str:
+    """A report's long text as ``report.longreprtext`` gives it, without the
+    line an xdist controller puts first (the worker's id, platform and
+    Python: ``toterminal`` writes it for a report with a ``node``), so that
+    serial and xdist runs describe a failure in the same words. Uses
+    pytest's private ``TerminalWriter``: no public API renders a longrepr."""
+    from io import StringIO
+
+    from _pytest._io import TerminalWriter
+
+    longrepr = report.longrepr
+    if longrepr is None:
+        return ""
+    if not hasattr(longrepr, "toterminal"):
+        return str(longrepr).strip()
+    file = StringIO()
+    writer = TerminalWriter(file)
+    writer.hasmarkup = False
+    cast(Any, longrepr).toterminal(writer)
+    return file.getvalue().strip()

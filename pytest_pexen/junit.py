@@ -37,6 +37,7 @@ from typing import Any
 
 import pytest
 
+from .internals import longrepr_text
 from .results import (
     BAD,
     SubResult,
@@ -44,8 +45,12 @@ from .results import (
     first_line,
     merge_own,
     own_outcome,
+    soft_word,
     strict_warn,
 )
+
+#: the error of a test that started and did not finish (the run stopped)
+INTERRUPTED = "interrupted: the test did not finish (the run stopped while it ran)"
 
 _ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -113,14 +118,15 @@ class Case:
 
     nodeid: str
     own: str = "pass"
-    ran: bool = False
-    message: str | None = None  # of the phase that decided ``own``
+    finished: bool = False  # it ended: logfinish, or xdist's crash report
+    soft: str | None = None  # the word if its sub-results failed it (results.soft_word)
+    message: str | None = None  # of the phases that decided ``own``
     detail: str | None = None
     duration: float = 0.0
     subs: list[SubResult] = field(default_factory=list)
     facts: list[list[str]] = field(default_factory=list)
     worker: str | None = None
-    last: Any = None  # its latest report: captured output, user properties
+    last: Any = None  # its latest report (captured output, user properties); None: none yet
 
 
 class XunitWriter:
@@ -167,16 +173,39 @@ class XunitWriter:
         case.worker = extra.get("worker_id", case.worker)
         if not self.call_only or report.when == "call":
             case.duration += report.duration
-        if report.outcome == "passed" and "wasxfail" not in extra and "pexen_was" not in extra:
-            case.ran = case.ran or report.when == "call"  # the common case: nothing to fold
-        else:
+        if report.outcome != "passed" or "wasxfail" in extra or "pexen_was" in extra:
             self._phase(case, report)
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        """A test started (serially, or its worker said so): from now on it
+        is in the report, as an error if it never finishes."""
+        if nodeid not in self.cases:
+            self.cases[nodeid] = Case(nodeid)
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        case = self.cases.get(nodeid)
+        if case is not None:
+            case.finished = True
 
     def _phase(self, case: Case, report: pytest.TestReport) -> None:
         """Fold a phase into the test's own outcome; the phase that makes it
-        worse gives the message."""
-        own = "error" if str(report.when) == "???" else own_outcome(report)  # "???": a crash
-        case.ran = case.ran or report.when == "call"
+        worse gives the message, and a second failed phase (a teardown error
+        after a failed call or setup) adds its message and text to the
+        first one's: nothing hides another failure."""
+        crashed = str(report.when) == "???"  # xdist: the worker died while it ran
+        case.finished = case.finished or crashed
+        if report.failed and getattr(report, "pexen_was", None):
+            case.soft = case.soft or soft_word(report.when)  # failed by its sub-results
+        own = "error" if crashed else own_outcome(report)
+        if own in BAD and not getattr(report, "pexen_was", None):
+            message, detail = failure_of(report, crashed)
+            if case.own in BAD:  # the second failed phase of this test
+                case.message = f"{case.message}; then {message}"
+                case.detail = f"{case.detail}\n\n---- then, on {report.when} ----\n{detail}"
+            else:
+                case.message, case.detail = message, detail
+            case.own = merge_own(case.own, own)
+            return
         merged = merge_own(case.own, own)
         if merged == case.own:
             return
@@ -185,17 +214,11 @@ class XunitWriter:
             case.message = f"xfail: {report.wasxfail}".rstrip(": ")
         elif own == "skip" and isinstance(report.longrepr, tuple):
             case.message = str(report.longrepr[2]).removeprefix("Skipped: ")
-        elif own in BAD and not getattr(report, "pexen_was", None):
-            case.detail = report.longreprtext
-            crash = getattr(report.longrepr, "reprcrash", None)
-            case.message = crash.message if crash is not None else first_line(case.detail)
-            if own == "error":
-                case.message = f"failed on {report.when}: {case.message}"
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.passed:
             return
-        case = self.cases[report.nodeid] = Case(report.nodeid, last=report)
+        case = self.cases[report.nodeid] = Case(report.nodeid, finished=True, last=report)
         if report.failed:
             case.own, case.message = "error", "collection failure"
             case.detail = report.longreprtext
@@ -239,7 +262,7 @@ class XunitWriter:
         cases = [
             tc
             for case in self.cases.values()
-            if case.last is not None
+            if case.last is not None or not case.finished
             for tc in self.testcases(case)
         ]
         start = datetime.datetime.fromtimestamp(self.start).astimezone()
@@ -273,11 +296,15 @@ class XunitWriter:
         classname, name = (xml_text(part) for part in split_nodeid(case.nodeid))
         subs = case.subs
         final = final_outcome(
-            case.own, [sub["outcome"] for sub in subs], ran=case.ran, strict=self.strict
+            case.own, [sub["outcome"] for sub in subs], strict=self.strict, soft=case.soft or "fail"
         )
         head: list[str] = []
         message, detail = case.message, case.detail
-        if final in BAD and case.own not in BAD:  # failed by its sub-results
+        if not case.finished:  # never a passed test that did not finish
+            final = "error"
+            message = INTERRUPTED if case.own not in BAD else f"{message}; {INTERRUPTED}"
+            detail = "\n\n".join(part for part in (detail, INTERRUPTED) if part)
+        elif final in BAD and case.own not in BAD:  # failed by its sub-results
             counted = (*BAD, "warn") if self.strict else BAD
             bad = [sub for sub in subs if sub["outcome"] in counted]
             verb = (
@@ -302,7 +329,7 @@ class XunitWriter:
             for n, v in (*facts, *getattr(last, "user_properties", ()))
         ]
         out = err = ""
-        if self.logging != "no":
+        if self.logging != "no" and last is not None:
             out, err = self._captured(
                 last.capstdout, last.capstderr, last.caplog, final not in (*BAD, "skip", "xfail")
             )
@@ -372,6 +399,19 @@ class _Pairs(list[tuple[str, str]]):
 
     def items(self) -> list[tuple[str, str]]:
         return [(xml_text(k), xml_text(v)) for k, v in self]
+
+
+def failure_of(report: pytest.TestReport, crashed: bool) -> tuple[str, str]:
+    """A failed phase's message and long text, the same serially and under
+    xdist: the crash line of a traceback, else the first line of the text
+    (not the worker header an xdist controller puts first); a setup or
+    teardown error says which phase it was, as pytest's own report does."""
+    detail = longrepr_text(report)
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = crash.message if crash is not None else first_line(detail)
+    if report.when in ("setup", "teardown") and not crashed:
+        message = f"failed on {report.when}: {message}"
+    return message, detail
 
 
 def _label(sub: SubResult) -> str:

@@ -62,23 +62,47 @@ def merge_own(current: str, phase: str) -> str:
     return min(current, phase, key=_OWN_ORDER.index)
 
 
-def final_outcome(own: str, subs: Iterable[str], *, ran: bool, strict: bool) -> str:
+def final_outcome(own: str, subs: Iterable[str], *, strict: bool, soft: str = "fail") -> str:
     """A test's final outcome from its own (``error``, ``fail``, ``pass``,
     ``skip``, ``xfail``, ``xpass``) and its sub-results' outcomes.
 
-    The worst one wins. An xfail-marked test is judged by its marker alone
-    (its failure is the expected one). A test skipped before it ran stays
-    skipped unless a sub-result failed (what a fixture said before the skip
-    is not the test's result). ``warn`` is a failure under strict warnings.
+    Sub-results rank among themselves; against the test they can only make
+    it worse, and only by failing: a ``fail`` or ``error`` sub-result (or
+    ``warn`` under strict warnings) fails a test that had not failed on its
+    own, with the word ``soft`` ("fail"; "error" when the failure landed on
+    a setup or teardown report, which is how pytest's terminal counts it),
+    and ``warn`` marks a passed test warned. ``pass`` and ``info`` never
+    change an outcome: a skipped, xfailed or rebooting test stays so. An
+    xfail-marked test is judged by its marker alone (its failure is the
+    expected one), and a test that failed on its own keeps its own word.
     """
-    if own in ("xfail", "xpass"):
+    if own in ("xfail", "xpass", *BAD):
         return own
-    outcome = worst([own, *subs]) or own
-    if strict and outcome == "warn":
-        outcome = "fail"
-    if own == "skip" and not ran and outcome not in BAD:
-        return "skip"
-    return outcome
+    subs = list(subs)
+    if any(sub in BAD or (strict and sub == "warn") for sub in subs):
+        return soft
+    if own == "pass" and "warn" in subs:
+        return "warn"
+    return own
+
+
+def soft_word(when: str | None) -> str:
+    """The outcome word of a test failed by its sub-results, by the phase
+    whose report carried the failure: pytest counts a failed call report
+    as FAILED and a failed setup or teardown report as ERROR."""
+    return "fail" if when == "call" else "error"
+
+
+_SUBTEST_REPORT: tuple[type, ...] = tuple(
+    [pytest.SubtestReport] if hasattr(pytest, "SubtestReport") else []  # pytest >= 9
+)
+
+
+def is_subtest(report: object) -> bool:
+    """Whether a report is a subtest's (pytest's ``subtests``): its time is
+    part of its test's call, so it never adds to the test's duration, which
+    is setup + call + teardown as the test's own reports add up."""
+    return isinstance(report, _SUBTEST_REPORT)
 
 
 def transportable(text: object) -> str:
@@ -104,8 +128,8 @@ class TestState:
     subs: list[SubResult] = field(default_factory=list)  # all of this attempt
     pending: list[SubResult] = field(default_factory=list)  # not on a report yet
     own: str = "pass"
-    ran: bool = False
     reported_bad: bool = False
+    soft: str = "fail"  # the word if its sub-results fail it (see soft_word)
 
 
 def own_outcome(report: pytest.TestReport) -> str:
@@ -167,11 +191,13 @@ class Recorder:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None]:
+        __tracebackhide__ = True  # a failing setup's traceback is the user's
         self.begin(item.nodeid)
         return (yield)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None]:
+        __tracebackhide__ = True  # a failing test's traceback is the user's
         self.in_call = True  # reports made now are subtests' (see makereport)
         try:
             return (yield)
@@ -206,18 +232,18 @@ class Recorder:
         """Fold the phase into the test's own outcome, and make the report
         carry the final outcome: the first report after a failed sub-result
         (the call report, or the teardown report if the call had passed or
-        never ran) turns failed, unless the test already failed; a skipped
-        call report passes when its sub-results passed. A setup report is
-        never changed: pytest runs the test only if its setup passed."""
+        never ran) turns failed, unless the test already failed. A setup
+        report is never changed: pytest runs the test only if its setup
+        passed. A skipped report stays skipped (see final_outcome)."""
         when = report.when
-        own = own_outcome(report)
-        state.ran = state.ran or when == "call"
-        state.own = merge_own(state.own, own)
+        state.own = merge_own(state.own, own_outcome(report))
         state.reported_bad = state.reported_bad or report.failed
         if not state.subs or when == "setup":
             return
+        if not state.reported_bad:
+            state.soft = soft_word(when)
         final = final_outcome(
-            state.own, [s["outcome"] for s in state.subs], ran=state.ran, strict=self.strict
+            state.own, [s["outcome"] for s in state.subs], strict=self.strict, soft=state.soft
         )
         report.pexen_outcome = final  # type: ignore[attr-defined]
         if final in BAD and not state.reported_bad:
@@ -225,10 +251,6 @@ class Recorder:
             report.outcome = "failed"
             report.longrepr = soft_summary(state.subs, self.strict)
             state.reported_bad = True
-        elif when == "call" and report.skipped and final in ("pass", "warn", "info"):
-            report.pexen_was = report.outcome  # type: ignore[attr-defined]
-            report.outcome = "passed"
-            report.longrepr = None
 
 
 def item_facts(item: pytest.Item) -> list[list[str]]:
@@ -416,15 +438,15 @@ def terminal_summary(reporter: Any, config: pytest.Config) -> None:
     for reports in reporter.stats.values():
         for report in reports:
             nodeid = getattr(report, "nodeid", "")
-            if getattr(report, "failed", False):
-                warned[nodeid] = False
+            if getattr(report, "failed", False) or getattr(report, "skipped", False):
+                warned[nodeid] = False  # only a passed test warned (final_outcome)
+            if getattr(report, "failed", False) and getattr(report, "pexen_was", None):
+                failed.add(nodeid)  # not an xfailed test, nor one that failed on its own
             for sub in getattr(report, "pexen_results", None) or ():
                 if sub["source"] != "pexen" or sub["outcome"] not in ("warn", *BAD):
                     continue
                 if sub["outcome"] == "warn":
                     warned.setdefault(nodeid, True)
-                else:
-                    failed.add(nodeid)
                 name = f"::{sub['name']}" if sub["name"] else ""
                 text = f"{sub['outcome'].upper()} {nodeid}{name}"
                 if sub["message"]:

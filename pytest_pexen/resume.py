@@ -37,7 +37,7 @@ import pytest
 from . import journal
 from .compat import plugin_loaded
 from .reboots import BOOTS_KEY, reboot_command
-from .results import merge_own, own_outcome, strict_warn
+from .results import is_subtest, merge_own, own_outcome, strict_warn
 from .runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
 from .timeline import timeline_path
 
@@ -426,7 +426,8 @@ class JournalPlugin:
             else:
                 test.ran[1] = stop
         test.worker = extra.get("worker_id", test.worker)
-        test.duration += report.duration
+        if not is_subtest(report):  # a subtest's time is in its test's call's
+            test.duration += report.duration
         if isinstance(data, list):
             return  # a plain passed phase (see _serialise): nothing else to read
         test.plain = False

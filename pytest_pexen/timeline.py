@@ -146,8 +146,10 @@ class Timeline:
 
     @property
     def work(self) -> float:
-        """The durations of every test that ended, summed."""
-        return sum(self.durations.values())
+        """The durations of every attempt that ended, summed: a test's
+        duration is setup + call + teardown, as its pytest reports' add up
+        (the journal's ``duration``; a subtest's time is part of its call)."""
+        return sum(bar.duration for bar in self.bars if bar.duration is not None)
 
     @property
     def workers(self) -> int:
@@ -161,7 +163,9 @@ class Timeline:
 
     @property
     def utilisation(self) -> float:
-        """The share of the workers' time spent in tests."""
+        """The share of the workers' time spent in tests: ``work`` over each
+        boot's span times its workers. The one definition: the lanes' "busy"
+        (page_data) is the same durations, lane by lane."""
         capacity = sum(boot.span * boot.workers for boot in self.boots)
         return self.work / capacity if capacity > 0 else 0.0
 
@@ -568,7 +572,7 @@ def page_data(timeline: Timeline) -> dict[str, Any]:
                 bar.idle,
             ]
         )
-        busy[lanes[bar.lane]] += bar.end - bar.begin
+        busy[lanes[bar.lane]] += bar.duration or 0.0  # as Timeline.work counts
         if bar.results:
             results[n] = [
                 [

@@ -108,7 +108,9 @@ def test_outcomes_and_output(pytester: pytest.Pytester) -> None:
     res.stdout.fnmatch_lines(
         [
             "*_ exec: s/exit3.sh _*",
-            "exit code 3",
+            "exit code 3; stdout ends: before the end",
+            "---- its stdout ----",
+            "before the end",
             "*- Captured stdout call -*",
             "before the end",
             "*_ exec: s/killed.sh _*",
@@ -135,7 +137,7 @@ def test_outcomes_and_output(pytester: pytest.Pytester) -> None:
     res.stdout.fnmatch_lines(
         [
             "PASSED s/ok.sh",
-            "FAILED s/exit3.sh" + (" - exit code 3" if said else ""),
+            "FAILED s/exit3.sh" + (" - exit code 3; stdout ends: before the end" if said else ""),
             "FAILED s/killed.sh" + (" - killed by signal 9 (SIGKILL)" if said else ""),
         ]
     )
@@ -159,7 +161,9 @@ def test_compiled_program(pytester: pytest.Pytester) -> None:
     pytester.run("cc", "-o", str(pytester.path / "bin" / "prog"), str(src))
     res = run(pytester, "-rA", "bin")
     res.assert_outcomes(failed=1)
-    res.stdout.fnmatch_lines(["exit code 7", "*- Captured stdout call -*", "compiled"])
+    res.stdout.fnmatch_lines(
+        ["exit code 7; stdout ends: compiled", "*- Captured stdout call -*", "compiled"]
+    )
 
 
 def test_child_outliving_the_script_is_killed(pytester: pytest.Pytester) -> None:

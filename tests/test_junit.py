@@ -149,7 +149,7 @@ def test_kitchen_sink_serial(sink: pytest.Pytester) -> None:
     assert kind(cases["test_soft_fail::second"]) == "failure"
     assert out(cases["test_soft_fail::3"]) == "unnamed"
     assert out(cases["test_soft_fail::first check (2)"]) == "same name again"
-    assert kind(cases["test_error_sub"]) == "error"
+    assert kind(cases["test_error_sub"]) == "failure"  # FAILED in the terminal too
     assert kind(cases["test_error_sub::db"]) == "error"
     assert kind(cases["test_setup_error"]) == "error"
     assert "setup broke" in cases["test_setup_error"].find("error").get("message", "")  # type: ignore[union-attr]
@@ -327,6 +327,7 @@ def test_collection_error_and_strict_warn(
     root = validated(pytester.path / "r.xml")
     cases = cases_of(root)
     assert kind(cases["test_broken"]) == "error"
+    assert cases["test_broken"].find("error").get("message") == "collection failure"  # type: ignore[union-attr]
     assert kind(cases["test_w"]) == "failure"
     failure = cases["test_w"].find("failure")
     assert failure is not None

@@ -118,7 +118,7 @@ def test_unknown_outcome_is_one_clear_sentence(pytester: pytest.Pytester) -> Non
     assert "def test_u" not in out  # no source listing, just the sentence
 
 
-def test_skipped_test_with_passing_results_passes(pytester: pytest.Pytester) -> None:
+def test_skipped_test_with_passing_results_stays_skipped(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_k="""
         import pytest
@@ -136,7 +136,8 @@ def test_skipped_test_with_passing_results_passes(pytester: pytest.Pytester) -> 
     """
     )
     result = run(pytester)
-    result.assert_outcomes(passed=1, skipped=1, xfailed=1)
+    result.assert_outcomes(skipped=2, xfailed=1)  # pass and info never change an outcome
+    assert "failed by sub-results" not in result.stdout.str()  # the xfailed test is xfailed
 
 
 def test_session_fixture_reports_on_the_test_it_serves(pytester: pytest.Pytester) -> None:
