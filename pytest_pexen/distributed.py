@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .internals import local_pid
-from .reboots import BOOTS_KEY
+from .reboots import BOOTS_KEY, JOURNALED_KEY
 from .timeouts import SESSION_KEY
 
 if TYPE_CHECKING:
@@ -54,8 +54,11 @@ class DistPlugin:
             self.scheduler.crash_reported(report)
 
     def pytest_sessionfinish(self) -> None:
+        """Keep the durations for the next run's ranking; not for a suite
+        handed to xdist's ``load``, which ranks nothing."""
         cache = getattr(self.config, "cache", None)
-        if cache is not None and self.durations:
+        handed = self.scheduler is not None and self.scheduler.load is not None
+        if cache is not None and self.durations and not handed:
             cache.set(DURATIONS_KEY, self.durations)
 
 
@@ -68,6 +71,7 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["pexen_dist"] = dist
     node.workerinput["pexen"] = dist == "pexen"
     node.workerinput["pexen_boots"] = node.config.stash.get(BOOTS_KEY, {})
+    node.workerinput["pexen_journaled"] = node.config.stash.get(JOURNALED_KEY, False)
     node.workerinput["pexen_killable"] = dist == "pexen" and local_pid(node) is not None
     session = node.config.stash.get(SESSION_KEY, None)
     if session is not None:

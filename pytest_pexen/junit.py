@@ -37,6 +37,7 @@ from typing import Any
 
 import pytest
 
+from .resume import earlier_time
 from .results import (
     BAD,
     SubResult,
@@ -213,7 +214,8 @@ class XunitWriter:
             collecting = gc.isenabled()
             gc.disable()
             try:
-                data = render(self.suite(), time.time() - self.start)
+                # after a resume, the time of the boots before this one too
+                data = render(self.suite(), time.time() - self.start + earlier_time(self.config))
             finally:
                 if collecting:
                     gc.enable()
