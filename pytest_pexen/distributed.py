@@ -80,7 +80,12 @@ def pytest_configure_node(node: Any) -> None:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
-    """Before xdist turns ``-n N`` into ``--dist load``: make it pexen."""
+    """Before xdist turns ``-n N`` into ``--dist load``: make it pexen.
+    And before pytest's cache plugin clears the cache (at configure): refuse
+    ``--cache-clear --pexen-resume`` while the journal is in the cache."""
+    from .resume import check_cache_clear
+
+    check_cache_clear(config)
     option = config.option
     if getattr(option, "pexen_plan", False):
         option.numprocesses = 0  # the plan is computed and shown serially
