@@ -334,6 +334,7 @@ class JournalPlugin:
         self.run: GraphRun | None = None  # the session's pexen run, once there is one
         self.note: str | None = None  # for the header
         self.unwritten: str | None = None  # why the journal could not be opened
+        self.trouble: str | None = None  # what went wrong with it, if not said yet
 
     def pytest_report_header(self) -> list[str]:
         return [self.note] if self.note else []
@@ -744,14 +745,15 @@ class JournalPlugin:
             self._stop(exitstatus)
         writer = self.writer
         if writer is not None and writer.lost is not None:
-            warn(
-                self.config,
+            self.trouble = (
                 f"pexen: the journal {self.path} could not be written from "
                 f"{writer.lost_where()} on ({writer.lost}); it is incomplete, and "
-                "--pexen-resume will not continue this run",
+                "--pexen-resume will not continue this run"
             )
         elif self.unwritten is not None:
-            warn(self.config, f"pexen: this run is not journaled: {self.unwritten}")
+            self.trouble = f"pexen: this run is not journaled: {self.unwritten}"
+        if self.trouble is not None and warn(self.trouble):
+            self.trouble = None  # said
 
     def _stop(self, exitstatus: int) -> None:
         """The stop record; before it, a ``back`` record for each test sent
@@ -776,6 +778,8 @@ class JournalPlugin:
             self.writer.close(finished=reason == "finished")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.trouble is not None:  # not said as a warning (-W error)
+            terminalreporter.write_line(self.trouble, yellow=True)
         if self.replayed:
             terminalreporter.write_line(f"pexen: {self.replayed} results resumed from {self.path}")
         if self.reboot is not None:
@@ -888,31 +892,34 @@ class PexenJournalWarning(pytest.PytestCacheWarning):  # type: ignore[misc]
     it too."""
 
 
-def warn(config: pytest.Config, message: str) -> None:
+def warn(message: str) -> bool:
     """Say ``message`` as a PexenJournalWarning (from a ``pytest_sessionfinish``
-    hook, where pytest records it for its warnings summary); where warnings
-    are errors (``-W error``) as a line of the terminal instead: the
-    journal never fails a run."""
+    hook, where pytest records it for its warnings summary). False where
+    warnings are errors (``-W error``): the caller says it in the terminal
+    summary instead, as the journal never fails a run."""
     import warnings
 
     try:
         warnings.warn(PexenJournalWarning(message), stacklevel=2)
     except PexenJournalWarning:
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(message, yellow=True)
+        return False
+    return True
 
 
 class Unjournaled:
     """Registered when the run cannot have its journal: says so once."""
 
-    def __init__(self, config: pytest.Config, message: str) -> None:
-        self.config = config
+    def __init__(self, message: str) -> None:
         self.message = message
+        self.said = False
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self) -> None:
-        warn(self.config, self.message)
+        self.said = warn(self.message)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.said:
+            terminalreporter.write_line(self.message, yellow=True)
 
 
 def explicit_path(config: pytest.Config) -> bool:
@@ -1015,7 +1022,7 @@ def configure(config: pytest.Config) -> None:
         if unjournaled is not None:
             path, why = None, unjournaled
     if unjournaled is not None and not quiet:
-        config.pluginmanager.register(Unjournaled(config, unjournaled), "pexen-unjournaled")
+        config.pluginmanager.register(Unjournaled(unjournaled), "pexen-unjournaled")
     config.stash[JOURNALED_KEY] = path is not None and not quiet
     resume: Resume | None = None
     note = None
