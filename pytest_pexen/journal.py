@@ -90,7 +90,7 @@ def read(path: str | os.PathLike[str]) -> Iterator[Record]:
     except OSError as exc:
         raise JournalError(f"cannot read {path}: {exc.strerror or exc}") from None
     lines = data.split(b"\n")
-    torn = lines.pop()  # after the last newline: empty, or a torn record
+    lines.pop()  # after the last newline: empty, or a torn record (left out)
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue

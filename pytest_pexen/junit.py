@@ -37,7 +37,6 @@ from typing import Any
 
 import pytest
 
-from .resume import earlier_time
 from .results import (
     BAD,
     SubResult,
@@ -47,6 +46,7 @@ from .results import (
     own_outcome,
     strict_warn,
 )
+from .resume import earlier_time
 
 _ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 

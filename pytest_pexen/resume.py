@@ -763,7 +763,9 @@ class JournalPlugin:
             for nodeid, test in list(self.open.items()):
                 if not test.began and not test.reports:
                     del self.open[nodeid]
-                    self._emit({"type": "back", "test": nodeid, "t": time.time(), "boot": self.boot})
+                    self._emit(
+                        {"type": "back", "test": nodeid, "t": time.time(), "boot": self.boot}
+                    )
         reason = (
             "reboot"
             if self.reboot is not None

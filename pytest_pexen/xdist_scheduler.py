@@ -87,7 +87,7 @@ def scopes_of(nodeid: str) -> list[str]:
     return [owner, module] if owner != module else [module]
 
 
-class JournaledLoad(LoadScheduling):
+class JournaledLoad(LoadScheduling):  # type: ignore[misc]
     """xdist's ``load``, for a suite without pexen metadata, with the
     journal's one need: each test is journaled as started, its worker
     named, when it is sent, before its worker can begin it (as under

@@ -82,9 +82,7 @@ def disk(pytester: pytest.Pytester) -> Iterator[Path]:
 def readonly(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A read-only checkout of a two-test suite, the current directory."""
     for path in mount(pytester.path / "checkout", "1m"):
-        (path / "test_s.py").write_text(
-            "import warnings\ndef test_a(): pass\ndef test_b(): pass\n"
-        )
+        (path / "test_s.py").write_text("import warnings\ndef test_a(): pass\ndef test_b(): pass\n")
         done = subprocess.run(["mount", "-o", "remount,ro", str(path)], check=False)
         if done.returncode != 0:
             pytest.skip("cannot remount a tmpfs read-only here")
@@ -273,7 +271,10 @@ def test_two_runs_never_share_a_journal(
             named = run(pytester, *xdist, "-k", "test_other", *args)
             assert named.ret == pytest.ExitCode.USAGE_ERROR
             named.stderr.fnmatch_lines(
-                [f"ERROR: pexen: the journal {default} is in use by another pytest run (pid {holder.pid})*"]
+                [
+                    f"ERROR: pexen: the journal {default} is in use by another pytest "
+                    f"run (pid {holder.pid})*"
+                ]
             )
             assert "passed" not in named.stdout.str()
         follower = subprocess.run(
@@ -564,7 +565,13 @@ def test_exitfirst_resume_warns_nothing_and_time_covers_every_boot(
     assert run(pytester, *xdist, "--pexen-state=state.jsonl").ret != 0
     monkeypatch.delenv("KILL")
     result = run(
-        pytester, *xdist, "--pexen-state=state.jsonl", "--pexen-resume", "-x", "-W", "error",
+        pytester,
+        *xdist,
+        "--pexen-state=state.jsonl",
+        "--pexen-resume",
+        "-x",
+        "-W",
+        "error",
         "--pexen-junitxml=pexen.xml",
     )
     assert result.ret == 1
