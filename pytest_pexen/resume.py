@@ -797,6 +797,13 @@ class JournalPlugin:
         if self.reboot is None:
             return
         command = reboot_command(self.config)
+        if self.unwritten is not None or (self.writer is not None and self.writer.lost):
+            # a resume would refuse this journal: a reboot would strand the run
+            print(
+                f"pexen: not running the reboot command {command!r}: the journal could "
+                "not be written, so the run could not resume after the reboot"
+            )
+            return
         done = subprocess.run(command, shell=True, check=False)
         if done.returncode != 0:
             print(f"pexen: the reboot command {command!r} failed (exit {done.returncode})")

@@ -218,6 +218,36 @@ def test_disk_full_mid_run_keeps_the_run_and_the_resume_refuses(
     assert state.read_bytes() == before
 
 
+def test_no_reboot_once_the_journal_lost_records(
+    pytester: pytest.Pytester, runs: Path, disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resume would refuse the journal: rebooting would strand the run."""
+    monkeypatch.setenv("FILLER", str(disk / "filler"))
+    pytester.makepyfile(
+        test_r=SUITE_FULL.split("@pexen.requires")[0]
+        + """
+@pexen.requires("test_fill")
+@pytest.mark.parametrize("i", range(40))
+def test_b(i):
+    pass
+
+@pexen.requires("test_fill")
+@pexen.priority(10)
+def test_reboot():
+    pexen.reboot()
+"""
+    )
+    rebooted = pytester.path / "rebooted"
+    result = run(
+        pytester, f"--pexen-state={disk / 'state.jsonl'}", f"--pexen-reboot-cmd=touch {rebooted}"
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        ["pexen: not running the reboot command *: the journal could not be written*"]
+    )
+    assert not rebooted.exists()
+
+
 # ------------------------------------------------------------ 2. one run per journal
 HOLD = """
 import os, time
