@@ -16,8 +16,15 @@ report cover the whole run. Finished tests are not run again; those that
 were running when the run stopped run again, their boot count one higher.
 
 A reboot asked for by a test (reboot.py) stops the run: serially at once;
-under xdist no new test is sent, the running ones finish and are journaled.
-The reboot command runs last, when the journal is on disk.
+under xdist no new test is sent, the workers begin none of the tests queued
+there (journaled as handed back, ``back``), the running ones finish and are
+journaled. The reboot command runs last, when the journal is on disk.
+
+The journal never costs a run: one run holds it at a time (journal.lock);
+a default journal that cannot be had (a read-only checkout, another run
+holding it) leaves the run un-journaled with one PexenJournalWarning, a
+named one is a usage error; a write that fails (a full disk) ends the
+journal there, marked as incomplete, with one warning.
 """
 
 from __future__ import annotations
