@@ -15,6 +15,10 @@ After every kill the journal must parse, and at the end of each run:
 
 Prints "kills survived", "tests lost", "finished tests re-run" and exits
 non-zero on any violation.
+
+``--plain`` (with ``--workers``): the same 40 tests without pexen markers,
+which ``-n`` hands to xdist's ``load`` scheduling on a first boot (its
+tests are journaled as started when ``load`` sends them).
 """
 
 from __future__ import annotations
@@ -70,6 +74,31 @@ def test_last():
 """
 
 
+# the same tests without any pexen marker: xdist's load schedules the first boot
+PLAIN_SUITE = """
+import os, time
+import pytest
+
+def log(*words):
+    with open(os.environ["SOAK_LOG"], "a") as f:
+        f.write(" ".join(map(str, words)) + "\\n")
+
+@pytest.fixture(autouse=True)
+def record(request, pexen_boot_count):
+    log("start", request.node.nodeid, pexen_boot_count)
+    yield
+    log("end", request.node.nodeid, pexen_boot_count)
+
+@pytest.mark.parametrize("i", range(30))
+def test_work(i):
+    time.sleep(0.1 + (i * 7 % 5) * 0.05)
+
+@pytest.mark.parametrize("i", range(10))
+def test_more(i):
+    time.sleep(0.15)
+"""
+
+
 def executions(log: Path, offset: int = 0) -> list[tuple[str, str, int]]:
     with log.open() as f:
         f.seek(offset)
@@ -81,13 +110,18 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--workers", type=int, default=0, help="-n for xdist (0: serial)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--plain", action="store_true", help="a suite without pexen markers (needs --workers)"
+    )
     args = parser.parse_args()
+    if args.plain and not args.workers:
+        parser.error("--plain needs --workers (a plain suite goes to xdist's load under -n)")
     rng = random.Random(args.seed)
     problems: list[str] = []
     kills = runs = 0
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "test_soak.py").write_text(SUITE)
+        (root / "test_soak.py").write_text(PLAIN_SUITE if args.plain else SUITE)
         (root / "pytest.ini").write_text("[pytest]\n")
         state = root / "state.jsonl"
         cmd = [
@@ -147,6 +181,8 @@ def main() -> int:
                     continue
                 try:
                     ended_at_kill = set(journal.load(state).ended)
+                except journal.EmptyJournal:  # killed before its header: no run yet
+                    ended_at_kill = set()
                 except journal.JournalError as exc:
                     problems.append(f"kill {kills}: the journal does not parse: {exc}")
                     break
@@ -156,6 +192,7 @@ def main() -> int:
     lost = sum("ended 0 times" in p for p in problems)
     rerun = sum("ran again" in p for p in problems)
     mode = f"-n {args.workers}" if args.workers else "serial"
+    mode += ", plain suite" if args.plain else ""
     print(
         f"killsoak ({mode}): {runs} runs, {kills - sum('parse' in p for p in problems)} of "
         f"{kills} kills survived, {lost} tests lost, {rerun} finished tests re-run"

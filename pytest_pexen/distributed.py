@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .internals import local_pid
-from .reboots import BOOTS_KEY
+from .reboots import BOOTS_KEY, JOURNALED_KEY
 from .timeouts import SESSION_KEY
 
 if TYPE_CHECKING:
@@ -54,8 +54,11 @@ class DistPlugin:
             self.scheduler.crash_reported(report)
 
     def pytest_sessionfinish(self) -> None:
+        """Keep the durations for the next run's ranking; not for a suite
+        handed to xdist's ``load``, which ranks nothing."""
         cache = getattr(self.config, "cache", None)
-        if cache is not None and self.durations:
+        handed = self.scheduler is not None and self.scheduler.load is not None
+        if cache is not None and self.durations and not handed:
             cache.set(DURATIONS_KEY, self.durations)
 
 
@@ -68,6 +71,7 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["pexen_dist"] = dist
     node.workerinput["pexen"] = dist == "pexen"
     node.workerinput["pexen_boots"] = node.config.stash.get(BOOTS_KEY, {})
+    node.workerinput["pexen_journaled"] = node.config.stash.get(JOURNALED_KEY, False)
     node.workerinput["pexen_killable"] = dist == "pexen" and local_pid(node) is not None
     session = node.config.stash.get(SESSION_KEY, None)
     if session is not None:
@@ -76,7 +80,12 @@ def pytest_configure_node(node: Any) -> None:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
-    """Before xdist turns ``-n N`` into ``--dist load``: make it pexen."""
+    """Before xdist turns ``-n N`` into ``--dist load``: make it pexen.
+    And before pytest's cache plugin clears the cache (at configure): refuse
+    ``--cache-clear --pexen-resume`` while the journal is in the cache."""
+    from .resume import check_cache_clear
+
+    check_cache_clear(config)
     option = config.option
     if getattr(option, "pexen_plan", False):
         option.numprocesses = 0  # the plan is computed and shown serially

@@ -8,7 +8,9 @@ run goes on. JSON only: reading a journal never runs code.
 
 Records (format 1; each a JSON object on one line, ``type`` first):
 
-- ``run``: the header: ``format``, ``id``, ``t`` (epoch seconds),
+- ``run``: the header: ``gap`` first (0; patched in place to 1 when a
+  record could not be written, 2 when that run still finished: see
+  ``Writer``), ``format``, ``id``, ``t`` (epoch seconds),
   ``pexen`` (version), ``tests`` (selected node ids, sorted), ``identity``
   (hash of the tests and the options that change outcomes), ``options``.
 - ``boot``: a ``--pexen-resume`` continues the run: ``boot`` (1, 2, ...).
@@ -19,6 +21,9 @@ Records (format 1; each a JSON object on one line, ``type`` first):
   was told), ``worker``, ``boot``, ``reports`` (the test's reports, to
   report them again on resume: a plain passed phase as ``[when, duration,
   start, stop]``, any other as pytest serialises it for xdist).
+- ``back``: a test sent to an xdist worker that never began it (the run
+  stopped first): ``test``, ``t``, ``boot``; it is not running, and runs
+  after a resume as if never sent.
 - ``report``: a report of a test that had already ended (a fixture it kept
   torn down later): ``test``, ``report``.
 - ``reboot``: the test asked for a reboot: ``test``, ``t``, ``boot``,
@@ -32,7 +37,11 @@ its boot count one higher. A torn last line (the writer was killed
 mid-line) is ignored; any other line that is not a JSON object makes the
 journal unreadable.
 
-``python -m pytest_pexen.journal PATH [--follow]`` prints a summary.
+An empty journal, or one cut inside its header line (a power loss in a
+run's first second), is no journal (``EmptyJournal``).
+
+``python -m pytest_pexen.journal PATH [--follow [--timeout S]]`` prints a
+summary.
 """
 
 from __future__ import annotations
@@ -56,6 +65,11 @@ class JournalError(Exception):
     a format this version does not know)."""
 
 
+class EmptyJournal(JournalError):
+    """The file holds no complete header line: empty, or cut inside its
+    first line. Nothing of a run was recorded: for resuming, no journal."""
+
+
 def _parse(line: bytes, path: Path, number: int) -> Record:
     try:
         record = json.loads(line)
@@ -76,7 +90,7 @@ def read(path: str | os.PathLike[str]) -> Iterator[Record]:
     except OSError as exc:
         raise JournalError(f"cannot read {path}: {exc.strerror or exc}") from None
     lines = data.split(b"\n")
-    torn = lines.pop()  # after the last newline: empty, or a torn record
+    lines.pop()  # after the last newline: empty, or a torn record (left out)
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -84,8 +98,8 @@ def read(path: str | os.PathLike[str]) -> Iterator[Record]:
         if number == 1:
             _check_header(record, path)
         yield record
-    if torn.strip() and not lines:
-        raise JournalError(f"{path}: not a pexen journal (no complete header line)")
+    if not any(line.strip() for line in lines):
+        raise EmptyJournal(f"{path}: empty journal (no complete header line)")
 
 
 def _check_header(record: Record, path: Path) -> None:
@@ -105,11 +119,13 @@ def follow(
     there, then each new one as it is completed. Ends after a ``stop``
     record, or when nothing new arrived for ``timeout`` seconds (None: wait
     as long as it takes; a killed run never writes ``stop``). A journal
-    started anew (a fresh run at the same path) is followed from its start."""
+    started anew (a fresh run at the same path, which truncates it or
+    replaces it) is followed from its start: its ``run`` record comes again."""
     path = Path(path)
     handle: IO[bytes] | None = None
     buffer = b""
     number = 0
+    first = b""  # the header line as read: a new run at the same path rewrites it
     idle_since = time.monotonic()
     try:
         while True:
@@ -118,6 +134,9 @@ def follow(
                     handle = path.open("rb")
                 except FileNotFoundError:
                     handle = None
+            if handle is not None and _rewritten(handle, first):
+                handle.seek(0)
+                buffer, number, first = b"", 0, b""
             chunk = handle.read() if handle is not None else b""
             if chunk:
                 idle_since = time.monotonic()
@@ -130,6 +149,7 @@ def follow(
                     record = _parse(line, path, number)
                     if number == 1:
                         _check_header(record, path)
+                        first = line + b"\n"
                     yield record
                     if record["type"] == "stop":
                         return
@@ -138,12 +158,22 @@ def follow(
                 return
             if handle is not None and _replaced(handle, path):
                 handle.close()
-                handle, buffer = None, b""
+                handle, buffer, number, first = None, b"", 0, b""
                 continue
             time.sleep(poll)
     finally:
         if handle is not None:
             handle.close()
+
+
+def _rewritten(handle: IO[bytes], first: bytes) -> bool:
+    """The open file was truncated (a fresh run starts it anew in place):
+    it is shorter than what was read, or no longer starts with the header
+    line read from it."""
+    fd = handle.fileno()
+    if os.fstat(fd).st_size < handle.tell():
+        return True
+    return bool(first) and os.pread(fd, len(first), 0) != first
 
 
 def _replaced(handle: IO[bytes], path: Path) -> bool:
@@ -166,6 +196,8 @@ class State:
     stop: Record | None = None  # the last stop record, if the run ended cleanly
     reboot: Record | None = None  # the last reboot request
     running: dict[str, Record] = field(default_factory=dict)  # started, not ended yet
+    # the run's time so far: each boot's, from its first record to its last
+    elapsed: float = 0.0
 
     @property
     def tests(self) -> list[str]:
@@ -176,14 +208,24 @@ class State:
 def load(path: str | os.PathLike[str]) -> State:
     """Read a whole journal into a State (JournalError if unreadable)."""
     state: State | None = None
+    first = last = 0.0  # the current boot's first and last record times
     for record in read(path):
         kind = record["type"]
+        t = record.get("t")
         if state is None:
             state = State(record)
+            first = last = t if isinstance(t, float) else 0.0
             continue
+        if isinstance(t, float):
+            if kind == "boot":
+                state.elapsed += last - first
+                first = t
+            last = t
         test = record.get("test")
         if kind == "start" and isinstance(test, str):
             state.running[test] = record
+        elif kind == "back" and isinstance(test, str):
+            state.running.pop(test, None)
         elif kind == "end" and isinstance(test, str):
             state.running.pop(test, None)
             state.ended.pop(test, None)
@@ -200,7 +242,8 @@ def load(path: str | os.PathLike[str]) -> State:
         elif kind == "stop":
             state.stop = record
     if state is None:
-        raise JournalError(f"{path}: empty journal")
+        raise EmptyJournal(f"{path}: empty journal")
+    state.elapsed += last - first
     return state
 
 
@@ -267,22 +310,101 @@ def plain_end_line(
     )
 
 
+# the header's first bytes: ``gap`` comes right after ``type``, so that a
+# writer that can write no more can still say so, in place (see Writer)
+GAP_PREFIX = b'{"type":"run","gap":'
+NO_GAP, GAP, GAP_FINISHED = 0, 1, 2
+
+
+class Busy(Exception):
+    """Another process holds the journal (``lock``)."""
+
+    def __init__(self, pid: str) -> None:
+        super().__init__(pid)
+        self.pid = pid
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def lock(path: Path) -> int:
+    """Hold the journal at ``path`` for this process's whole life: one run
+    per journal. An OS lock (``flock``) on ``<path>.lock``, which names the
+    holder's pid; the kernel drops it when the process ends, however it
+    ends, so a killed run leaves no stale lock. Returns the descriptor to
+    keep open; Busy (with the holder's pid) if another process holds it,
+    OSError if it cannot be written (a read-only checkout). The directory
+    is made if missing, and the journal file (if there is one) opened for
+    appending, to find out now rather than once tests run."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        os.close(fd)
+        raise Busy(pid or "unknown") from None
+    except OSError:
+        os.close(fd)
+        raise
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        if path.exists():  # else the directory's turn: the lock file was made there
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def mark_gap(path: Path, value: int) -> None:
+    """Say in the header, in place, that records were lost (GAP) or that
+    they were but the run finished (GAP_FINISHED). An overwrite of a byte
+    the file already has needs no free space. Nothing if the header is
+    not there (it was the record that could not be written)."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return
+    try:
+        if os.pread(fd, len(GAP_PREFIX) + 1, 0)[: len(GAP_PREFIX)] == GAP_PREFIX:
+            os.pwrite(fd, str(value).encode(), len(GAP_PREFIX))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 class Writer:
     """Appends records; each goes through to the OS at once, so a killed
     process loses nothing. ``fsync``: ``auto`` also syncs to disk at most
     once a second and on ``sync()``; ``always`` after every record;
-    ``never`` not at all."""
+    ``never`` not at all.
+
+    A record that cannot be written (a full disk) never fails the run: the
+    writer stops there (``lost`` says why, ``lost_line`` is the record),
+    and marks the header (``gap``), so that no resume trusts a journal
+    with a hole in it."""
 
     def __init__(self, path: Path, fsync: str, fresh: bool) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if fresh else 0)
         self.fd = os.open(path, flags, 0o644)
         self.path = path
         self.fsync = fsync
         self.synced = time.monotonic()
         self.deferred = False  # with always: a record written, its sync left to the next
+        self.lost: str | None = None
+        self.lost_line: str | None = None
         if not fresh:
-            self._end_torn_line()
+            try:
+                self._end_torn_line()
+            except OSError:
+                os.close(self.fd)
+                raise
 
     def _end_torn_line(self) -> None:
         """A killed writer may have left half a line: cut it off, so that
@@ -309,13 +431,26 @@ class Writer:
         ``deferred``: with ``always``, leave the sync to the next record (or
         ``sync()``), which is written before any more test code runs: the
         serial run's end record, synced with the next test's start."""
-        os.write(self.fd, line.encode() + b"\n")
-        if self.fsync == "always":
-            self.deferred = deferred
-            if not deferred:
-                _datasync(self.fd)
-        elif self.fsync == "auto" and time.monotonic() - self.synced >= 1.0:
-            self.sync()
+        if self.lost is not None:
+            return
+        data = line.encode() + b"\n"
+        try:
+            done = os.write(self.fd, data)
+            while done < len(data):  # a short write: the disk is filling up
+                done += os.write(self.fd, data[done:])
+            if self.fsync == "always":
+                self.deferred = deferred
+                if not deferred:
+                    _datasync(self.fd)
+            elif self.fsync == "auto" and time.monotonic() - self.synced >= 1.0:
+                self.sync()
+        except OSError as exc:
+            self._lose(line, exc)
+
+    def _lose(self, line: str, exc: OSError) -> None:
+        self.lost = exc.strerror or str(exc)
+        self.lost_line = line
+        mark_gap(self.path, GAP)
 
     def sync_deferred(self) -> None:
         """Sync a record whose sync was left to the next one (see
@@ -326,14 +461,30 @@ class Writer:
     def sync(self) -> None:
         """To disk now (at the end, before the process exits); not with
         ``never``."""
-        if self.fsync != "never":
-            _datasync(self.fd)
+        if self.fsync != "never" and self.lost is None:
+            try:
+                _datasync(self.fd)
+            except OSError as exc:
+                self._lose("", exc)
             self.synced = time.monotonic()
             self.deferred = False
 
-    def close(self) -> None:
+    def close(self, finished: bool = False) -> None:
+        """Sync and close; ``finished``: the run ran to its end (a journal
+        that lost records then says so: see ``GAP_FINISHED``)."""
         self.sync()
         os.close(self.fd)
+        if self.lost is not None and finished:
+            mark_gap(self.path, GAP_FINISHED)
+
+    def lost_where(self) -> str:
+        """Where the records stop, in words: the first one not written."""
+        try:
+            record = json.loads(self.lost_line or "")
+        except ValueError:
+            return "its end"
+        kind = record.get("type")
+        return f"the {kind} of {record['test']}" if "test" in record else f"its {kind} record"
 
 
 # ------------------------------------------------------------ the summary
@@ -354,8 +505,10 @@ def summary(records: Iterator[Record], out: IO[str]) -> int:
     stop: Record | None = None
     for record in records:
         kind = record["type"]
-        if kind == "run":
-            header = record
+        if kind == "run":  # first, or again: a new run rewrote the file being followed
+            header, stop = record, None
+            ended.clear()
+            running.clear()
             out.write(f"pexen run {record.get('id')}: {len(record.get('tests', []))} tests\n")
         elif kind == "start":
             running.add(record["test"])
@@ -368,6 +521,8 @@ def summary(records: Iterator[Record], out: IO[str]) -> int:
                 out.write(f"STOPPED {test} (was running when the run stopped)\n")
             running.clear()
             out.write(f"-- boot {record.get('boot')}: resumed\n")
+        elif kind == "back":
+            running.discard(record["test"])
         elif kind == "reboot":
             running.discard(record["test"])
             out.write(f"REBOOT {record['test']} (boot {record.get('boot', 0)})\n")
@@ -402,11 +557,20 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FILE.html",
         help="write the run's timeline page (every boot) instead of the summary",
     )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="with --follow: end after S seconds without a new record "
+        "(a killed run writes no stop record)",
+    )
     args = parser.parse_args(argv)
+    if args.timeout is not None and (not args.follow or args.timeout <= 0):
+        parser.error("--timeout S needs --follow and S > 0")
     if args.timeline:
         return _timeline(args.path, Path(args.timeline))
     try:
-        records = follow(args.path) if args.follow else read(args.path)
+        records = follow(args.path, timeout=args.timeout) if args.follow else read(args.path)
         bad = summary(records, sys.stdout)
     except JournalError as exc:
         print(f"pexen journal: {exc}", file=sys.stderr)

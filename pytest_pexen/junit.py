@@ -48,6 +48,7 @@ from .results import (
     soft_word,
     strict_warn,
 )
+from .resume import earlier_time
 
 #: the error of a test that started and did not finish (the run stopped)
 INTERRUPTED = "interrupted: the test did not finish (the run stopped while it ran)"
@@ -236,7 +237,8 @@ class XunitWriter:
             collecting = gc.isenabled()
             gc.disable()
             try:
-                data = render(self.suite(), time.time() - self.start)
+                # after a resume, the time of the boots before this one too
+                data = render(self.suite(), time.time() - self.start + earlier_time(self.config))
             finally:
                 if collecting:
                     gc.enable()

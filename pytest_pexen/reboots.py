@@ -18,14 +18,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
 from .results import runs_tests
 
 BOOTS_KEY = pytest.StashKey[dict[str, int]]()
+JOURNALED_KEY = pytest.StashKey[bool]()  # this run writes a journal (a reboot needs one)
 ENV = "PEXEN_BOOT_COUNT"
+STOP = "pexen_stop"  # the xdist controller to every worker: a test asked for a reboot
 
 
 class RebootRequested(BaseException):
@@ -45,6 +47,7 @@ class Context:
     command: str
     max_reboots: int
     boots: dict[str, int] = field(default_factory=dict)
+    journaled: bool = True  # the run writes a journal: without one it cannot resume
 
 
 _CONTEXT: list[Context] = []  # this process's pytest run (one at a time)
@@ -73,6 +76,13 @@ def reboot() -> NoReturn:
             "--pexen-reboot-cmd=CMD or the ini option pexen_reboot_cmd",
             pytrace=False,
         )
+    if not context.journaled:
+        pytest.fail(
+            "pexen.reboot(): this run writes no journal (--pexen-state=none, the "
+            "cache provider disabled, or the journal cannot be written), so it "
+            "could not resume after the reboot; give it a journal",
+            pytrace=False,
+        )
     count = context.boots.get(nodeid, 0)
     if count >= context.max_reboots:
         pytest.fail(
@@ -91,16 +101,20 @@ def reboot_command(config: pytest.Config) -> str:
 def configure(config: pytest.Config) -> None:
     """Set this process up for ``reboot()`` and boot counts; register the
     per-test hooks only when a reboot can happen or a run resumes."""
+    workerinput = getattr(config, "workerinput", None)
     boots = config.stash.get(BOOTS_KEY, None)
     if boots is None:
-        workerinput = getattr(config, "workerinput", None)
         boots = dict(workerinput.get("pexen_boots") or {}) if workerinput else {}
         config.stash[BOOTS_KEY] = boots
+    if workerinput is not None:
+        journaled = bool(workerinput.get("pexen_journaled", True))
+    else:
+        journaled = config.stash.get(JOURNALED_KEY, False)
     command = reboot_command(config)
     maximum = config.getoption("pexen_max_reboots")
     if maximum < 0:
         raise pytest.UsageError(f"pexen: --pexen-max-reboots={maximum}: give 0 or more")
-    context = Context(command, maximum, boots)
+    context = Context(command, maximum, boots, journaled)
     _CONTEXT.append(context)
     config.add_cleanup(lambda: _CONTEXT.remove(context))
     if not runs_tests(config):
@@ -112,6 +126,8 @@ def configure(config: pytest.Config) -> None:
     config.add_cleanup(lambda: _restore_env(before))
     if command or boots:
         config.pluginmanager.register(RebootHooks(boots), "pexen-reboot")
+        if workerinput is not None and command:
+            config.pluginmanager.register(WorkerStop(), WORKER_STOP)
 
 
 def _restore_env(value: str | None) -> None:
@@ -158,7 +174,60 @@ class RebootHooks:
                 "with --pexen-resume after the reboot",
             )
             report.pexen_reboot = count  # type: ignore[attr-defined]
+            stop(item.config, f"pexen: {excinfo.value.nodeid} asked for a reboot")
         return report
+
+
+WORKER_STOP = "pexen-worker-stop"
+
+
+def stop(config: pytest.Config, reason: str) -> None:
+    """On an xdist worker: a test asked for a reboot (here, or on another
+    worker: the controller's STOP command); no test begins here any more."""
+    guard = config.pluginmanager.get_plugin(WORKER_STOP)
+    if guard is not None:
+        guard.stopping = reason
+        if guard.session is not None:
+            guard.session.shouldstop = reason
+
+
+class WorkerStop:
+    """On an xdist worker of a run that can reboot: once a reboot is asked
+    for, tests sent here but not begun are not run (no reports at all):
+    the controller journals them as handed back (``back``), and they run
+    after the reboot. A test already running finishes."""
+
+    def __init__(self) -> None:
+        self.stopping: str | None = None
+        self.session: pytest.Session | None = None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        """xdist's own worker loop (a suite handed to ``load``): teach its
+        command handler the STOP command (pexen's loop knows it already)."""
+        from .internals import find_interactor
+
+        interactor = find_interactor(session.config)
+        handle = interactor.handle_command
+
+        def handle_command(command: Any) -> None:
+            if isinstance(command, tuple) and command[0] == STOP:
+                stop(session.config, str(command[1].get("reason")))
+            else:
+                handle(command)
+
+        interactor.handle_command = handle_command
+        try:
+            return (yield)
+        finally:
+            interactor.handle_command = handle
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> bool | None:
+        return True if self.stopping is not None else None
 
 
 @pytest.fixture

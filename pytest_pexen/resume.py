@@ -16,14 +16,23 @@ report cover the whole run. Finished tests are not run again; those that
 were running when the run stopped run again, their boot count one higher.
 
 A reboot asked for by a test (reboot.py) stops the run: serially at once;
-under xdist no new test is sent, the running ones finish and are journaled.
-The reboot command runs last, when the journal is on disk.
+under xdist no new test is sent, the workers begin none of the tests queued
+there (journaled as handed back, ``back``), the running ones finish and are
+journaled. The reboot command runs last, when the journal is on disk.
+
+The journal never costs a run: one run holds it at a time (journal.lock);
+a default journal that cannot be had (a read-only checkout, another run
+holding it) leaves the run un-journaled with one PexenJournalWarning, a
+named one is a usage error; a write that fails (a full disk) ends the
+journal there, marked as incomplete, with one warning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -36,7 +45,7 @@ import pytest
 
 from . import journal
 from .compat import plugin_loaded
-from .reboots import BOOTS_KEY, reboot_command
+from .reboots import BOOTS_KEY, JOURNALED_KEY, STOP, reboot_command
 from .results import is_subtest, merge_own, own_outcome, strict_warn
 from .runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
 from .timeline import timeline_path
@@ -45,6 +54,7 @@ if TYPE_CHECKING:
     from .sched.planner import Planner, Unrunnable
 
 RESUME_KEY = pytest.StashKey["Resume"]()
+OUTPUT_CAP = 4000  # characters of a passed phase's captured output kept, per section
 JOURNAL = "pexen-journal"
 # what a plain passed phase report holds (pytest's fields, xdist's additions)
 _PLAIN_FIELDS = frozenset(
@@ -213,6 +223,12 @@ class Resume:
         )
 
 
+def earlier_time(config: pytest.Config) -> float:
+    """The run's time before this boot (seconds; 0 unless it resumes)."""
+    resume = config.stash.get(RESUME_KEY, None)
+    return resume.state.elapsed if resume is not None else 0.0
+
+
 def report_from_journal(config: pytest.Config, data: Any) -> Any:
     """A report serialised into the journal, as pytest made it: JSON has no
     tuples, and pytest's terminal insists on a skip's ``longrepr`` (path,
@@ -267,6 +283,22 @@ class _Test:
     # it has reports, each a plain passed phase (see JournalPlugin._serialise),
     # and pytest's location: its end record is written the cheap way
     plain: bool = False
+    began: bool = False  # under xdist: its worker said it began (not only sent)
+
+
+def capped(text: str) -> str:
+    """A passed phase's captured output as the journal keeps it: whole up
+    to OUTPUT_CAP characters a section, else its start and its end, with a
+    line saying so (what ``-rA`` and ``junit_logging`` of a resumed run
+    show). A run's journal and a resume's memory stay small however much
+    passing tests print; a failing test's output is kept whole."""
+    if len(text) <= OUTPUT_CAP:
+        return text
+    half = OUTPUT_CAP // 2
+    return (
+        f"{text[:half]}\n[pexen: {len(text) - OUTPUT_CAP} characters of this passed test's "
+        f"output left out of the journal (it keeps {OUTPUT_CAP} a section)]\n{text[-half:]}"
+    )
 
 
 def _plain_location(location: Any) -> bool:
@@ -308,6 +340,8 @@ class JournalPlugin:
         self.wrapping: str | None = None  # the test whose protocol writes its end
         self.run: GraphRun | None = None  # the session's pexen run, once there is one
         self.note: str | None = None  # for the header
+        self.unwritten: str | None = None  # why the journal could not be opened
+        self.trouble: str | None = None  # what went wrong with it, if not said yet
 
     def pytest_report_header(self) -> list[str]:
         return [self.note] if self.note else []
@@ -348,7 +382,10 @@ class JournalPlugin:
         resume = self.resume
         self.opened = True
         if self.path is not None:
-            self.writer = journal.Writer(self.path, self.fsync, fresh=resume is None)
+            try:
+                self.writer = journal.Writer(self.path, self.fsync, fresh=resume is None)
+            except OSError as exc:  # gone read-only, or full, since configure
+                self.unwritten = f"cannot write {self.path}: {exc.strerror or exc}"
         workers = 1 if self.serial else len(self.config.getoption("tx") or [])
         if resume is None:
             tests = self.tests or []
@@ -357,6 +394,7 @@ class JournalPlugin:
 
             header = {
                 "type": "run",
+                "gap": journal.NO_GAP,  # second: see journal.GAP_PREFIX
                 "format": journal.FORMAT,
                 "id": uuid.uuid4().hex,
                 "t": time.time(),
@@ -384,8 +422,11 @@ class JournalPlugin:
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         if self.replaying:
             return
-        if nodeid not in self.open:  # under pexen's xdist scheduling: when sent
+        test = self.open.get(nodeid)
+        if test is None:  # a test started without being sent (not in this process)
             self.started(nodeid, None)
+        else:  # sent to a worker (xdist): it has begun there
+            test.began = True
 
     def started(self, nodeid: str, worker: str | None) -> None:
         """A test starts (serial), or is sent to a worker (xdist): the
@@ -511,6 +552,8 @@ class JournalPlugin:
         )
         data.pop("node", None)  # the xdist controller's handle on the worker
         data["keywords"] = {}  # not needed to report it again, often the biggest part
+        if extra["outcome"] == "passed" and data.get("sections"):
+            data["sections"] = [[title, capped(text)] for title, text in data["sections"]]
         return data
 
     def _end(self, nodeid: str) -> None:
@@ -634,6 +677,11 @@ class JournalPlugin:
         if dsession is not None:
             if not dsession.shouldstop:
                 dsession.shouldstop = reason
+            # no test may begin anywhere from now on: the tests queued on the
+            # workers are handed back (journal "back") and run after the reboot
+            for node in getattr(dsession.sched, "nodes", None) or []:
+                with contextlib.suppress(OSError):
+                    node.sendcommand(STOP, reason=reason)
         elif self.session is not None:
             self.session.shouldstop = reason
 
@@ -664,14 +712,14 @@ class JournalPlugin:
         if run is not None and run.planner is not None:
             ids = {item.nodeid for item in session.items}
             resume.restore(run.planner, ids.__contains__, run.hand_on)
-        failed, shouldfail = session.testsfailed, session.shouldfail
+        failed = session.testsfailed
         self.replay()
         if plugin_loaded(self.config, "pytest_dependency"):
             from .compat_dependency import restore_records
 
             restore_records(session.items, resume.ended)
         resumed_failures = session.testsfailed - failed
-        session.testsfailed, session.shouldfail = failed, shouldfail
+        session.testsfailed = failed
         if any(item.nodeid in resume.ended for item in session.items):
             self.config.pluginmanager.register(
                 SkipEnded(session.items, resume.ended), "pexen-skip-ended"
@@ -688,17 +736,44 @@ class JournalPlugin:
         if reporter is not None:
             reporter.write_line(resume.header_line(len(self.tests or [])))
         self.replaying = True
+        option = self.config.option
+        maxfail = option.maxfail
+        option.maxfail = 0  # -x counts this boot's failures only: the replay sets no shouldfail
         try:
             resume.replay(self.config)
         finally:
             self.replaying = False
+            option.maxfail = maxfail
         self.replayed = len(resume.ended)
 
     # ------------------------------------------------------------ the end
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not self.opened:
-            return
+        if self.opened:
+            self._stop(exitstatus)
+        writer = self.writer
+        if writer is not None and writer.lost is not None:
+            self.trouble = (
+                f"pexen: the journal {self.path} could not be written from "
+                f"{writer.lost_where()} on ({writer.lost}); it is incomplete, and "
+                "--pexen-resume will not continue this run"
+            )
+        elif self.unwritten is not None:
+            self.trouble = f"pexen: this run is not journaled: {self.unwritten}"
+        if self.trouble is not None and warn(self.trouble):
+            self.trouble = None  # said
+
+    def _stop(self, exitstatus: int) -> None:
+        """The stop record; before it, a ``back`` record for each test sent
+        to a worker that never began it: it is not running, and runs after
+        a resume as if never sent."""
+        if not self.serial:
+            for nodeid, test in list(self.open.items()):
+                if not test.began and not test.reports:
+                    del self.open[nodeid]
+                    self._emit(
+                        {"type": "back", "test": nodeid, "t": time.time(), "boot": self.boot}
+                    )
         reason = (
             "reboot"
             if self.reboot is not None
@@ -710,9 +785,11 @@ class JournalPlugin:
             {"type": "stop", "t": time.time(), "reason": reason, "exitstatus": int(exitstatus)}
         )
         if self.writer is not None:
-            self.writer.close()
+            self.writer.close(finished=reason == "finished")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.trouble is not None:  # not said as a warning (-W error)
+            terminalreporter.write_line(self.trouble, yellow=True)
         if self.replayed:
             terminalreporter.write_line(f"pexen: {self.replayed} results resumed from {self.path}")
         if self.reboot is not None:
@@ -728,6 +805,13 @@ class JournalPlugin:
         if self.reboot is None:
             return
         command = reboot_command(self.config)
+        if self.unwritten is not None or (self.writer is not None and self.writer.lost):
+            # a resume would refuse this journal: a reboot would strand the run
+            print(
+                f"pexen: not running the reboot command {command!r}: the journal could "
+                "not be written, so the run could not resume after the reboot"
+            )
+            return
         done = subprocess.run(command, shell=True, check=False)
         if done.returncode != 0:
             print(f"pexen: the reboot command {command!r} failed (exit {done.returncode})")
@@ -818,6 +902,118 @@ def run_graph(config: pytest.Config) -> dict[str, Any] | None:
     return {"tasks": tasks, "groups": spec["groups"]} if tasks else None
 
 
+class PexenJournalWarning(pytest.PytestCacheWarning):  # type: ignore[misc]
+    """The run is not journaled, or not completely (a read-only checkout, a
+    full disk, another run holding the journal). A cache warning, as
+    pytest's own about a cache it cannot write: a filter for those covers
+    it too."""
+
+
+def warn(message: str) -> bool:
+    """Say ``message`` as a PexenJournalWarning (from a ``pytest_sessionfinish``
+    hook, where pytest records it for its warnings summary). False where
+    warnings are errors (``-W error``): the caller says it in the terminal
+    summary instead, as the journal never fails a run."""
+    import warnings
+
+    try:
+        warnings.warn(PexenJournalWarning(message), stacklevel=2)
+    except PexenJournalWarning:
+        return False
+    return True
+
+
+class Unjournaled:
+    """Registered when the run cannot have its journal: says so once."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.said = False
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self) -> None:
+        self.said = warn(self.message)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.said:
+            terminalreporter.write_line(self.message, yellow=True)
+
+
+def explicit_path(config: pytest.Config) -> bool:
+    """Whether the user named the journal (option or ini), rather than
+    taking the default in pytest's cache."""
+    return bool(config.getoption("pexen_state") or config.getini("pexen_state"))
+
+
+def check_cache_clear(config: pytest.Config) -> None:
+    """``--cache-clear --pexen-resume`` with the journal in the cache: the
+    cache would be cleared (the journal with it) before the resume reads
+    it. A usage error before pytest's cache plugin gets to it."""
+    if (
+        getattr(config.option, "cacheclear", False)
+        and getattr(config.option, "pexen_resume", False)
+        and not explicit_path(config)
+    ):
+        raise pytest.UsageError(
+            "pexen: --cache-clear would delete the journal that --pexen-resume "
+            "continues (it is in pytest's cache); drop one of the two"
+        )
+
+
+def _hold(config: pytest.Config, path: Path, strict: bool) -> str | None:
+    """Take the journal's lock for this run (journal.lock), keeping it until
+    the end; the reason this run cannot have the journal, or None. With
+    ``strict`` (a journal the user named, or a resume) that reason is a
+    usage error instead: nothing has run yet."""
+    try:
+        fd = journal.lock(path)
+    except journal.Busy as busy:
+        if strict:
+            raise pytest.UsageError(
+                f"pexen: the journal {path} is in use by another pytest run (pid "
+                f"{busy.pid}); wait for it to end, or give this run its own --pexen-state"
+            ) from None
+        return (
+            f"pexen: this run is not journaled: {path} is in use by another "
+            f"pytest run (pid {busy.pid})"
+        )
+    except OSError as exc:
+        if strict:
+            raise pytest.UsageError(
+                f"pexen: cannot write the journal {path}: {exc.strerror or exc}"
+            ) from None
+        return f"pexen: this run is not journaled: cannot write {path}: {exc.strerror or exc}"
+    config.add_cleanup(lambda: os.close(fd))
+    return None
+
+
+def _load(config: pytest.Config, path: Path) -> tuple[Resume | None, str | None]:
+    """The journal to resume, or None and the note of a fresh run (empty
+    or cut in its header, or its run finished with records lost)."""
+    try:
+        state = journal.load(path)
+    except journal.EmptyJournal:
+        return None, (
+            f"pexen: --pexen-resume: {path} holds no complete first record (its run "
+            "stopped before it had one); starting a fresh run"
+        )
+    except journal.JournalError as exc:
+        raise pytest.UsageError(f"pexen: --pexen-resume: {exc}") from None
+    gap = state.header.get("gap", journal.NO_GAP)
+    if gap == journal.GAP_FINISHED:
+        return None, (
+            f"pexen: --pexen-resume: the journal {path} lost records, but its run "
+            "finished; starting a fresh run"
+        )
+    if gap != journal.NO_GAP:
+        raise pytest.UsageError(
+            f"pexen: --pexen-resume: the journal {path} lost records (it could not "
+            "be written, a full disk?) and its run did not finish: what ran after "
+            "the gap is unknown; run without --pexen-resume"
+        )
+    return Resume(path, state), None
+
+
 def configure(config: pytest.Config) -> None:
     """Read the journal to resume (before xdist starts its workers, which get
     the boot counts), and start journaling in this process."""
@@ -825,17 +1021,36 @@ def configure(config: pytest.Config) -> None:
         return  # xdist workers never journal
     if config.getoption("pexen_fsync") not in ("auto", "always", "never"):
         raise pytest.UsageError("pexen: --pexen-fsync must be auto, always or never")
-    path, why = journal_path(config)
+    resuming = bool(config.getoption("pexen_resume"))
+    quiet = config.getoption("collectonly") or config.getoption("pexen_plan")
+    strict = resuming or explicit_path(config)
+    unjournaled = None
+    try:
+        path, why = journal_path(config)
+    except OSError as exc:  # cache.mkdir in a read-only checkout
+        if resuming:
+            raise pytest.UsageError(
+                f"pexen: --pexen-resume: cannot open pytest's cache: {exc.strerror or exc}"
+            ) from None
+        path, why = None, "pytest's cache cannot be written"
+        unjournaled = f"pexen: this run is not journaled: {why} ({exc.strerror or exc})"
+    if path is not None and (resuming or not quiet):
+        unjournaled = _hold(config, path, strict)
+        if unjournaled is not None:
+            path, why = None, unjournaled
+    if unjournaled is not None and not quiet:
+        config.pluginmanager.register(Unjournaled(unjournaled), "pexen-unjournaled")
+    config.stash[JOURNALED_KEY] = path is not None and not quiet
     resume: Resume | None = None
     note = None
-    if config.getoption("pexen_resume"):
+    if resuming:
         if path is None:
             raise pytest.UsageError(f"pexen: --pexen-resume: there is no journal ({why})")
         if path.exists():
-            try:
-                resume = Resume(path, journal.load(path))
-            except journal.JournalError as exc:
-                raise pytest.UsageError(f"pexen: --pexen-resume: {exc}") from None
+            resume, note = _load(config, path)
+        else:
+            note = f"pexen: --pexen-resume: no journal at {path}; starting a fresh run"
+        if resume is not None:
             from .timeouts import hang_path, hang_records
 
             resume.add_ended(hang_records(config, path, resume.state), hang_path(path))
@@ -844,8 +1059,7 @@ def configure(config: pytest.Config) -> None:
             config.pluginmanager.register(ResumedStatus(), "pexen-resumed-status")
         else:
             config.stash[BOOTS_KEY] = {}
-            note = f"pexen: --pexen-resume: no journal at {path}; starting a fresh run"
-    if config.getoption("collectonly") or config.getoption("pexen_plan"):
+    if quiet:
         return
     timeline = timeline_path(config) is not None
     if path is None and not timeline:

@@ -257,6 +257,8 @@ def analyse(records: Iterable[Record]) -> Timeline:
             boot.stop = str(record.get("reason"))
         elif not isinstance(test, str):
             continue
+        elif kind == "back":  # sent, never begun: handed back, no bar
+            running.pop(test, None)
         elif kind == "start":
             t = _number(record, "t")
             running[test] = record

@@ -87,6 +87,24 @@ def scopes_of(nodeid: str) -> list[str]:
     return [owner, module] if owner != module else [module]
 
 
+class JournaledLoad(LoadScheduling):  # type: ignore[misc]
+    """xdist's ``load``, for a suite without pexen metadata, with the
+    journal's one need: each test is journaled as started, its worker
+    named, when it is sent, before its worker can begin it (as under
+    pexen's own scheduling; the controller hears of a start only after
+    the fact, and a test that takes the machine down may take the
+    controller with it first: a resume then runs it again with a higher
+    boot count, never an innocent one instead)."""
+
+    def _send_tests(self, node: Any, num: int) -> None:
+        # xdist's one place that sends tests (schedule, check_schedule)
+        journal = self.config.pluginmanager.get_plugin(JOURNAL)
+        if journal is not None and self.collection is not None:
+            for index in self.pending[:num]:
+                journal.started(self.collection[index], node.gateway.id)
+        super()._send_tests(node, num)
+
+
 class PexenScheduling:
     """xdist scheduler that asks the planner what may run where."""
 
@@ -211,11 +229,10 @@ class PexenScheduling:
             self._dispatch()
 
     def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
-        collection = (self.load.collection if self.load is not None else self.collection) or []
-        self.durations[collection[item_index]] = duration
         if self.load is not None:
             self.load.mark_test_complete(node, item_index, duration)
             return
+        self.durations[self.collection[item_index]] = duration
         pending = self.node2pending[node]
         if pending and pending[0] == item_index:
             pending.popleft()
@@ -321,7 +338,7 @@ class PexenScheduling:
     # ------------------------------------------------------------ planning
     def _hand_to_load(self) -> None:
         """No pexen metadata: xdist's load scheduler runs the suite as is."""
-        load = self.load = LoadScheduling(self.config, self.log)
+        load = self.load = JournaledLoad(self.config, self.log)
         for node in self.node2pending:
             load.add_node(node)
         # every collection, a dead worker's too (add_node_collection only

@@ -32,6 +32,7 @@ import pytest
 
 from . import compat_xdist
 from .internals import find_interactor, late_teardown, nearest_items, uses_shared_scope
+from .reboots import STOP, stop
 from .taskgraph import GraphSpec
 from .timeouts import own_limits
 
@@ -91,6 +92,9 @@ class PexenWorker:
         find_interactor(self.config).sendevent("unscheduled", indices=payload)
 
     def _on_command(self, command: Any) -> None:
+        if command is not SHUTDOWN and command[0] == STOP:  # a test asked for a reboot
+            stop(self.config, str(command[1].get("reason")))
+            return
         if command is not SHUTDOWN and command[0] == "pexen_phases":
             # outcomes of tests that ended elsewhere: known before the tests
             # sent next can look them up

@@ -1,0 +1,615 @@
+"""The journal on hostile machines (issue 18): read-only checkouts, full
+disks, two runs at once, plain suites under xdist's ``load`` killed or
+rebooted, runs without a journal, and the readers' odd cases.
+
+Read-only and full disks are real tmpfs mounts (the test skips, saying
+why, where mounting is not permitted); kills are real SIGKILLs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_pexen import journal
+from pytest_pexen.timeline import analyse
+
+XDIST = pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+
+LOG = """
+import os, signal, time
+
+def ran(name):
+    with open(os.environ["RUNS"], "a") as f:
+        f.write(f"{name} {time.time()!r}\\n")
+
+def kill():
+    pid = os.getppid() if os.environ.get("KILL") == "parent" else os.getpid()
+    os.kill(pid, signal.SIGKILL)
+"""
+
+
+@pytest.fixture
+def runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = pytester.path / "runs.log"
+    monkeypatch.setenv("RUNS", str(path))
+    pytester.makepyfile(runlog=LOG)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path), prepend=os.pathsep)
+    return path
+
+
+def ran(runs: Path) -> list[str]:
+    """The names the suite logged, in order."""
+    return [line.split()[0] for line in runs.read_text().splitlines()] if runs.exists() else []
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "pexen", *args, timeout=180)
+
+
+def mount(path: Path, size: str) -> Iterator[Path]:
+    path.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.fixture
+def disk(pytester: pytest.Pytester) -> Iterator[Path]:
+    """A 200 KB file system."""
+    yield from mount(pytester.path / "disk", "200k")
+
+
+@pytest.fixture
+def readonly(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A read-only checkout of a two-test suite, the current directory."""
+    for path in mount(pytester.path / "checkout", "1m"):
+        (path / "test_s.py").write_text("import warnings\ndef test_a(): pass\ndef test_b(): pass\n")
+        done = subprocess.run(["mount", "-o", "remount,ro", str(path)], check=False)
+        if done.returncode != 0:
+            pytest.skip("cannot remount a tmpfs read-only here")
+        monkeypatch.chdir(path)
+        yield path
+
+
+# ------------------------------------------------------------ 1. unwritable
+@XDIST
+def test_read_only_checkout_runs_as_without_the_plugin(
+    pytester: pytest.Pytester, readonly: Path, xdist: list[str]
+) -> None:
+    without = pytester.runpytest_subprocess("-p", "no:pexen", "-p", "xdist", *xdist, timeout=180)
+    assert without.ret == 0
+    result = run(pytester, *xdist)
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    out = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in out and "Traceback" not in out
+    result.assert_outcomes(passed=2, warnings=without.parseoutcomes().get("warnings", 0) + 1)
+    assert out.count("this run is not journaled") == 1
+    result.stdout.fnmatch_lines(["*PexenJournalWarning: pexen: this run is not journaled*"])
+    # filterable, as pytest's own cache warnings
+    quiet = run(pytester, *xdist, "-W", "ignore::pytest.PytestCacheWarning")
+    assert quiet.ret == 0
+    assert "not journaled" not in quiet.stdout.str()
+    # where warnings are errors it is a line, never an error
+    strict = run(pytester, *xdist, "-W", "error::pytest_pexen.resume.PexenJournalWarning")
+    assert strict.ret == 0
+    strict.stdout.fnmatch_lines(["pexen: this run is not journaled*"])
+
+
+@XDIST
+def test_explicit_unwritable_journal_is_a_usage_error_before_anything_runs(
+    pytester: pytest.Pytester, readonly: Path, runs: Path, xdist: list[str]
+) -> None:
+    for args in (["--pexen-state=state.jsonl"], ["--pexen-resume"]):
+        result = run(pytester, *xdist, *args)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        assert "Traceback" not in result.stdout.str() + result.stderr.str()
+        errors = [line for line in result.stderr.lines if line.startswith("ERROR")]
+        assert len(errors) == 1
+        assert "Read-only file system" in errors[0]
+        assert "passed" not in result.stdout.str()
+
+
+SUITE_FULL = """
+import os
+import pytest
+import pytest_pexen as pexen
+from runlog import ran, kill
+
+pytestmark = pexen.claims("disk")  # one at a time, in this order (requires)
+
+def test_a():
+    ran("a")
+
+def test_fill():
+    ran("fill")
+    fd = os.open(os.environ["FILLER"], os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"x" * 1024)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+@pexen.requires("test_fill")
+@pytest.mark.parametrize("i", range(40))  # more records than a page has room for
+def test_b(i):
+    ran("b")
+
+@pexen.requires("test_fill")
+@pexen.priority(10)  # after the test_b ones
+def test_kill():
+    ran("kill")
+    if os.environ.get("KILL"):
+        kill()
+
+@pexen.requires("test_kill")
+def test_c():
+    ran("c")
+"""
+
+
+@XDIST
+def test_disk_full_mid_run_keeps_the_run_and_the_resume_refuses(
+    pytester: pytest.Pytester,
+    runs: Path,
+    disk: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    xdist: list[str],
+) -> None:
+    pytester.makepyfile(test_s=SUITE_FULL)
+    monkeypatch.setenv("FILLER", str(disk / "filler"))
+    state = disk / "state.jsonl"
+    # -p xdist -p no:randomly etc. are not needed: one order under -n 2 too
+    result = run(pytester, *xdist, f"--pexen-state={state}")
+    out = result.stdout.str() + result.stderr.str()
+    assert result.ret == 0, out
+    assert "INTERNALERROR" not in out and "Traceback" not in out
+    result.assert_outcomes(passed=44, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*pexen: the journal {state} could not be written from the * of "
+            "test_s.py::* on (No space left on device); it is incomplete*"
+        ]
+    )
+    assert out.count("could not be written") == 1
+    (disk / "filler").unlink()
+    finished = run(pytester, *xdist, f"--pexen-state={state}", "--pexen-resume")
+    finished.stdout.fnmatch_lines(["*lost records, but its run finished; starting a fresh run"])
+
+    # the same, killed after the gap: the resume cannot know what ran
+    (disk / "filler").unlink()
+    state.unlink()
+    monkeypatch.setenv("KILL", "parent" if xdist else "self")
+    killed = run(pytester, *xdist, f"--pexen-state={state}")
+    assert killed.ret != 0
+    assert journal.load(state).header["gap"] == journal.GAP
+    (disk / "filler").unlink()
+    monkeypatch.delenv("KILL")
+    before = state.read_bytes()
+    resumed = run(pytester, *xdist, f"--pexen-state={state}", "--pexen-resume")
+    assert resumed.ret == pytest.ExitCode.USAGE_ERROR
+    resumed.stderr.fnmatch_lines(
+        [
+            f"ERROR: pexen: --pexen-resume: the journal {state} lost records (it could "
+            "not be written, a full disk?) and its run did not finish: what ran after "
+            "the gap is unknown; run without --pexen-resume"
+        ]
+    )
+    assert state.read_bytes() == before
+
+
+def test_no_reboot_once_the_journal_lost_records(
+    pytester: pytest.Pytester, runs: Path, disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resume would refuse the journal: rebooting would strand the run."""
+    monkeypatch.setenv("FILLER", str(disk / "filler"))
+    pytester.makepyfile(
+        test_r=SUITE_FULL.split("@pexen.requires")[0]
+        + """
+@pexen.requires("test_fill")
+@pytest.mark.parametrize("i", range(40))
+def test_b(i):
+    pass
+
+@pexen.requires("test_fill")
+@pexen.priority(10)
+def test_reboot():
+    pexen.reboot()
+"""
+    )
+    rebooted = pytester.path / "rebooted"
+    result = run(
+        pytester, f"--pexen-state={disk / 'state.jsonl'}", f"--pexen-reboot-cmd=touch {rebooted}"
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        ["pexen: not running the reboot command *: the journal could not be written*"]
+    )
+    assert not rebooted.exists()
+
+
+# ------------------------------------------------------------ 2. one run per journal
+HOLD = """
+import os, time
+from pathlib import Path
+
+def test_hold():
+    Path(os.environ["HELD"]).touch()
+    deadline = time.monotonic() + 120
+    while not Path(os.environ["RELEASE"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+def test_other():
+    pass
+"""
+
+
+def wait_for(path: Path, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while not path.exists():
+        assert process.poll() is None, "the holding run ended early"
+        assert time.monotonic() < deadline, "the holding run never started its test"
+        time.sleep(0.05)
+
+
+@XDIST
+def test_two_runs_never_share_a_journal(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, xdist: list[str]
+) -> None:
+    pytester.makepyfile(test_h=HOLD)
+    held, release = pytester.path / "held", pytester.path / "release"
+    monkeypatch.setenv("HELD", str(held))
+    monkeypatch.setenv("RELEASE", str(release))
+    default = pytester.path / ".pytest_cache" / "d" / "pexen" / "state.jsonl"
+    holder = pytester.popen(
+        [sys.executable, "-m", "pytest", "-p", "pexen", *xdist, "-k", "test_hold"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(held, holder)
+        second = run(pytester, *xdist, "-k", "test_other")
+        assert second.ret == 0
+        second.assert_outcomes(passed=1, warnings=1)
+        second.stdout.fnmatch_lines(
+            [
+                f"*pexen: this run is not journaled: {default} is in use by another "
+                f"pytest run (pid {holder.pid})"
+            ]
+        )
+        for args in ([f"--pexen-state={default}"], ["--pexen-resume"]):
+            named = run(pytester, *xdist, "-k", "test_other", *args)
+            assert named.ret == pytest.ExitCode.USAGE_ERROR
+            named.stderr.fnmatch_lines(
+                [
+                    f"ERROR: pexen: the journal {default} is in use by another pytest "
+                    f"run (pid {holder.pid})*"
+                ]
+            )
+            assert "passed" not in named.stdout.str()
+        follower = subprocess.run(
+            [sys.executable, "-m", "pytest_pexen.journal", str(default)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert follower.returncode in (0, 1) and "pexen run" in follower.stdout  # no lock
+        assert "test_h.py::test_other" not in follower.stdout
+    finally:
+        release.touch()
+        holder.wait(timeout=120)
+    assert holder.returncode == 0
+    state = journal.load(default)
+    assert state.tests == ["test_h.py::test_hold"]
+    assert list(state.ended) == ["test_h.py::test_hold"]
+
+    # a killed holder leaves no lock behind
+    held.unlink()
+    release.unlink()
+    holder = pytester.popen(
+        [sys.executable, "-m", "pytest", "-p", "pexen", *xdist, "-k", "test_hold"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(held, holder)
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=60)
+    finally:
+        release.touch()
+    after = run(pytester, *xdist, "--pexen-resume", "-k", "test_hold")
+    assert after.ret == 0
+    assert "not journaled" not in after.stdout.str()
+
+
+# ------------------------------------------------------------ 3. plain suites under -n
+PLAIN_CONFTEST = """
+import os, signal
+import pytest
+from runlog import ran
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item):
+    # takes the machine down at once: before its worker can tell anyone
+    if item.name == "test_culprit" and os.environ["PEXEN_BOOT_COUNT"] == "0":
+        ran("culprit0")
+        os.kill(os.getppid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+PLAIN_SUITE = """
+import os
+import pytest
+from runlog import ran
+
+@pytest.mark.parametrize("i", range(6))
+def test_t(i):
+    ran(f"t{i}-{os.environ['PEXEN_BOOT_COUNT']}")
+
+def test_culprit():
+    ran(f"culprit{os.environ['PEXEN_BOOT_COUNT']}")
+"""
+
+
+def test_plain_suite_under_xdist_never_loses_the_culprit(
+    pytester: pytest.Pytester, runs: Path
+) -> None:
+    pytester.makeconftest(PLAIN_CONFTEST)
+    pytester.makepyfile(test_p=PLAIN_SUITE)
+    args = ["-n", "2", "--pexen-state=state.jsonl", "--pexen-reboot-cmd=true"]
+    first = run(pytester, *args)
+    assert first.ret != 0
+    starts = [r for r in journal.read(pytester.path / "state.jsonl") if r["type"] == "start"]
+    culprit = [r for r in starts if r["test"] == "test_p.py::test_culprit"]
+    assert culprit and culprit[0]["worker"] in ("gw0", "gw1")
+    assert all(r["worker"] in ("gw0", "gw1") for r in starts)
+    second = run(pytester, *args, "--pexen-resume")
+    assert second.ret == 0, second.stdout.str()
+    log = ran(runs)
+    assert [n for n in log if n.startswith("culprit")] == ["culprit0", "culprit1"]
+    # each ran; again only if it was sent but had not ended at the kill
+    assert {n.split("-")[0] for n in log if n.startswith("t")} == {f"t{i}" for i in range(6)}
+    second.assert_outcomes(passed=7)
+
+
+PLAIN_REBOOT = """
+import os, time
+import pytest
+import pytest_pexen as pexen
+from runlog import ran
+
+def test_reboot(pexen_boot_count):
+    ran(f"reboot{pexen_boot_count}")
+    if pexen_boot_count == 0:
+        time.sleep(0.2)  # the other worker is inside a test
+        ran("asked")
+        pexen.reboot()
+
+@pytest.mark.parametrize("i", range(8))
+def test_t(i):
+    ran(f"t{i}")
+    time.sleep(1.0)
+"""
+
+
+def test_plain_suite_under_xdist_starts_nothing_after_a_reboot_request(
+    pytester: pytest.Pytester, runs: Path
+) -> None:
+    pytester.makepyfile(test_r=PLAIN_REBOOT)
+    args = ["-n", "2", "--pexen-state=state.jsonl", "--pexen-reboot-cmd=true"]
+    first = run(pytester, *args)
+    assert first.ret == pytest.ExitCode.INTERRUPTED
+    lines = [line.split() for line in runs.read_text().splitlines()]
+    asked = next(float(t) for name, t in lines if name == "asked")
+    began_after = [name for name, t in lines if float(t) > asked]
+    assert began_after == [], "tests began after the reboot request"
+    state = journal.load(pytester.path / "state.jsonl")
+    # what was queued was handed back, not left "running" (only the test that asked is)
+    assert list(state.running) == ["test_r.py::test_reboot"]
+    assert sorted(state.ended) == sorted(
+        f"test_r.py::test_t[{name[1:]}]" for name, _ in lines if name.startswith("t")
+    )
+    records = list(journal.read(pytester.path / "state.jsonl"))
+    assert all(r.get("worker") in ("gw0", "gw1") for r in records if r["type"] == "start")
+    assert analyse(records).lanes == ["gw0", "gw1"]  # no phantom "main" lane
+    second = run(pytester, *args, "--pexen-resume")
+    assert second.ret == 0, second.stdout.str()
+    log = ran(runs)
+    assert log.count("reboot0") == 1 and log.count("reboot1") == 1
+    assert sorted(n for n in log if n.startswith("t")) == [f"t{i}" for i in range(8)]
+    boot_counts = journal.boot_counts(journal.load(pytester.path / "state.jsonl"))
+    assert boot_counts == {"test_r.py::test_reboot": 1}
+
+
+# ------------------------------------------------------------ 4. reboot without a journal
+@XDIST
+@pytest.mark.parametrize(
+    "off", [["--pexen-state=none"], ["-p", "no:cacheprovider"]], ids=["none", "nocache"]
+)
+def test_reboot_without_a_journal_fails_the_test(
+    pytester: pytest.Pytester, xdist: list[str], off: list[str]
+) -> None:
+    pytester.makepyfile(
+        test_r="""
+        import pytest_pexen as pexen
+        def test_r():
+            pexen.reboot()
+        def test_other():
+            pass
+        """
+    )
+    result = run(pytester, *xdist, *off, "--pexen-reboot-cmd=touch rebooted", "-rf")
+    assert result.ret == 1
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*pexen.reboot(): this run writes no journal*could not resume after the reboot*"]
+    )
+    assert not (pytester.path / "rebooted").exists()
+
+
+# ------------------------------------------------------------ 5. size
+def test_passing_output_is_capped_in_the_journal(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_o="""
+        import pytest
+        @pytest.mark.parametrize("i", range(20))
+        def test_loud(i):
+            print("x" * 1_000_000)
+            print("the end")
+        def test_fails():
+            print("y" * 100_000)
+            assert 0
+        """
+    )
+    first = run(pytester, "-n", "2")
+    assert first.ret == 1
+    cache = pytester.path / ".pytest_cache" / "d" / "pexen"
+    state = cache / "state.jsonl"
+    assert state.stat().st_size < 1_000_000
+    # a suite handed to load ranks nothing: no durations kept
+    assert not (pytester.path / ".pytest_cache" / "v" / "pexen" / "durations").exists()
+    fails = journal.load(state).ended["test_o.py::test_fails"]
+    assert any("y" * 100_000 in json.dumps(r) for r in fails["reports"])  # a failure: whole
+    resumed = run(pytester, "-n", "2", "--pexen-resume", "-rA")
+    resumed.assert_outcomes(passed=20, failed=1)
+    resumed.stdout.fnmatch_lines(
+        [
+            "*pexen: 996009 characters of this passed test's output left out of the "
+            "journal (it keeps 4000 a section)*",
+            "the end",
+        ]
+    )
+
+
+# ------------------------------------------------------------ 6. readers and odd states
+def test_follow_goes_on_across_a_fresh_run_and_can_time_out(
+    pytester: pytest.Pytester, runs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(
+        test_f="""
+        import os, time
+        from runlog import ran, kill
+        def test_a():
+            ran("a")
+        def test_k():
+            if os.environ.get("KILL"):
+                kill()
+            time.sleep(0.5)
+        """
+    )
+    monkeypatch.setenv("KILL", "self")
+    assert run(pytester, "--pexen-state=state.jsonl").ret != 0  # no stop record
+    cli = [sys.executable, "-m", "pytest_pexen.journal", "state.jsonl", "--follow"]
+    idle = subprocess.run([*cli, "--timeout", "1"], capture_output=True, text=True, timeout=60)
+    assert idle.returncode == 1, idle.stderr  # it ends; test_k did not finish
+    assert "1 of 2 tests finished" in idle.stdout
+    follower = subprocess.Popen(
+        [*cli, "--timeout", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(0.5)  # it has read the old journal and waits
+        monkeypatch.delenv("KILL")
+        assert run(pytester, "--pexen-state=state.jsonl").ret == 0
+        out, err = follower.communicate(timeout=120)
+    finally:
+        follower.kill()
+    assert follower.returncode == 0, err
+    assert out.count("pexen run ") == 2
+    assert out.splitlines()[-1] == "2 of 2 tests finished: 2 pass; stopped: finished"
+
+
+@pytest.mark.parametrize("content", [b"", b'{"type":"run","gap":0,"form'], ids=["empty", "torn"])
+def test_empty_or_torn_header_journal_is_no_journal(
+    pytester: pytest.Pytester, content: bytes
+) -> None:
+    pytester.makepyfile(test_s="def test_a(): pass\n")
+    (pytester.path / "state.jsonl").write_bytes(content)
+    result = run(pytester, "--pexen-state=state.jsonl", "--pexen-resume")
+    assert result.ret == 0
+    result.assert_outcomes(passed=1)
+    note = [line for line in result.stdout.lines if line.startswith("pexen: --pexen-resume")]
+    assert len(note) == 1 and note[0].endswith("starting a fresh run")
+    assert journal.load(pytester.path / "state.jsonl").tests == ["test_s.py::test_a"]
+
+
+def test_cache_clear_with_resume_is_refused_and_keeps_the_journal(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_s="def test_a(): pass\n")
+    assert run(pytester).ret == 0
+    state = pytester.path / ".pytest_cache" / "d" / "pexen" / "state.jsonl"
+    before = state.read_bytes()
+    result = run(pytester, "--cache-clear", "--pexen-resume")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: pexen: --cache-clear would delete the journal*"])
+    assert state.read_bytes() == before
+    assert run(pytester, "--cache-clear").ret == 0  # either alone is fine
+
+
+@XDIST
+def test_exitfirst_resume_warns_nothing_and_time_covers_every_boot(
+    pytester: pytest.Pytester, runs: Path, monkeypatch: pytest.MonkeyPatch, xdist: list[str]
+) -> None:
+    pytester.makepyfile(
+        test_x="""
+        import os, time
+        import pytest_pexen as pexen
+        from runlog import ran, kill
+        pytestmark = pexen.claims("one")  # one at a time, in this order
+        @pexen.priority(-1)
+        def test_a():
+            assert 0
+        def test_slow():
+            time.sleep(3.0)
+        @pexen.requires("test_slow")
+        def test_k():
+            if os.environ.get("KILL"):
+                kill()
+        @pexen.requires("test_k")
+        def test_z():
+            pass
+        """
+    )
+    monkeypatch.setenv("KILL", "parent" if xdist else "self")
+    assert run(pytester, *xdist, "--pexen-state=state.jsonl").ret != 0
+    earlier = journal.load(pytester.path / "state.jsonl").elapsed  # the first boot's time
+    assert earlier >= 3.0
+    monkeypatch.delenv("KILL")
+    result = run(
+        pytester,
+        *xdist,
+        "--pexen-state=state.jsonl",
+        "--pexen-resume",
+        "-x",
+        "-W",
+        "error",
+        "--pexen-junitxml=pexen.xml",
+    )
+    assert result.ret == 1
+    out = result.stdout.str() + result.stderr.str()
+    assert "shouldfail" not in out and "warning" not in out.lower()
+    result.assert_outcomes(passed=3, failed=1)
+    suite = ET.parse(pytester.path / "pexen.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert float(suite.get("time", "0")) > earlier
