@@ -7,7 +7,7 @@ its factories ``pytest_pexen.factory``.
 """
 
 from .items import META_KEY
-from .markers import claims, group, priority, provides, requires, timeout, uses
+from .markers import claims, group, host_tags, priority, provides, requires, timeout, uses
 from .reboots import reboot
 from .sched import PexenWarning, TaskFailError, task_fail_wrap
 from .sched.errors import DepcheckError, MutexError, PexenError
@@ -23,6 +23,7 @@ __all__ = [
     "TaskFailError",
     "claims",
     "group",
+    "host_tags",
     "priority",
     "provides",
     "reboot",

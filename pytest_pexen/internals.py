@@ -177,3 +177,26 @@ def local_pid(node: Any) -> int | None:
 _C_SIGNAL = importlib.import_module("_signal")
 set_signal_handler: Callable[[int, Any], Any] = _C_SIGNAL.signal
 get_signal_handler: Callable[[int], Any] = _C_SIGNAL.getsignal
+
+
+def no_socket_clones(config: pytest.Config) -> None:
+    """xdist replaces a crashed worker by connecting again with its spec
+    (``DSession._clone_node``); for a socket worker that connection goes to
+    a server that died with it, and the failure ends the whole run with an
+    INTERNALERROR. Wrap the private method so socket workers are not
+    replaced (no public hook decides whether to replace a worker)."""
+    dsession = config.pluginmanager.get_plugin("dsession")
+    clone = getattr(dsession, "_clone_node", None)
+    if clone is None:
+        return
+
+    def clone_unless_socket(node: Any) -> Any:
+        spec = node.gateway.spec
+        if getattr(spec, "socket", None):
+            dsession.report_line(
+                f"pexen: socket worker {node.gateway.id} ({spec.socket}) is not replaced"
+            )
+            return None
+        return clone(node)
+
+    dsession._clone_node = clone_unless_socket
