@@ -6,6 +6,7 @@ warning class. The engine for plain callables is ``pytest_pexen.sched``,
 its factories ``pytest_pexen.factory``.
 """
 
+from .hosts import PexenSecurityWarning
 from .items import META_KEY
 from .markers import claims, group, host_tags, priority, provides, requires, timeout, uses
 from .reboots import reboot
@@ -19,6 +20,7 @@ __all__ = [
     "DepcheckError",
     "MutexError",
     "PexenError",
+    "PexenSecurityWarning",
     "PexenWarning",
     "TaskFailError",
     "claims",

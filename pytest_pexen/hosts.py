@@ -91,9 +91,7 @@ def serial_skips(config: pytest.Config, graph: TestGraph) -> dict[str, str]:
     host = this_host()
     have = tags_of(given_tags(config), host)
     return {
-        nodeid: lacking_reason(tags, [host])
-        for nodeid, tags in needed.items()
-        if not tags <= have
+        nodeid: lacking_reason(tags, [host]) for nodeid, tags in needed.items() if not tags <= have
     }
 
 
@@ -169,7 +167,14 @@ class HostTable:
         for host in tagged:
             if not any((host, r) in self.dead for r in (*claims, *uses)):
                 return None
-        stuck = sorted({f"{r!r} on {h} by {self.dead[(h, r)]}" for h in tagged for r in (*claims, *uses) if (h, r) in self.dead})
+        stuck = sorted(
+            {
+                f"{r!r} on {h} by {self.dead[(h, r)]}"
+                for h in tagged
+                for r in (*claims, *uses)
+                if (h, r) in self.dead
+            }
+        )
         return (
             f"pexen: resource {', '.join(stuck)}, which ended badly without releasing "
             "it, stays locked on every host that could run this test"

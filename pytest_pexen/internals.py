@@ -185,7 +185,7 @@ def no_socket_clones(config: pytest.Config) -> None:
     a server that died with it, and the failure ends the whole run with an
     INTERNALERROR. Wrap the private method so socket workers are not
     replaced (no public hook decides whether to replace a worker)."""
-    dsession = config.pluginmanager.get_plugin("dsession")
+    dsession: Any = config.pluginmanager.get_plugin("dsession")
     clone = getattr(dsession, "_clone_node", None)
     if clone is None:
         return

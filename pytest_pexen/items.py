@@ -59,7 +59,11 @@ def _field(item: pytest.Item, mark: pytest.Mark) -> str:
 
 def _tags(item: pytest.Item, mark: pytest.Mark) -> list[str]:
     if not mark.args:  # @pytest.mark.pexen_provides, bare or called empty
-        noun = "tag" if _TAG_MARKERS[mark.name] in ("requires", "provides", "host_tags") else "resource"
+        noun = (
+            "tag"
+            if _TAG_MARKERS[mark.name] in ("requires", "provides", "host_tags")
+            else "resource"
+        )
         raise MetaError(f"{item.nodeid}: @{mark.name} needs at least one {noun}")
     for arg in mark.args:
         if not isinstance(arg, str) or not arg:
@@ -185,8 +189,8 @@ def build_meta(
         except (Exception, pytest.skip.Exception, pytest.fail.Exception) as exc:
             raise _hook_failed(item, exc) from None
     if hooked or (
-        (meta.claims or meta.host_claims) and (meta.uses or meta.host_uses)
-        or (meta.host_claims or meta.host_uses) and (meta.claims or meta.uses)
+        ((meta.claims or meta.host_claims) and (meta.uses or meta.host_uses))
+        or ((meta.host_claims or meta.host_uses) and (meta.claims or meta.uses))
     ):  # markers are checked as they are read
         try:
             meta.check()

@@ -16,9 +16,10 @@ worker); the journal side is in resume.py.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -158,7 +159,18 @@ class RebootHooks:
                 "with --pexen-resume after the reboot",
             )
             report.pexen_reboot = count  # type: ignore[attr-defined]
+            report.pexen_reboot_host = socket.gethostname()  # type: ignore[attr-defined]
         return report
+
+
+def reboot_env(report: dict[str, Any]) -> dict[str, str]:
+    """The environment of ``--pexen-reboot-cmd`` (it runs on the controller):
+    which host to reboot and which worker ran the test, from the attributes
+    of the test's "rebooting" report (an empty worker: a serial run)."""
+    return {
+        "PEXEN_REBOOT_HOST": str(report.get("pexen_reboot_host") or socket.gethostname()),
+        "PEXEN_REBOOT_WORKER": str(report.get("worker_id") or ""),
+    }
 
 
 @pytest.fixture

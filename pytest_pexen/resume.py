@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -36,7 +37,7 @@ import pytest
 
 from . import journal
 from .compat import plugin_loaded
-from .reboots import BOOTS_KEY, reboot_command
+from .reboots import BOOTS_KEY, reboot_command, reboot_env
 from .results import merge_own, own_outcome, strict_warn
 from .runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
 from .timeline import timeline_path
@@ -300,6 +301,7 @@ class JournalPlugin:
         self.replaying = False
         self.replayed = 0  # finished tests reported again
         self.reboot: tuple[str, int] | None = None  # the test that asked, its boot count
+        self.reboot_env: dict[str, str] = {}  # PEXEN_REBOOT_HOST, PEXEN_REBOOT_WORKER
         self.session: pytest.Session | None = None
         self.provides: dict[str, list[str]] | None = None
         # the serial process (this process runs the tests), not an xdist
@@ -455,6 +457,8 @@ class JournalPlugin:
             test.shared = extra["pexen_shared"]
         if "pexen_reboot" in extra:
             test.reboot = int(extra["pexen_reboot"])
+            if self.reboot is None:
+                self.reboot_env = reboot_env(extra)
             self._rebooting(report.nodeid, test.reboot)
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
@@ -727,7 +731,9 @@ class JournalPlugin:
         if self.reboot is None:
             return
         command = reboot_command(self.config)
-        done = subprocess.run(command, shell=True, check=False)
+        done = subprocess.run(
+            command, shell=True, check=False, env={**os.environ, **self.reboot_env}
+        )
         if done.returncode != 0:
             print(f"pexen: the reboot command {command!r} failed (exit {done.returncode})")
 

@@ -128,7 +128,7 @@ class PexenScheduling:
         self.host_of: dict[Any, str] = {}  # each worker's host (hosts.node_host)
         self.hosts: hosts.HostTable | None = None  # tests with host locks or tags
         self.revivable: set[str] = set()  # hosts that lost a worker xdist replaces
-        self.stranded = 0  # tests left unrun when no worker was left (socket workers)
+        self.stranded = False  # no worker left, none coming (socket workers)
 
     # ------------------------------------------------------------ protocol
     @property
@@ -283,14 +283,18 @@ class PexenScheduling:
         the run stops (the journal keeps those tests unfinished, for
         ``--pexen-resume``)."""
         host = self.host_of.pop(node, None)
+        if getattr(node, "workeroutput", None) is not None:
+            return  # it finished normally
         replaced = not hosts.is_socket_node(node)
         if host is not None and replaced:
             self.revivable.add(host)
         if self.node2pending or replaced or self.planner is None:
             return
         left = sum(1 for taken in self.taken if not taken) + len(self.resend)
-        self.stranded = max(1, left)
+        self.stranded = True
         self.resend.clear()
+        if not left:
+            return
         dsession = self.config.pluginmanager.get_plugin("dsession")
         reason = (
             f"pexen: no worker is left (socket workers are not replaced): {left} tests did "
