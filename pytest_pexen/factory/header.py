@@ -23,7 +23,7 @@ HEADER_BYTES = 16384
 
 TAG_KEYS = ("requires", "provides", "claims", "uses", "host_tags")
 SINGLE_KEYS = ("priority", "timeout", "group", "scope")  # scope: of the file's claims and uses
-KEYS = (*TAG_KEYS, *SINGLE_KEYS)
+KEYS = (*TAG_KEYS[:4], *SINGLE_KEYS[:3], "host_tags", "scope")  # the order error messages list
 
 _LINE = re.compile(r"^\s*#\s*pexen:(.*)$")
 
