@@ -16,6 +16,7 @@ two kinds alternate.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import socket
 import statistics
@@ -83,7 +84,7 @@ def start_servers(where: Path) -> tuple[list[subprocess.Popen[bytes]], list[str]
 
 def overlaps(spans: list[tuple[float, float]]) -> int:
     spans = sorted(spans)
-    return sum(1 for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1])
+    return sum(1 for a, b in itertools.pairwise(spans) if b[0] < a[1])
 
 
 def run(scope: str) -> tuple[float, float, int]:
@@ -139,7 +140,8 @@ def main() -> None:
         print(
             f"{scope:6} scope: test wall median {statistics.median(walls):.2f} s, "
             f"max {max(walls):.2f} s (bound {bound:.1f} s: median "
-            f"{statistics.median(walls) / bound:.2f}x, max {max(walls) / bound:.2f}x; goal <= 1.2x); "
+            f"{statistics.median(walls) / bound:.2f}x, max {max(walls) / bound:.2f}x; "
+            "goal <= 1.2x); "
             f"whole run median {statistics.median(wholes):.2f} s; "
             f"forbidden overlaps {bad} in {args.runs} runs (goal 0)"
         )

@@ -172,10 +172,19 @@ def test_also_port():
 @pexen.claims("lab")
 def test_lab(n):
     record(f"lab{n}")
+
+
+@pytest.mark.parametrize("n", range(3))
+@pexen.uses("port80", scope="host")
+def test_user(n):
+    held = HERE / f"held-port80-{socket.gethostname()}"
+    assert not held.exists(), "a claimer holds port80 on this host"
+    time.sleep(0.2)
+    assert not held.exists(), "a claimer holds port80 on this host"
 """
     )
     result = run(pytester, *hosts.tx())
-    result.assert_outcomes(passed=12)
+    result.assert_outcomes(passed=15)
     runs = ran(pytester)
     # the default scope stays global: one holder of "lab" at a time, on any host
     lab = sorted((s, e) for name, (_, s, e) in runs.items() if name.startswith("lab"))
