@@ -270,9 +270,11 @@ def test_gpu():
 
 
 def test_remote_worker_killed_mid_test(pytester: pytest.Pytester, hosts: Hosts) -> None:
-    """A host dies while its worker runs a test: that test fails (its
-    worker crashed), its global and host locks are released, and the run
-    goes on on the other host."""
+    """A remote worker dies while it runs a test: that test fails (its
+    worker crashed), its global and host locks are released (the next
+    holder of the host lock runs on the same host's other worker), and the
+    run goes on."""
+    hosts.start("alpha")
     hosts.start("alpha")
     hosts.start("beta")
     pytester.makepyfile(
@@ -286,9 +288,10 @@ import signal
 @pexen.claims("port80", scope="host")
 @pexen.priority(-1)
 def test_victim():
-    os.kill(os.getpid(), signal.SIGKILL)  # the worker is the server: the machine dies
+    os.kill(os.getpid(), signal.SIGKILL)  # the worker is the server: its process dies
 
 
+@pexen.host_tags("doomed")  # on alpha's other worker: port80 of alpha must be free again
 @pexen.claims("lab")
 @pexen.claims("port80", scope="host")
 def test_next_holder():
@@ -304,11 +307,13 @@ def test_more(n):
     result.assert_outcomes(passed=4, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*socket worker gw0 (127.0.0.1:*) is not replaced*",
+            "*socket worker gw* (127.0.0.1:*) is not replaced*",
             "FAILED test_remote_worker_killed_mid_test.py::test_victim*",
         ]
     )
-    assert {host for host, _, _ in ran(pytester).values()} == {"beta"}
+    runs = ran(pytester)
+    assert runs["next"][0] == "alpha"
+    assert {host for host, _, _ in runs.values()} == {"alpha", "beta"}
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
@@ -546,3 +551,29 @@ def test_marked():
     bad = pytester.runpytest_subprocess("-p", "pexen", timeout=TIMEOUT)
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     assert "scope must be 'global' or 'host', got 'rack'" in bad.stderr.str()
+
+
+def test_hosts_with_compat_markers_under_xdist_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """pytest-order / pytest-dependency placements know no hosts: under
+    xdist the combination is refused with one sentence, never half-kept."""
+    pytester.makepyfile(
+        """
+import pytest
+import pytest_pexen as pexen
+
+
+@pytest.mark.order(2)
+def test_a():
+    pass
+
+
+@pytest.mark.order(1)
+@pexen.host_tags("gpu")
+def test_b():
+    pass
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "pexen", "-n", "2", timeout=TIMEOUT)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "cannot be combined with pytest-dependency or pytest-order" in result.stderr.str()
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
