@@ -144,10 +144,10 @@ class PexenScheduling:
 
     @property
     def tests_finished(self) -> bool:
-        if self.load is not None:
-            return bool(self.load.tests_finished)
         if self.stranded:
             return True  # no worker left, none coming: the rest cannot run
+        if self.load is not None:
+            return bool(self.load.tests_finished)
         if not self.collection_is_completed or self.planner is None:
             return False
         return not self.has_pending
@@ -250,12 +250,12 @@ class PexenScheduling:
         the next test, that is the teardown error of its last test."""
         if self.load is not None:
             crashed: str | None = self.load.remove_node(node)
+            self._lost(node)
             return crashed
         # its collection stays counted (as in xdist's schedulers): a worker
         # that replaces it after the others finished must not find the
         # collection incomplete, which would leave it waiting forever
         pending = self.node2pending.pop(node)
-        self._lost(node)
         if self.compat is not None:
             self.compat.node_gone(node)
         self.last.pop(node, None)
@@ -265,6 +265,7 @@ class PexenScheduling:
         if pending and self.collection[pending[0]] in self.outcomes.started:
             running = pending.popleft()
         self.resend.extend(pending)
+        self._lost(node)
         if running is None:
             if died and last is not None and (pending or node.shutting_down):
                 self._late_crash(node, last)
@@ -285,20 +286,27 @@ class PexenScheduling:
         host = self.host_of.pop(node, None)
         if getattr(node, "workeroutput", None) is not None:
             return  # it finished normally
-        replaced = not hosts.is_socket_node(node)
-        if host is not None and replaced:
-            self.revivable.add(host)
-        if self.node2pending or replaced or self.planner is None:
+        if not hosts.is_socket_node(node):
+            if host is not None:
+                self.revivable.add(host)
             return
-        left = sum(1 for taken in self.taken if not taken) + len(self.resend)
+        if self.load is not None:  # a suite without metadata: xdist's load runs it
+            if self.load.node2pending:
+                return
+            left = len(self.load.pending)
+        else:
+            if self.node2pending or self.planner is None:
+                return
+            left = sum(1 for taken in self.taken if not taken) + len(self.resend)
+            self.resend.clear()
         self.stranded = True
-        self.resend.clear()
         if not left:
             return
         dsession = self.config.pluginmanager.get_plugin("dsession")
         reason = (
-            f"pexen: no worker is left (socket workers are not replaced): {left} tests did "
-            "not run; run the same command with --pexen-resume once the hosts are back"
+            f"pexen: no worker is left (socket workers are not replaced): {left} "
+            f"test{'s' if left != 1 else ''} did not run; run the same command with "
+            "--pexen-resume once the hosts are back"
         )
         if dsession is not None and not dsession.shouldstop:
             dsession.shouldstop = reason

@@ -353,7 +353,7 @@ def test_last():
     first.stdout.fnmatch_lines(
         [
             "FAILED test_no_worker_left_then_resume.py::test_kill*",
-            "*pexen: no worker is left (socket workers are not replaced): 1 tests did not run;*",
+            "*pexen: no worker is left (socket workers are not replaced): 1 test did not run;*",
         ]
     )
     assert set(ran(pytester)) == {"first"}
@@ -362,6 +362,38 @@ def test_last():
     again = run(pytester, *hosts.tx(), f"--pexen-state={state}", "--pexen-resume", "-rA")
     again.stdout.fnmatch_lines(["PASSED*test_last*"])
     assert set(ran(pytester)) == {"first", "last"}
+
+
+def test_no_worker_left_plain_suite(pytester: pytest.Pytester, hosts: Hosts) -> None:
+    """The same for a suite without pexen metadata (xdist's load runs it):
+    no INTERNALERROR, the tests that did not run are counted."""
+    hosts.start("alpha")
+    pytester.makepyfile(
+        """
+import os, signal
+
+
+def test_first():
+    pass
+
+
+def test_kill():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_never():
+    pass
+"""
+    )
+    result = run(pytester, *hosts.tx(), "-rA")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED test_no_worker_left_plain_suite.py::test_kill*",
+            "*pexen: no worker is left (socket workers are not replaced): 1 test did not run;*",
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
 def test_reboot_command_environment(pytester: pytest.Pytester, hosts: Hosts) -> None:
