@@ -134,6 +134,13 @@ class HostTable:
         self.dead: dict[tuple[str, str], str] = {}  # held for good, by whom
         self.holding: dict[str, str] = {}  # node id -> the host it holds locks on
         self.seen: list[str] = []  # every host that connected, in order
+        self.tags: dict[str, set[str]] = {}  # each host's tags, worked out once
+
+    def _tags(self, host: str) -> set[str]:
+        have = self.tags.get(host)
+        if have is None:
+            have = self.tags[host] = tags_of(self.given, host)
+        return have
 
     def saw(self, host: str) -> None:
         if host not in self.seen:
@@ -145,7 +152,7 @@ class HostTable:
         if need is None:
             return True
         claims, uses, tags = need
-        if tags and not set(tags) <= tags_of(self.given, host):
+        if tags and not self._tags(host).issuperset(tags):
             return False
         for r in claims:
             key = (host, r)
@@ -160,10 +167,14 @@ class HostTable:
         if need is None:
             return None
         claims, uses, tags = need
+        if not tags and not self.dead:
+            return None  # the common case, asked for every ready test a worker cannot take
         hosts = list(dict.fromkeys(hosts))
-        tagged = [h for h in hosts if set(tags) <= tags_of(self.given, h)]
+        tagged = [h for h in hosts if self._tags(h).issuperset(tags)]
         if not tagged:
             return lacking_reason(tags, self.seen)
+        if not self.dead:
+            return None
         for host in tagged:
             if not any((host, r) in self.dead for r in (*claims, *uses)):
                 return None
