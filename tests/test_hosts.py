@@ -609,3 +609,28 @@ def test_b():
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "cannot be combined with pytest-dependency or pytest-order" in result.stderr.str()
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_hook_sets_host_fields(pytester: pytest.Pytester) -> None:
+    """``pytest_pexen_task`` sees the per-host locks and host tags as sets;
+    one resource in both scopes of one test is one clear usage error."""
+    pytester.makeconftest(
+        """
+def pytest_pexen_task(item, meta):
+    meta.host_claims.add("port80")
+    meta.host_tags = ["gpu"]
+    if item.name == "test_both":
+        meta.claims.add("port80")
+"""
+    )
+    pytester.makepyfile("def test_a():\n    pass\n")
+    plan = pytester.runpytest_subprocess("-p", "pexen", "--pexen-plan", timeout=TIMEOUT)
+    plan.stdout.fnmatch_lines(["*test_a  [[]claims per host: port80; needs host tags gpu]"])
+    pytester.makepyfile("def test_both():\n    pass\n")
+    bad = pytester.runpytest_subprocess(
+        "-p", "pexen", "test_hook_sets_host_fields.py", timeout=TIMEOUT
+    )
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(
+        ["*test_both: ['port80'] locked with both the global and the host scope by the same task"]
+    )
