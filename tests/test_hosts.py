@@ -632,5 +632,5 @@ def pytest_pexen_task(item, meta):
     )
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(
-        ["*test_both: ['port80'] locked with both the global and the host scope by the same task"]
+        ["*test_both: [[]'port80'] locked with both the global and the host scope by the same task"]
     )
