@@ -317,6 +317,52 @@ def test_more(n):
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
+def test_tagged_host_dies_its_tests_are_skipped(pytester: pytest.Pytester, hosts: Hosts) -> None:
+    """The only host with a tag dies with tests queued there: those tests
+    (given back by the dead worker, or never sent) are skipped with the
+    reason, the others run on the host that is left."""
+    hosts.start("alpha")
+    hosts.start("beta")
+    pytester.makepyfile(
+        RECORDER
+        + """
+import signal
+
+
+@pexen.host_tags("doomed")
+@pexen.priority(-1)
+def test_killer():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("n", range(12))
+@pexen.host_tags("doomed")
+def test_doomed(n):
+    record(f"doomed{n}", seconds=0)
+
+
+@pytest.mark.parametrize("n", range(12))
+def test_free(n):
+    record(f"free{n}", seconds=0)
+"""
+    )
+    result = run(pytester, *hosts.tx(), "--pexen-host-tags=alpha:doomed", "-rs")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed") == 1, outcomes
+    runs = ran(pytester)
+    assert all(f"free{n}" in runs for n in range(12)), runs
+    doomed_ran = sum(1 for name in runs if name.startswith("doomed"))
+    assert outcomes.get("skipped", 0) + doomed_ran == 12, outcomes
+    assert outcomes.get("skipped", 0) >= 1, outcomes
+    result.stdout.fnmatch_lines(
+        [
+            "*pexen: needs host tags doomed; no connected host has them all "
+            "(hosts seen: alpha, beta;*"
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
 def test_no_worker_left_then_resume(pytester: pytest.Pytester, hosts: Hosts) -> None:
     """With its only host dead, the tests not run are said to be not run,
     the run fails, and ``--pexen-resume`` with the host back runs them."""
