@@ -457,9 +457,10 @@ class JournalPlugin:
             test.shared = extra["pexen_shared"]
         if "pexen_reboot" in extra:
             test.reboot = int(extra["pexen_reboot"])
+            env = reboot_env(extra)
             if self.reboot is None:
-                self.reboot_env = reboot_env(extra)
-            self._rebooting(report.nodeid, test.reboot)
+                self.reboot_env = env  # the command reboots the first asker's host
+            self._rebooting(report.nodeid, test.reboot, env)
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         if not self.replaying and nodeid in self.open and nodeid != self.wrapping:
@@ -616,7 +617,7 @@ class JournalPlugin:
         return True
 
     # ------------------------------------------------------------ reboot
-    def _rebooting(self, nodeid: str, count: int) -> None:
+    def _rebooting(self, nodeid: str, count: int, env: dict[str, str]) -> None:
         """A test asked for a reboot: record it, and stop the run (under
         xdist: no new test is sent, the running ones finish)."""
         command = reboot_command(self.config)
@@ -628,6 +629,7 @@ class JournalPlugin:
                 "boot": self.boot,
                 "boot_count": count,
                 "command": command,
+                **env,  # the host and worker of the test that asked
             }
         )
         if self.reboot is None:

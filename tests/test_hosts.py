@@ -467,6 +467,11 @@ def test_reboots(pexen_boot_count):
     env = dict(line.partition("=")[::2] for line in out.read_text().splitlines() if "=" in line)
     assert env["PEXEN_REBOOT_HOST"] == "alpha"
     assert env["PEXEN_REBOOT_WORKER"] == "gw0"
+    records = [
+        json.loads(line) for line in (pytester.path / "state.jsonl").read_text().splitlines()
+    ]
+    reboot = next(r for r in records if r.get("type") == "reboot")
+    assert (reboot["PEXEN_REBOOT_HOST"], reboot["PEXEN_REBOOT_WORKER"]) == ("alpha", "gw0")
 
 
 def test_serial_reboot_environment(pytester: pytest.Pytester) -> None:
