@@ -123,7 +123,10 @@ class HostTable:
     host locks are taken together when it is sent to a worker of that host,
     and released when the planner learns it ended. A test that ended badly
     without releasing them (``locks_ok=False``) keeps them held on its host
-    for good, as the planner does with global locks.
+    for good, as the planner does with global locks. As there too, a
+    claimer that waits for the users of a resource on a host keeps new users
+    from starting there until it has started (claimer first: a stream of
+    users never starves it).
     """
 
     def __init__(self, needs: dict[str, list[list[str]]], given: dict[str, list[str]]) -> None:
@@ -135,6 +138,7 @@ class HostTable:
         self.holding: dict[str, str] = {}  # node id -> the host it holds locks on
         self.seen: list[str] = []  # every host that connected, in order
         self.tags: dict[str, set[str]] = {}  # each host's tags, worked out once
+        self.waiting: dict[tuple[str, str], list[str]] = {}  # claimers waiting for users
 
     def _tags(self, host: str) -> set[str]:
         have = self.tags.get(host)
@@ -156,9 +160,17 @@ class HostTable:
             return False
         for r in claims:
             key = (host, r)
-            if key in self.claimed or self.used.get(key) or key in self.dead:
+            if key in self.claimed or key in self.dead:
                 return False
-        return all((host, r) not in self.claimed and (host, r) not in self.dead for r in uses)
+            if self.used.get(key):
+                waiting = self.waiting.setdefault(key, [])
+                if nodeid not in waiting:
+                    waiting.append(nodeid)  # no new user starts here before it
+                return False
+        return not any(
+            (host, r) in self.claimed or (host, r) in self.dead or self.waiting.get((host, r))
+            for r in uses
+        )
 
     def why_not(self, nodeid: str, hosts: Iterable[str]) -> str | None:
         """Why none of ``hosts`` (the live ones) can ever run this test, or
@@ -195,11 +207,23 @@ class HostTable:
         need = self.needs.get(nodeid)
         if need is None or not (need[0] or need[1]):
             return
+        self.forget(nodeid)
         for r in need[0]:
             self.claimed[(host, r)] = nodeid
         for r in need[1]:
             self.used[(host, r)] = self.used.get((host, r), 0) + 1
         self.holding[nodeid] = host
+
+    def forget(self, nodeid: str) -> None:
+        """The test no longer waits for a host's users (it started, or it
+        is skipped)."""
+        need = self.needs.get(nodeid)
+        for key in [(h, r) for h in self.seen for r in need[0]] if need else ():
+            waiting = self.waiting.get(key)
+            if waiting and nodeid in waiting:
+                waiting.remove(nodeid)
+                if not waiting:
+                    del self.waiting[key]
 
     def release(self, nodeid: str, locks_ok: bool = True) -> None:
         host = self.holding.pop(nodeid, None)

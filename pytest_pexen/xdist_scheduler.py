@@ -682,6 +682,8 @@ class PexenScheduling:
         reason = table.why_not(key, self._live_hosts())
         if reason is None:
             table.take(self.host_of.get(node, ""), key)
+        else:
+            table.forget(key)
         return reason
 
     def _resend_on_host(self, node: Any, entries: list[Entry]) -> None:
@@ -703,6 +705,7 @@ class PexenScheduling:
             table.release(key)
             reason = table.why_not(key, live)
             if reason is not None:
+                table.forget(key)
                 entries.append([index, reason, None])
             elif table.fits(host, key):
                 table.take(host, key)

@@ -685,3 +685,35 @@ def pytest_pexen_task(item, meta):
     bad.stderr.fnmatch_lines(
         ["*test_both: [[]'port80'] locked with both the global and the host scope by the same task"]
     )
+
+
+def test_host_claimer_first(pytester: pytest.Pytester) -> None:
+    """A host-scoped claimer waiting for the users of its resource keeps
+    new users from starting on that host until it has run (local workers
+    share one host): a stream of users never starves it."""
+    pytester.makepyfile(
+        RECORDER
+        + """
+@pytest.mark.parametrize("n", range(2))
+@pexen.uses("db", scope="host")
+def test_early_user(n):
+    record(f"early{n}", seconds=0.5 + n * 0.3)
+
+
+@pexen.claims("db", scope="host")
+def test_claimer():
+    record("claimer", seconds=0)
+
+
+@pytest.mark.parametrize("n", range(6))
+@pexen.uses("db", scope="host")
+def test_late_user(n):
+    record(f"late{n}")
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "pexen", "-n", "2", timeout=TIMEOUT)
+    result.assert_outcomes(passed=9)
+    runs = ran(pytester)
+    claimer_start = runs["claimer"][1]
+    assert all(runs[f"late{n}"][1] > claimer_start for n in range(6)), runs
+    assert all(runs[f"early{n}"][2] <= claimer_start for n in range(2)), runs
