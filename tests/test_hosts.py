@@ -717,3 +717,34 @@ def test_late_user(n):
     claimer_start = runs["claimer"][1]
     assert all(runs[f"late{n}"][1] > claimer_start for n in range(6)), runs
     assert all(runs[f"early{n}"][2] <= claimer_start for n in range(2)), runs
+
+
+def test_host_lock_kept_by_a_failure(pytester: pytest.Pytester) -> None:
+    """``TaskFailError(locks_ok=False)`` keeps a host lock held on its host
+    for good: the next claimer there is skipped, naming the resource, the
+    host and the culprit (local workers share one host)."""
+    pytester.makepyfile(
+        """
+import pytest_pexen as pexen
+
+
+@pexen.claims("rig", scope="host")
+@pexen.priority(-1)
+def test_breaks_rig():
+    raise pexen.TaskFailError("the rig is broken", locks_ok=False)
+
+
+@pexen.claims("rig", scope="host")
+def test_needs_rig():
+    pass
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "pexen", "-n", "2", "-rs", timeout=TIMEOUT)
+    result.assert_outcomes(failed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*pexen: resource 'rig' on {socket.gethostname()} by "
+            "test_host_lock_kept_by_a_failure.py::test_breaks_rig, which ended badly without "
+            "releasing it, stays locked on every host that could run this test*"
+        ]
+    )
