@@ -6,8 +6,9 @@ warning class. The engine for plain callables is ``pytest_pexen.sched``,
 its factories ``pytest_pexen.factory``.
 """
 
+from .hosts import PexenSecurityWarning
 from .items import META_KEY
-from .markers import claims, group, priority, provides, requires, timeout, uses
+from .markers import claims, group, host_tags, priority, provides, requires, timeout, uses
 from .reboots import reboot
 from .sched import PexenWarning, TaskFailError, task_fail_wrap
 from .sched.errors import DepcheckError, MutexError, PexenError
@@ -19,10 +20,12 @@ __all__ = [
     "DepcheckError",
     "MutexError",
     "PexenError",
+    "PexenSecurityWarning",
     "PexenWarning",
     "TaskFailError",
     "claims",
     "group",
+    "host_tags",
     "priority",
     "provides",
     "reboot",

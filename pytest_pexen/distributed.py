@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .hosts import warn_open_gateways
 from .internals import local_pid
 from .reboots import BOOTS_KEY, JOURNALED_KEY
 from .timeouts import SESSION_KEY
@@ -37,11 +38,14 @@ class DistPlugin:
         saved = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
         self.durations: dict[str, float] = saved if isinstance(saved, dict) else {}
         self.scheduler: PexenScheduling | None = None
+        warn_open_gateways(config)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> PexenScheduling:
+        from .internals import no_socket_clones
         from .xdist_scheduler import PexenScheduling
 
+        no_socket_clones(config)
         self.scheduler = PexenScheduling(config, log, self.outcomes, self.durations)
         return self.scheduler
 

@@ -136,6 +136,12 @@ def header_marks(meta: SchedMeta) -> list[pytest.MarkDecorator]:
         tags = getattr(meta, field)
         if tags:
             marks.append(helper(*sorted(tags)))
+    if meta.host_claims:
+        marks.append(markers.claims(*sorted(meta.host_claims), scope="host"))
+    if meta.host_uses:
+        marks.append(markers.uses(*sorted(meta.host_uses), scope="host"))
+    if meta.host_tags:
+        marks.append(markers.host_tags(*sorted(meta.host_tags)))
     if meta.priority:
         marks.append(markers.priority(meta.priority))
     if meta.group is not None:

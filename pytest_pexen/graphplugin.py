@@ -194,7 +194,9 @@ class GraphPlugin:
                 self._warn_not_enforced()
             return  # the controller decides at run time (or nobody does)
         assert planner is not None
-        self._start_run(GraphRun(planner, config.stash[SHARED_KEY]))
+        from .hosts import serial_skips
+
+        self._start_run(GraphRun(planner, config.stash[SHARED_KEY], serial_skips(config, graph)))
 
     def _write_graph(self, graph: taskgraph.TestGraph) -> None:
         """``--pexen-graph``: written by the first xdist worker only (every
@@ -373,6 +375,9 @@ def _uses_pexen(meta: SchedMeta) -> bool:
         or meta.provides
         or meta.claims
         or meta.uses
+        or meta.host_claims
+        or meta.host_uses
+        or meta.host_tags
         or meta.priority
         or meta.group is not None
     )

@@ -13,7 +13,8 @@ def pytest_pexen_task(item: pytest.Item, meta: SchedMeta) -> None:
 
     Called through ``item.ihook``, so a ``conftest.py`` implementation sees
     only the tests below its directory. ``meta.requires``, ``provides``,
-    ``claims`` and ``uses`` are mutable sets of strings, ``priority`` an int,
+    ``claims``, ``uses``, ``host_claims`` and ``host_uses`` (the per-host
+    locks) and ``host_tags`` are mutable sets of strings, ``priority`` an int,
     ``group`` a name or None, ``timeout`` seconds or None. The result is kept
     in ``item.stash[pytest_pexen.META_KEY]``.
     """

@@ -199,3 +199,26 @@ def longrepr_text(report: pytest.TestReport) -> str:
     writer.hasmarkup = False
     cast(Any, longrepr).toterminal(writer)
     return file.getvalue().strip()
+
+
+def no_socket_clones(config: pytest.Config) -> None:
+    """xdist replaces a crashed worker by connecting again with its spec
+    (``DSession._clone_node``); for a socket worker that connection goes to
+    a server that died with it, and the failure ends the whole run with an
+    INTERNALERROR. Wrap the private method so socket workers are not
+    replaced (no public hook decides whether to replace a worker)."""
+    dsession: Any = config.pluginmanager.get_plugin("dsession")
+    clone = getattr(dsession, "_clone_node", None)
+    if clone is None:
+        return
+
+    def clone_unless_socket(node: Any) -> Any:
+        spec = node.gateway.spec
+        if getattr(spec, "socket", None):
+            dsession.report_line(
+                f"pexen: socket worker {node.gateway.id} ({spec.socket}) is not replaced"
+            )
+            return None
+        return clone(node)
+
+    dsession._clone_node = clone_unless_socket

@@ -24,21 +24,46 @@ _TAG_MARKERS = {
     "pexen_provides": "provides",
     "pexen_claims": "claims",
     "pexen_uses": "uses",
+    "pexen_host_tags": "host_tags",
 }
+# a lock marker with scope="host" fills these fields instead
+_HOST_FIELD = {"claims": "host_claims", "uses": "host_uses"}
 
 
 class MetaError(Exception):
     """A marker or the hook gave a test metadata it cannot have."""
 
 
-def _tags(item: pytest.Item, mark: pytest.Mark) -> list[str]:
-    if mark.kwargs:
+def _field(item: pytest.Item, mark: pytest.Mark) -> str:
+    """The metadata field a tag marker fills: a lock marker's ``scope``
+    keyword picks the global or the per-host lock."""
+    field = _TAG_MARKERS[mark.name]
+    kwargs = mark.kwargs
+    if field in _HOST_FIELD and set(kwargs) <= {"scope"}:
+        scope = kwargs.get("scope", "global")
+        if scope == "host":
+            return _HOST_FIELD[field]
+        if scope != "global":
+            raise MetaError(
+                f"{item.nodeid}: @{mark.name} scope must be 'global' or 'host', got {scope!r}"
+            )
+        return field
+    if kwargs:
         raise MetaError(
-            f"{item.nodeid}: @{mark.name} takes only tag strings, "
-            f"not keyword arguments {sorted(mark.kwargs)}"
+            f"{item.nodeid}: @{mark.name} takes only tag strings"
+            f"{' and scope=' if field in _HOST_FIELD else ''}, "
+            f"not keyword arguments {sorted(kwargs)}"
         )
+    return field
+
+
+def _tags(item: pytest.Item, mark: pytest.Mark) -> list[str]:
     if not mark.args:  # @pytest.mark.pexen_provides, bare or called empty
-        noun = "tag" if _TAG_MARKERS[mark.name] in ("requires", "provides") else "resource"
+        noun = (
+            "tag"
+            if _TAG_MARKERS[mark.name] in ("requires", "provides", "host_tags")
+            else "resource"
+        )
         raise MetaError(f"{item.nodeid}: @{mark.name} needs at least one {noun}")
     for arg in mark.args:
         if not isinstance(arg, str) or not arg:
@@ -98,7 +123,7 @@ def _pexen_marks(
 
 def _empty_meta() -> SchedMeta:
     meta = SchedMeta.empty()
-    for name in ("requires", "provides", "claims", "uses"):
+    for name in ("requires", "provides", "claims", "uses", "host_claims", "host_uses", "host_tags"):
         object.__setattr__(meta, name, frozenset())
     return meta
 
@@ -119,9 +144,8 @@ def meta_from_marks(item: pytest.Item, marks: list[pytest.Mark]) -> tuple[SchedM
     workers: int | None = None
     for mark in marks:  # closest first
         name = mark.name
-        field = _TAG_MARKERS.get(name)
-        if field is not None:
-            getattr(meta, field).update(_tags(item, mark))
+        if name in _TAG_MARKERS:
+            getattr(meta, _field(item, mark)).update(_tags(item, mark))
         elif name in seen:
             continue  # a closer marker already set this single value
         elif name == "pexen_priority":
@@ -164,7 +188,10 @@ def build_meta(
             item.ihook.pytest_pexen_task(item=item, meta=meta)
         except (Exception, pytest.skip.Exception, pytest.fail.Exception) as exc:
             raise _hook_failed(item, exc) from None
-    if hooked or (meta.claims and meta.uses):  # markers are checked as they are read
+    if hooked or (
+        ((meta.claims or meta.host_claims) and (meta.uses or meta.host_uses))
+        or ((meta.host_claims or meta.host_uses) and (meta.claims or meta.uses))
+    ):  # markers are checked as they are read
         try:
             meta.check()
         except (TypeError, MutexError) as exc:

@@ -15,8 +15,11 @@ MARKERS = {
     "pexen_requires": "pexen_requires(*tags): run only after every selected provider of each "
     "tag passed",
     "pexen_provides": "pexen_provides(*tags): this test provides the tags when it passes",
-    "pexen_claims": "pexen_claims(*resources): exclusive lock on the resources",
-    "pexen_uses": "pexen_uses(*resources): shared lock on the resources",
+    "pexen_claims": "pexen_claims(*resources, scope='global'): exclusive lock on the "
+    "resources (scope='host': per host)",
+    "pexen_uses": "pexen_uses(*resources, scope='global'): shared lock on the resources "
+    "(scope='host': per host)",
+    "pexen_host_tags": "pexen_host_tags(*tags): run only on a worker whose host has all the tags",
     "pexen_priority": "pexen_priority(n): among ready tests, lower runs first (default 0)",
     "pexen_group": "pexen_group(name, workers=None): group of exclusivity, run one group at a "
     "time, at most `workers` of its tests at once",
@@ -43,14 +46,34 @@ def provides(*tags: str) -> pytest.MarkDecorator:
     return pytest.mark.pexen_provides(*_strings("provides", tags))
 
 
-def claims(*resources: str) -> pytest.MarkDecorator:
-    """Exclusive lock: no other test claiming or using a resource runs meanwhile."""
-    return pytest.mark.pexen_claims(*_strings("claims", resources))
+SCOPES = ("global", "host")
 
 
-def uses(*resources: str) -> pytest.MarkDecorator:
-    """Shared lock: may overlap other users of a resource, never a claimer."""
-    return pytest.mark.pexen_uses(*_strings("uses", resources))
+def _scope(helper: str, scope: str) -> dict[str, str]:
+    """The marker's keyword arguments for a lock scope: none for the
+    default, so a global lock's marker reads as it always did."""
+    if scope not in SCOPES:
+        raise ValueError(f"pexen.{helper}() scope must be 'global' or 'host', got {scope!r}")
+    return {} if scope == "global" else {"scope": scope}
+
+
+def claims(*resources: str, scope: str = "global") -> pytest.MarkDecorator:
+    """Exclusive lock: no other test claiming or using a resource runs
+    meanwhile; with ``scope="host"`` only on the same host (a port, a
+    device: something every machine has one of)."""
+    return pytest.mark.pexen_claims(*_strings("claims", resources), **_scope("claims", scope))
+
+
+def uses(*resources: str, scope: str = "global") -> pytest.MarkDecorator:
+    """Shared lock: may overlap other users of a resource, never a claimer;
+    with ``scope="host"`` only claimers on the same host count."""
+    return pytest.mark.pexen_uses(*_strings("uses", resources), **_scope("uses", scope))
+
+
+def host_tags(*tags: str) -> pytest.MarkDecorator:
+    """Run only on a worker whose host has all these tags (given to hosts
+    by ``--pexen-host-tags``)."""
+    return pytest.mark.pexen_host_tags(*_strings("host_tags", tags))
 
 
 def priority(n: int) -> pytest.MarkDecorator:

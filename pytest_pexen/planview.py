@@ -23,9 +23,13 @@ def _facts(graph: TestGraph, nodeid: str) -> str:
         ("provides", sorted(meta.provides)),
         ("claims", sorted(meta.claims)),
         ("uses", sorted(meta.uses)),
+        ("claims per host", sorted(meta.host_claims)),
+        ("uses per host", sorted(meta.host_uses)),
     ):
         if values:
             parts.append(f"{label}: {', '.join(values)}")
+    if meta.host_tags:  # hosts connect only when the run starts: the plan cannot know them
+        parts.append(f"needs host tags {', '.join(sorted(meta.host_tags))}")
     if meta.priority:
         parts.append(f"priority: {meta.priority}")
     if meta.group is not None:
@@ -75,6 +79,9 @@ def write_dot(graph: TestGraph, path: Path) -> None:
         meta = graph.metas[item.nodeid]
         locks = [f"claims {r}" for r in sorted(meta.claims)]
         locks += [f"uses {r}" for r in sorted(meta.uses)]
+        locks += [f"claims {r} per host" for r in sorted(meta.host_claims)]
+        locks += [f"uses {r} per host" for r in sorted(meta.host_uses)]
+        locks += [f"host tags {', '.join(sorted(meta.host_tags))}"] if meta.host_tags else []
         # a DOT line break (backslash n) must not be escaped by _quote
         label = _quote(item.nodeid)[:-1] + "".join(f"\\n{lock}" for lock in locks) + '"'
         group = f", group={_quote(meta.group)}" if meta.group else ""

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from . import compat, hookspecs, reboots, results, resume, timeline, timeouts
+from . import compat, hookspecs, hosts, reboots, results, resume, timeline, timeouts
 from .distributed import DistPlugin, pytest_cmdline_main, pytest_configure_node
 from .graphplugin import GraphPlugin
 from .internals import add_dist_choice
@@ -91,6 +91,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="a test with a 'warn' sub-result fails",
     )
     compat.add_options(group, parser)
+    hosts.add_options(group, parser)
     group.addoption(
         "--pexen-state",
         metavar="PATH",
@@ -234,8 +235,10 @@ def pytest_configure(config: pytest.Config) -> None:
             from .xdist_worker import PexenWorker
 
             config.pluginmanager.register(PexenWorker(config, graph), "pexen-worker")
-    elif config.getoption("dist", "no") == "pexen" and config.getoption("tx", None):
-        config.pluginmanager.register(DistPlugin(config), "pexen-dist")
+    else:
+        hosts.given_tags(config)  # a malformed --pexen-host-tags is a usage error at once
+        if config.getoption("dist", "no") == "pexen" and config.getoption("tx", None):
+            config.pluginmanager.register(DistPlugin(config), "pexen-dist")
     resume.configure(config)
     timeline.configure(config)
     reboots.configure(config)

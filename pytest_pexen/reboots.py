@@ -16,6 +16,7 @@ worker); the journal side is in resume.py.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -175,6 +176,7 @@ class RebootHooks:
             )
             report.pexen_reboot = count  # type: ignore[attr-defined]
             stop(item.config, f"pexen: {excinfo.value.nodeid} asked for a reboot")
+            report.pexen_reboot_host = socket.gethostname()  # type: ignore[attr-defined]
         return report
 
 
@@ -228,6 +230,16 @@ class WorkerStop:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> bool | None:
         return True if self.stopping is not None else None
+
+
+def reboot_env(report: dict[str, Any]) -> dict[str, str]:
+    """The environment of ``--pexen-reboot-cmd`` (it runs on the controller):
+    which host to reboot and which worker ran the test, from the attributes
+    of the test's "rebooting" report (an empty worker: a serial run)."""
+    return {
+        "PEXEN_REBOOT_HOST": str(report.get("pexen_reboot_host") or socket.gethostname()),
+        "PEXEN_REBOOT_WORKER": str(report.get("worker_id") or ""),
+    }
 
 
 @pytest.fixture

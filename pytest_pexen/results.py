@@ -264,7 +264,7 @@ def item_facts(item: pytest.Item) -> list[list[str]]:
         facts.append(["pexen.boot_count", str(count)])
     if meta is None or meta is EMPTY_META:
         return facts
-    for name in ("requires", "provides", "claims", "uses"):
+    for name in ("requires", "provides", "claims", "uses", "host_claims", "host_uses", "host_tags"):
         values = getattr(meta, name)
         if values:
             facts.append([f"pexen.{name}", ", ".join(sorted(values))])

@@ -45,7 +45,7 @@ import pytest
 
 from . import journal
 from .compat import plugin_loaded
-from .reboots import BOOTS_KEY, JOURNALED_KEY, STOP, reboot_command
+from .reboots import BOOTS_KEY, JOURNALED_KEY, STOP, reboot_command, reboot_env
 from .results import is_subtest, merge_own, own_outcome, strict_warn
 from .runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
 from .timeline import timeline_path
@@ -332,6 +332,7 @@ class JournalPlugin:
         self.replaying = False
         self.replayed = 0  # finished tests reported again
         self.reboot: tuple[str, int] | None = None  # the test that asked, its boot count
+        self.reboot_env: dict[str, str] = {}  # PEXEN_REBOOT_HOST, PEXEN_REBOOT_WORKER
         self.session: pytest.Session | None = None
         self.provides: dict[str, list[str]] | None = None
         # the serial process (this process runs the tests), not an xdist
@@ -497,7 +498,10 @@ class JournalPlugin:
             test.shared = extra["pexen_shared"]
         if "pexen_reboot" in extra:
             test.reboot = int(extra["pexen_reboot"])
-            self._rebooting(report.nodeid, test.reboot)
+            env = reboot_env(extra)
+            if self.reboot is None:
+                self.reboot_env = env  # the command reboots the first asker's host
+            self._rebooting(report.nodeid, test.reboot, env)
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         if not self.replaying and nodeid in self.open and nodeid != self.wrapping:
@@ -656,7 +660,7 @@ class JournalPlugin:
         return True
 
     # ------------------------------------------------------------ reboot
-    def _rebooting(self, nodeid: str, count: int) -> None:
+    def _rebooting(self, nodeid: str, count: int, env: dict[str, str]) -> None:
         """A test asked for a reboot: record it, and stop the run (under
         xdist: no new test is sent, the running ones finish)."""
         command = reboot_command(self.config)
@@ -668,6 +672,7 @@ class JournalPlugin:
                 "boot": self.boot,
                 "boot_count": count,
                 "command": command,
+                **env,  # the host and worker of the test that asked
             }
         )
         if self.reboot is None:
@@ -812,7 +817,9 @@ class JournalPlugin:
                 "not be written, so the run could not resume after the reboot"
             )
             return
-        done = subprocess.run(command, shell=True, check=False)
+        done = subprocess.run(
+            command, shell=True, check=False, env={**os.environ, **self.reboot_env}
+        )
         if done.returncode != 0:
             print(f"pexen: the reboot command {command!r} failed (exit {done.returncode})")
 

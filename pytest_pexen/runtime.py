@@ -49,8 +49,16 @@ class GraphRun:
     and reads back outcome flags and shared state from the reports.
     """
 
-    def __init__(self, planner: Planner[str] | None, initial_shared: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        planner: Planner[str] | None,
+        initial_shared: dict[str, Any],
+        host_skips: dict[str, str] | None = None,
+    ) -> None:
         self.planner = planner
+        # tests whose host tags this host lacks (hosts.serial_skips): started
+        # in the planner in their turn and skipped, so dependents are too
+        self.host_skips = host_skips or {}
         self.initial_shared = initial_shared
         self.shared: dict[str, dict[str, Any]] = {}  # of each test's current attempt
         self.inputs: dict[str, dict[str, Any]] = {}  # what providers handed each test
@@ -102,7 +110,7 @@ class GraphRun:
             return f"pexen: {why.reason}"
         if planner.start(nodeid):
             self.started.add(nodeid)
-            return None
+            return self.host_skips.get(nodeid)
         if planner.is_waiting(nodeid):
             return (
                 "pexen: a requirement of this test has not run yet (the test order "

@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 
+from .sched.errors import MutexError
 from .sched.meta import SchedMeta
 from .sched.planner import Planner, choose_provider
 
-# a task: [node id, requires, provides, claims, uses, priority, group]
+# a task: [node id, requires, provides, claims, uses, priority, group];
+# spec["hosts"] (only when some test has them): node id -> [host claims,
+# host uses, host tags]
 GraphSpec = dict[str, Any]
 
 NO_PULL_OUTCOME = "was not selected (pulling providers in is off: --pexen-no-pull)"
@@ -68,6 +71,7 @@ class TestGraph:
     def spec(self) -> GraphSpec:
         """The graph as plain JSON data (what crosses to an xdist controller)."""
         tasks = []
+        hosts: dict[str, list[list[str]]] = {}
         for item in self.items:
             nodeid = item.nodeid
             meta = self.metas[nodeid]
@@ -82,6 +86,12 @@ class TestGraph:
                     meta.group,
                 ]
             )
+            if meta.host_claims or meta.host_uses or meta.host_tags:
+                hosts[nodeid] = [
+                    sorted(meta.host_claims),
+                    sorted(meta.host_uses),
+                    sorted(meta.host_tags),
+                ]
         spec: GraphSpec = {
             "tasks": tasks,
             "groups": [list(g) for g in self.groups],
@@ -93,6 +103,8 @@ class TestGraph:
             spec["pins"] = self.pins
         if self.dependency:
             spec["dependency"] = True
+        if hosts:
+            spec["hosts"] = hosts
         return spec
 
     def order_groups(self) -> None:
@@ -130,13 +142,22 @@ def plain_spec(nodeids: list[str]) -> GraphSpec:
 
 
 def spec_planner(
-    spec: GraphSpec, missing: str = "error", durations: dict[str, float] | None = None
+    spec: GraphSpec,
+    missing: str = "error",
+    durations: dict[str, float] | None = None,
+    hosts_apart: bool = False,
 ) -> Planner[str]:
     """A fresh, prepared planner of a graph spec (raises DepcheckError).
 
     With ``durations`` (seconds by node id, from earlier runs) ready tests
     are also ranked by their longest remaining chain (critical path).
+    Per-host locks are global ones in the planner (one host: a serial
+    run), unless ``hosts_apart``: then the xdist controller keeps them
+    per host itself (see hosts.HostTable).
     """
+    hosts: dict[str, list[list[str]]] = spec.get("hosts") or {}
+    if hosts:
+        check_scopes(spec)
     planner: Planner[str] = Planner(describe=str, critical_path=durations is not None)
     groups = spec["groups"]
     planner.order_groups([name for name, _ in groups])
@@ -148,6 +169,9 @@ def spec_planner(
     planner.order_only(spec.get("order_only", ()))
     durations = durations or {}
     for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]:
+        if nodeid in hosts and not hosts_apart:
+            claims = claims + hosts[nodeid][0]
+            uses = uses + hosts[nodeid][1]
         planner.add(
             nodeid,
             requires=requires,
@@ -163,6 +187,24 @@ def spec_planner(
         planner.start(ph)
         planner.done(ph, ok=False, outcome=NO_PULL_OUTCOME)
     return planner
+
+
+def check_scopes(spec: GraphSpec) -> None:
+    """One resource, one scope: a resource locked per host by one test and
+    globally by another has no meaning both agree on (raises MutexError)."""
+    hosts: dict[str, list[list[str]]] = spec["hosts"]
+    per_host: dict[str, str] = {}
+    for nodeid, (claims, uses, _) in hosts.items():
+        for resource in (*claims, *uses):
+            per_host.setdefault(resource, nodeid)
+    for nodeid, _, _, claims, uses, *_ in spec["tasks"]:
+        for resource in (*claims, *uses):
+            if resource in per_host:
+                raise MutexError(
+                    f"resource {resource!r} is locked per host (scope='host') by "
+                    f"{per_host[resource]} and globally by {nodeid}; give a resource "
+                    "one scope in the whole suite"
+                )
 
 
 def _group_order(

@@ -29,11 +29,11 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling
 
-from . import timeouts
+from . import hosts, timeouts
 from .compat_xdist import CompatControl
 from .resume import JOURNAL, RESUME_KEY, Resume
 from .runtime import bad_outcome
-from .sched.errors import DepcheckError
+from .sched.errors import DepcheckError, MutexError
 from .sched.planner import Planner, Unrunnable
 from .taskgraph import GraphSpec, base_id, module_id, spec_planner
 from .xdist_worker import Entry
@@ -143,6 +143,10 @@ class PexenScheduling:
         self.compat: CompatControl | None = None  # pytest-dependency / pytest-order
         self.resumed: set[str] = set()  # ended in an earlier boot (--pexen-resume)
         self.session_limit = config.stash.get(timeouts.SESSION_KEY, None)  # None once reached
+        self.host_of: dict[Any, str] = {}  # each worker's host (hosts.node_host)
+        self.hosts: hosts.HostTable | None = None  # tests with host locks or tags
+        self.revivable: set[str] = set()  # hosts that lost a worker xdist replaces
+        self.stranded = False  # no worker left, none coming (socket workers)
 
     # ------------------------------------------------------------ protocol
     @property
@@ -158,6 +162,8 @@ class PexenScheduling:
 
     @property
     def tests_finished(self) -> bool:
+        if self.stranded:
+            return True  # no worker left, none coming: the rest cannot run
         if self.load is not None:
             return bool(self.load.tests_finished)
         if not self.collection_is_completed or self.planner is None:
@@ -200,9 +206,14 @@ class PexenScheduling:
         if isinstance(indices, dict) and "pexen_timeout" in indices:
             timeouts.worker_said(self.config, indices["pexen_timeout"])  # it exits next
             return
-        if not (isinstance(indices, dict) and "pexen" in indices) or self.plain is not None:
+        if not (isinstance(indices, dict) and "pexen" in indices):
             return
         payload = indices["pexen"]
+        host = self.host_of[node] = hosts.node_host(node, payload.get("host"))
+        if self.hosts is not None:
+            self.hosts.saw(host)  # a replacement worker
+        if self.plain is not None:
+            return
         if payload.get("error") and self.error is None:
             self.error = payload["error"]
         if self.spec is None and (payload.get("spec") is not None or payload.get("plain")):
@@ -256,6 +267,7 @@ class PexenScheduling:
         the next test, that is the teardown error of its last test."""
         if self.load is not None:
             crashed: str | None = self.load.remove_node(node)
+            self._lost(node)
             return crashed
         # its collection stays counted (as in xdist's schedulers): a worker
         # that replaces it after the others finished must not find the
@@ -270,6 +282,7 @@ class PexenScheduling:
         if pending and self.collection[pending[0]] in self.outcomes.started:
             running = pending.popleft()
         self.resend.extend(pending)
+        self._lost(node)
         if running is None:
             if died and last is not None and (pending or node.shutting_down):
                 self._late_crash(node, last)
@@ -280,6 +293,40 @@ class PexenScheduling:
         self.crashed[nodeid] = running
         self._dispatch()
         return nodeid
+
+    def _lost(self, node: Any) -> None:
+        """A worker is gone: xdist replaces it, unless it was a socket
+        worker (its server died with it; see internals.no_socket_clones).
+        With no worker left and none coming, what did not run stays unrun:
+        the run stops (the journal keeps those tests unfinished, for
+        ``--pexen-resume``)."""
+        host = self.host_of.pop(node, None)
+        if getattr(node, "workeroutput", None) is not None:
+            return  # it finished normally
+        if not hosts.is_socket_node(node):
+            if host is not None:
+                self.revivable.add(host)
+            return
+        if self.load is not None:  # a suite without metadata: xdist's load runs it
+            if self.load.node2pending:
+                return
+            left = len(self.load.pending)
+        else:
+            if self.node2pending or self.planner is None:
+                return
+            left = sum(1 for taken in self.taken if not taken) + len(self.resend)
+            self.resend.clear()
+        self.stranded = True
+        if not left:
+            return
+        dsession = self.config.pluginmanager.get_plugin("dsession")
+        reason = (
+            f"pexen: no worker is left (socket workers are not replaced): {left} "
+            f"test{'s' if left != 1 else ''} did not run; run the same command with "
+            "--pexen-resume once the hosts are back"
+        )
+        if dsession is not None and not dsession.shouldstop:
+            dsession.shouldstop = reason
 
     def crash_reported(self, report: pytest.TestReport) -> None:
         """xdist has reported a crashed test (after crash handlers such as
@@ -387,9 +434,20 @@ class PexenScheduling:
                 spec,
                 self.config.getoption("pexen_missing"),
                 durations=None if compat else self.durations,
+                hosts_apart=True,
             )
-        except DepcheckError as exc:  # the workers found it first; kept as a guard
+        except (DepcheckError, MutexError) as exc:  # DepcheckError: the workers found it first
             raise pytest.UsageError(f"pexen: {exc}") from None
+        if spec.get("hosts"):
+            if compat:  # its placements (pinned modules, depends() waits) know no hosts
+                raise pytest.UsageError(
+                    "pexen: per-host locks and host tags cannot be combined with "
+                    "pytest-dependency or pytest-order markers under xdist yet; run such "
+                    "a suite without -n, or leave one of them out"
+                )
+            self.hosts = hosts.HostTable(spec["hosts"], hosts.given_tags(self.config))
+            for host in self.host_of.values():
+                self.hosts.saw(host)
         resume = self.config.stash.get(RESUME_KEY, None)
         if resume is not None:
             self.resumed = {test for test in resume.ended if test in self.index}
@@ -447,6 +505,8 @@ class PexenScheduling:
         planner = self.planner
         assert planner is not None
         dropped = planner.done(nodeid, ok=ok, deps_ok=deps_ok, locks_ok=locks_ok, outcome=outcome)
+        if self.hosts is not None:
+            self.hosts.release(nodeid, locks_ok)
         self._queue_skips(dropped)
         if deps_ok and shared:
             for dep in planner.dependents(nodeid):
@@ -511,8 +571,8 @@ class PexenScheduling:
         for node in idle:
             entries = self._next_entries(node)
             if not entries:
-                if self.compat is not None and self.compat.owner:
-                    continue  # what is ready may belong to another worker's module
+                if (self.compat is not None and self.compat.owner) or self.hosts is not None:
+                    continue  # what is ready may belong to another worker's module or host
                 break
             self._send(node, entries)
         if (
@@ -535,6 +595,8 @@ class PexenScheduling:
         they were sent), then skips (instant), then what the planner lets
         start, near the worker's fixtures."""
         entries: list[Entry] = []
+        if self.hosts is not None and self.resend:
+            self._resend_on_host(node, entries)
         while self.resend and len(entries) < MAX_BATCH:
             entries.append(self.sent[self.resend.popleft()])
         while self.skips and len(entries) < MAX_BATCH:
@@ -550,7 +612,8 @@ class PexenScheduling:
             if key is None:
                 break
             index = self.index[key]
-            entries.append([index, None, self.shared.pop(key, None)])
+            skip = self._host_skip(node, key)
+            entries.append([index, skip, None if skip else self.shared.pop(key, None)])
             self.last[node] = index
             if self.compat is not None and self.compat.pinned(key):
                 break  # its module's next test goes to this worker: none queued before it
@@ -569,6 +632,8 @@ class PexenScheduling:
             key = compat.pick(node)  # awaited by depends(), or its own module's next
             if key is not None:
                 return key
+        if self.hosts is not None:
+            return self._pick_on_host(node)
         last = self.last.get(node)
         if last is not None and self.scope_kept[last]:
             best = planner.best_priority()
@@ -601,6 +666,73 @@ class PexenScheduling:
         if not busy:
             return planner.get_ready_avoiding(lambda key: False, 1)
         return planner.get_ready_avoiding(lambda key: module_id(key) in busy, LOOK)
+
+    # ------------------------------------------------------------ hosts
+    def _live_hosts(self) -> list[str]:
+        """Hosts that have a worker, or will have one again (xdist replaces
+        a crashed popen or ssh worker; see ``_lost``)."""
+        live = [self.host_of[n] for n in self.node2pending if n in self.host_of]
+        return list(dict.fromkeys([*live, *sorted(self.revivable)]))
+
+    def _pick_on_host(self, node: Any) -> str | None:
+        """Start the best ready test that may run on this worker's host now
+        (its tags, its host locks free), or one no live host can ever run
+        (sent as a skip, see ``_host_skip``). Fixture locality gives way to
+        the hosts here."""
+        table, planner = self.hosts, self.planner
+        assert table is not None and planner is not None
+        host = self.host_of.get(node, "")
+        live = self._live_hosts()
+
+        def elsewhere(key: str) -> bool:
+            return not table.fits(host, key) and table.why_not(key, live) is None
+
+        return planner.get_ready_avoiding(elsewhere, len(self.collection), strict=True)
+
+    def _host_skip(self, node: Any, key: str) -> str | None:
+        """A test just started for this worker: take its host locks, or say
+        why it is skipped (no live host has its tags, or its host locks are
+        held for good on every such host)."""
+        table = self.hosts
+        if table is None:
+            return None
+        reason = table.why_not(key, self._live_hosts())
+        if reason is None:
+            table.take(self.host_of.get(node, ""), key)
+        else:
+            table.forget(key)
+        return reason
+
+    def _resend_on_host(self, node: Any, entries: list[Entry]) -> None:
+        """Tests of a dead worker that had not started go to a worker of a
+        host that may run them: their host locks move along (or, where no
+        live host can run them any more, they are sent as skips)."""
+        table = self.hosts
+        assert table is not None
+        host = self.host_of.get(node, "")
+        live = self._live_hosts()
+        keep: deque[int] = deque()
+        while self.resend and len(entries) < MAX_BATCH:
+            index = self.resend.popleft()
+            key = self.collection[index]
+            held = table.holding.get(key)
+            if held == host:
+                entries.append(self.sent[index])
+                continue
+            table.release(key)
+            reason = table.why_not(key, live)
+            if reason is not None:
+                table.forget(key)
+                entries.append([index, reason, None])
+            elif table.fits(host, key):
+                table.take(host, key)
+                entries.append(self.sent[index])
+            else:
+                if held is not None:
+                    table.take(held, key)  # still waits for a worker of its host
+                keep.append(index)
+        keep.extend(self.resend)
+        self.resend = keep
 
     def _continue_in(self, node: Any, scope: str, best: int) -> str | None:
         members, taken = self.members[scope], self.taken

@@ -24,6 +24,7 @@ worker computes the same), since the controller does not collect.
 from __future__ import annotations
 
 import queue
+import socket
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,7 @@ class PexenWorker:
                 "header": source.header_lines(),
                 "scoped": scoped,
                 "limits": own_limits(session.items),
+                "host": socket.gethostname(),  # for per-host locks and host tags
             }
         }
         # "unscheduled" is the one worker event whose payload xdist hands

@@ -231,7 +231,7 @@ def test_header_orders_and_hook_adds(pytester: pytest.Pytester) -> None:
         (
             "require=db",
             "s/bad.sh:3: bad '# pexen:' header: unknown key 'require'; use requires, "
-            "provides, claims, uses, priority, timeout, group",
+            "provides, claims, uses, priority, timeout, group, host_tags, scope",
         ),
         (
             "priority=1\n# pexen: priority=2",

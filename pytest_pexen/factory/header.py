@@ -21,9 +21,9 @@ from ..sched.meta import SchedMeta
 HEADER_LINES = 30
 HEADER_BYTES = 16384
 
-TAG_KEYS = ("requires", "provides", "claims", "uses")
-SINGLE_KEYS = ("priority", "timeout", "group")
-KEYS = (*TAG_KEYS, *SINGLE_KEYS)
+TAG_KEYS = ("requires", "provides", "claims", "uses", "host_tags")
+SINGLE_KEYS = ("priority", "timeout", "group", "scope")  # scope: of the file's claims and uses
+KEYS = (*TAG_KEYS[:4], *SINGLE_KEYS[:3], "host_tags", "scope")  # the order error messages list
 
 _LINE = re.compile(r"^\s*#\s*pexen:(.*)$")
 
@@ -69,8 +69,10 @@ def parse_line(text: str) -> list[tuple[str, Any]]:
             pairs.append((key, tags))
         elif not value:
             raise ValueError(f"{key}= needs a value")
+        elif key == "scope" and value not in ("global", "host"):
+            raise ValueError(f"scope={value}: use scope=global (the default) or scope=host")
         else:
-            pairs.append((key, value if key == "group" else _number(key, value)))
+            pairs.append((key, value if key in ("group", "scope") else _number(key, value)))
     return pairs
 
 
@@ -81,6 +83,7 @@ def parse_header(head: bytes, filename: str) -> SchedMeta | None:
     if b"\0" in head or b"pexen:" not in head:
         return None  # the common cases, without decoding and splitting
     meta: SchedMeta | None = None
+    host = False  # scope=host
     where: dict[str, int] = {}  # single value: the line that set it
     lines = head.decode("utf-8", "replace").splitlines()[:HEADER_LINES]
     for number, line in enumerate(lines, 1):
@@ -100,9 +103,14 @@ def parse_header(head: bytes, filename: str) -> SchedMeta | None:
         for key, value in pairs:
             if key in TAG_KEYS:
                 getattr(meta, key).update(value)
+            elif key == "scope":
+                host = value == "host"
             else:
                 setattr(meta, key, value)
-    if meta is not None and meta.claims & meta.uses:
-        both = ", ".join(sorted(meta.claims & meta.uses))
+    if meta is not None and host:  # per-host locks, wherever the line with scope= is
+        meta.host_claims, meta.host_uses = meta.claims, meta.uses
+        meta.claims, meta.uses = set(), set()
+    if meta is not None and (meta.claims | meta.host_claims) & (meta.uses | meta.host_uses):
+        both = ", ".join(sorted((meta.claims | meta.host_claims) & (meta.uses | meta.host_uses)))
         raise HeaderError(f"{filename}: bad '# pexen:' header: {both} both claimed and used")
     return meta

@@ -210,8 +210,8 @@ class _Run:
                 tid,
                 requires=m.requires,
                 provides=m.provides,
-                claims=m.claims,
-                uses=m.uses,
+                claims=m.all_claims(),  # one machine: host locks are global
+                uses=m.all_uses(),
                 priority=m.priority,
                 group=m.group if m.group is not None else group,
             )

@@ -17,7 +17,7 @@ SCHED_ATTR_NAME = "pexen_sched_meta_"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_TAG_FIELDS = ("requires", "provides", "claims", "uses")
+_TAG_FIELDS = ("requires", "provides", "claims", "uses", "host_claims", "host_uses", "host_tags")
 FIELDS = (*_TAG_FIELDS, "priority", "kwargs", "group", "timeout", "callpath")
 
 
@@ -98,6 +98,12 @@ class SchedMeta:
     group: str | None
     timeout: float | None
     callpath: list[str]
+    # per-host locks (``scope="host"``) and the tags a worker's host must
+    # have; in one process (a serial run, the engine) there is one host, so
+    # host locks are global ones there (see ``all_claims``)
+    host_claims: set[str]
+    host_uses: set[str]
+    host_tags: set[str]
 
     def __init__(
         self,
@@ -110,6 +116,9 @@ class SchedMeta:
         group: str | None = None,
         timeout: float | None = None,
         callpath: list[str] | None = None,
+        host_claims: Iterable[str] | str = (),
+        host_uses: Iterable[str] | str = (),
+        host_tags: Iterable[str] | str = (),
     ) -> None:
         # each field made once, by its normaliser (None: the default): a
         # graph of many tasks makes many of these, and every container made
@@ -124,6 +133,12 @@ class SchedMeta:
         init(self, "group", _to_group(group))
         init(self, "timeout", _to_timeout(timeout))
         init(self, "callpath", [] if callpath is None else _to_callpath(callpath))
+        for name, value in (
+            ("host_claims", host_claims),
+            ("host_uses", host_uses),
+            ("host_tags", host_tags),
+        ):
+            init(self, name, set() if value is None else to_tags(name, value))
 
     def _defaults(self) -> None:
         init = object.__setattr__
@@ -136,6 +151,9 @@ class SchedMeta:
         init(self, "group", None)
         init(self, "timeout", None)
         init(self, "callpath", [])
+        init(self, "host_claims", set())
+        init(self, "host_uses", set())
+        init(self, "host_tags", set())
 
     @classmethod
     def empty(cls) -> SchedMeta:
@@ -164,11 +182,26 @@ class SchedMeta:
             value = getattr(self, name)
             if type(value) is not set or not all(type(t) is str and t for t in value):
                 setattr(self, name, value)
-        both = self.claims & self.uses
+        both = (self.claims | self.host_claims) & (self.uses | self.host_uses)
         if both:
             from .errors import MutexError
 
             raise MutexError(f"{sorted(both)} both claimed and used by the same task")
+        scopes = (self.claims | self.uses) & (self.host_claims | self.host_uses)
+        if scopes:
+            from .errors import MutexError
+
+            raise MutexError(
+                f"{sorted(scopes)} locked with both the global and the host scope by the same task"
+            )
+
+    def all_claims(self) -> set[str]:
+        """Exclusive locks where every task runs on one host (serial, engine)."""
+        return self.claims | self.host_claims if self.host_claims else self.claims
+
+    def all_uses(self) -> set[str]:
+        """Shared locks where every task runs on one host (serial, engine)."""
+        return self.uses | self.host_uses if self.host_uses else self.uses
 
     def copy(self) -> SchedMeta:
         return SchedMeta(**{name: getattr(self, name) for name in FIELDS})
