@@ -41,7 +41,7 @@ WRITE = """
 import sys, time
 from pathlib import Path
 from pytest_pexen.journal import read
-from pytest_pexen.timeline import write_page
+from pytest_pexen.timeline.page import write_page
 kept = [{k: v for k, v in r.items() if k != "reports"} for r in read(sys.argv[1])]
 for records in (kept, read(sys.argv[1])):
     wall, cpu = time.perf_counter(), time.process_time()

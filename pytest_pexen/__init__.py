@@ -6,12 +6,13 @@ warning class. The engine for plain callables is ``pytest_pexen.sched``,
 its factories ``pytest_pexen.factory``.
 """
 
-from .hosts import PexenSecurityWarning
-from .items import META_KEY
+from .graph.items import META_KEY
+from .journal.format import PexenJournalWarning
+from .journal.reboots import reboot
 from .markers import claims, group, host_tags, priority, provides, requires, timeout, uses
-from .reboots import reboot
 from .sched import PexenWarning, TaskFailError, task_fail_wrap
 from .sched.errors import DepcheckError, MutexError, PexenError
+from .xdist.hosts import PexenSecurityWarning
 
 __version__ = "0.1.0"
 
@@ -20,6 +21,7 @@ __all__ = [
     "DepcheckError",
     "MutexError",
     "PexenError",
+    "PexenJournalWarning",
     "PexenSecurityWarning",
     "PexenWarning",
     "TaskFailError",

@@ -11,14 +11,20 @@ from typing import Any
 
 import pytest
 
-from . import compat, hookspecs, hosts, reboots, results, resume, timeline, timeouts
-from .distributed import DistPlugin, pytest_cmdline_main, pytest_configure_node
-from .graphplugin import GraphPlugin
+from . import hookspecs
+from .compat import plugin as compat
+from .graph.plugin import GraphPlugin
+from .graph.runtime import pexen_shared
 from .internals import add_dist_choice
+from .journal import reboots, resume
+from .journal.reboots import pexen_boot_count, pexen_reboot
 from .markers import MARKERS
-from .reboots import pexen_boot_count, pexen_reboot
-from .results import pexen_results
-from .runtime import pexen_shared
+from .results import recorder as results
+from .results.recorder import pexen_results
+from .timeline import page as timeline
+from .watchdog import limits as timeouts
+from .xdist import hosts
+from .xdist.plugin import DistPlugin, pytest_cmdline_main, pytest_configure_node
 
 __all__ = [
     "pexen_boot_count",
@@ -232,7 +238,7 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         if workerinput.get("pexen"):
-            from .xdist_worker import PexenWorker
+            from .xdist.worker import PexenWorker
 
             config.pluginmanager.register(PexenWorker(config, graph), "pexen-worker")
     else:
@@ -244,12 +250,12 @@ def pytest_configure(config: pytest.Config) -> None:
     reboots.configure(config)
     timeouts.configure(config)
     if config.getoption("pexen_exec") or config.getini("pexen_exec"):
-        from .exec_items import PLUGIN, ExecPlugin
+        from .exec.items import PLUGIN, ExecPlugin
 
         config.pluginmanager.register(ExecPlugin(config), PLUGIN)
     results.configure(config)
     if workerinput is None and results.report_wanted(config):
-        from .junit import XunitWriter, check_writable, report_path
+        from .results.junit import XunitWriter, check_writable, report_path
 
         path = report_path(config)
         assert path is not None

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_pexen import journal
-from pytest_pexen.timeline import analyse
+from pytest_pexen.journal import format as journal
+from pytest_pexen.timeline.page import analyse
 
 XDIST = pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
 
@@ -109,7 +109,7 @@ def test_read_only_checkout_runs_as_without_the_plugin(
     assert quiet.ret == 0
     assert "not journaled" not in quiet.stdout.str()
     # where warnings are errors it is a line, never an error
-    strict = run(pytester, *xdist, "-W", "error::pytest_pexen.resume.PexenJournalWarning")
+    strict = run(pytester, *xdist, "-W", "error::pytest_pexen.PexenJournalWarning")
     assert strict.ret == 0
     strict.stdout.fnmatch_lines(["pexen: this run is not journaled*"])
 

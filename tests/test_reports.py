@@ -18,7 +18,7 @@ from test_junit import SUBTESTS, cases_of, kind, validated
 from test_timeline import page_data, value
 
 from pytest_pexen import journal
-from pytest_pexen.junit import INTERRUPTED
+from pytest_pexen.results.junit import INTERRUPTED
 
 XDIST = ["-p", "xdist", "-n", "2"]
 MODES = pytest.mark.parametrize("mode", [[], XDIST], ids=["serial", "xdist"])

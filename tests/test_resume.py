@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_pexen import journal
+from pytest_pexen.journal import format as journal
 
 SUITE = """
 import os, signal, time
@@ -227,7 +227,7 @@ def test_resumed_skips_and_xfails_read_as_before(
 
 SYNC_WATCH = """
 import os, pytest
-from pytest_pexen import journal
+from pytest_pexen.journal import format as journal
 
 synced = {"size": 0, "calls": 0}
 _real = journal._datasync

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_pexen import journal
-from pytest_pexen.timeline import OUTCOMES, critical_path
+from pytest_pexen.timeline.page import OUTCOMES, critical_path
 
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
 needs_chromium = pytest.mark.skipif(

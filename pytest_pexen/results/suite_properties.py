@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from .results import recorder, transportable
+from .recorder import recorder, transportable
 
 
 @pytest.fixture(scope="session")

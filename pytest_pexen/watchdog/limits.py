@@ -50,22 +50,22 @@ from typing import IO, TYPE_CHECKING, Any
 
 import pytest
 
-from .internals import (
+from ..graph.items import META_KEY
+from ..graph.runtime import RUN_KEY
+from ..internals import (
     find_interactor,
     get_signal_handler,
     in_test_phase,
     local_pid,
     set_signal_handler,
 )
-from .items import META_KEY
-from .results import runs_tests
-from .resume import JOURNAL
-from .runtime import RUN_KEY
-from .watchdog import Timer, Watchdog, thread_stacks
+from ..journal.resume import JOURNAL
+from ..results.recorder import runs_tests
+from .timer import Timer, Watchdog, thread_stacks
 
 if TYPE_CHECKING:
-    from . import journal
-    from .xdist_scheduler import PexenScheduling
+    from ..journal import format as journal
+    from ..xdist.scheduler import PexenScheduling
 
 LIMITS_KEY = pytest.StashKey["Limits"]()
 SESSION_KEY = pytest.StashKey["SessionLimit"]()

@@ -43,15 +43,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from . import journal
-from .compat import plugin_loaded
+from ..compat.plugin import plugin_loaded
+from ..graph.runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
+from ..results.recorder import is_subtest, merge_own, own_outcome, strict_warn
+from ..timeline.page import timeline_path
+from . import format as journal
+from .format import PexenJournalWarning
 from .reboots import BOOTS_KEY, JOURNALED_KEY, STOP, reboot_command, reboot_env
-from .results import is_subtest, merge_own, own_outcome, strict_warn
-from .runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
-from .timeline import timeline_path
 
 if TYPE_CHECKING:
-    from .sched.planner import Planner, Unrunnable
+    from ..sched.planner import Planner, Unrunnable
 
 RESUME_KEY = pytest.StashKey["Resume"]()
 OUTPUT_CAP = 4000  # characters of a passed phase's captured output kept, per section
@@ -99,7 +100,7 @@ def journal_path(config: pytest.Config) -> tuple[Path | None, str]:
 
 def run_options(config: pytest.Config) -> dict[str, Any]:
     """The options that change outcomes, and so belong to a run's identity."""
-    from .shared import SHARED_KEY
+    from ..graph.shared import SHARED_KEY
 
     return {"shared": config.stash.get(SHARED_KEY, {}), "strict_warn": strict_warn(config)}
 
@@ -391,7 +392,7 @@ class JournalPlugin:
         if resume is None:
             tests = self.tests or []
             options = run_options(self.config)
-            from . import __version__
+            from .. import __version__
 
             header = {
                 "type": "run",
@@ -720,7 +721,7 @@ class JournalPlugin:
         failed = session.testsfailed
         self.replay()
         if plugin_loaded(self.config, "pytest_dependency"):
-            from .compat_dependency import restore_records
+            from ..compat.dependency import restore_records
 
             restore_records(session.items, resume.ended)
         resumed_failures = session.testsfailed - failed
@@ -909,13 +910,6 @@ def run_graph(config: pytest.Config) -> dict[str, Any] | None:
     return {"tasks": tasks, "groups": spec["groups"]} if tasks else None
 
 
-class PexenJournalWarning(pytest.PytestCacheWarning):  # type: ignore[misc]
-    """The run is not journaled, or not completely (a read-only checkout, a
-    full disk, another run holding the journal). A cache warning, as
-    pytest's own about a cache it cannot write: a filter for those covers
-    it too."""
-
-
 def warn(message: str) -> bool:
     """Say ``message`` as a PexenJournalWarning (from a ``pytest_sessionfinish``
     hook, where pytest records it for its warnings summary). False where
@@ -1058,7 +1052,7 @@ def configure(config: pytest.Config) -> None:
         else:
             note = f"pexen: --pexen-resume: no journal at {path}; starting a fresh run"
         if resume is not None:
-            from .timeouts import hang_path, hang_records
+            from ..watchdog.limits import hang_path, hang_records
 
             resume.add_ended(hang_records(config, path, resume.state), hang_path(path))
             config.stash[BOOTS_KEY] = resume.boots

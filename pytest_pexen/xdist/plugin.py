@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..internals import local_pid
+from ..journal.reboots import BOOTS_KEY, JOURNALED_KEY
+from ..watchdog.limits import SESSION_KEY
 from .hosts import warn_open_gateways
-from .internals import local_pid
-from .reboots import BOOTS_KEY, JOURNALED_KEY
-from .timeouts import SESSION_KEY
 
 if TYPE_CHECKING:
-    from .xdist_scheduler import PexenScheduling
+    from .scheduler import PexenScheduling
 
 DURATIONS_KEY = "pexen/durations"
 
@@ -30,7 +30,7 @@ class DistPlugin:
     """Registered in the xdist controller when pexen schedules."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from .xdist_scheduler import Outcomes
+        from .scheduler import Outcomes
 
         self.config = config
         self.outcomes = Outcomes()
@@ -42,8 +42,8 @@ class DistPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> PexenScheduling:
-        from .internals import no_socket_clones
-        from .xdist_scheduler import PexenScheduling
+        from ..internals import no_socket_clones
+        from .scheduler import PexenScheduling
 
         no_socket_clones(config)
         self.scheduler = PexenScheduling(config, log, self.outcomes, self.durations)
@@ -87,7 +87,7 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     """Before xdist turns ``-n N`` into ``--dist load``: make it pexen.
     And before pytest's cache plugin clears the cache (at configure): refuse
     ``--cache-clear --pexen-resume`` while the journal is in the cache."""
-    from .resume import check_cache_clear
+    from ..journal.resume import check_cache_clear
 
     check_cache_clear(config)
     option = config.option

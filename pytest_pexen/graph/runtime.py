@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .sched.errors import failure_flags
+from ..sched.errors import failure_flags
 from .shared import SHARED_KEY
 
 if TYPE_CHECKING:
-    from .sched.planner import Planner
+    from ..sched.planner import Planner
 
 RUN_KEY = pytest.StashKey["GraphRun"]()
 

@@ -34,9 +34,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from .compat import Relations, marked
-from .internals import skip_at_test
-from .taskgraph import module_id
+from ..graph.taskgraph import module_id
+from ..internals import skip_at_test
+from .plugin import Relations, marked
 
 Key = tuple[str, str, Hashable]  # scope, node id of the scope's node, name
 Node = pytest.Item | pytest.Collector

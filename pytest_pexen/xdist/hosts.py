@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .sched.errors import PexenWarning
+from ..sched.errors import PexenWarning
 
 if TYPE_CHECKING:
-    from .taskgraph import TestGraph
+    from ..graph.taskgraph import TestGraph
 
 ALL_HOSTS = "*"
 

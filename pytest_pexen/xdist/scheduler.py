@@ -29,14 +29,15 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling
 
-from . import hosts, timeouts
-from .compat_xdist import CompatControl
-from .resume import JOURNAL, RESUME_KEY, Resume
-from .runtime import bad_outcome
-from .sched.errors import DepcheckError, MutexError
-from .sched.planner import Planner, Unrunnable
-from .taskgraph import GraphSpec, base_id, module_id, spec_planner
-from .xdist_worker import Entry
+from ..compat.xdist import CompatControl
+from ..graph.runtime import bad_outcome
+from ..graph.taskgraph import GraphSpec, base_id, module_id, spec_planner
+from ..journal.resume import JOURNAL, RESUME_KEY, Resume
+from ..sched.errors import DepcheckError, MutexError
+from ..sched.planner import Planner, Unrunnable
+from ..watchdog import limits as timeouts
+from . import hosts
+from .worker import Entry
 
 MAX_BATCH = 32
 PREFETCH = 2

@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .compat import AFTER
-from .compat_dependency import journaled_phases, record_phase
+from .dependency import journaled_phases, record_phase
+from .plugin import AFTER
 
 if TYPE_CHECKING:
-    from .xdist_scheduler import PexenScheduling
-    from .xdist_worker import PexenWorker
+    from ..xdist.scheduler import PexenScheduling
+    from ..xdist.worker import PexenWorker
 
 
 FOLLOW = 4  # tests of its own module a worker may have queued ahead
@@ -270,7 +270,7 @@ def start_worker(worker: PexenWorker) -> None:
     compat = worker.graph_source.compat
     if compat is None or compat.dependency is None:
         return
-    from .compat_dependency import WorkerResults
+    from .dependency import WorkerResults
 
     def ask(test: str, wait: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
         answer = worker.hold({"test": test, "wait": wait})

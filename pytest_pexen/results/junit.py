@@ -37,8 +37,9 @@ from typing import Any
 
 import pytest
 
-from .internals import longrepr_text
-from .results import (
+from ..internals import longrepr_text
+from ..journal.resume import earlier_time
+from .recorder import (
     BAD,
     SubResult,
     final_outcome,
@@ -48,7 +49,6 @@ from .results import (
     soft_word,
     strict_warn,
 )
-from .resume import earlier_time
 
 #: the error of a test that started and did not finish (the run stopped)
 INTERRUPTED = "interrupted: the test did not finish (the run stopped while it ran)"
@@ -278,7 +278,7 @@ class XunitWriter:
 
     def run_properties(self) -> list[tuple[str, str]]:
         """Run-level facts."""
-        from . import __version__
+        from .. import __version__
 
         props = [("pexen.version", __version__), ("pytest.version", pytest.__version__)]
         workers = self.config.getoption("numprocesses", None)

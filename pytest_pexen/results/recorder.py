@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from .internals import requesting_item
+from ..internals import requesting_item
 
 #: every outcome word, worst first (SPEC: error > fail > warn > pass > info > skip)
 OUTCOMES = ("error", "fail", "warn", "pass", "info", "skip")
@@ -255,8 +255,8 @@ class Recorder:
 
 def item_facts(item: pytest.Item) -> list[list[str]]:
     """The test's pexen metadata for the xUnit report, as name/value pairs."""
-    from .items import EMPTY_META, META_KEY
-    from .reboots import boot_count
+    from ..graph.items import EMPTY_META, META_KEY
+    from ..journal.reboots import boot_count
 
     meta = item.stash.get(META_KEY, None)
     facts = []

@@ -43,7 +43,7 @@ from typing import Any
 
 import pytest
 
-from .journal import JournalError, Record
+from ..journal.format import JournalError, Record
 
 # outcomes as the page colours them; "reboot" and "interrupted" are
 # attempts that did not end (the test asked for a reboot; the run stopped)
@@ -685,8 +685,8 @@ class TimelinePlugin:
         # after every other plugin's sessionfinish: the journal's stop record
         # is written; before the terminal's summary, which prints the note
         result = yield
-        from .journal import read
-        from .resume import JOURNAL
+        from ..journal.format import read
+        from ..journal.resume import JOURNAL
 
         plugin = self.config.pluginmanager.get_plugin(JOURNAL)
         if plugin is None or not plugin.opened:
@@ -719,7 +719,7 @@ def configure(config: pytest.Config) -> None:
         or config.getoption("pexen_plan")
     ):
         return
-    from .junit import check_writable
+    from ..results.junit import check_writable
 
     check_writable(path, "--pexen-timeline", "the timeline page")
     config.pluginmanager.register(TimelinePlugin(config, path), "pexen-timeline")

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from .compat_dependency import DependencyIndex
-    from .taskgraph import TestGraph
+    from ..graph.taskgraph import TestGraph
+    from .dependency import DependencyIndex
 
 MODES = ("all", "dependency", "order", "none")
 AFTER = "pexen-after:"  # order-only tag settled when that test has ended
@@ -151,12 +151,12 @@ def derive(config: pytest.Config, items: list[pytest.Item]) -> Compat | None:
     used = False
     position = {item.nodeid: n for n, item in enumerate(items)}
     if dependency:
-        from . import compat_dependency
+        from . import dependency as compat_dependency
 
         index = compat_dependency.read(config, items, position, relations)
         used = index is not None
     if order:
-        from . import compat_order
+        from . import order as compat_order
 
         used = compat_order.read(config, items, position, relations) or used
     if not used:

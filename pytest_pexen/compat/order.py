@@ -31,8 +31,8 @@ from typing import Any
 
 import pytest
 
-from .compat import Relations, marked
-from .taskgraph import module_id
+from ..graph.taskgraph import module_id
+from .plugin import Relations, marked
 
 # pytest-order's ordinal names (sorter.orders_map)
 ORDINALS = {

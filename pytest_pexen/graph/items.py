@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from .sched.errors import MutexError
-from .sched.meta import SchedMeta
+from ..sched.errors import MutexError
+from ..sched.meta import SchedMeta
 
 META_KEY = pytest.StashKey[SchedMeta]()
 

@@ -42,14 +42,15 @@ from typing import Any
 
 import pytest
 
-from . import markers, results
-from .factory.filesystem import ExecTask, FilesystemFactory, is_executable, is_hidden, unreadable
-from .factory.header import HeaderError
-from .reboots import boot_count, reboot
-from .runtime import RUN_KEY, json_copy
-from .sched.errors import PexenWarning
-from .sched.meta import SchedMeta, retrieve_meta
-from .shared import SHARED_KEY
+from .. import markers
+from ..factory.filesystem import ExecTask, FilesystemFactory, is_executable, is_hidden, unreadable
+from ..factory.header import HeaderError
+from ..graph.runtime import RUN_KEY, json_copy
+from ..graph.shared import SHARED_KEY
+from ..journal.reboots import boot_count, reboot
+from ..results import recorder as results
+from ..sched.errors import PexenWarning
+from ..sched.meta import SchedMeta, retrieve_meta
 
 PLUGIN = "pexen-exec"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .sched.planner import Planner
+from ..sched.planner import Planner
 from .taskgraph import TestGraph
 
 

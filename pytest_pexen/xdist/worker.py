@@ -31,14 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import compat_xdist
-from .internals import find_interactor, late_teardown, nearest_items, uses_shared_scope
-from .reboots import STOP, stop
-from .taskgraph import GraphSpec
-from .timeouts import own_limits
+from ..compat import xdist as compat_xdist
+from ..graph.taskgraph import GraphSpec
+from ..internals import find_interactor, late_teardown, nearest_items, uses_shared_scope
+from ..journal.reboots import STOP, stop
+from ..watchdog.limits import own_limits
 
 if TYPE_CHECKING:
-    from .compat_dependency import WorkerResults
+    from ..compat.dependency import WorkerResults
 
 SHUTDOWN = object()
 Entry = list[Any]  # [item index, skip reason or None, shared state or None]

@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .internals import collect_cached
+from ..internals import collect_cached
+from ..sched.errors import DepcheckError, MutexError, PexenWarning
+from ..sched.meta import SchedMeta
 from .items import MetaError, build_meta
 from .runtime import RUN_KEY, GraphRun, RunHooks
-from .sched.errors import DepcheckError, MutexError, PexenWarning
-from .sched.meta import SchedMeta
 from .shared import SHARED_KEY, initial_shared
 
 if TYPE_CHECKING:
+    from ..compat.plugin import Compat
     from . import taskgraph
-    from .compat import Compat
     from .taskgraph import GraphSpec
 
 
@@ -142,7 +142,7 @@ class GraphPlugin:
         self._metas(items, metas, limits, errors)
         if errors:
             raise _bad_metadata(errors)
-        from .compat import derive
+        from ..compat.plugin import derive
 
         self.compat = compat = derive(config, items)
         if compat is None and not any(_uses_pexen(metas[item.nodeid]) for item in items):
@@ -194,14 +194,14 @@ class GraphPlugin:
                 self._warn_not_enforced()
             return  # the controller decides at run time (or nobody does)
         assert planner is not None
-        from .hosts import serial_skips
+        from ..xdist.hosts import serial_skips
 
         self._start_run(GraphRun(planner, config.stash[SHARED_KEY], serial_skips(config, graph)))
 
     def _write_graph(self, graph: taskgraph.TestGraph) -> None:
         """``--pexen-graph``: written by the first xdist worker only (every
         worker has the same graph), announced under "collected"."""
-        from .planview import write_dot
+        from .views import write_dot
 
         dot = self.config.getoption("pexen_graph")
         first_worker = not self.in_worker or (self.config.workerinput.get("workerid") == "gw0")  # type: ignore[attr-defined]
@@ -344,7 +344,7 @@ class GraphPlugin:
             and run is not None
             and run.planner is not None
         ):
-            from .planview import plan_lines
+            from .views import plan_lines
 
             return plan_lines(self.graph, self.order, run.planner) + self.header_lines()
         return self.header_lines()

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from .sched.errors import MutexError
-from .sched.meta import SchedMeta
-from .sched.planner import Planner, choose_provider
+from ..sched.errors import MutexError
+from ..sched.meta import SchedMeta
+from ..sched.planner import Planner, choose_provider
 
 # a task: [node id, requires, provides, claims, uses, priority, group];
 # spec["hosts"] (only when some test has them): node id -> [host claims,

@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from .results import runs_tests
+from ..results.recorder import runs_tests
 
 BOOTS_KEY = pytest.StashKey[dict[str, int]]()
 JOURNALED_KEY = pytest.StashKey[bool]()  # this run writes a journal (a reboot needs one)
@@ -210,7 +210,7 @@ class WorkerStop:
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         """xdist's own worker loop (a suite handed to ``load``): teach its
         command handler the STOP command (pexen's loop knows it already)."""
-        from .internals import find_interactor
+        from ..internals import find_interactor
 
         interactor = find_interactor(session.config)
         handle = interactor.handle_command

@@ -31,7 +31,7 @@ from pathlib import Path
 # left out of the main thread's stack, so the report begins at the test
 _FRAMEWORK = tuple(
     str(Path(path).parent) + os.sep
-    for name in ("pytest", "_pytest", "pluggy", __package__ or "pytest_pexen")
+    for name in ("pytest", "_pytest", "pluggy", "pytest_pexen")
     if (path := getattr(sys.modules.get(name), "__file__", None))
 )
 _ALSO_FRAMEWORK = ("/xdist/", "/execnet/", "<frozen ", "<string>", "runpy.py")

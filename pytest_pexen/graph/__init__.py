@@ -1,0 +1,19 @@
+"""The core: each collected test's metadata, the task graph, the serial run.
+
+Modules:
+
+- ``items``: what pexen knows of each collected test (its ``SchedMeta``,
+  read from the markers once, stashed on the item).
+- ``taskgraph``: the selected tests as one task graph for the planner (the
+  spec every xdist worker derives alike).
+- ``plugin``: the pytest hooks that build the graph at collection, check it,
+  order the items and enforce it.
+- ``runtime``: running the graph inside one pytest process (a serial run).
+- ``shared``: the initial shared state (``--pexen-shared``).
+- ``views``: ``--pexen-plan`` and ``--pexen-graph``.
+
+Imports: the engine (``pytest_pexen.sched``) and the top-level modules
+(``internals``, ``hookspecs``); never a capability package.
+
+PYTEST_DONT_REWRITE
+"""

@@ -1,0 +1,41 @@
+"""The journal: every run's record of what started and how it ended.
+
+Modules:
+
+- ``format``: the JSON-lines format, its reader API (``read``, ``follow``,
+  ``load``, re-exported here) and its ``Writer``.
+- ``resume``: journaling a run and resuming it (``--pexen-state``,
+  ``--pexen-resume``).
+- ``reboots``: reboots asked for by tests, and boot counts.
+- ``__main__``: ``python -m pytest_pexen.journal PATH`` (summary, ``--follow``,
+  ``--timeline``).
+
+``from pytest_pexen import journal`` gives the reader API: ``journal.read``,
+``journal.follow``, ``journal.load``, ``journal.State``, ``journal.JournalError``.
+
+PYTEST_DONT_REWRITE
+"""
+
+from .format import (
+    FORMAT,
+    EmptyJournal,
+    JournalError,
+    PexenJournalWarning,
+    Record,
+    State,
+    follow,
+    load,
+    read,
+)
+
+__all__ = [
+    "FORMAT",
+    "EmptyJournal",
+    "JournalError",
+    "PexenJournalWarning",
+    "Record",
+    "State",
+    "follow",
+    "load",
+    "read",
+]

@@ -1,0 +1,129 @@
+"""``python -m pytest_pexen.journal PATH [--follow [--timeout S] | --timeline FILE.html]``:
+a journal's summary, live or afterwards, or its timeline page.
+
+The command line lives apart from the reader API (format.py) so that the
+journal package never imports the timeline, which reads journals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from .format import JournalError, Record, follow, read
+
+
+def _line(record: Record) -> str:
+    outcome = str(record.get("outcome", "?")).upper()
+    worker = f" [{record['worker']}]" if record.get("worker") else ""
+    boot = f" (boot {record['boot']})" if record.get("boot") else ""
+    duration = record.get("duration") or 0.0
+    return f"{outcome:6} {record.get('test')} {duration:.2f}s{worker}{boot}"
+
+
+def summary(records: Iterator[Record], out: IO[str]) -> int:
+    """Print one line per finished test as the records come, then the
+    totals; the number of tests that did not pass (for the exit code)."""
+    header: Record = {}
+    ended: dict[str, str] = {}
+    running: set[str] = set()
+    stop: Record | None = None
+    for record in records:
+        kind = record["type"]
+        if kind == "run":  # first, or again: a new run rewrote the file being followed
+            header, stop = record, None
+            ended.clear()
+            running.clear()
+            out.write(f"pexen run {record.get('id')}: {len(record.get('tests', []))} tests\n")
+        elif kind == "start":
+            running.add(record["test"])
+        elif kind == "end":
+            running.discard(record["test"])
+            ended[record["test"]] = str(record.get("outcome"))
+            out.write(_line(record) + "\n")
+        elif kind == "boot":
+            for test in sorted(running):
+                out.write(f"STOPPED {test} (was running when the run stopped)\n")
+            running.clear()
+            out.write(f"-- boot {record.get('boot')}: resumed\n")
+        elif kind == "back":
+            running.discard(record["test"])
+        elif kind == "reboot":
+            running.discard(record["test"])
+            out.write(f"REBOOT {record['test']} (boot {record.get('boot', 0)})\n")
+        elif kind == "stop":
+            stop = record
+        out.flush()
+    counts: dict[str, int] = {}
+    for outcome in ended.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    total = len(header.get("tests", []))
+    parts = [f"{n} {word}" for word, n in sorted(counts.items())]
+    left = total - len(ended)
+    if left:
+        parts.append(f"{left} not finished")
+    state = f"stopped: {stop.get('reason')}" if stop else "no stop record (running or killed)"
+    out.write(f"{len(ended)} of {total} tests finished: {', '.join(parts) or 'none'}; {state}\n")
+    return sum(1 for o in ended.values() if o in ("fail", "error")) + left
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_pexen.journal",
+        description="Summarise a pytest-pexen journal (--pexen-state).",
+    )
+    parser.add_argument("path", help="the journal file")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument(
+        "--follow", action="store_true", help="print results as the run writes them, until it stops"
+    )
+    how.add_argument(
+        "--timeline",
+        metavar="FILE.html",
+        help="write the run's timeline page (every boot) instead of the summary",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="with --follow: end after S seconds without a new record "
+        "(a killed run writes no stop record)",
+    )
+    args = parser.parse_args(argv)
+    if args.timeout is not None and (not args.follow or args.timeout <= 0):
+        parser.error("--timeout S needs --follow and S > 0")
+    if args.timeline:
+        return _timeline(args.path, Path(args.timeline))
+    try:
+        records = follow(args.path, timeout=args.timeout) if args.follow else read(args.path)
+        bad = summary(records, sys.stdout)
+    except JournalError as exc:
+        print(f"pexen journal: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 1 if bad else 0
+
+
+def _timeline(path: str, page: Path) -> int:
+    """``--timeline``: 0 once written, 2 for a file that is not a journal or
+    a page that cannot be written (one line on stderr either way)."""
+    from ..timeline.page import write_page
+
+    try:
+        timeline = write_page(read(path), page)
+    except JournalError as exc:
+        print(f"pexen journal: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"pexen journal: cannot write {page}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"timeline written to {page}: {timeline.summary()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

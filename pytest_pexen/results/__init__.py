@@ -1,0 +1,11 @@
+"""Several results per test, and the xUnit report.
+
+Modules:
+
+- ``recorder``: ``pexen_results``, pytest's ``subtests``, the final outcome
+  of a test from its own phases and its sub-results.
+- ``junit``: ``--pexen-junitxml``: the multi-result xUnit report.
+- ``suite_properties``: ``record_testsuite_property``, kept for that report.
+
+PYTEST_DONT_REWRITE
+"""
