@@ -364,24 +364,31 @@ def test_order_state_across_workers(
     assert result.ret == 1
 
 
-RUNTIME_WAIT = """
-    import time
-    import pytest
+RUNTIME_WAIT = {
+    "test_wait": """
     import pytest_pexen as pexen
     from pytest_dependency import depends
+
+    @pexen.priority(-1)  # starts first, and finds its dependency not run yet
+    def test_needs(request):
+        depends(request, ["test_slow.py::test_slow_dependency"], scope="session")
+    """,
+    "test_slow": """
+    import time
+    import pytest
 
     @pytest.mark.dependency()
     def test_slow_dependency():
         time.sleep(0.3)
-
-    @pexen.priority(-1)  # starts first, and finds its dependency not run yet
-    def test_needs(request):
-        depends(request, ["test_slow_dependency"])
+    """,
+    "test_zfill": """
+    import pytest
 
     @pytest.mark.parametrize("n", range(40))
     def test_filler(n):
         pass
-"""
+    """,
+}
 
 
 def test_runtime_depends_waits_while_the_test_runs_elsewhere(
@@ -389,9 +396,9 @@ def test_runtime_depends_waits_while_the_test_runs_elsewhere(
 ) -> None:
     """The first worker gets test_needs with the next tests queued behind
     it, test_slow_dependency among them: it gives them back and waits while
-    the other worker runs it. Alone, a worker cannot wait: the test is
-    skipped, saying why."""
-    pytester.makepyfile(test_wait=RUNTIME_WAIT)
+    the other worker runs it (a session-scope name: the two tests may run
+    apart). Alone, a worker cannot wait: the test is skipped, saying why."""
+    pytester.makepyfile(**RUNTIME_WAIT)
     pytester.makeconftest(RECORDER)
     log = pytester.path / "two.jsonl"
     monkeypatch.setenv("COMPAT_LOG", str(log))
@@ -402,7 +409,7 @@ def test_runtime_depends_waits_while_the_test_runs_elsewhere(
     run = Run(log, result)
     needs, slow = (
         run.span("test_wait.py::test_needs"),
-        run.span("test_wait.py::test_slow_dependency"),
+        run.span("test_slow.py::test_slow_dependency"),
     )
     assert needs[2] != slow[2] and slow[1] <= needs[1]
     result = pytester.runpytest_subprocess(
@@ -411,8 +418,9 @@ def test_runtime_depends_waits_while_the_test_runs_elsewhere(
     result.assert_outcomes(passed=41, skipped=1)
     result.stdout.fnmatch_lines(
         [
-            "SKIPPED [[]1[]] *test_wait.py:*: test_needs depends on test_slow_dependency (pexen: "
-            "test_wait.py::test_slow_dependency had not run, and no other worker could run it "
+            "SKIPPED [[]1[]] *test_wait.py:*: test_needs depends on "
+            "test_slow.py::test_slow_dependency (pexen: "
+            "test_slow.py::test_slow_dependency had not run, and no other worker could run it "
             "first)"
         ]
     )
@@ -619,3 +627,76 @@ def test_resume_restores_records_of_earlier_tests(
         )
         second.assert_outcomes(passed=3)
         assert "depends on" not in second.stdout.str()
+
+
+# pastastore's and python-icat's pattern: bare markers, relations declared
+# at run time, state in a module fixture (issue 20)
+RUNTIME_STORE = """
+import pytest
+from pytest_dependency import depends
+
+@pytest.fixture(scope="module")
+def store():
+    return {}
+
+@pytest.mark.dependency
+def test_add(store):
+    store["x"] = 1
+
+@pytest.mark.dependency
+def test_get(request, store):
+    depends(request, ["test_add"])
+    store["y"] = store.pop("x")
+
+@pytest.mark.dependency
+def test_move(request, store):
+    depends(request, ["test_get"])
+    store["z"] = store.pop("y")
+
+@pytest.mark.dependency
+def test_move_again(request, store):
+    depends(request, ["test_move"])
+    store["w"] = store.pop("z")
+
+@pytest.mark.dependency
+def test_drop(request, store):
+    depends(request, ["test_move_again"])
+    del store["w"]
+
+def test_empty(store):
+    assert store == {}
+"""
+
+
+def test_runtime_depends_with_bare_markers_keeps_the_module_on_one_worker(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No marker says ``depends=``: the module still runs on one worker in
+    its serial order (its module fixture is the serial run's), and
+    ``--pexen-plan -n 2`` says so. Plain ``-n 2`` would skip; pexen used to
+    hand test_get test_add's record from the other worker and fail it."""
+    pytester.makepyfile(test_store=RUNTIME_STORE)
+    pytester.makepyfile(
+        test_other="import pytest\n\n@pytest.mark.parametrize('n', range(6))\n"
+        "def test_filler(n):\n    pass\n"
+    )
+    plan = pytester.runpytest_subprocess(
+        *QUIET, "-p", "pexen", "-p", "xdist", "-n", "2", "--pexen-plan", timeout=120
+    )
+    plan.stdout.fnmatch_lines(
+        [
+            "pexen: under xdist each of these modules runs on one worker, in this order "
+            "(pytest-dependency/pytest-order markers): test_store.py"
+        ]
+    )
+    pytester.makeconftest(RECORDER)
+    runs = []
+    for name, how in (("plain", ("-p", "no:pexen")), ("xdist", ("-p", "xdist", "-n", "2"))):
+        log = pytester.path / f"{name}.jsonl"
+        monkeypatch.setenv("COMPAT_LOG", str(log))
+        runs.append(Run(log, pytester.runpytest_subprocess(*QUIET, *how, timeout=120)))
+    plain, xdist = runs
+    plain.result.assert_outcomes(passed=12)
+    assert xdist.outcomes() == plain.outcomes()
+    workers = {xdist.span(n)[2] for n in xdist.reports if n.startswith("test_store.py")}
+    assert len(workers) == 1
