@@ -50,6 +50,22 @@ class _Unfiltered:
         return report
 
 
+class _LastWord:
+    """The outermost ``pytest_collection_modifyitems`` wrapper (registered
+    at the start of the collection): its code after the ``yield`` sees the
+    final list of tests."""
+
+    def __init__(self, graph: GraphPlugin) -> None:
+        self.graph = graph
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, items: list[pytest.Item]
+    ) -> Generator[None]:
+        yield
+        self.graph.collection_modified(session, items)
+
+
 class GraphPlugin:
     """Collection-time planning and run-time enforcement for one session."""
 
@@ -65,6 +81,7 @@ class GraphPlugin:
         self.controlled = bool(workerinput and workerinput.get("pexen"))
         self.error: str | None = None
         self.notes: list[str] = []  # header lines besides the pull-in's
+        self.last_word = _LastWord(self)
         self.unfiltered: _Unfiltered | None = None
         if config.getoption("lf", False) and not config.getoption("pexen_no_pull"):
             self.unfiltered = _Unfiltered()
@@ -75,11 +92,19 @@ class GraphPlugin:
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected.extend(items)
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_collection_modifyitems(
-        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-    ) -> Generator[None]:
-        yield  # every other plugin has filtered and shuffled by now
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self) -> None:
+        """Plan after every other plugin has filtered and sorted, whatever
+        their options: the outermost ``pytest_collection_modifyitems``
+        wrapper is the one registered last, so it is registered now, after
+        the plugins that register theirs at configure time (pytest-order
+        does, as a wrapper with ``--order-after-ff``)."""
+        if not self.config.pluginmanager.is_registered(self.last_word):
+            self.config.pluginmanager.register(self.last_word, "pexen-last-word")
+
+    def collection_modified(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        """The tests as every plugin left them: plan them."""
+        config = self.config
         try:
             self._plan(session, items)
         except pytest.UsageError as exc:
@@ -190,7 +215,7 @@ class GraphPlugin:
         if config.getoption("pexen_graph"):
             self._write_graph(graph)
         if self.in_worker:
-            if not self.controlled:
+            if not self.controlled and any(_uses_pexen(m) for m in metas.values()):
                 self._warn_not_enforced()
             return  # the controller decides at run time (or nobody does)
         assert planner is not None
@@ -213,20 +238,26 @@ class GraphPlugin:
         self.notes.append(f"pexen: dependency graph written to {dot}")
 
     def _warn_not_enforced(self) -> None:
-        """Another --dist mode: say once (from the first worker) that pexen
-        metadata is not enforced. The warning is recorded directly, not
-        raised: under ``-W error`` a raised one would break the worker's
-        collection and with it the whole run."""
+        """Another --dist mode: say once (from the first worker) that the
+        pexen metadata of the suite is not enforced (pytest-dependency's and
+        pytest-order's markers alone are not pexen's to warn about)."""
         self._record_warning(
             f"pexen: --dist {self.config.workerinput.get('pexen_dist')} does not enforce "  # type: ignore[attr-defined]
             "pexen ordering and locks; use --dist pexen (the default with -n)"
         )
 
     def _record_warning(self, text: str) -> None:
-        """Record a PexenWarning once (first worker), without raising it."""
+        """Record a PexenWarning once (first worker). Not raised: a raised
+        one would break the worker's collection and with it the whole run.
+        Where the warning filters make it an error (``-W error``), it is a
+        collection error instead, in one line, as a module's warning is."""
         if self.config.workerinput.get("workerid") != "gw0":  # type: ignore[attr-defined]
             return
         message = PexenWarning(text)
+        if _is_error(message):
+            report = pytest.CollectReport("", "failed", text, [])
+            self.config.hook.pytest_collectreport(report=report)
+            return
         record = warnings.WarningMessage(message, PexenWarning, __file__, 0)
         self.config.hook.pytest_warning_recorded.call_historic(
             kwargs={"warning_message": record, "when": "collect", "nodeid": "", "location": None}
@@ -358,6 +389,18 @@ class GraphPlugin:
                         reporter.write_line(f"{n}. {item.nodeid}")
             return True  # the plan is shown, nothing runs
         return None
+
+
+def _is_error(message: Warning) -> bool:
+    """Whether the warning filters in force (pytest's ``-W`` and
+    ``filterwarnings`` during the collection) turn ``message`` into an
+    error; nothing is shown either way."""
+    with warnings.catch_warnings(record=True):
+        try:
+            warnings.warn(message, stacklevel=1)
+        except Warning:
+            return True
+    return False
 
 
 def _bad_metadata(errors: list[str]) -> pytest.UsageError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import textwrap
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -123,20 +124,24 @@ def three_ways(
     monkeypatch: pytest.MonkeyPatch,
     *args: str,
     before: Callable[[], None] = lambda: None,
+    load: tuple[str, ...] = ("-p", "pexen"),
 ) -> tuple[Run, Run, Run]:
-    """Plain, serially with pexen, and ``-n 3`` with pexen (``before`` each)."""
+    """Plain, serially with pexen, and ``-n 3`` with pexen (``before`` each);
+    ``load=()``: pexen loaded by its entry point only, where it happens to
+    come in the plugin order (in a subprocess: an in-process run registers
+    the plugins in another order)."""
     pytester.makeconftest(RECORDER)
     args = (*QUIET, *args)
     runs = []
     for name, how in (
         ("plain", ("-p", "no:pexen")),
-        ("serial", ("-p", "pexen")),
-        ("xdist", ("-p", "pexen", "-p", "xdist", "-n", "3")),
+        ("serial", load),
+        ("xdist", (*load, "-p", "xdist", "-n", "3")),
     ):
         before()
         log = pytester.path / f"{name}.jsonl"
         monkeypatch.setenv("COMPAT_LOG", str(log))
-        if name == "xdist":
+        if name == "xdist" or (name == "serial" and not load):
             result = pytester.runpytest_subprocess(*how, *args, timeout=120)
         else:
             result = pytester.runpytest(*how, *args)
@@ -700,3 +705,104 @@ def test_runtime_depends_with_bare_markers_keeps_the_module_on_one_worker(
     assert xdist.outcomes() == plain.outcomes()
     workers = {xdist.span(n)[2] for n in xdist.reports if n.startswith("test_store.py")}
     assert len(workers) == 1
+
+
+# every kind of marker pytest-order reads, a failure (for --ff) and a
+# dependency that comes later in the file (for --order-dependencies)
+ORDER_OPTIONS_SUITE = {
+    "sub/test_a.py": """
+        import pytest
+
+        @pytest.mark.order("last")
+        def test_a_last(): pass
+
+        def test_a_fails(): assert False
+
+        @pytest.mark.dependency(depends=["test_a_later"])
+        def test_a_needs_later(): pass
+
+        @pytest.mark.dependency()
+        def test_a_later(): pass
+
+        @pytest.mark.order(after="test_a_fails")
+        def test_a_after_fail(): pass
+
+        @pytest.mark.m2
+        def test_a_m2(): pass
+
+        @pytest.mark.order(1)
+        def test_a_one(): pass
+
+        @pytest.mark.m1
+        def test_a_m1(): pass
+    """,
+    "sub/test_b.py": """
+        import pytest
+
+        def test_b_plain(): pass
+
+        @pytest.mark.order(before="sub/test_a.py::test_a_one")
+        def test_b_before_a_one(): pass
+
+        @pytest.mark.order(-2)
+        def test_b_second_to_last(): pass
+
+        @pytest.mark.order("first")
+        def test_b_first(): pass
+    """,
+    "other/test_c.py": """
+        import pytest
+
+        def test_c_plain(): pass
+
+        class TestC:
+            @pytest.mark.order(2)
+            def test_two(self): pass
+
+            @pytest.mark.order(0)
+            def test_zero(self): pass
+    """,
+}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        [],
+        ["--indulgent-ordering"],
+        ["--order-after-ff"],
+        ["--ff", "--order-after-ff"],
+        ["--ff"],
+        ["--nf", "--order-after-ff"],
+        ["--order-scope=module"],
+        ["--order-scope=class"],
+        ["--order-group-scope=module"],
+        ["--order-scope-level=1"],
+        ["--sparse-ordering"],
+        ["--order-dependencies"],
+        ["--order-marker-prefix=m"],
+        ["--indulgent-ordering", "--order-dependencies", "--sparse-ordering"],
+    ],
+    ids=lambda options: " ".join(options) or "no-options",
+)
+def test_pytest_order_options_keep_their_order(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, options: list[str]
+) -> None:
+    """Whatever the options, pexen plans on the order pytest-order (and
+    pytest's ``--ff``) finally produce: a serial run with pexen runs the
+    tests in the very order of ``-p no:pexen`` and ends them the same way,
+    and so does ``-n 3``. pytest-order sorts in a wrapper registered at
+    configure time with ``--order-after-ff``, after pexen's when pexen is
+    loaded by its entry point (no ``-p pexen``): pexen used to skip the
+    tests it had not seen in that order."""
+    for path, text in ORDER_OPTIONS_SUITE.items():
+        target = pytester.path / path
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(textwrap.dedent(text))
+    pytester.makeini("[pytest]\nmarkers =\n    m1\n    m2\n")
+    pytester.makeconftest(RECORDER)
+    monkeypatch.setenv("COMPAT_LOG", str(pytester.path / "seed.jsonl"))
+    pytester.runpytest(*QUIET, "-p", "no:pexen")  # a failure for --ff to find
+    plain, serial, _ = three_ways(pytester, monkeypatch, *options, load=())
+    assert [i["item"] for i in serial.items] == [i["item"] for i in plain.items]
+    assert "pexen" not in str(serial.outcomes())
