@@ -80,6 +80,7 @@ class GraphPlugin:
         self.in_worker = workerinput is not None
         self.controlled = bool(workerinput and workerinput.get("pexen"))
         self.error: str | None = None
+        self.exit: tuple[str, int | None] | None = None  # pytest.exit() on a worker
         self.notes: list[str] = []  # header lines besides the pull-in's
         self.last_word = _LastWord(self)
         self.unfiltered: _Unfiltered | None = None
@@ -107,6 +108,13 @@ class GraphPlugin:
         config = self.config
         try:
             self._plan(session, items)
+        except pytest.exit.Exception as exc:  # pytest.exit() in a pytest_pexen_task hook
+            if not self.controlled:
+                raise
+            # an exception out of a worker's collection breaks xdist: the
+            # controller stops the run with the same message and code
+            self.exit = (str(exc.msg), exc.returncode)
+            self.error = f"pexen: {exc.msg}"
         except pytest.UsageError as exc:
             if self.controlled:
                 self.error = str(exc)  # the controller reports it and stops the run
@@ -181,6 +189,8 @@ class GraphPlugin:
         pull = not config.getoption("pexen_no_pull")
         candidates = [item for item in self.deselected if item.nodeid not in metas]
         self._metas(candidates, metas, limits, errors)
+        if errors:  # a deselected test's too: it may be the provider pulled in
+            raise _bad_metadata(errors)
         try:
             graph = taskgraph.build(items, candidates, metas, limits, pull)
             # a node-id selection (or --lf) leaves tests uncollected: look for
@@ -192,6 +202,8 @@ class GraphPlugin:
                 seen = {i.nodeid for i in items} | {i.nodeid for i in candidates}
                 extra = [i for i in more(items) if i.nodeid not in seen]
                 self._metas(extra, metas, limits, errors)
+                if errors:
+                    raise _bad_metadata(errors)
                 candidates += extra
                 graph = taskgraph.build(items, candidates, metas, limits, pull)
             if compat is not None:
@@ -205,8 +217,6 @@ class GraphPlugin:
             )
         except (DepcheckError, MutexError, ValueError) as exc:
             raise pytest.UsageError(f"pexen: {exc}") from None
-        if errors:
-            raise _bad_metadata(errors)
         self.graph = graph
         self.order = graph.items if planner is None else graph.order(planner)
         items[:] = self.order
