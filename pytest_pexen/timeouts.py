@@ -7,10 +7,15 @@ it takes the stack of every thread and interrupts the main thread: SIGALRM
 sent to that very thread, so that a blocking call (``time.sleep``, a wait
 for a child process) returns, and the same signal simulated with
 ``_thread.interrupt_main``, so that a Python loop that blocked the signal is
-caught too. The handler, installed only around a test with a limit, fails
+caught too (a test with a SIGALRM handler of its own gets ``SPARE``
+instead). The handler, installed only around a test with a limit, fails
 the phase that is running with "Timeout: ..." and the stacks; the run goes
-on. A test that has not returned ``grace`` seconds after its limit (stuck
-in C code, or the signal blocked in a blocking call) stops the process:
+on. A test still running ``grace`` seconds after the interrupt landed,
+elsewhere than where it landed (a fixture's teardown), gets a new round of
+stacks, interrupt and grace. A test that has not returned ``grace`` seconds
+after its limit (stuck in C code, the signal blocked in a blocking call, or
+the interrupt swallowed) stops the process, after the processes it started
+(``stop_descendants``):
 serially its end is journaled first, so that ``--pexen-resume`` reports it
 timed out and continues after it; an xdist worker tells the controller why
 and exits, and xdist replaces it. A test that holds the GIL in C code
