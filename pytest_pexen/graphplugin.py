@@ -259,14 +259,18 @@ class GraphPlugin:
     def _record_warning(self, text: str) -> None:
         """Record a PexenWarning once (first worker). Not raised: a raised
         one would break the worker's collection and with it the whole run.
-        Where the warning filters make it an error (``-W error``), it is a
-        collection error instead, in one line, as a module's warning is."""
+        The warning filters apply: where they make it an error (``-W
+        error``), it is a collection error instead, in one line, as a
+        module's warning is; where they ignore it, nothing is said."""
         if self.config.workerinput.get("workerid") != "gw0":  # type: ignore[attr-defined]
             return
         message = PexenWarning(text)
-        if _is_error(message):
+        action = _filtered(message)
+        if action == "error":
             report = pytest.CollectReport("", "failed", text, [])
             self.config.hook.pytest_collectreport(report=report)
+            return
+        if action == "ignore":
             return
         record = warnings.WarningMessage(message, PexenWarning, __file__, 0)
         self.config.hook.pytest_warning_recorded.call_historic(
@@ -401,16 +405,16 @@ class GraphPlugin:
         return None
 
 
-def _is_error(message: Warning) -> bool:
-    """Whether the warning filters in force (pytest's ``-W`` and
-    ``filterwarnings`` during the collection) turn ``message`` into an
-    error; nothing is shown either way."""
-    with warnings.catch_warnings(record=True):
+def _filtered(message: Warning) -> str:
+    """What the warning filters in force (pytest's ``-W`` and
+    ``filterwarnings`` during the collection) make of ``message``: "error",
+    "ignore" or "show"; nothing is shown here either way."""
+    with warnings.catch_warnings(record=True) as shown:
         try:
             warnings.warn(message, stacklevel=1)
         except Warning:
-            return True
-    return False
+            return "error"
+    return "show" if shown else "ignore"
 
 
 def _bad_metadata(errors: list[str]) -> pytest.UsageError:

@@ -755,10 +755,12 @@ class ControllerTimer:
             below = descendants(pid)  # what its test started, before they lose their parent
             with contextlib.suppress(OSError):  # it died meanwhile
                 os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+        if not below:
+            return
         for target in below:
             with contextlib.suppress(OSError):
                 os.kill(target, signal.SIGTERM)
-        time.sleep(REAP)
+        time.sleep(REAP)  # this thread's other timers wait: only after a kill
         for target in below:
             with contextlib.suppress(OSError):
                 os.kill(target, getattr(signal, "SIGKILL", signal.SIGTERM))

@@ -265,6 +265,9 @@ def test_other_dist_mode_warning_is_an_error_under_w_error(pytester: pytest.Pyte
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
     assert "Traceback" not in result.stdout.str()
+    ignored = run(pytester, "-n", "2", "--dist", "load", "-W", "ignore::pytest_pexen.PexenWarning")
+    ignored.assert_outcomes(passed=2)
+    assert "does not enforce" not in ignored.stdout.str()
 
 
 @pytest.mark.parametrize("dist", ["loadfile", "load"])
