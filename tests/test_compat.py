@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import textwrap
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -123,20 +124,24 @@ def three_ways(
     monkeypatch: pytest.MonkeyPatch,
     *args: str,
     before: Callable[[], None] = lambda: None,
+    load: tuple[str, ...] = ("-p", "pexen"),
 ) -> tuple[Run, Run, Run]:
-    """Plain, serially with pexen, and ``-n 3`` with pexen (``before`` each)."""
+    """Plain, serially with pexen, and ``-n 3`` with pexen (``before`` each);
+    ``load=()``: pexen loaded by its entry point only, where it happens to
+    come in the plugin order (in a subprocess: an in-process run registers
+    the plugins in another order)."""
     pytester.makeconftest(RECORDER)
     args = (*QUIET, *args)
     runs = []
     for name, how in (
         ("plain", ("-p", "no:pexen")),
-        ("serial", ("-p", "pexen")),
-        ("xdist", ("-p", "pexen", "-p", "xdist", "-n", "3")),
+        ("serial", load),
+        ("xdist", (*load, "-p", "xdist", "-n", "3")),
     ):
         before()
         log = pytester.path / f"{name}.jsonl"
         monkeypatch.setenv("COMPAT_LOG", str(log))
-        if name == "xdist":
+        if name == "xdist" or (name == "serial" and not load):
             result = pytester.runpytest_subprocess(*how, *args, timeout=120)
         else:
             result = pytester.runpytest(*how, *args)
@@ -364,24 +369,31 @@ def test_order_state_across_workers(
     assert result.ret == 1
 
 
-RUNTIME_WAIT = """
-    import time
-    import pytest
+RUNTIME_WAIT = {
+    "test_wait": """
     import pytest_pexen as pexen
     from pytest_dependency import depends
+
+    @pexen.priority(-1)  # starts first, and finds its dependency not run yet
+    def test_needs(request):
+        depends(request, ["test_slow.py::test_slow_dependency"], scope="session")
+    """,
+    "test_slow": """
+    import time
+    import pytest
 
     @pytest.mark.dependency()
     def test_slow_dependency():
         time.sleep(0.3)
-
-    @pexen.priority(-1)  # starts first, and finds its dependency not run yet
-    def test_needs(request):
-        depends(request, ["test_slow_dependency"])
+    """,
+    "test_zfill": """
+    import pytest
 
     @pytest.mark.parametrize("n", range(40))
     def test_filler(n):
         pass
-"""
+    """,
+}
 
 
 def test_runtime_depends_waits_while_the_test_runs_elsewhere(
@@ -389,9 +401,9 @@ def test_runtime_depends_waits_while_the_test_runs_elsewhere(
 ) -> None:
     """The first worker gets test_needs with the next tests queued behind
     it, test_slow_dependency among them: it gives them back and waits while
-    the other worker runs it. Alone, a worker cannot wait: the test is
-    skipped, saying why."""
-    pytester.makepyfile(test_wait=RUNTIME_WAIT)
+    the other worker runs it (a session-scope name: the two tests may run
+    apart). Alone, a worker cannot wait: the test is skipped, saying why."""
+    pytester.makepyfile(**RUNTIME_WAIT)
     pytester.makeconftest(RECORDER)
     log = pytester.path / "two.jsonl"
     monkeypatch.setenv("COMPAT_LOG", str(log))
@@ -402,7 +414,7 @@ def test_runtime_depends_waits_while_the_test_runs_elsewhere(
     run = Run(log, result)
     needs, slow = (
         run.span("test_wait.py::test_needs"),
-        run.span("test_wait.py::test_slow_dependency"),
+        run.span("test_slow.py::test_slow_dependency"),
     )
     assert needs[2] != slow[2] and slow[1] <= needs[1]
     result = pytester.runpytest_subprocess(
@@ -411,8 +423,9 @@ def test_runtime_depends_waits_while_the_test_runs_elsewhere(
     result.assert_outcomes(passed=41, skipped=1)
     result.stdout.fnmatch_lines(
         [
-            "SKIPPED [[]1[]] *test_wait.py:*: test_needs depends on test_slow_dependency (pexen: "
-            "test_wait.py::test_slow_dependency had not run, and no other worker could run it "
+            "SKIPPED [[]1[]] *test_wait.py:*: test_needs depends on "
+            "test_slow.py::test_slow_dependency (pexen: "
+            "test_slow.py::test_slow_dependency had not run, and no other worker could run it "
             "first)"
         ]
     )
@@ -619,3 +632,177 @@ def test_resume_restores_records_of_earlier_tests(
         )
         second.assert_outcomes(passed=3)
         assert "depends on" not in second.stdout.str()
+
+
+# pastastore's and python-icat's pattern: bare markers, relations declared
+# at run time, state in a module fixture (issue 20)
+RUNTIME_STORE = """
+import pytest
+from pytest_dependency import depends
+
+@pytest.fixture(scope="module")
+def store():
+    return {}
+
+@pytest.mark.dependency
+def test_add(store):
+    store["x"] = 1
+
+@pytest.mark.dependency
+def test_get(request, store):
+    depends(request, ["test_add"])
+    store["y"] = store.pop("x")
+
+@pytest.mark.dependency
+def test_move(request, store):
+    depends(request, ["test_get"])
+    store["z"] = store.pop("y")
+
+@pytest.mark.dependency
+def test_move_again(request, store):
+    depends(request, ["test_move"])
+    store["w"] = store.pop("z")
+
+@pytest.mark.dependency
+def test_drop(request, store):
+    depends(request, ["test_move_again"])
+    del store["w"]
+
+def test_empty(store):
+    assert store == {}
+"""
+
+
+def test_runtime_depends_with_bare_markers_keeps_the_module_on_one_worker(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No marker says ``depends=``: the module still runs on one worker in
+    its serial order (its module fixture is the serial run's), and
+    ``--pexen-plan -n 2`` says so. Plain ``-n 2`` would skip; pexen used to
+    hand test_get test_add's record from the other worker and fail it."""
+    pytester.makepyfile(test_store=RUNTIME_STORE)
+    pytester.makepyfile(
+        test_other="import pytest\n\n@pytest.mark.parametrize('n', range(6))\n"
+        "def test_filler(n):\n    pass\n"
+    )
+    plan = pytester.runpytest_subprocess(
+        *QUIET, "-p", "pexen", "-p", "xdist", "-n", "2", "--pexen-plan", timeout=120
+    )
+    plan.stdout.fnmatch_lines(
+        [
+            "pexen: under xdist each of these modules runs on one worker, in this order "
+            "(pytest-dependency/pytest-order markers): test_store.py"
+        ]
+    )
+    pytester.makeconftest(RECORDER)
+    runs = []
+    for name, how in (("plain", ("-p", "no:pexen")), ("xdist", ("-p", "xdist", "-n", "2"))):
+        log = pytester.path / f"{name}.jsonl"
+        monkeypatch.setenv("COMPAT_LOG", str(log))
+        runs.append(Run(log, pytester.runpytest_subprocess(*QUIET, *how, timeout=120)))
+    plain, xdist = runs
+    plain.result.assert_outcomes(passed=12)
+    assert xdist.outcomes() == plain.outcomes()
+    workers = {xdist.span(n)[2] for n in xdist.reports if n.startswith("test_store.py")}
+    assert len(workers) == 1
+
+
+# every kind of marker pytest-order reads, a failure (for --ff) and a
+# dependency that comes later in the file (for --order-dependencies)
+ORDER_OPTIONS_SUITE = {
+    "sub/test_a.py": """
+        import pytest
+
+        @pytest.mark.order("last")
+        def test_a_last(): pass
+
+        def test_a_fails(): assert False
+
+        @pytest.mark.dependency(depends=["test_a_later"])
+        def test_a_needs_later(): pass
+
+        @pytest.mark.dependency()
+        def test_a_later(): pass
+
+        @pytest.mark.order(after="test_a_fails")
+        def test_a_after_fail(): pass
+
+        @pytest.mark.m2
+        def test_a_m2(): pass
+
+        @pytest.mark.order(1)
+        def test_a_one(): pass
+
+        @pytest.mark.m1
+        def test_a_m1(): pass
+    """,
+    "sub/test_b.py": """
+        import pytest
+
+        def test_b_plain(): pass
+
+        @pytest.mark.order(before="sub/test_a.py::test_a_one")
+        def test_b_before_a_one(): pass
+
+        @pytest.mark.order(-2)
+        def test_b_second_to_last(): pass
+
+        @pytest.mark.order("first")
+        def test_b_first(): pass
+    """,
+    "other/test_c.py": """
+        import pytest
+
+        def test_c_plain(): pass
+
+        class TestC:
+            @pytest.mark.order(2)
+            def test_two(self): pass
+
+            @pytest.mark.order(0)
+            def test_zero(self): pass
+    """,
+}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        [],
+        ["--indulgent-ordering"],
+        ["--order-after-ff"],
+        ["--ff", "--order-after-ff"],
+        ["--ff"],
+        ["--nf", "--order-after-ff"],
+        ["--order-scope=module"],
+        ["--order-scope=class"],
+        ["--order-group-scope=module"],
+        ["--order-scope-level=1"],
+        ["--sparse-ordering"],
+        ["--order-dependencies"],
+        ["--order-marker-prefix=m"],
+        ["--indulgent-ordering", "--order-dependencies", "--sparse-ordering"],
+    ],
+    ids=lambda options: " ".join(options) or "no-options",
+)
+def test_pytest_order_options_keep_their_order(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, options: list[str]
+) -> None:
+    """Whatever the options, pexen plans on the order pytest-order (and
+    pytest's ``--ff``) finally produce: a serial run with pexen runs the
+    tests in the very order of ``-p no:pexen`` and ends them the same way,
+    and so does ``-n 3``. pytest-order sorts in a wrapper registered at
+    configure time with ``--order-after-ff``, after pexen's when pexen is
+    loaded by its entry point (no ``-p pexen``): pexen used to skip the
+    tests it had not seen in that order."""
+    for path, text in ORDER_OPTIONS_SUITE.items():
+        target = pytester.path / path
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(textwrap.dedent(text))
+    pytester.makeini("[pytest]\nmarkers =\n    m1\n    m2\n")
+    pytester.makeconftest(RECORDER)
+    monkeypatch.setenv("COMPAT_LOG", str(pytester.path / "seed.jsonl"))
+    pytester.runpytest(*QUIET, "-p", "no:pexen")  # a failure for --ff to find
+    plain, serial, _ = three_ways(pytester, monkeypatch, *options, load=())
+    assert [i["item"] for i in serial.items] == [i["item"] for i in plain.items]
+    assert "pexen" not in str(serial.outcomes())

@@ -264,13 +264,66 @@ def test_malformed_header_is_a_usage_error(
     assert "Traceback" not in res.stdout.str()
 
 
-def test_header_beyond_line_30_and_in_binaries_is_ignored(pytester: pytest.Pytester) -> None:
-    script(pytester, "s/late.sh", "#!/bin/sh\n" + "#\n" * 29 + "# pexen: requires=nothing\n")
+@pytest.mark.parametrize("workers", [(), ("-p", "xdist", "-n", "2")], ids=["serial", "xdist"])
+def test_malformed_header_of_an_unselected_sibling(
+    pytester: pytest.Pytester, workers: tuple[str, ...]
+) -> None:
+    """The selected test requires what a sibling provides; looking for it
+    reads an unselected sibling with a malformed header: the same one line
+    and exit 4 as when the whole folder runs, not an INTERNALERROR."""
+    script(pytester, "s/prov.sh", "#!/bin/sh\n# pexen: provides=db\n")
+    script(pytester, "s/req.sh", "#!/bin/sh\n# pexen: requires=db\n")
+    script(pytester, "s/bad.sh", "#!/bin/sh\n# pexen: bogus\n")
+    line = "ERROR: pexen: s/bad.sh:2: bad '# pexen:' header: 'bogus' is not key=value"
+    for selection in (["s/req.sh"], ["s", "-k", "req"], ["s"]):
+        res = pytester.runpytest_subprocess(
+            "-p", "pexen", "--pexen-exec", *workers, *selection, timeout=120
+        )
+        assert res.ret == pytest.ExitCode.USAGE_ERROR, selection
+        assert line in res.errlines, selection
+        assert "INTERNALERROR" not in res.stdout.str() + res.stderr.str()
+
+
+def test_header_beyond_line_30_or_in_another_case_is_ignored_with_a_warning(
+    pytester: pytest.Pytester,
+) -> None:
+    """Ignored, as documented, but said once per file: a requirement
+    silently dropped would reorder the run. A binary has no header at all."""
+    late = "#!/bin/sh\n" + "#\n" * 29 + "# pexen: requires=nothing\n# pexen: requires=x\n"
+    script(pytester, "s/late.sh", late)
+    script(pytester, "s/upper.sh", "#!/bin/sh\n# PEXEN: requires=nothing\n# Pexen: uses=x\n")
     binary = pytester.path / "s" / "blob"
     binary.write_bytes(b"#!/bin/sh\n\0\n# pexen: requires=nothing\n")
     binary.chmod(0o755)
+    # (-W default: the inline run would inherit this suite's "error" filter)
+    res = run(pytester, "-W", "default", "s")
+    res.assert_outcomes(passed=3, warnings=2)
+    res.stdout.fnmatch_lines(
+        [
+            "*PexenWarning: s/late.sh:31: '# pexen:' header after line 30 is ignored "
+            "(only the first 30 lines are read)",
+            "*PexenWarning: s/upper.sh:2: '# PEXEN: requires=nothing' is ignored: a header "
+            "line starts with '# pexen:' in lower case",
+        ]
+    )
+    res = run(pytester, "s", "-W", "error")
+    assert res.ret == pytest.ExitCode.INTERRUPTED
+    res.stdout.fnmatch_lines(
+        ["*ERROR collecting s/late.sh*", "s/late.sh:31: '# pexen:' header after line 30 *"]
+    )
+    assert "Traceback" not in res.stdout.str()
+
+
+def test_crlf_script_failure_says_why(pytester: pytest.Pytester) -> None:
+    script(pytester, "s/crlf.sh", "#!/bin/sh\r\necho hi\r\n")
     res = run(pytester, "s")
-    res.assert_outcomes(passed=2)
+    res.assert_outcomes(failed=1)
+    res.stdout.fnmatch_lines(
+        [
+            "cannot run crlf.sh: No such file or directory (its '#!' line ends in '\\r': the "
+            "file has Windows (CRLF) line endings; convert it with dos2unix)"
+        ]
+    )
 
 
 def test_sub_results_and_shared_state(pytester: pytest.Pytester) -> None:

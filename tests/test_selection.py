@@ -323,6 +323,26 @@ def test_metadata_errors_under_xdist(
     assert one_error_line(result) == f"ERROR: pexen: test_a.py::test_a: {message}"
 
 
+@pytest.mark.parametrize("workers", [(), ("-p", "xdist", "-n", "2")], ids=["serial", "xdist"])
+def test_pytest_exit_in_the_conftest_hook_keeps_its_return_code(
+    pytester: pytest.Pytester, workers: tuple[str, ...]
+) -> None:
+    """pytest honours ``pytest.exit`` from collection hooks; so does pexen
+    from ``pytest_pexen_task`` (on xdist workers too, through the
+    controller)."""
+    pytester.makeconftest("""
+        import pytest
+        def pytest_pexen_task(item, meta):
+            pytest.exit("no lab today", returncode=7)
+    """)
+    pytester.makepyfile(test_a="def test_a(): pass\ndef test_b(): pass")
+    result = pytester.runpytest_subprocess("-p", "pexen", *workers, timeout=120)
+    assert result.ret == 7
+    result.stdout.fnmatch_lines(["*Exit: no lab today*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert "failed: Exit" not in result.stdout.str() + result.stderr.str()
+
+
 def test_many_metadata_errors_are_summed_up(pytester: pytest.Pytester) -> None:
     pytester.makeconftest("""
         def pytest_pexen_task(item, meta):

@@ -9,6 +9,8 @@ nothing here compares durations.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -460,3 +462,192 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+# issue 20: a second hang in the same test (the call, then a fixture's
+# teardown on the same event), and module and session fixtures both hanging
+# in the last teardown
+SECOND_HANGS = {
+    "conftest": """
+        import threading
+        import pytest
+
+        SESSION_EVENT = threading.Event()
+
+        @pytest.fixture(scope="session", autouse=True)
+        def session_resource():
+            yield
+            SESSION_EVENT.wait()
+    """,
+    "test_h": """
+        import threading
+        import pytest
+
+        EVENT = threading.Event()
+
+        @pytest.fixture
+        def waits_too():
+            yield
+            EVENT.wait()
+
+        @pytest.fixture(scope="module")
+        def module_resource():
+            yield
+            EVENT.wait()
+
+        def test_call_then_teardown(waits_too):
+            EVENT.wait()
+
+        def test_module_and_session_teardown(module_resource):
+            pass
+    """,
+}
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_second_hang_in_the_same_test_is_interrupted_too(
+    pytester: pytest.Pytester, xdist: list[str]
+) -> None:
+    """Each hang after an interrupt that landed gets its own grace,
+    stacks and interrupt: the test fails with both stacks and the run goes
+    on, no process stopped."""
+    pytester.makeini("[pytest]\npexen_timeout = 1\n")
+    for name, text in SECOND_HANGS.items():
+        pytester.makepyfile(**{name: text})
+    result = run(pytester, *xdist)
+    result.assert_outcomes(failed=1, passed=1, errors=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*_ ERROR at teardown of test_call_then_teardown _*",
+            # (in a group of teardown errors, each line behind a "|")
+            "*It was interrupted, then still running 1 s later; stacks of all threads then:",
+            '*File "*test_h.py", line *, in waits_too',
+            '*File "*test_h.py", line *, in module_resource',
+            '*File "*conftest.py", line *, in session_resource',
+        ]
+    )
+    output = result.stdout.str()
+    assert "did not stop" not in output
+    assert "crashed" not in output and "replacing" not in output
+    assert "INTERNALERROR" not in output
+
+
+OWN_ALARM = """
+import os, signal, time
+import pytest_pexen as pexen
+
+RANG = []
+signal.signal(signal.SIGALRM, lambda *args: RANG.append("alarm"))  # before any test
+MODULE_HANDLER = signal.getsignal(signal.SIGALRM)
+
+@pexen.timeout(1)
+def test_deadline_helper():
+    def deadline(*args):
+        raise RuntimeError("deadline")
+    signal.signal(signal.SIGALRM, deadline)
+    signal.alarm(60)
+    try:
+        time.sleep(60)
+    finally:
+        kept = signal.getsignal(signal.SIGALRM) is deadline
+        signal.alarm(0)
+        with open("kept.txt", "w") as f:
+            f.write(str(kept))
+
+@pexen.timeout(30)
+def test_alarm_with_the_handler_set_before_the_test():
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
+    time.sleep(0.5)
+    assert RANG == ["alarm"]
+
+def test_after():
+    assert signal.getsignal(signal.SIGALRM) is MODULE_HANDLER
+"""
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_tests_with_their_own_sigalrm_are_timed(
+    pytester: pytest.Pytester, xdist: list[str]
+) -> None:
+    """A test with its own SIGALRM handler is interrupted at its limit
+    (pexen uses a spare signal then), its handler left in place for its own
+    clean-up; an alarm a test sets for a handler installed before it
+    reaches that handler, not pexen's; the handler of before is back after
+    the test."""
+    pytester.makepyfile(test_a=OWN_ALARM)
+    result = run(pytester, *xdist, "-p", "no:randomly")
+    result.assert_outcomes(failed=1, passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "Timeout: test_a.py::test_deadline_helper exceeded 1 s (setup+call+teardown)",
+        ]
+    )
+    assert (pytester.path / "kept.txt").read_text() == "True"
+    output = result.stdout.str()
+    assert "did not stop" not in output and "crashed" not in output
+
+
+SERVER = """
+import os, signal, socket, subprocess, sys, time
+import pytest_pexen as pexen
+
+PORT = int(os.environ["PORT"])
+SERVE = (
+    "import socket, time\\n"
+    "s = socket.socket()\\n"
+    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\\n"
+    f"s.bind(('127.0.0.1', {PORT}))\\n"
+    "s.listen()\\n"
+    "time.sleep(30)\\n"
+)
+
+@pexen.claims("port")
+@pexen.priority(-1)
+@pexen.timeout(1)
+def test_server_then_stuck():
+    server = subprocess.Popen([sys.executable, "-c", SERVE])
+    with open("server.pid", "w") as f:
+        f.write(str(server.pid))
+    while True:  # until it listens
+        try:
+            socket.create_connection(("127.0.0.1", PORT)).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    os.system("sleep 30 & echo $! > sleep.pid; wait")  # C code: the interrupt does not take
+
+@pexen.claims("port")
+def test_port_is_free():
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", PORT))
+"""
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["serial+resume", "xdist"])
+def test_what_a_stopped_test_started_is_stopped_with_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, xdist: bool
+) -> None:
+    """A test that does not stop is stopped with its process (serially) or
+    its worker: the server it started and the command ``os.system`` runs go
+    first, so the next test claiming the port finds it free."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("PORT", str(sock.getsockname()[1]))
+    pytester.makepyfile(test_s=SERVER)
+    pids: list[int] = []
+    try:
+        result = run(pytester, *(["-n", "2"] if xdist else []))
+        pids = [int((pytester.path / f"{n}.pid").read_text()) for n in ("server", "sleep")]
+        assert [pid for pid in pids if running(pid)] == []
+        if not xdist:
+            assert result.ret == pytest.ExitCode.TESTS_FAILED
+            result = run(pytester, "--pexen-resume")
+        result.assert_outcomes(failed=1, passed=1)
+        assert "INTERNALERROR" not in result.stdout.str()
+    finally:  # never leave them behind, even when the check fails
+        for pid in pids:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -237,10 +237,58 @@ def test_other_dist_mode_warns_once(pytester: pytest.Pytester) -> None:
         def test_b(): pass
     """
     )
-    result = run(pytester, "-n", "2", "--dist", "load", "-W", "error")
+    result = run(pytester, "-n", "2", "--dist", "load")
     result.assert_outcomes(passed=2, warnings=1)
     assert result.stdout.str().count("--dist load does not enforce pexen ordering") == 1
     assert "INTERNALERROR" not in result.stdout.str()
+
+
+def test_other_dist_mode_warning_is_an_error_under_w_error(pytester: pytest.Pytester) -> None:
+    """Raised on a worker, the warning still obeys ``-W error``: one
+    collection error in one line (the tests still run, as under xdist with
+    any collection error), and a failed run."""
+    pytester.makepyfile(
+        test_w="""
+        import pytest_pexen as pexen
+        @pexen.provides("a")
+        def test_a(): pass
+        def test_b(): pass
+    """
+    )
+    result = run(pytester, "-n", "2", "--dist", "load", "-W", "error")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "ERROR *- pexen: --dist load does not enforce pexen ordering and locks; use --*",
+        ]
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in result.stdout.str()
+    ignored = run(pytester, "-n", "2", "--dist", "load", "-W", "ignore::pytest_pexen.PexenWarning")
+    ignored.assert_outcomes(passed=2)
+    assert "does not enforce" not in ignored.stdout.str()
+
+
+@pytest.mark.parametrize("dist", ["loadfile", "load"])
+def test_other_dist_mode_no_warning_for_pytest_order_markers(
+    pytester: pytest.Pytester, dist: str
+) -> None:
+    """Only pytest-order's markers: there is no pexen metadata to warn
+    about (pexen's compat with the plugin needs --dist pexen, but the suite
+    chose its mode, as pytest-order's documentation advises)."""
+    pytester.makepyfile(
+        test_o="""
+        import pytest
+        @pytest.mark.order(2)
+        def test_b(): pass
+        @pytest.mark.order(1)
+        def test_a(): pass
+    """
+    )
+    result = run(pytester, "-n", "3", "--dist", dist, "-W", "error")
+    result.assert_outcomes(passed=2)
+    assert "does not enforce" not in result.stdout.str()
 
 
 def test_unmarked_suite_same_outcomes(pytester: pytest.Pytester) -> None:

@@ -133,13 +133,18 @@ def read(
     if not index.marked and not automark:
         return None
     ignore = bool(config.getoption("ignore_unknown_dependency", False))
+    # every module with a test the plugin records (a bare marker too): its
+    # tests may name one another in ``depends()`` at run time, which no
+    # marker shows, and share the module's state (module fixtures) as in a
+    # serial run only on one worker
+    for n in range(len(items)) if automark else index.marked:
+        relations.pinned.add(module_id(items[n].nodeid))
     for n in index.marked:
         item = items[n]
         mark = item.get_closest_marker("dependency")
         depends = mark.kwargs.get("depends") if mark is not None else None
         if not depends:
             continue
-        relations.pinned.add(module_id(item.nodeid))
         scope = mark.kwargs.get("scope", "module") if mark is not None else "module"
         node = index.scope_node(item, scope)
         names = _names(depends)

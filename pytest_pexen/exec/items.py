@@ -24,7 +24,8 @@ only fits them into pytest.
   ``exec_env`` builds the environment, the one place to add to it.
 - A symlinked folder that loops back to one of its parents, and a file
   that cannot be read or vanishes while collected, are skipped with a
-  PexenWarning (under ``-W error`` a one-line collection error).
+  PexenWarning (under ``-W error`` a one-line collection error); so is a
+  header line that is ignored (``# PEXEN:``, or after line 30) warned of.
 """
 
 from __future__ import annotations
@@ -201,10 +202,30 @@ def read_shared(path: str, written: str) -> tuple[dict[str, Any] | None, str | N
     return data, None
 
 
-def _skipped(node: pytest.Collector, text: str) -> None:
-    """Warn that a file or folder is left out. Where warnings are errors
-    (``-W error``) it is this node's collection error, in one line rather
-    than a traceback."""
+def _run_hint(exc: OSError, path: str) -> str:
+    """Why the kernel would not start a file, where it is not obvious: no
+    ``#!`` line, or one ending in a carriage return (CRLF line endings make
+    the interpreter ``/bin/sh\\r``, which does not exist)."""
+    if exc.errno == errno.ENOEXEC:
+        return " (a script needs a '#!' line)"
+    if exc.errno == errno.ENOENT:
+        try:
+            with open(path, "rb") as file:
+                first = file.readline(4096)
+        except OSError:
+            return ""
+        if first.startswith(b"#!") and first.endswith(b"\r\n"):
+            return (
+                " (its '#!' line ends in '\\r': the file has Windows (CRLF) line "
+                "endings; convert it with dos2unix)"
+            )
+    return ""
+
+
+def _warn(node: pytest.Collector, text: str) -> None:
+    """Warn about a file or folder (left out, or its header ignored). Where
+    warnings are errors (``-W error``) it is this node's collection error,
+    in one line rather than a traceback."""
     try:
         node.warn(PexenWarning(text))
     except PexenWarning:
@@ -277,7 +298,7 @@ class ExecItem(pytest.Item):
                 env = exec_env(self, results_file, shared_file, plugin.helpers())
                 code = task.run(env=env).returncode
             except OSError as exc:
-                hint = " (a script needs a '#!' line)" if exc.errno == errno.ENOEXEC else ""
+                hint = _run_hint(exc, task.path)
                 raise ExecFailure(f"cannot run {self.name}: {exc.strerror or exc}{hint}") from None
             try:
                 with open(results_file, encoding="utf-8", errors="replace") as file:
@@ -342,9 +363,14 @@ class ExecFile(pytest.File):
 
     def collect(self) -> Iterable[ExecItem]:
         try:
-            task = _FACTORY.task(str(self.path), self.nodeid.split("/"), shown=self.nodeid)
+            task = _FACTORY.task(
+                str(self.path),
+                self.nodeid.split("/"),
+                shown=self.nodeid,
+                warn=lambda text: _warn(self, text),
+            )
         except OSError as exc:
-            _skipped(self, unreadable(self.nodeid, exc))
+            _warn(self, unreadable(self.nodeid, exc))
             return []
         except HeaderError as exc:
             return [
@@ -367,7 +393,7 @@ class LoopDir(pytest.Directory):
 
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
         config = self.config
-        _skipped(
+        _warn(
             self,
             f"pexen: {_shown(self.path, config)} loops back to "
             f"{_shown(self.target, config)}, skipped",

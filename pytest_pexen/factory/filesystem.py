@@ -30,7 +30,7 @@ from typing import IO, Any
 from ..sched.errors import PexenWarning
 from ..sched.meta import SchedMeta, assign_meta
 from .base import BaseFactory
-from .header import HEADER_BYTES, parse_header
+from .header import HEADER_BYTES, ignored_line, parse_header
 
 
 def is_hidden(name: str) -> bool:
@@ -245,15 +245,29 @@ class FilesystemFactory(BaseFactory):
         self.follow = follow
         self.popen_kwargs = popen_kwargs
 
-    def task(self, path: str, callpath: list[str], shown: str | None = None) -> ExecTask | None:
+    def task(
+        self,
+        path: str,
+        callpath: list[str],
+        shown: str | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> ExecTask | None:
         """The task of one file, or None if it is not an executable regular
         file (any more). Raises OSError if it cannot be read, HeaderError
-        (naming ``shown``, default ``path``) if its header is malformed."""
+        (naming ``shown``, default ``path``) if its header is malformed. A
+        header line that is ignored is said with ``warn`` (default: a
+        PexenWarning)."""
         head = read_head(path)
         if head is None:
             return None
         task = ExecTask(os.path.abspath(path), self.popen_kwargs)
         meta = assign_meta(task, parse_header(head, shown or path) or SchedMeta())
+        ignored = ignored_line(head, shown or path)
+        if ignored is not None:
+            if warn is None:
+                warnings.warn(ignored, PexenWarning, stacklevel=2)
+            else:
+                warn(ignored)
         meta.callpath = callpath
         return task
 

@@ -26,6 +26,7 @@ SINGLE_KEYS = ("priority", "timeout", "group", "scope")  # scope: of the file's 
 KEYS = (*TAG_KEYS[:4], *SINGLE_KEYS[:3], "host_tags", "scope")  # the order error messages list
 
 _LINE = re.compile(r"^\s*#\s*pexen:(.*)$")
+_ANY_CASE = re.compile(r"^\s*#\s*pexen:", re.IGNORECASE)
 
 
 class HeaderError(ValueError):
@@ -114,3 +115,27 @@ def parse_header(head: bytes, filename: str) -> SchedMeta | None:
         both = ", ".join(sorted((meta.claims | meta.host_claims) & (meta.uses | meta.host_uses)))
         raise HeaderError(f"{filename}: bad '# pexen:' header: {both} both claimed and used")
     return meta
+
+
+def ignored_line(head: bytes, filename: str) -> str | None:
+    """What is wrong with the first line of ``head`` that looks like a
+    header but is not read as one (None: no such line): another case
+    (``# PEXEN:``) or a header after line ``HEADER_LINES``. Worth a
+    warning, once per file: a requirement silently dropped reorders a run."""
+    if b"\0" in head or b"pexen:" not in head.lower():
+        return None
+    lines = head.decode("utf-8", "replace").splitlines()
+    for number, line in enumerate(lines, 1):
+        if _ANY_CASE.match(line) is None:
+            continue
+        if number > HEADER_LINES:
+            return (
+                f"{filename}:{number}: '# pexen:' header after line {HEADER_LINES} "
+                f"is ignored (only the first {HEADER_LINES} lines are read)"
+            )
+        if _LINE.match(line) is None:
+            return (
+                f"{filename}:{number}: {line.strip()[:40]!r} is ignored: a header "
+                "line starts with '# pexen:' in lower case"
+            )
+    return None

@@ -186,6 +186,8 @@ def build_meta(
     if hooked:
         try:
             item.ihook.pytest_pexen_task(item=item, meta=meta)
+        except pytest.exit.Exception:
+            raise  # pytest.exit(): the run stops, with its return code
         except (Exception, pytest.skip.Exception, pytest.fail.Exception) as exc:
             raise _hook_failed(item, exc) from None
     if hooked or (

@@ -50,6 +50,22 @@ class _Unfiltered:
         return report
 
 
+class _LastWord:
+    """The outermost ``pytest_collection_modifyitems`` wrapper (registered
+    at the start of the collection): its code after the ``yield`` sees the
+    final list of tests."""
+
+    def __init__(self, graph: GraphPlugin) -> None:
+        self.graph = graph
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, items: list[pytest.Item]
+    ) -> Generator[None]:
+        yield
+        self.graph.collection_modified(session, items)
+
+
 class GraphPlugin:
     """Collection-time planning and run-time enforcement for one session."""
 
@@ -64,7 +80,9 @@ class GraphPlugin:
         self.in_worker = workerinput is not None
         self.controlled = bool(workerinput and workerinput.get("pexen"))
         self.error: str | None = None
+        self.exit: tuple[str, int | None] | None = None  # pytest.exit() on a worker
         self.notes: list[str] = []  # header lines besides the pull-in's
+        self.last_word = _LastWord(self)
         self.unfiltered: _Unfiltered | None = None
         if config.getoption("lf", False) and not config.getoption("pexen_no_pull"):
             self.unfiltered = _Unfiltered()
@@ -75,13 +93,28 @@ class GraphPlugin:
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected.extend(items)
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_collection_modifyitems(
-        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-    ) -> Generator[None]:
-        yield  # every other plugin has filtered and shuffled by now
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self) -> None:
+        """Plan after every other plugin has filtered and sorted, whatever
+        their options: the outermost ``pytest_collection_modifyitems``
+        wrapper is the one registered last, so it is registered now, after
+        the plugins that register theirs at configure time (pytest-order
+        does, as a wrapper with ``--order-after-ff``)."""
+        if not self.config.pluginmanager.is_registered(self.last_word):
+            self.config.pluginmanager.register(self.last_word, "pexen-last-word")
+
+    def collection_modified(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        """The tests as every plugin left them: plan them."""
+        config = self.config
         try:
             self._plan(session, items)
+        except pytest.exit.Exception as exc:  # pytest.exit() in a pytest_pexen_task hook
+            if not self.controlled:
+                raise
+            # an exception out of a worker's collection breaks xdist: the
+            # controller stops the run with the same message and code
+            self.exit = (str(exc.msg), exc.returncode)
+            self.error = f"pexen: {exc.msg}"
         except pytest.UsageError as exc:
             if self.controlled:
                 self.error = str(exc)  # the controller reports it and stops the run
@@ -156,6 +189,8 @@ class GraphPlugin:
         pull = not config.getoption("pexen_no_pull")
         candidates = [item for item in self.deselected if item.nodeid not in metas]
         self._metas(candidates, metas, limits, errors)
+        if errors:  # a deselected test's too: it may be the provider pulled in
+            raise _bad_metadata(errors)
         try:
             graph = taskgraph.build(items, candidates, metas, limits, pull)
             # a node-id selection (or --lf) leaves tests uncollected: look for
@@ -167,6 +202,8 @@ class GraphPlugin:
                 seen = {i.nodeid for i in items} | {i.nodeid for i in candidates}
                 extra = [i for i in more(items) if i.nodeid not in seen]
                 self._metas(extra, metas, limits, errors)
+                if errors:
+                    raise _bad_metadata(errors)
                 candidates += extra
                 graph = taskgraph.build(items, candidates, metas, limits, pull)
             if compat is not None:
@@ -180,8 +217,6 @@ class GraphPlugin:
             )
         except (DepcheckError, MutexError, ValueError) as exc:
             raise pytest.UsageError(f"pexen: {exc}") from None
-        if errors:
-            raise _bad_metadata(errors)
         self.graph = graph
         self.order = graph.items if planner is None else graph.order(planner)
         items[:] = self.order
@@ -190,7 +225,7 @@ class GraphPlugin:
         if config.getoption("pexen_graph"):
             self._write_graph(graph)
         if self.in_worker:
-            if not self.controlled:
+            if not self.controlled and any(_uses_pexen(m) for m in metas.values()):
                 self._warn_not_enforced()
             return  # the controller decides at run time (or nobody does)
         assert planner is not None
@@ -215,20 +250,30 @@ class GraphPlugin:
         self.notes.append(f"pexen: dependency graph written to {dot}")
 
     def _warn_not_enforced(self) -> None:
-        """Another --dist mode: say once (from the first worker) that pexen
-        metadata is not enforced. The warning is recorded directly, not
-        raised: under ``-W error`` a raised one would break the worker's
-        collection and with it the whole run."""
+        """Another --dist mode: say once (from the first worker) that the
+        pexen metadata of the suite is not enforced (pytest-dependency's and
+        pytest-order's markers alone are not pexen's to warn about)."""
         self._record_warning(
             f"pexen: --dist {self.config.workerinput.get('pexen_dist')} does not enforce "  # type: ignore[attr-defined]
             "pexen ordering and locks; use --dist pexen (the default with -n)"
         )
 
     def _record_warning(self, text: str) -> None:
-        """Record a PexenWarning once (first worker), without raising it."""
+        """Record a PexenWarning once (first worker). Not raised: a raised
+        one would break the worker's collection and with it the whole run.
+        The warning filters apply: where they make it an error (``-W
+        error``), it is a collection error instead, in one line, as a
+        module's warning is; where they ignore it, nothing is said."""
         if self.config.workerinput.get("workerid") != "gw0":  # type: ignore[attr-defined]
             return
         message = PexenWarning(text)
+        action = _filtered(message)
+        if action == "error":
+            report = pytest.CollectReport("", "failed", text, [])
+            self.config.hook.pytest_collectreport(report=report)
+            return
+        if action == "ignore":
+            return
         record = warnings.WarningMessage(message, PexenWarning, __file__, 0)
         self.config.hook.pytest_warning_recorded.call_historic(
             kwargs={"warning_message": record, "when": "collect", "nodeid": "", "location": None}
@@ -360,6 +405,18 @@ class GraphPlugin:
                         reporter.write_line(f"{n}. {item.nodeid}")
             return True  # the plan is shown, nothing runs
         return None
+
+
+def _filtered(message: Warning) -> str:
+    """What the warning filters in force (pytest's ``-W`` and
+    ``filterwarnings`` during the collection) make of ``message``: "error",
+    "ignore" or "show"; nothing is shown here either way."""
+    with warnings.catch_warnings(record=True) as shown:
+        try:
+            warnings.warn(message, stacklevel=1)
+        except Warning:
+            return "error"
+    return "show" if shown else "ignore"
 
 
 def _bad_metadata(errors: list[str]) -> pytest.UsageError:

@@ -7,10 +7,15 @@ it takes the stack of every thread and interrupts the main thread: SIGALRM
 sent to that very thread, so that a blocking call (``time.sleep``, a wait
 for a child process) returns, and the same signal simulated with
 ``_thread.interrupt_main``, so that a Python loop that blocked the signal is
-caught too. The handler, installed only around a test with a limit, fails
+caught too (a test with a SIGALRM handler of its own gets ``SPARE``
+instead). The handler, installed only around a test with a limit, fails
 the phase that is running with "Timeout: ..." and the stacks; the run goes
-on. A test that has not returned ``grace`` seconds after its limit (stuck
-in C code, or the signal blocked in a blocking call) stops the process:
+on. A test still running ``grace`` seconds after the interrupt landed,
+elsewhere than where it landed (a fixture's teardown), gets a new round of
+stacks, interrupt and grace. A test that has not returned ``grace`` seconds
+after its limit (stuck in C code, the signal blocked in a blocking call, or
+the interrupt swallowed) stops the process, after the processes it started
+(``stop_descendants``):
 serially its end is journaled first, so that ``--pexen-resume`` reports it
 timed out and continues after it; an xdist worker tells the controller why
 and exits, and xdist replaces it. A test that holds the GIL in C code
@@ -61,7 +66,7 @@ from ..internals import (
 )
 from ..journal.resume import JOURNAL
 from ..results.recorder import runs_tests
-from .timer import Timer, Watchdog, thread_stacks
+from .timer import Timer, Watchdog, is_framework, thread_stacks
 
 if TYPE_CHECKING:
     from ..journal import format as journal
@@ -76,6 +81,10 @@ RESEND = 0.1  # seconds between interrupts, until one lands in a test phase
 MARGIN = 0.5  # the controller kills a worker this long after it should have exited
 HANG_HEADER = "pexen watchdog dump"
 SIGNAL = getattr(signal, "SIGALRM", None)
+# the interrupt's signal while the test has a SIGALRM handler of its own
+# (``signal.alarm`` as a deadline helper): its handler and alarms stay its own
+SPARE = getattr(signal, "SIGRTMAX", None)
+REAP = 0.5  # seconds a hung test's child processes have between TERM and KILL
 
 
 @dataclass(frozen=True)
@@ -160,8 +169,11 @@ class _Running:
         "grace_end",
         "interrupted",
         "item",
+        "landed",
+        "landed_at",
         "limit",
         "paused_at",
+        "previous",
         "stacks",
         "start",
         "timer",
@@ -174,7 +186,12 @@ class _Running:
         self.deadline = self.start + limit
         self.grace_end = math.inf
         self.stacks: str | None = None  # taken at the limit
-        self.interrupted = False
+        self.interrupted = False  # the latest interrupt has landed
+        # where it landed: the outermost frame of the test's own code then
+        # (a later hang elsewhere, a fixture's teardown, gets its own round)
+        self.landed: FrameType | None = None
+        self.landed_at = math.inf
+        self.previous: Any = None  # the SIGALRM handler before the test's
         self.aside = False  # pytest-timeout interrupts it: its own limit is shorter
         self.paused_at: float | None = None  # in a debugger since
         self.timer: Timer | None = None
@@ -184,6 +201,18 @@ class _Running:
             f"Timeout: {self.item.nodeid} exceeded {self.limit:g} s "
             f"(setup+call+teardown)\n\nStacks of all threads at the limit:\n{self.stacks}"
         )
+
+    def again(self, grace: float, stacks: str) -> None:
+        """A new round: the test was interrupted and went on to hang again
+        elsewhere (a fixture's teardown after the call). The stacks of then
+        are kept after the first ones, so the report shows both hangs."""
+        self.stacks = (
+            f"{self.stacks}\n\nIt was interrupted, then still running {grace:g} s later; "
+            f"stacks of all threads then:\n{stacks}"
+        )
+        self.interrupted = False
+        self.landed = None
+        self.landed_at = math.inf
 
 
 class TestTimer:
@@ -200,6 +229,7 @@ class TestTimer:
         self.current: _Running | None = None
         self.main = threading.main_thread().ident or 0
         self._handler = self._on_signal  # one bound method, compared by identity
+        self.stopping = False  # _give_up: the process is about to exit
         workerinput = getattr(config, "workerinput", None)
         self.worker = workerinput is not None
         self.controlled = bool(workerinput and workerinput.get("pexen"))
@@ -215,10 +245,12 @@ class TestTimer:
                 self.guard.disarm()
             return (yield)
         running = _Running(item, limit)
-        previous = None
+        previous = spare = None
         signum = SIGNAL if threading.get_ident() == self.main else None
         if signum is not None:
-            previous = set_signal_handler(signum, self._handler)
+            previous = running.previous = set_signal_handler(signum, self._handler)
+            if SPARE is not None:
+                spare = set_signal_handler(SPARE, self._handler)
         self.current = running
         running.timer = self.watchdog.add(running.deadline, partial(self._expired, running))
         if self.guard is not None:
@@ -232,6 +264,8 @@ class TestTimer:
                     self.watchdog.cancel(running.timer)
             if signum is not None and previous is not None:
                 set_signal_handler(signum, previous)
+            if SPARE is not None and spare is not None:
+                set_signal_handler(SPARE, spare)
 
     @pytest.hookimpl(tryfirst=True, optionalhook=True)
     def pytest_timeout_set_timer(self, item: pytest.Item, settings: Any) -> bool | None:
@@ -283,25 +317,31 @@ class TestTimer:
 
     # ------------------------------------------------------------ at the limit
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        """Fail the running phase, once, if the test is over its limit.
-        Outside a phase (pytest reporting) it waits for the next signal."""
+        """Fail the running phase, once per round, if the test is over its
+        limit. Outside a phase (pytest reporting) it waits for the next
+        signal. A SIGALRM that is not pexen's (the test's own alarm, with a
+        handler set before the test) goes to that handler: none is lost."""
         __tracebackhide__ = True
+        while self.stopping:  # the process exits over a hang: report nothing more
+            time.sleep(1)
         running = self.current
-        if (
-            running is None
-            or running.stacks is None
-            or running.interrupted
-            or running.aside
-            or running.paused_at is not None
-            or not in_test_phase(frame)
-        ):
+        if running is None or running.stacks is None or running.aside:
+            if signum == SIGNAL and running is not None and callable(running.previous):
+                running.previous(signum, frame)
+            return
+        if running.interrupted or running.paused_at is not None or not in_test_phase(frame):
             return
         running.interrupted = True
+        running.landed = _own_frame(frame)
+        running.landed_at = time.monotonic()
         pytest.fail(running.message(), pytrace=False)
 
     def _expired(self, running: _Running) -> None:
         """Watchdog thread: the test is over its limit (first call), still
-        not interrupted (every RESEND seconds) or over its grace period."""
+        not interrupted (every RESEND seconds), over its grace period, or
+        interrupted and still running a grace period later: if the frame
+        the interrupt landed in is still running, the test swallowed it
+        (the process is stopped); if not, it hangs elsewhere (a new round)."""
         with self.lock:
             if self.current is not running or running.paused_at is not None:
                 return
@@ -311,29 +351,56 @@ class TestTimer:
                 running.grace_end = now + self.grace
                 if self.controlled:  # in case the controller must kill this worker
                     self._tell_controller(running.item.nodeid, running.message())
+            elif running.interrupted:
+                if now < running.landed_at + self.grace:
+                    due = running.landed_at + self.grace
+                    running.timer = self.watchdog.add(due, partial(self._expired, running))
+                    return
+                if _on_main_stack(running.landed, self.main):
+                    self._give_up(running)  # it swallowed the interrupt and goes on
+                    return
+                self._round_again(running, now)
             elif now >= running.grace_end:
                 self._give_up(running)
                 return
-            if not running.interrupted and not running.aside and self._handler_installed():
-                assert SIGNAL is not None
-                signal.pthread_kill(self.main, SIGNAL)  # a blocking call returns
-                _thread.interrupt_main(SIGNAL)  # also if the main thread blocked it
-            due = running.grace_end if running.interrupted else min(now + RESEND, running.grace_end)
+            if not running.interrupted and not running.aside:
+                self._interrupt()
+            due = min(now + RESEND, running.grace_end)
             running.timer = self.watchdog.add(due, partial(self._expired, running))
 
-    def _tell_controller(self, nodeid: str, text: str) -> None:
+    def _round_again(self, running: _Running, now: float) -> None:
+        """Watchdog thread: the interrupt landed and the test went on to
+        hang somewhere else: that hang gets its own stacks, interrupt and
+        grace (the process, and the controller, wait for it)."""
+        running.again(self.grace, thread_stacks())
+        running.grace_end = now + self.grace
+        if self.guard is not None:
+            self.guard.arm(running.grace_end, running.limit)
+        if self.controlled:
+            self._tell_controller(running.item.nodeid, running.message(), self.grace)
+
+    def _interrupt(self) -> None:
+        """Interrupt the main thread with a signal whose handler is ours:
+        SIGALRM, or while the test has its own SIGALRM handler, the spare
+        signal (its handler, and any alarm it set, stay the test's)."""
+        handler = self._handler
+        for signum in (SIGNAL, SPARE):
+            if signum is not None and get_signal_handler(signum) is handler:
+                signal.pthread_kill(self.main, signum)  # a blocking call returns
+                _thread.interrupt_main(signum)  # also if the main thread blocked it
+                return
+
+    def _tell_controller(self, nodeid: str, text: str, more: float = 0.0) -> None:
         """Words for xdist's crash report, should this worker die in the
-        test. From the watchdog thread: execnet writes each message whole,
+        test (``more``: seconds the controller is to wait longer, for a new
+        round). From the watchdog thread: execnet writes each message whole,
         under its writer's lock, so it cannot tear a report the main thread
         sends meanwhile. "unscheduled" is the event whose payload reaches
         the scheduler untouched (see xdist_worker)."""
-        find_interactor(self.config).sendevent(
-            "unscheduled", indices={"pexen_timeout": {"test": nodeid, "text": text}}
-        )
-
-    def _handler_installed(self) -> bool:
-        """Ours, not one the test installed (it would get our signals)."""
-        return SIGNAL is not None and get_signal_handler(SIGNAL) is self._handler
+        note: dict[str, Any] = {"test": nodeid, "text": text}
+        if more:
+            note["more"] = more
+        find_interactor(self.config).sendevent("unscheduled", indices={"pexen_timeout": note})
 
     def _give_up(self, running: _Running) -> None:
         """Watchdog thread, the lock held (the main thread cannot end the
@@ -341,6 +408,12 @@ class TestTimer:
         period. Stop this process; serially after journaling the timeout."""
         if self.guard is not None:
             self.guard.close()
+        # what the test started goes with it; the main thread, freed by
+        # that, is held in the signal handler meanwhile (no report of a
+        # test the watchdog is reporting)
+        self.stopping = True
+        self._interrupt()
+        stop_descendants(os.getpid())
         nodeid = running.item.nodeid
         why = (
             f"It did not stop within {self.grace:g} s of its limit (stuck in C code, or "
@@ -398,6 +471,82 @@ def _tell(config: pytest.Config, nodeid: str, text: str, last: str) -> None:
         print(last)
     sys.stdout.flush()
     sys.stderr.flush()
+
+
+def _own_frame(frame: FrameType | None) -> FrameType | None:
+    """The frame of the test's own code (the test function, a fixture) that
+    pytest called and that ``frame`` runs in: the outermost of the
+    non-framework frames from ``frame`` outwards, up to the first frame of
+    pytest's. It is still running if the test swallowed the interrupt, and
+    gone if the interrupt ended it. None: the interrupt landed in pytest's
+    code."""
+    own = None
+    while frame is not None and not is_framework(frame.f_code.co_filename):
+        own = frame
+        frame = frame.f_back
+    return own
+
+
+def _on_main_stack(frame: FrameType | None, main: int) -> bool:
+    """Whether ``frame`` is still on the main thread's stack (no frame: the
+    interrupt landed in pytest's own code, so nothing of the test swallowed
+    it)."""
+    if frame is None:
+        return False
+    current = sys._current_frames().get(main)
+    while current is not None:
+        if current is frame:
+            return True
+        current = current.f_back
+    return False
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (children, their children...), from
+    ``/proc`` (Linux; elsewhere none are known), deepest last."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as file:
+                stat = file.read()
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat.rpartition(b")")[2].split()
+        if len(fields) > 1 and fields[0] != b"Z":
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found.extend(below)
+        todo.extend(below)
+    return found
+
+
+def stop_descendants(pid: int, grace: float = REAP) -> None:
+    """Before a process exits over a hung test: terminate what the test
+    started (``os.system``'s shell and its command, a server), SIGTERM then,
+    after ``grace`` seconds, SIGKILL, so that a claim released with the test
+    means the resource is free. Processes that detached themselves from
+    the tree (a daemon's double fork) are out of reach."""
+    targets = descendants(pid)
+    for target in targets:
+        with contextlib.suppress(OSError):
+            os.kill(target, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while targets and time.monotonic() < deadline:
+        time.sleep(0.02)
+        alive = set(descendants(pid))
+        targets = [t for t in targets if t in alive]
+    for target in [*targets, *descendants(pid)]:  # the stubborn, and any new child
+        with contextlib.suppress(OSError):
+            os.kill(target, getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 # ------------------------------------------------------------ GIL held in C
@@ -577,8 +726,20 @@ class ControllerTimer:
 
     def worker_said(self, note: dict[str, Any]) -> None:
         """A worker's words on a test over its limit (at the limit, with the
-        stacks; again when it gives up and exits)."""
-        self.said[str(note.get("test"))] = str(note.get("text"))
+        stacks; at a new round, with ``more`` seconds to wait; again when it
+        gives up and exits)."""
+        nodeid = str(note.get("test"))
+        self.said[nodeid] = str(note.get("text"))
+        more = note.get("more")
+        if not isinstance(more, (int, float)):
+            return
+        with self.lock:
+            watched = self.running.get(nodeid)
+            if watched is None or watched.timer is None:
+                return
+            self.watchdog.cancel(watched.timer)
+            due = time.monotonic() + more + MARGIN
+            watched.timer = self.watchdog.add(due, partial(self._overdue, watched))
 
     def _overdue(self, watched: _Watched) -> None:
         """Watchdog thread: the worker did not stop itself (it holds the GIL
@@ -591,8 +752,18 @@ class ControllerTimer:
             if pid is None:
                 return
             watched.killed = True
+            below = descendants(pid)  # what its test started, before they lose their parent
             with contextlib.suppress(OSError):  # it died meanwhile
                 os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+        if not below:
+            return
+        for target in below:
+            with contextlib.suppress(OSError):
+                os.kill(target, signal.SIGTERM)
+        time.sleep(REAP)  # this thread's other timers wait: only after a kill
+        for target in below:
+            with contextlib.suppress(OSError):
+                os.kill(target, getattr(signal, "SIGKILL", signal.SIGTERM))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport) -> None:

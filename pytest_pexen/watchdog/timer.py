@@ -148,11 +148,16 @@ def thread_stacks() -> str:
     return "\n".join(parts)
 
 
+def is_framework(filename: str) -> bool:
+    """Whether code in this file is pytest's, pluggy's, xdist's, pexen's or
+    the interpreter's start-up, not the test's."""
+    return filename.startswith(_FRAMEWORK) or any(part in filename for part in _ALSO_FRAMEWORK)
+
+
 def _from_the_test(entries: traceback.StackSummary) -> traceback.StackSummary:
     """The frames from the first one outside the framework on (all of them
     if every frame is the framework's)."""
     for n, entry in enumerate(entries):
-        name = entry.filename
-        if not (name.startswith(_FRAMEWORK) or any(part in name for part in _ALSO_FRAMEWORK)):
+        if not is_framework(entry.filename):
             return traceback.StackSummary.from_list(entries[n:])
     return entries

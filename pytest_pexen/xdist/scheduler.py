@@ -123,6 +123,7 @@ class PexenScheduling:
         self.plain: bool | None = None
         self.load: LoadScheduling | None = None  # a suite without pexen metadata
         self.error: str | None = None
+        self.exit: tuple[str, int | None] | None = None  # pytest.exit() on a worker
         self.planner: Planner[str] | None = None
         self.collection: list[str] = []
         self.index: dict[str, int] = {}
@@ -217,6 +218,8 @@ class PexenScheduling:
             return
         if payload.get("error") and self.error is None:
             self.error = payload["error"]
+            if payload.get("exit"):
+                self.exit = payload["exit"]
         if self.spec is None and (payload.get("spec") is not None or payload.get("plain")):
             self.spec = payload["spec"]
             self.plain = bool(payload.get("plain"))
@@ -395,6 +398,9 @@ class PexenScheduling:
         load.schedule()
 
     def _start(self) -> None:
+        if self.exit is not None:
+            message, code = self.exit
+            pytest.exit(message, code)
         if self.error is not None:
             raise pytest.UsageError(self.error)
         collections = list(self.node2collection.values())

@@ -82,6 +82,7 @@ class PexenWorker:
                 "plain": self.plain,
                 "spec": spec,
                 "error": source.error,
+                "exit": source.exit,
                 "header": source.header_lines(),
                 "scoped": scoped,
                 "limits": own_limits(session.items),
