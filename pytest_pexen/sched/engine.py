@@ -42,8 +42,10 @@ def _pass_shared(fn: Callable[..., Any], kwargs: dict[str, Any]) -> bool:
     """Does the callable take a positional argument (the shared dict)?"""
     if type(fn) is types.FunctionType:
         code = fn.__code__
-        names = code.co_varnames[: code.co_argcount]
-        return bool(code.co_flags & inspect.CO_VARARGS) or any(n not in kwargs for n in names)
+        if code.co_flags & inspect.CO_VARARGS:
+            return True
+        count = code.co_argcount
+        return bool(count) and any(n not in kwargs for n in code.co_varnames[:count])
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
