@@ -29,6 +29,11 @@ from typing import Generic, TypeVar
 from .errors import DepcheckError, MutexError
 
 K = TypeVar("K", bound=Hashable)
+# one task for Planner.add_many(): key, requires, provides, claims, uses,
+# priority, group, duration (what add() takes by keyword)
+TaskRow = tuple[
+    K, Iterable[str], Iterable[str], Iterable[str], Iterable[str], int, Hashable, "float | None"
+]
 
 # task states
 _WAITING, _READY, _RUNNING, _DONE, _DROPPED = range(5)
@@ -242,36 +247,50 @@ class Planner(Generic[K]):
         group: Hashable = None,
         duration: float | None = None,
     ) -> None:
-        """Add one task; it takes part once ``prepare()`` has run.
+        """Add one task; it takes part once ``prepare()`` has run."""
+        self.add_many([(key, requires, provides, claims, uses, priority, group, duration)])
 
-        A hot path (one call per task or test): empty fields, the common
-        case, cost a truth test each."""
-        index = self._index
-        if key in index:
-            raise ValueError(f"task {self._describe(key)} was added twice")
-        claims_t = tuple(dict.fromkeys(_in_order(claims))) if claims else ()
-        uses_t = tuple(dict.fromkeys(_in_order(uses))) if uses else ()
-        if claims_t and uses_t and set(claims_t).intersection(uses_t):
-            both = sorted(set(claims_t).intersection(uses_t))
-            raise MutexError(f"task {self._describe(key)} both claims and uses {both}", key)
-        gi = self._group_id.get(group)
-        if gi is None:
-            self.add_group(group)
-            gi = self._group_id[group]
-        index[key] = len(self._keys)
-        self._keys.append(key)
-        self._prio.append(priority)
-        self._req.append(self._tag_ids(requires) if requires else ())
-        self._prov.append(self._tag_ids(provides) if provides else ())
-        self._claims.append(claims_t)
-        self._uses.append(uses_t)
-        self._group.append(gi)
-        self._dur.append(duration)
-        if duration is not None:
-            self._any_duration = True
-        self._state.append(_WAITING)
-        self._need.append(0)
-        self._cp.append(0.0)
+    def add_many(self, tasks: Iterable[TaskRow[K]]) -> None:
+        """``add()`` many tasks, each a row ``(key, requires, provides,
+        claims, uses, priority, group, duration)``: as if ``add()`` were
+        called for each in turn (a bad one raises; those before it stay
+        added), for a fraction of the cost per task (a graph has tens of
+        thousands: the loop keeps everything it touches at hand, and empty
+        fields, the common case, cost a truth test each)."""
+        index, keys, group_id, tag_ids = self._index, self._keys, self._group_id, self._tag_ids
+        add_prio, add_req, add_prov = self._prio.append, self._req.append, self._prov.append
+        add_claims, add_uses, add_group = self._claims.append, self._uses.append, self._group.append
+        add_dur, add_state = self._dur.append, self._state.append
+        add_need, add_cp = self._need.append, self._cp.append
+        for key, requires, provides, claims, uses, priority, group, duration in tasks:
+            if key in index:
+                raise ValueError(f"task {self._describe(key)} was added twice")
+            if claims or uses:
+                claims_t = tuple(dict.fromkeys(_in_order(claims)))
+                uses_t = tuple(dict.fromkeys(_in_order(uses)))
+                both = sorted(set(claims_t).intersection(uses_t))
+                if both:
+                    raise MutexError(f"task {self._describe(key)} both claims and uses {both}", key)
+            else:
+                claims_t = uses_t = ()
+            gi = group_id.get(group)
+            if gi is None:
+                self.add_group(group)
+                gi = group_id[group]
+            index[key] = len(keys)
+            keys.append(key)
+            add_prio(priority)
+            add_req(tag_ids(requires) if requires else ())
+            add_prov(tag_ids(provides) if provides else ())
+            add_claims(claims_t)
+            add_uses(uses_t)
+            add_group(gi)
+            add_dur(duration)
+            if duration is not None:
+                self._any_duration = True
+            add_state(_WAITING)
+            add_need(0)
+            add_cp(0.0)
 
     # ------------------------------------------------------------ checking
     def prepare(self, missing: str = "error") -> list[Unrunnable[K]]:
@@ -560,17 +579,23 @@ class Planner(Generic[K]):
         enabled), then insertion order. Their locks are taken here.
         """
         out: list[K] = []
+        todo = -1 if limit is None else max(limit, 0)  # -1: no limit
         state, heaps, keys, pop = self._state, self._heaps, self._keys, heapq.heappop
-        claims, uses, running = self._claims, self._uses, self._group_running
-        while limit is None or len(out) < limit:
+        claims, uses, caps, running = (
+            self._claims,
+            self._uses,
+            self._group_limit,
+            self._group_running,
+        )
+        while todo:
             gi = self._current  # taking a lock may drop tasks and end the group
             if gi >= len(heaps):
                 break
-            cap = self._group_limit[gi]
-            if cap is not None and running[gi] >= cap:
-                break
             heap = heaps[gi]
             if not heap:
+                break
+            cap = caps[gi]
+            if cap is not None and running[gi] >= cap:
                 break
             t = pop(heap)[2]
             if state[t] != _READY or ((claims[t] or uses[t]) and not self._lock(t)):
@@ -578,6 +603,7 @@ class Planner(Generic[K]):
             state[t] = _RUNNING  # as _begin(), inline: one call less per task
             running[gi] += 1
             out.append(keys[t])
+            todo -= 1
         return out
 
     def best_priority(self) -> int | None:
