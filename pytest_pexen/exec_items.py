@@ -25,6 +25,8 @@ only fits them into pytest.
 - A symlinked folder that loops back to one of its parents, and a file
   that cannot be read or vanishes while collected, are skipped with a
   PexenWarning (under ``-W error`` a one-line collection error).
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

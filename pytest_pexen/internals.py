@@ -2,6 +2,8 @@
 
 A new pytest or xdist release is then one file to check. Each function
 says which internal it relies on and why no public API does the job.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -33,6 +33,8 @@ mid-line) is ignored; any other line that is not a JSON object makes the
 journal unreadable.
 
 ``python -m pytest_pexen.journal PATH [--follow]`` prints a summary.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

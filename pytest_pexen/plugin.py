@@ -3,6 +3,8 @@
 Each capability lives in its own module; this one only registers options,
 ini settings, markers and hook specifications, and plugs the capability
 objects into the session.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ were running when the run stopped run again, their boot count one higher.
 A reboot asked for by a test (reboot.py) stops the run: serially at once;
 under xdist no new test is sent, the running ones finish and are journaled.
 The reboot command runs last, when the journal is on disk.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ worker pool, feeds results back, passes shared state from providers to
 their direct dependents, and yields ``TaskRes`` as tasks finish. Because new
 tasks are only submitted inside the generator, a consumer that holds on to a
 result throttles execution to the pool's spare capacity.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

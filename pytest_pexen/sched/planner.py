@@ -16,6 +16,8 @@ It does no I/O, starts no threads and imports nothing from pytest, so the
 
 Cost: building and checking the graph is O(V + E); each start or end is
 O(log V) plus the edges it touches.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

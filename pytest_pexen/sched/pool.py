@@ -5,6 +5,8 @@ runs it on a worker and hands back ``(task id, shared, ret, excinfo)``. It
 never decides what runs next; that is the planner's job. ``capacity`` is
 workers + spare: how many tasks may be in flight, which is what lets a slow
 consumer of ``Sched.run()`` throttle execution.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
