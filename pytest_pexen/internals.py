@@ -27,6 +27,13 @@ def find_interactor(config: pytest.Config) -> Any:
     raise RuntimeError("pexen: no xdist WorkerInteractor in this worker")
 
 
+def option_given(config: pytest.Config, name: str) -> bool:
+    """An option given on the command line or as the ini setting of the
+    same name: what decides, before its module is imported, whether a run
+    uses a capability (a run pays only for the modules it uses)."""
+    return bool(config.getoption(name, None) or config.getini(name))
+
+
 def add_dist_choice(parser: pytest.Parser) -> None:
     """xdist's ``--dist`` has fixed choices: add ``pexen`` once it exists
     (the option objects are only reachable through the parser's groups)."""

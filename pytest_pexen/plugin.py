@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from . import compat, hookspecs, reboots, results, resume, timeline, timeouts
+from . import compat, hookspecs, reboots, results, resume, timeouts
 from .distributed import DistPlugin, pytest_cmdline_main, pytest_configure_node
 from .graphplugin import GraphPlugin
-from .internals import add_dist_choice
+from .internals import add_dist_choice, option_given
 from .markers import MARKERS
 from .reboots import pexen_boot_count, pexen_reboot
 from .results import pexen_results
@@ -239,7 +239,10 @@ def pytest_configure(config: pytest.Config) -> None:
     elif config.getoption("dist", "no") == "pexen" and config.getoption("tx", None):
         config.pluginmanager.register(DistPlugin(config), "pexen-dist")
     resume.configure(config)
-    timeline.configure(config)
+    if option_given(config, "pexen_timeline"):
+        from . import timeline
+
+        timeline.configure(config)
     reboots.configure(config)
     timeouts.configure(config)
     if config.getoption("pexen_exec") or config.getini("pexen_exec"):

@@ -38,10 +38,10 @@ import pytest
 
 from . import journal
 from .compat import plugin_loaded
+from .internals import option_given
 from .reboots import BOOTS_KEY, reboot_command
 from .results import merge_own, own_outcome, strict_warn
 from .runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
-from .timeline import timeline_path
 
 if TYPE_CHECKING:
     from .sched.planner import Planner, Unrunnable
@@ -848,7 +848,7 @@ def configure(config: pytest.Config) -> None:
             note = f"pexen: --pexen-resume: no journal at {path}; starting a fresh run"
     if config.getoption("collectonly") or config.getoption("pexen_plan"):
         return
-    timeline = timeline_path(config) is not None
+    timeline = option_given(config, "pexen_timeline")
     if path is None and not timeline:
         return
     plugin = JournalPlugin(config, path, resume)
