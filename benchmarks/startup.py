@@ -60,9 +60,9 @@ def write_suite(root: Path) -> None:
         (root / f"test_m{m}.py").write_text(body)
 
 
-def run(exe: Path, root: Path, plugin: str, workers: int) -> tuple[float, float]:
+def run(exe: Path, root: Path, plugin: str, workers: int, extra: list[str]) -> tuple[float, float]:
     """One pytest process; its (wall, CPU) seconds."""
-    cmd = [str(exe), "-m", "pytest", "-q", "-p", plugin]
+    cmd = [str(exe), "-m", "pytest", "-q", "-p", plugin, *extra]
     if workers:
         cmd += ["-n", str(workers)]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -91,19 +91,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=7, help="pairs per figure (default 7)")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2], help="0: serial")
+    parser.add_argument(
+        "--pytest-args",
+        default="",
+        help="more pytest arguments for both contenders, e.g. '-p no:cacheprovider' (which "
+        "also turns pexen's default journal off)",
+    )
     args = parser.parse_args()
     exe = python()
+    extra = args.pytest_args.split()
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_suite(root)
         for workers in args.workers:
             times: dict[str, list[tuple[float, float]]] = {"no:pexen": [], "pexen": []}
-            run(exe, root, "pexen", workers)  # warm the page cache, not counted
+            run(exe, root, "pexen", workers, extra)  # warm the page cache, not counted
             for n in range(args.pairs):
                 order = ["no:pexen", "pexen"] if n % 2 == 0 else ["pexen", "no:pexen"]
                 for plugin in order:
-                    times[plugin].append(run(exe, root, plugin, workers))
+                    times[plugin].append(run(exe, root, plugin, workers, extra))
             goal = 0.05 if workers else 0.02
             name = f"-n {workers}" if workers else "serial"
             print(f"{name}, 30 tests, median of {args.pairs} pairs, each run a fresh process:")
