@@ -733,6 +733,8 @@ class Planner(Generic[K]):
         """
         out: list[K] = []
         state, keys, prio = self._state, self._keys, self._prio
+        # each task's affinity, once (the scan below asks for it again and again)
+        scopes = [affinity(key) for key in keys] if affinity is not None else []
         last = -1
         while self.active and self._current < len(self._heaps):
             heap = self._heaps[self._current]
@@ -741,14 +743,9 @@ class Planner(Generic[K]):
             if not heap:
                 break
             best, t = heap[0][0], heap[0][2]
-            if (
-                affinity is not None
-                and last >= 0
-                and t < last
-                and affinity(keys[t]) != (scope := affinity(keys[last]))
-            ):
+            if scopes and last >= 0 and t < last and scopes[t] != (scope := scopes[last]):
                 n = last + 1
-                while n < self._prepared and affinity(keys[n]) == scope:
+                while n < self._prepared and scopes[n] == scope:
                     if state[n] == _READY and prio[n] == best and self._group[n] == self._current:
                         t = n
                         break
