@@ -1,4 +1,7 @@
-"""Hook specifications that pytest-pexen adds to pytest."""
+"""Hook specifications that pytest-pexen adds to pytest.
+
+PYTEST_DONT_REWRITE
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 A new pytest or xdist release is then one file to check. Each function
 says which internal it relies on and why no public API does the job.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ def find_interactor(config: pytest.Config) -> Any:
         if type(plugin).__name__ == "WorkerInteractor":
             return plugin
     raise RuntimeError("pexen: no xdist WorkerInteractor in this worker")
+
+
+def option_given(config: pytest.Config, name: str) -> bool:
+    """An option given on the command line or as the ini setting of the
+    same name: what decides, before its module is imported, whether a run
+    uses a capability (a run pays only for the modules it uses)."""
+    return bool(config.getoption(name, None) or config.getini(name))
 
 
 def add_dist_choice(parser: pytest.Parser) -> None:

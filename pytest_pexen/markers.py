@@ -3,6 +3,8 @@
 Each helper returns the registered ``pexen_*`` pytest marker, so it works
 as a decorator, in ``pytestmark`` and in ``pytest.param(marks=...)``, and
 checks its arguments at once, where the mistake is made.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

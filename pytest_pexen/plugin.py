@@ -3,6 +3,8 @@
 Each capability lives in its own module; this one only registers options,
 ini settings, markers and hook specifications, and plugs the capability
 objects into the session.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ from . import hookspecs
 from .compat import plugin as compat
 from .graph.plugin import GraphPlugin
 from .graph.runtime import pexen_shared
-from .internals import add_dist_choice
+from .internals import add_dist_choice, option_given
 from .journal import reboots, resume
 from .journal.reboots import pexen_boot_count, pexen_reboot
 from .markers import MARKERS
 from .results import recorder as results
 from .results.recorder import pexen_results
-from .timeline import page as timeline
 from .watchdog import limits as timeouts
 from .xdist import hosts
 from .xdist.plugin import DistPlugin, pytest_cmdline_main, pytest_configure_node
@@ -246,7 +247,10 @@ def pytest_configure(config: pytest.Config) -> None:
         if config.getoption("dist", "no") == "pexen" and config.getoption("tx", None):
             config.pluginmanager.register(DistPlugin(config), "pexen-dist")
     resume.configure(config)
-    timeline.configure(config)
+    if option_given(config, "pexen_timeline"):
+        from .timeline import page as timeline
+
+        timeline.configure(config)
     reboots.configure(config)
     timeouts.configure(config)
     if config.getoption("pexen_exec") or config.getini("pexen_exec"):

@@ -441,3 +441,38 @@ def test_start_early_only_behind_order_only_tags_on_hand() -> None:
     assert p.get_ready() == []  # b had started early; c waits for it
     p.done("b")
     assert p.get_ready() == ["c"]
+
+
+def test_add_many_is_add_in_turn() -> None:
+    p: Planner[str] = Planner()
+    p.add_many(
+        [
+            ("b", {"x"}, (), (), (), 0, None, None),
+            ("a", (), ["x", "x"], ("r",), (), 1, None, 2.0),
+            ("c", (), (), (), {"s"}, -1, "later", None),
+        ]
+    )
+    with pytest.raises(ValueError, match="task a was added twice"):
+        p.add_many([("d", (), (), (), (), 0, None, None), ("a", (), (), (), (), 0, None, None)])
+    p.prepare()  # d, added before the bad row, stays
+    assert drive(p) == ["d", "a", "b", "c"]  # by priority; the group "later" last
+
+
+def test_failed_batch_is_unwired_from_tags_in_use() -> None:
+    # a batch that joins a pending tag, requires a running task's tag and
+    # forms a cycle is taken back: the tags count only the first batch
+    p = make(("p", {"provides": ["x"]}), ("q", {"requires": ["x"], "provides": ["y"]}))
+    assert p.get_ready() == ["p"]
+    p.add("late_x", provides=["x"], requires=["z"])
+    p.add("z1", requires=["y", "w"], provides=["z"])
+    p.add("w1", requires=["z"], provides=["w"])
+    with pytest.raises(DepcheckError, match="cycle"):
+        p.prepare()
+    p.done("p")  # the only provider of x left: q is ready
+    assert p.get_ready() == ["q"]
+    p.add("after", requires=["y"])
+    assert p.prepare() == []
+    p.done("q")
+    assert p.get_ready() == ["after"]
+    p.done("after")
+    assert not p.active

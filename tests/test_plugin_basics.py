@@ -117,3 +117,84 @@ def test_helpers_return_the_plain_markers() -> None:
     assert pexen.requires("a", "b").mark == pytest.mark.pexen_requires("a", "b").mark
     assert pexen.group("g").mark.kwargs == {"workers": None}
     assert pexen.timeout(1.5).mark.args == (1.5,)
+
+
+def test_every_module_opts_out_of_assertion_rewriting() -> None:
+    # pytest honours the marker in a module's docstring: it must not rewrite
+    # pexen's own modules (their asserts are not tests)
+    import importlib
+    import pkgutil
+
+    names = [pexen.__name__]
+    names += [m.name for m in pkgutil.walk_packages(pexen.__path__, pexen.__name__ + ".")]
+    missing = [
+        name
+        for name in names
+        if not (importlib.import_module(name).__doc__ or "")
+        .rstrip()
+        .endswith("PYTEST_DONT_REWRITE")
+    ]
+    assert len(names) > 30
+    assert missing == []
+
+
+def test_own_modules_skip_pytests_import_hook(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an installed (not editable) plugin's package is marked for rewriting;
+    # register_assert_rewrite marks it the same way here. Without its
+    # bytecode cache (PYTHONDONTWRITEBYTECODE=1, as in many containers)
+    # pytest's hook compiled every pexen module from source in every process
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    pytester.makeconftest(
+        """
+        import pytest
+
+        pytest.register_assert_rewrite("pytest_pexen")
+        pytest_plugins = ["pytest_pexen.plugin"]
+        """
+    )
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_loaders():
+            hooked = sorted(
+                name
+                for name, module in list(sys.modules.items())
+                if name.startswith("pytest_pexen.")
+                and type(getattr(module, "__loader__", None)).__name__ == "AssertionRewritingHook"
+            )
+            assert "pytest_pexen.plugin" in sys.modules
+            assert hooked == []
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:pexen", "-W", "error")
+    result.assert_outcomes(passed=1)
+
+
+def test_plain_run_imports_no_unused_capability(pytester: pytest.Pytester) -> None:
+    # a run pays only for what it uses: none of these is needed by a plain
+    # suite with no pexen option
+    unused = [
+        "pytest_pexen.timeline",
+        "pytest_pexen.junit",
+        "pytest_pexen.exec_items",
+        "pytest_pexen.xdist_worker",
+        "pytest_pexen.xdist_scheduler",
+        "pytest_pexen.sched.engine",
+        "pytest_pexen.sched.pool",
+    ]
+    pytester.makepyfile(
+        f"""
+        import sys
+
+        def test_one():
+            pass
+
+        def test_modules():
+            assert [name for name in {unused!r} if name in sys.modules] == []
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "pexen")
+    result.assert_outcomes(passed=2)

@@ -24,6 +24,8 @@ pexen leaves the judging to it (its words, its options such as
   side is in compat_xdist).
 * after ``--pexen-resume``, the records of the tests that ended in an
   earlier boot, from their journaled reports (``journaled_phases``).
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ point forwards in its order: pexen leaves them out, as pytest-order warned
 and ignored them (or failed the test, with ``--error-on-failed-ordering``).
 Labels are resolved as pytest-order 1.5 resolves them (bare name,
 ``Class::test``, node id or unique node id suffix, parametrized or not).
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

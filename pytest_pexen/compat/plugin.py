@@ -21,6 +21,8 @@ workers through the controller (compat_xdist).
 ``--pexen-compat`` (ini ``pexen_compat``) chooses the plugins whose markers
 are read: ``all`` (default), ``dependency``, ``order`` or ``none``; with
 ``none`` the plugins work exactly as they do without pexen.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

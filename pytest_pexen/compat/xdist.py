@@ -22,6 +22,8 @@ Controller side (``CompatControl``, owned by the xdist scheduler):
 Worker side: ``start_worker`` wraps pytest-dependency's lookups
 (compat_dependency.WorkerResults) and sends the questions through the
 worker loop (xdist_worker.PexenWorker.hold).
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

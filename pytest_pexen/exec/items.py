@@ -26,6 +26,8 @@ only fits them into pytest.
   that cannot be read or vanishes while collected, are skipped with a
   PexenWarning (under ``-W error`` a one-line collection error); so is a
   header line that is ignored (``# PEXEN:``, or after line 30) warned of.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

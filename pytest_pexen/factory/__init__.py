@@ -1,4 +1,7 @@
-"""Factories: build pexen tasks from modules, package trees and folders."""
+"""Factories: build pexen tasks from modules, package trees and folders.
+
+PYTEST_DONT_REWRITE
+"""
 
 from .base import BaseFactory, get_callpath
 from .filesystem import FilesystemFactory

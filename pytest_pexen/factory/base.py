@@ -5,6 +5,8 @@ factory is configured by its constructor and called, as often as needed,
 with its input; it yields callables whose metadata carries a callpath (the
 names from the root of the tree down to the task), so a result can be
 placed in the tree it came from.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ ends when the file's process exits; whatever it left running in its group
 never hangs on a child that outlives it and never leaks processes into the
 next one. A wait interrupted by an exception (Ctrl-C, a watchdog) kills the
 whole group the same way.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ large binary is never read whole); several ``# pexen:`` lines add up. This
 module only parses: the filesystem factory and the pytest plugin both turn
 the result into a ``SchedMeta``, and both report a malformed line with the
 file and line number.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""ModTreeFactory: a package, its modules and sub-packages, recursively."""
+"""ModTreeFactory: a package, its modules and sub-packages, recursively.
+
+PYTEST_DONT_REWRITE
+"""
 
 from __future__ import annotations
 

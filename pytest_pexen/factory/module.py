@@ -1,4 +1,7 @@
-"""ModuleFactory: the tasks defined in one imported module."""
+"""ModuleFactory: the tasks defined in one imported module.
+
+PYTEST_DONT_REWRITE
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ Markers merge down the tree (module, class, function and
 ``pytest.param(marks=...)`` add up; for single values the closest one wins),
 then the tree-scoped hook ``pytest_pexen_task(item, meta)`` may change the
 result. The outcome is stored in ``item.stash[META_KEY]``.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ order. At run time (in this process): skip a test whose providers did not
 pass, tell the planner how each test ended, hand shared state on.
 
 A suite that uses no pexen metadata is left exactly as collected.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

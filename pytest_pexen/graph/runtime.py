@@ -5,6 +5,8 @@ answers "may this test run, or must it be skipped (and why)?", and learns
 how each test ended, so a failed provider's dependents are skipped with the
 tag and the culprit named, transitively. Shared state flows from a provider
 that passed to its direct dependents.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 The convention is HTTPie's: ``KEY=VALUE`` gives the string VALUE, always
 (so ``version=1.10`` stays ``"1.10"``), and ``KEY:=JSON`` gives the parsed
 JSON value (``retries:=3``, ``flags:=["a"]``). A value is never guessed.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

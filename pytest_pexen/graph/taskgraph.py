@@ -4,6 +4,8 @@ This module resolves what a test requires (a tag, a node id, or a name
 relative to its module), pulls providers in from the tests that ``-k``,
 ``-m``, node ids or ``--lf`` left out, orders groups, and builds planners
 from the result. It decides nothing about running: that is the planner's.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

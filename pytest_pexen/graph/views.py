@@ -1,6 +1,8 @@
 """Seeing the plan: ``--pexen-plan`` (text) and ``--pexen-graph`` (Graphviz).
 
 Both read the same TestGraph the run uses, so what they show is what runs.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

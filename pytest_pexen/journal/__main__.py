@@ -3,6 +3,8 @@ a journal's summary, live or afterwards, or its timeline page.
 
 The command line lives apart from the reader API (format.py) so that the
 journal package never imports the timeline, which reads journals.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

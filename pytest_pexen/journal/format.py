@@ -41,7 +41,9 @@ An empty journal, or one cut inside its header line (a power loss in a
 run's first second), is no journal (``EmptyJournal``).
 
 ``python -m pytest_pexen.journal PATH [--follow [--timeout S]]`` prints a
-summary.
+summary (see ``__main__``).
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

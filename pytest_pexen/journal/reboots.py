@@ -11,6 +11,8 @@ higher, so it can tell where it is.
 
 This module is what the test-running process needs (serial, or an xdist
 worker); the journal side is in resume.py.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ a default journal that cannot be had (a read-only checkout, another run
 holding it) leaves the run un-journaled with one PexenJournalWarning, a
 named one is a usage error; a write that fails (a full disk) ends the
 journal there, marked as incomplete, with one warning.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ import pytest
 
 from ..compat.plugin import plugin_loaded
 from ..graph.runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
+from ..internals import option_given
 from ..results.recorder import is_subtest, merge_own, own_outcome, strict_warn
-from ..timeline.page import timeline_path
 from . import format as journal
 from .format import PexenJournalWarning
 from .reboots import BOOTS_KEY, JOURNALED_KEY, STOP, reboot_command, reboot_env
@@ -1062,7 +1064,7 @@ def configure(config: pytest.Config) -> None:
             config.stash[BOOTS_KEY] = {}
     if quiet:
         return
-    timeline = timeline_path(config) is not None
+    timeline = option_given(config, "pexen_timeline")
     if path is None and not timeline:
         return
     plugin = JournalPlugin(config, path, resume)

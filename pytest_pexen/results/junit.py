@@ -20,6 +20,8 @@ in exponent notation, character references to lone surrogates): ``_schema_fixes`
 ``xml_text`` are the one place that corrects it. The file is written to a
 temporary file beside it and renamed, so an interrupted run never leaves a
 half-written report.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

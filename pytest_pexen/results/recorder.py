@@ -23,6 +23,8 @@ let the test go on. This module owns:
 Invisible when unused: the recorder is registered only when a collected
 test uses ``pexen_results`` or ``subtests``, or an xUnit report or strict
 warnings are asked for; otherwise pexen adds no per-test hook.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ still gets the values and pytest still checks them; the values also go to
 the recorder, which puts them on the test's next report, so they reach the
 report from xdist workers too (pytest's own report misses them there,
 pytest#7767).
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

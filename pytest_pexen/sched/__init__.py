@@ -2,6 +2,8 @@
 
 The original pexen API (``Sched``, ``TaskRes``, ``meta``, ``pool``, the
 errors), re-exported from the small modules that own each piece.
+
+PYTEST_DONT_REWRITE
 """
 
 from typing import TYPE_CHECKING, Any

@@ -6,6 +6,8 @@ worker pool, feeds results back, passes shared state from providers to
 their direct dependents, and yields ``TaskRes`` as tasks finish. Because new
 tasks are only submitted inside the generator, a consumer that holds on to a
 result throttles execution to the pool's spare capacity.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, NamedTuple
 
 from . import meta
 from .errors import PexenWarning, PoolError, failure_flags
-from .planner import Planner, Unrunnable
+from .planner import Planner, TaskRow, Unrunnable
 from .pool import ExceptionInfo, Result, ThreadWorkerPool
 
 Pool = ThreadWorkerPool  # ProcessWorkerPool is a subclass
@@ -42,8 +44,10 @@ def _pass_shared(fn: Callable[..., Any], kwargs: dict[str, Any]) -> bool:
     """Does the callable take a positional argument (the shared dict)?"""
     if type(fn) is types.FunctionType:
         code = fn.__code__
-        names = code.co_varnames[: code.co_argcount]
-        return bool(code.co_flags & inspect.CO_VARARGS) or any(n not in kwargs for n in names)
+        if code.co_flags & inspect.CO_VARARGS:
+            return True
+        count = code.co_argcount
+        return bool(count) and any(n not in kwargs for n in code.co_varnames[:count])
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
@@ -199,22 +203,29 @@ class _Run:
         self.unsent: deque[Result] = deque()
 
     def _add(self, tasks: list[Callable[..., Any]], group: Hashable) -> None:
-        add = self.planner.add
+        rows: list[TaskRow[int]] = []
+        add_task, add_kwargs = self.tasks.append, self.kwargs.append
+        add_pass_shared, retrieve = self.pass_shared.append, meta.retrieve_meta
+        tid = len(self.tasks)
         for fn in tasks:
-            m = meta.retrieve_meta(fn)
-            tid = len(self.tasks)
-            self.tasks.append(fn)
-            self.kwargs.append(m.kwargs)
-            self.pass_shared.append(_pass_shared(fn, m.kwargs))
-            add(
-                tid,
-                requires=m.requires,
-                provides=m.provides,
-                claims=m.all_claims(),  # one machine: host locks are global
-                uses=m.all_uses(),
-                priority=m.priority,
-                group=m.group if m.group is not None else group,
+            m = retrieve(fn)
+            add_task(fn)
+            add_kwargs(m.kwargs)
+            add_pass_shared(_pass_shared(fn, m.kwargs))
+            rows.append(
+                (
+                    tid,
+                    m.requires,
+                    m.provides,
+                    m.all_claims(),  # one machine: host locks are global
+                    m.all_uses(),
+                    m.priority,
+                    group if m.group is None else m.group,
+                    None,
+                )
             )
+            tid += 1
+        self.planner.add_many(rows)
 
     def add(self, tasks: list[Callable[..., Any]]) -> None:
         before = len(self.tasks)
@@ -266,7 +277,7 @@ class _Run:
             self.inflight += 1
 
     def results(self) -> Iterator[TaskRes]:
-        planner, tasks = self.planner, self.tasks
+        planner, tasks, make_result = self.planner, self.tasks, tuple.__new__
         self._fill()
         while self.inflight or self.unsent:
             if self.unsent:
@@ -296,7 +307,8 @@ class _Run:
                 for dep in planner.dependents(tid):
                     self.shared.setdefault(dep, dict(self.default_shared)).update(shared)
             self._fill()
-            yield TaskRes(tasks[tid], shared if shared is not None else {}, ret, excinfo)
+            # TaskRes(...) without its Python-level __new__: one frame less per result
+            yield make_result(TaskRes, (tasks[tid], {} if shared is None else shared, ret, excinfo))
             if self.added:  # by add_tasks() while the caller held the result
                 self.added = False
                 self._fill()

@@ -3,6 +3,8 @@
 They live in one small module so that the planner, the pools, ``Sched`` and
 the pytest plugin can all raise and catch the same classes without importing
 each other.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@
 provides, claims, uses, its priority, group, time limit, keyword arguments
 and factory callpath. Values are normalised on assignment, so a bare string
 given where a set of tags is expected means one tag, never its characters.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

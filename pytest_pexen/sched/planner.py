@@ -16,6 +16,8 @@ It does no I/O, starts no threads and imports nothing from pytest, so the
 
 Cost: building and checking the graph is O(V + E); each start or end is
 O(log V) plus the edges it touches.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ from typing import Generic, TypeVar
 from .errors import DepcheckError, MutexError
 
 K = TypeVar("K", bound=Hashable)
+# one task for Planner.add_many(): key, requires, provides, claims, uses,
+# priority, group, duration (what add() takes by keyword)
+TaskRow = tuple[
+    K, Iterable[str], Iterable[str], Iterable[str], Iterable[str], int, Hashable, "float | None"
+]
 
 # task states
 _WAITING, _READY, _RUNNING, _DONE, _DROPPED = range(5)
@@ -185,17 +192,27 @@ class Planner(Generic[K]):
             self.add_group(name, limits.get(name))
 
     def _intern(self, tag: str) -> int:
+        """The id of a tag, a new one if unseen. Only its name is stored
+        here: the other tag columns grow in ``_grow_tags()``, in bulk (a
+        graph has about a tag per task, and seven appends per tag were a
+        third of the cost of ``add()``)."""
         tid = self._tag_id.get(tag)
         if tid is None:
             tid = self._tag_id[tag] = len(self._tag_name)
             self._tag_name.append(tag)
-            self._tag_left.append(0)
-            self._tag_state.append(_PENDING)
-            self._tag_providers.append([])
-            self._tag_requirers.append([])
-            self._tag_culprit.append(-1)
-            self._tag_order_only.append(False)
         return tid
+
+    def _grow_tags(self) -> None:
+        """Give every interned tag its entry in the tag columns (pending, no
+        provider, no requirer): before anything reads them for a new tag."""
+        k = len(self._tag_name) - len(self._tag_left)
+        if k:
+            self._tag_left.extend([0] * k)
+            self._tag_state.extend([_PENDING] * k)
+            self._tag_providers.extend([] for _ in range(k))
+            self._tag_requirers.extend([] for _ in range(k))
+            self._tag_culprit.extend([-1] * k)
+            self._tag_order_only.extend([False] * k)
 
     def order_only(self, tags: Iterable[str]) -> None:
         """Declare tags that only order: a task requiring one waits until
@@ -203,17 +220,22 @@ class Planner(Generic[K]):
         never dropped for it. pytest-order's relations are such, and so are
         pytest-dependency's (the test runs after its dependency, and that
         plugin decides then whether to skip it)."""
-        for tag in tags:
-            self._tag_order_only[self._intern(tag)] = True
+        ids = [self._intern(tag) for tag in tags]
+        self._grow_tags()
+        for tid in ids:
+            self._tag_order_only[tid] = True
 
     def _tag_ids(self, tags: Iterable[str]) -> tuple[int, ...]:
-        """Tag ids, without repeats, in first-seen order."""
-        get = self._tag_id.get
-        ids: dict[int, None] = {}
-        for tag in tags:
-            tid = get(tag)
-            ids[self._intern(tag) if tid is None else tid] = None
-        return tuple(ids)
+        """Tag ids, without repeats: a set's in sorted order (see
+        ``_in_order``), anything else in first-seen order."""
+        get, intern = self._tag_id.get, self._intern
+        if isinstance(tags, (set, frozenset)):  # no repeats to remove
+            out = []
+            for tag in sorted(tags) if len(tags) > 1 else tags:
+                tid = get(tag)
+                out.append(intern(tag) if tid is None else tid)
+            return tuple(out)
+        return tuple(dict.fromkeys([intern(tag) for tag in tags]))
 
     def add(
         self,
@@ -228,29 +250,49 @@ class Planner(Generic[K]):
         duration: float | None = None,
     ) -> None:
         """Add one task; it takes part once ``prepare()`` has run."""
-        if key in self._index:
-            raise ValueError(f"task {self._describe(key)} was added twice")
-        claims_t = tuple(dict.fromkeys(_in_order(claims))) if claims else ()
-        uses_t = tuple(dict.fromkeys(_in_order(uses))) if uses else ()
-        if claims_t and uses_t and set(claims_t).intersection(uses_t):
-            both = sorted(set(claims_t).intersection(uses_t))
-            raise MutexError(f"task {self._describe(key)} both claims and uses {both}", key)
-        if group not in self._group_id:
-            self.add_group(group)
-        self._index[key] = len(self._keys)
-        self._keys.append(key)
-        self._prio.append(priority)
-        self._req.append(self._tag_ids(_in_order(requires)))
-        self._prov.append(self._tag_ids(_in_order(provides)))
-        self._claims.append(claims_t)
-        self._uses.append(uses_t)
-        self._group.append(self._group_id[group])
-        self._dur.append(duration)
-        if duration is not None:
-            self._any_duration = True
-        self._state.append(_WAITING)
-        self._need.append(0)
-        self._cp.append(0.0)
+        self.add_many([(key, requires, provides, claims, uses, priority, group, duration)])
+
+    def add_many(self, tasks: Iterable[TaskRow[K]]) -> None:
+        """``add()`` many tasks, each a row ``(key, requires, provides,
+        claims, uses, priority, group, duration)``: as if ``add()`` were
+        called for each in turn (a bad one raises; those before it stay
+        added), for a fraction of the cost per task (a graph has tens of
+        thousands: the loop keeps everything it touches at hand, and empty
+        fields, the common case, cost a truth test each)."""
+        index, keys, group_id, tag_ids = self._index, self._keys, self._group_id, self._tag_ids
+        add_prio, add_req, add_prov = self._prio.append, self._req.append, self._prov.append
+        add_claims, add_uses, add_group = self._claims.append, self._uses.append, self._group.append
+        add_dur, add_state = self._dur.append, self._state.append
+        add_need, add_cp = self._need.append, self._cp.append
+        for key, requires, provides, claims, uses, priority, group, duration in tasks:
+            if key in index:
+                raise ValueError(f"task {self._describe(key)} was added twice")
+            if claims or uses:
+                claims_t = tuple(dict.fromkeys(_in_order(claims)))
+                uses_t = tuple(dict.fromkeys(_in_order(uses)))
+                both = sorted(set(claims_t).intersection(uses_t))
+                if both:
+                    raise MutexError(f"task {self._describe(key)} both claims and uses {both}", key)
+            else:
+                claims_t = uses_t = ()
+            gi = group_id.get(group)
+            if gi is None:
+                self.add_group(group)
+                gi = group_id[group]
+            index[key] = len(keys)
+            keys.append(key)
+            add_prio(priority)
+            add_req(tag_ids(requires) if requires else ())
+            add_prov(tag_ids(provides) if provides else ())
+            add_claims(claims_t)
+            add_uses(uses_t)
+            add_group(gi)
+            add_dur(duration)
+            if duration is not None:
+                self._any_duration = True
+            add_state(_WAITING)
+            add_need(0)
+            add_cp(0.0)
 
     # ------------------------------------------------------------ checking
     def prepare(self, missing: str = "error") -> list[Unrunnable[K]]:
@@ -265,22 +307,37 @@ class Planner(Generic[K]):
         new = range(self._prepared, len(self._keys))
         if not new:
             return []
+        self._grow_tags()
         state, tstate, left = self._state, self._tag_state, self._tag_left
-        # providers that will join a tag: a tag already satisfied or failed
-        # is settled, a late provider does not reopen it
-        joins: dict[int, list[int]] = {}
+        prov, req, need = self._prov, self._req, self._need
+        providers, requirers = self._tag_providers, self._tag_requirers
+        # wire the new tasks into the tags first and check the result; a
+        # failed check unwires them again (_forget), cheaper than checking a
+        # copy of the wiring. A tag already satisfied or failed is settled:
+        # a late provider does not reopen it
         late: list[int] = []  # new tasks that provide a tag already settled
         for t in new:
-            for g in self._prov[t]:
+            for g in prov[t]:
                 if tstate[g] == _PENDING:
-                    joins.setdefault(g, []).append(t)
+                    providers[g].append(t)
+                    left[g] += 1
                 else:
                     late.append(t)
         missing_tags: dict[int, list[int]] = {}
+        failed_reqs: list[tuple[int, int]] = []
         for t in new:
-            for g in self._req[t]:
-                if tstate[g] == _PENDING and not left[g] and g not in joins:
-                    missing_tags.setdefault(g, []).append(t)
+            n = 0
+            for g in req[t]:
+                requirers[g].append(t)
+                st = tstate[g]
+                if st == _PENDING:
+                    if left[g]:
+                        n += 1
+                    else:
+                        missing_tags.setdefault(g, []).append(t)
+                elif st == _FAILED:
+                    failed_reqs.append((t, g))
+            need[t] = n
         if missing_tags and missing == "error":
             error = DepcheckError(
                 self._missing_message(missing_tags),
@@ -290,18 +347,14 @@ class Planner(Generic[K]):
             )
             self._forget(new)
             raise error
-        missing_tasks = {t for ts in missing_tags.values() for t in ts}
         try:
-            order = self._simulate(new, joins, missing_tasks)
+            order = self._simulate(new, {t for ts in missing_tags.values() for t in ts})
             if len(self._group_names) > 1:
-                self._check_group_order(new, joins)
+                self._check_group_order(new)
         except DepcheckError:
             self._forget(new)
             raise
-        # nothing below raises: wire the new tasks in
-        for g, ts in joins.items():
-            left[g] += len(ts)
-            self._tag_providers[g].extend(ts)
+        # nothing below raises
         for t in late:
             self._prov[t] = tuple(g for g in self._prov[t] if tstate[g] == _PENDING)
         for t in new:
@@ -312,18 +365,6 @@ class Planner(Generic[K]):
                     self._current = self._group[t]
             self._group_open[self._group[t]] += 1
         self._unsettled += len(new)
-        failed_reqs: list[tuple[int, int]] = []
-        requirers = self._tag_requirers
-        for t in new:
-            need = 0
-            for g in self._req[t]:
-                requirers[g].append(t)
-                st = tstate[g]
-                if st == _PENDING and left[g]:
-                    need += 1
-                elif st == _FAILED:
-                    failed_reqs.append((t, g))
-            self._need[t] = need
         self._prepared = len(self._keys)
         if self._use_critical_path():
             self._compute_critical_path(order)
@@ -338,13 +379,23 @@ class Planner(Generic[K]):
                 self._drop_via(t, g, dropped)
                 self._fail_provides(t, dropped)
         for t in new:
-            if state[t] == _WAITING and not self._need[t]:
+            if state[t] == _WAITING and not need[t]:
                 self._make_ready(t)
         self._advance()
         return dropped
 
     def _forget(self, new: range) -> None:
-        """Take back tasks that failed their check, so the rest stays usable."""
+        """Take back tasks that failed their check, wiring included, so the
+        rest stays usable."""
+        tstate, left = self._tag_state, self._tag_left
+        providers, requirers = self._tag_providers, self._tag_requirers
+        for t in reversed(new):  # each list ends with what prepare() appended
+            for g in self._req[t]:
+                requirers[g].pop()
+            for g in self._prov[t]:
+                if tstate[g] == _PENDING:
+                    providers[g].pop()
+                    left[g] -= 1
         for key in self._keys[new.start :]:
             del self._index[key]
         for column in (
@@ -362,76 +413,65 @@ class Planner(Generic[K]):
         ):
             del column[new.start :]
 
-    def _simulate(self, new: range, joins: dict[int, list[int]], skip: set[int]) -> list[int]:
-        """Run the unsettled graph to completion on paper; raise on a cycle.
+    def _simulate(self, new: range, skip: set[int]) -> list[int]:
+        """Run the unsettled graph (new tasks wired in) to completion on
+        paper; raise on a cycle.
 
         Returns the unsettled tasks in a topological order. Failed or missing
         requirements do not block here: such tasks end up dropped, which
         settles them; only a cycle keeps tasks from ever settling.
         """
-        state, tstate, prov, req = self._state, self._tag_state, self._prov, self._req
-        left: dict[int, int] = {}
-        new_reqs: dict[int, list[int]] = {}
-        unsettled = [t for t in range(self._prepared) if state[t] <= _RUNNING]
-        unsettled.extend(new)
-        for g, ts in joins.items():
-            left[g] = self._tag_left[g] + len(ts)
-        need: dict[int, int] = {}
-        queue: list[int] = []
-        for t in unsettled:
-            if t in skip:
-                n = 0  # dropped at once, which settles it (and its dependents)
-            elif t >= self._prepared:
-                n = 0
-                for g in req[t]:
-                    new_reqs.setdefault(g, []).append(t)
-                    if tstate[g] == _PENDING and (self._tag_left[g] or g in joins):
-                        n += 1
-            else:
-                n = self._need[t] if state[t] == _WAITING else 0
-            need[t] = n
-            if not n:
-                queue.append(t)
+        state, tstate, prov = self._state, self._tag_state, self._prov
         requirers = self._tag_requirers
+        left = self._tag_left.copy()
+        need = self._need.copy()
+        queue: list[int] = []
+        count = len(new)
+        for t in range(self._prepared):
+            st = state[t]
+            if st > _RUNNING:
+                continue
+            count += 1
+            if st != _WAITING:  # ready or running (maybe early): waits for nothing
+                need[t] = 0
+                queue.append(t)
+            elif not need[t]:
+                queue.append(t)
+        for t in new:
+            if t in skip:
+                need[t] = 0  # dropped at once, which settles it (and its dependents)
+                queue.append(t)
+            elif not need[t]:
+                queue.append(t)
         for t in queue:  # the list grows while we walk it
             for g in prov[t]:
                 if tstate[g] != _PENDING:
                     continue
-                n_left = left.get(g)
-                if n_left is None:
-                    n_left = self._tag_left[g]
-                n_left -= 1
-                left[g] = n_left
-                if n_left:
+                left[g] -= 1
+                if left[g]:
                     continue
                 for r in requirers[g]:
-                    if r in need:
+                    if state[r] <= _RUNNING:
                         need[r] -= 1
                         if not need[r]:
                             queue.append(r)
-                for r in new_reqs.get(g, ()):
-                    need[r] -= 1
-                    if not need[r]:
-                        queue.append(r)
-        if len(queue) < len(need):
-            self._raise_cycle(need, left, joins)
+        if len(queue) < count:
+            self._raise_cycle(need, left)
         return queue
 
-    def _raise_cycle(
-        self, need: dict[int, int], left: dict[int, int], joins: dict[int, list[int]]
-    ) -> None:
+    def _raise_cycle(self, need: list[int], left: list[int]) -> None:
         """Find one cycle among the tasks that never settled and spell it out."""
-        stuck = {t for t, n in need.items() if n}
+        state = self._state
+        stuck = {t for t, n in enumerate(need) if n > 0 and state[t] <= _RUNNING}
         x = min(stuck)
         path: list[tuple[int, int]] = []
         seen: dict[int, int] = {}
         while x not in seen:
             seen[x] = len(path)
             for g in self._req[x]:
-                if self._tag_state[g] != _PENDING or not left.get(g, self._tag_left[g]):
+                if self._tag_state[g] != _PENDING or not left[g]:
                     continue
-                providers = self._tag_providers[g] + joins.get(g, [])
-                nxt = next((p for p in providers if p in stuck), None)
+                nxt = next((p for p in self._tag_providers[g] if p in stuck), None)
                 if nxt is not None:
                     path.append((x, g))
                     x = nxt
@@ -467,12 +507,12 @@ class Planner(Generic[K]):
             return "\n  ".join(["requirement not provided by any task:", *parts])
         return "requirement not provided by any task: " + "; ".join(parts)
 
-    def _check_group_order(self, new: range, joins: dict[int, list[int]]) -> None:
+    def _check_group_order(self, new: range) -> None:
         """A task cannot wait for a provider in a group that runs after its own."""
         group = self._group
         for t in new:
             for g in self._req[t]:
-                for p in self._tag_providers[g] + joins.get(g, []):
+                for p in self._tag_providers[g]:
                     if group[p] > group[t] and self._state[p] <= _RUNNING:
                         raise DepcheckError(
                             f"{self._describe(self._keys[t])} (group "
@@ -541,20 +581,31 @@ class Planner(Generic[K]):
         enabled), then insertion order. Their locks are taken here.
         """
         out: list[K] = []
-        state, heaps = self._state, self._heaps
-        while limit is None or len(out) < limit:
-            gi = self._current
+        todo = -1 if limit is None else max(limit, 0)  # -1: no limit
+        state, heaps, keys, pop = self._state, self._heaps, self._keys, heapq.heappop
+        claims, uses, caps, running = (
+            self._claims,
+            self._uses,
+            self._group_limit,
+            self._group_running,
+        )
+        while todo:
+            gi = self._current  # taking a lock may drop tasks and end the group
             if gi >= len(heaps):
-                break
-            cap = self._group_limit[gi]
-            if cap is not None and self._group_running[gi] >= cap:
                 break
             heap = heaps[gi]
             if not heap:
                 break
-            t = heapq.heappop(heap)[2]
-            if state[t] == _READY and self._begin(t, gi):
-                out.append(self._keys[t])
+            cap = caps[gi]
+            if cap is not None and running[gi] >= cap:
+                break
+            t = pop(heap)[2]
+            if state[t] != _READY or ((claims[t] or uses[t]) and not self._lock(t)):
+                continue
+            state[t] = _RUNNING  # as _begin(), inline: one call less per task
+            running[gi] += 1
+            out.append(keys[t])
+            todo -= 1
         return out
 
     def best_priority(self) -> int | None:
@@ -622,9 +673,10 @@ class Planner(Generic[K]):
         in reasons ("failed", "errored", "was skipped", ...).
         """
         t = self._index[key]
-        if self._state[t] != _RUNNING:
+        state = self._state
+        if state[t] != _RUNNING:
             raise ValueError(f"task {self._describe(key)} ended but was not running")
-        self._state[t] = _DONE
+        state[t] = _DONE
         self._group_running[self._group[t]] -= 1
         dropped: list[Unrunnable[K]] = []
         if self._claims[t] or self._uses[t]:
@@ -633,7 +685,8 @@ class Planner(Generic[K]):
             else:
                 self._kill_locks(t)
         if ok if deps_ok is None else deps_ok:
-            self._satisfy(t)
+            for g in self._prov[t]:
+                self._provided(g)
         else:
             self._ended_badly[t] = f"{self._describe(key)} {outcome}"
             self._fail_provides(t, dropped)
@@ -680,6 +733,8 @@ class Planner(Generic[K]):
         """
         out: list[K] = []
         state, keys, prio = self._state, self._keys, self._prio
+        # each task's affinity, once (the scan below asks for it again and again)
+        scopes = [affinity(key) for key in keys] if affinity is not None else []
         last = -1
         while self.active and self._current < len(self._heaps):
             heap = self._heaps[self._current]
@@ -688,14 +743,9 @@ class Planner(Generic[K]):
             if not heap:
                 break
             best, t = heap[0][0], heap[0][2]
-            if (
-                affinity is not None
-                and last >= 0
-                and t < last
-                and affinity(keys[t]) != (scope := affinity(keys[last]))
-            ):
+            if scopes and last >= 0 and t < last and scopes[t] != (scope := scopes[last]):
                 n = last + 1
-                while n < self._prepared and affinity(keys[n]) == scope:
+                while n < self._prepared and scopes[n] == scope:
                     if state[n] == _READY and prio[n] == best and self._group[n] == self._current:
                         t = n
                         break
@@ -774,10 +824,6 @@ class Planner(Generic[K]):
     def _make_ready(self, t: int) -> None:
         self._state[t] = _READY
         heapq.heappush(self._heaps[self._group[t]], (self._prio[t], -self._cp[t], t))
-
-    def _satisfy(self, t: int) -> None:
-        for g in self._prov[t]:
-            self._provided(g)
 
     def _provided(self, g: int) -> None:
         """One provider of tag ``g`` has settled it well: once none is left,

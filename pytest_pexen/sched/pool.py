@@ -5,6 +5,8 @@ runs it on a worker and hands back ``(task id, shared, ret, excinfo)``. It
 never decides what runs next; that is the planner's job. ``capacity`` is
 workers + spare: how many tasks may be in flight, which is what lets a slow
 consumer of ``Sched.run()`` throttle execution.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
@@ -85,8 +87,8 @@ class ThreadWorkerPool:
         get, put = self._tasks.get, self._results.put
         while (item := get()) is not None:
             tid, fn, shared, kwargs, pass_shared = item
-            try:
-                put((tid, shared, _call(fn, shared, kwargs, pass_shared), None))
+            try:  # _call(), inline: one call less per task
+                put((tid, shared, fn(shared, **kwargs) if pass_shared else fn(**kwargs), None))
             except Exception:
                 put((tid, shared, None, ExceptionInfo(*sys.exc_info())))
 

@@ -25,6 +25,8 @@ zooming lays out nothing per bar.
 Boots sit side by side on one axis of run time: each boot's span, from its
 first test's start to its last test's end, with a short break between
 boots (the time the machine was down is left out).
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -33,6 +33,8 @@ locks and skips its dependents, and a new worker takes its place.
 are reported skipped with that reason, and the run fails.
 
 None of this is registered when no test has a limit.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ does not wake the thread, so the per-test cost is a lock, a push and a
 flag.
 
 Nothing here knows pytest; timeouts.py says what a deadline means.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

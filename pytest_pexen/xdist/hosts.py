@@ -9,6 +9,8 @@ planner's global locks, as one lock per (host, resource). In one process
 (taskgraph.spec_planner). Host tags come from ``--pexen-host-tags`` on the
 controller; a test that no connected host can run is skipped with a
 reason naming the tags and the hosts seen.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

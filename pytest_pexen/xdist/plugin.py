@@ -5,6 +5,8 @@ Controller side: make ``--dist`` accept ``pexen``, take over xdist's default
 scheduler, mark workers as pexen-controlled, read outcomes off the reports
 and keep test durations (in pytest's cache) for the critical-path ranking
 of later runs. The worker side is in xdist_worker.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

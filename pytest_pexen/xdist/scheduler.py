@@ -17,6 +17,8 @@ module only when idle, and then avoids the modules other workers are in.
 Other tests go purely by the planner's ranking (priority, critical path). A suite without
 any pexen metadata has nothing to enforce: it is handed to xdist's own
 ``load`` scheduler, so its fixtures and outcomes are exactly ``load``'s.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations

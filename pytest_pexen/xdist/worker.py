@@ -19,6 +19,8 @@ scheduler and runs in xdist's own loop, untouched.
 
 It also sends the controller the task graph this worker collected (every
 worker computes the same), since the controller does not collect.
+
+PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
