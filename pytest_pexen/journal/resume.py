@@ -627,7 +627,7 @@ class JournalPlugin:
         return self.provides.get(nodeid, [])
 
     def timed_out(self, item: pytest.Item, text: str) -> bool:
-        """The watchdog's last resort (timeouts.TestTimer), from its thread,
+        """The watchdog's last resort (watchdog.limits.TestTimer), from its thread,
         while the main thread is stuck in ``item`` past its limit and grace:
         journal the test's end, failed with ``text`` as the report of the
         phase it was in, and the stop of the run, so that ``--pexen-resume``

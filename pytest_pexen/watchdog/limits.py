@@ -400,7 +400,7 @@ class TestTimer:
         round). From the watchdog thread: execnet writes each message whole,
         under its writer's lock, so it cannot tear a report the main thread
         sends meanwhile. "unscheduled" is the event whose payload reaches
-        the scheduler untouched (see xdist_worker)."""
+        the scheduler untouched (see xdist/worker.py)."""
         note: dict[str, Any] = {"test": nodeid, "text": text}
         if more:
             note["more"] = more

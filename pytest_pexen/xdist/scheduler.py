@@ -1,7 +1,7 @@
 """``--dist pexen``: the xdist scheduler, driven by the planner.
 
 It lives in the controller and implements xdist's ``Scheduling`` protocol.
-Workers send the task graph they collected (see xdist_worker); the planner
+Workers send the task graph they collected (see worker.py); the planner
 decides what may start; a test goes to an idle worker only when its
 providers have passed and its locks are free, and it stays "running" for
 the planner (locks held) until its worker reports it complete, or its
@@ -10,13 +10,24 @@ so reports look exactly as in a serial run. When many independent tests are
 ready they go in small batches, which keeps the controller's overhead low.
 
 Fixture locality: a worker keeps the scopes of its last test set up (see
-xdist_worker). For tests that use class, module or package scoped fixtures
+worker.py). For tests that use class, module or package scoped fixtures
 (as the workers report), each worker is given, among the ready tests of the
 best priority, the next ones of its class, then of its module, leaves its
 module only when idle, and then avoids the modules other workers are in.
-Other tests go purely by the planner's ranking (priority, critical path). A suite without
-any pexen metadata has nothing to enforce: it is handed to xdist's own
-``load`` scheduler, so its fixtures and outcomes are exactly ``load``'s.
+Other tests go purely by the planner's ranking (priority, critical path).
+
+xdist drives ``PexenScheduling``, which delegates to one implementation,
+chosen once: ``GraphScheduling`` (pexen's own), or, for a suite without any
+pexen metadata (nothing to enforce), xdist's own ``load`` scheduler
+(``PlainLoad``), so that its fixtures and outcomes are exactly ``load``'s.
+The choice needs the workers' graph, so it is made at the first
+``schedule()``, when every worker has collected.
+
+No capability is imported here: the watchdog, the journal and the compat
+layer register on ``GraphScheduling.listeners`` (worker messages by kind,
+tests sent, the graph, the plan) and fill its slots (``compat``: a
+``Placement``; ``earlier``: a resumed run; ``session_limit``), see
+protocol.py.
 
 PYTEST_DONT_REWRITE
 """
