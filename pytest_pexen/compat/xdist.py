@@ -177,7 +177,7 @@ class CompatControl:
                     sched.taken[index] = 1  # _next moves on
             if entries:
                 sched.last[node] = entries[-1][0]
-                sched._send(node, entries)
+                sched.send(node, entries)
 
     def sending(self, node: Any, entries: list[list[Any]]) -> None:
         """Before tests go to ``node``: it takes the modules they pin, and
@@ -241,7 +241,7 @@ class CompatControl:
         for n in wait:
             if n not in self.phases and not sched.taken[sched.index[n]] and n not in self.urgent:
                 self.urgent.append(n)
-        sched._dispatch()
+        sched.dispatch()
 
     def stalled(self) -> None:
         """Called after each dispatch: when no worker runs anything but the

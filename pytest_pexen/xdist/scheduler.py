@@ -182,7 +182,7 @@ class PlainLoad(LoadScheduling):  # type: ignore[misc]
     after the fact, and a test that takes the machine down may take the
     controller with it first: a resume then runs it again with a higher
     boot count, never an innocent one instead); and a lost socket worker
-    strands the run as in ``GraphScheduling._lost``."""
+    strands the run as in ``GraphScheduling.lost``."""
 
     def __init__(self, graph: GraphScheduling) -> None:
         super().__init__(graph.config, graph.log)
@@ -206,7 +206,7 @@ class PlainLoad(LoadScheduling):  # type: ignore[misc]
 
     def remove_node(self, node: Any) -> str | None:
         crashed: str | None = super().remove_node(node)
-        self.graph._lost(node, lambda: None if self.node2pending else len(self.pending))
+        self.graph.lost(node, lambda: None if self.node2pending else len(self.pending))
         return crashed
 
     def worker_of(self, nodeid: str) -> Any:
@@ -335,7 +335,7 @@ class GraphScheduling:
         if item in self.crashed and index in self.sent:
             self.rerun.add(index)
             self.resend.append(index)
-            self._dispatch()
+            self.dispatch()
 
     def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
         self.durations[self.collection[item_index]] = duration
@@ -352,7 +352,7 @@ class GraphScheduling:
         self._ended(key)
         if self.compat is not None:
             self.compat.ended(key, node)
-        self._dispatch()
+        self.dispatch()
 
     def remove_node(self, node: Any) -> str | None:
         """A worker is gone. Its tests that had not started go to others,
@@ -373,16 +373,16 @@ class GraphScheduling:
         if pending and self.collection[pending[0]] in self.outcomes.started:
             running = pending.popleft()
         self.resend.extend(pending)
-        self._lost(node, self._unrun)
+        self.lost(node, self._unrun)
         if running is None:
             if died and last is not None and (pending or node.shutting_down):
                 self._late_crash(node, last)
-            self._dispatch()
+            self.dispatch()
             return None
         nodeid = self.collection[running]
         self.outcomes.started.discard(nodeid)
         self.crashed[nodeid] = running
-        self._dispatch()
+        self.dispatch()
         return nodeid
 
     def _unrun(self) -> int | None:
@@ -393,7 +393,7 @@ class GraphScheduling:
         self.resend.clear()
         return left
 
-    def _lost(self, node: Any, unrun: Callable[[], int | None]) -> None:
+    def lost(self, node: Any, unrun: Callable[[], int | None]) -> None:
         """A worker is gone: xdist replaces it, unless it was a socket
         worker (its server died with it; see internals.no_socket_clones).
         With no worker left and none coming (``unrun`` says how many tests
@@ -445,14 +445,14 @@ class GraphScheduling:
             )
         if self.compat is not None:
             self.compat.ended(report.nodeid, None, crashed=True)
-        self._dispatch()
+        self.dispatch()
 
     def schedule(self) -> None:
         """Called once collection is complete, and again for each replaced
         worker: build the plan the first time, then hand out work."""
         if self.planner is None:
             self._start()
-        self._dispatch()
+        self.dispatch()
 
     def worker_of(self, nodeid: str) -> Any:
         index = self.index.get(nodeid)
@@ -617,7 +617,8 @@ class GraphScheduling:
         self.config.hook.pytest_runtest_logreport(report=report)
 
     # ------------------------------------------------------------ dispatching
-    def _dispatch(self) -> None:
+    def dispatch(self) -> None:
+        """Hand out work to the idle workers (also the compat layer's, after a wait)."""
         planner = self.planner
         if planner is None:
             return
@@ -655,7 +656,7 @@ class GraphScheduling:
                 if (self.compat is not None and self.compat.owns_any()) or self.hosts is not None:
                     continue  # what is ready may belong to another worker's module or host
                 break
-            self._send(node, entries)
+            self.send(node, entries)
         if (
             idle
             and planner.active
@@ -666,7 +667,7 @@ class GraphScheduling:
         ):
             # nothing runs and nothing can start: never let xdist drop tests
             self._queue_skips(planner.abort("no test could start (pexen internal stall)"))
-            self._dispatch()
+            self.dispatch()
         if self.compat is not None:
             self.compat.follow_ons()
             self.compat.stalled()
@@ -751,7 +752,7 @@ class GraphScheduling:
     # ------------------------------------------------------------ hosts
     def _live_hosts(self) -> list[str]:
         """Hosts that have a worker, or will have one again (xdist replaces
-        a crashed popen or ssh worker; see ``_lost``)."""
+        a crashed popen or ssh worker; see ``lost``)."""
         live = [self.host_of[n] for n in self.node2pending if n in self.host_of]
         return list(dict.fromkeys([*live, *sorted(self.revivable)]))
 
@@ -841,7 +842,8 @@ class GraphScheduling:
         workers = max(1, len(self.node2pending)) * (1 if self.typical < SHORT else 4)
         return max(1, min(MAX_BATCH, waiting // workers))
 
-    def _send(self, node: Any, entries: list[Entry]) -> None:
+    def send(self, node: Any, entries: list[Entry]) -> None:
+        """Send tests to ``node`` (the compat layer sends a module's next tests too)."""
         if self.compat is not None:
             self.compat.sending(node, entries)
         for entry in entries:
