@@ -9,7 +9,8 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,8 +25,13 @@ from .markers import MARKERS
 from .results import recorder as results
 from .results.recorder import pexen_results
 from .watchdog import limits as timeouts
+from .xdist import hookspecs as xdist_hookspecs
 from .xdist import hosts
-from .xdist.plugin import DistPlugin, pytest_cmdline_main, pytest_configure_node
+from .xdist.plugin import DistPlugin, choose_dist, configure_node
+
+if TYPE_CHECKING:
+    from .xdist.scheduler import PexenScheduling
+    from .xdist.worker import PexenWorker
 
 __all__ = [
     "pexen_boot_count",
@@ -41,6 +47,45 @@ _parser: list[pytest.Parser] = []  # kept to extend options of plugins loaded af
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
+    pluginmanager.add_hookspecs(xdist_hookspecs)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
+    """Before pytest's cache plugin clears the cache (at configure): refuse
+    ``--cache-clear --pexen-resume`` while the journal is in the cache. And
+    before xdist turns ``-n N`` into ``--dist load``: make it pexen."""
+    resume.check_cache_clear(config)
+    choose_dist(config)
+    return (yield)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """What each xdist worker is told at its start (xdist hook)."""
+    configure_node(node)
+    resume.configure_node(node)
+    timeouts.configure_node(node)
+
+
+def pytest_pexen_xdist_scheduler(scheduler: PexenScheduling) -> None:
+    """The xdist controller's scheduler: the capabilities plug in."""
+    from .compat import xdist as compat_xdist
+
+    resume.attach_scheduler(scheduler)
+    timeouts.attach_scheduler(scheduler)
+    compat_xdist.attach_scheduler(scheduler)
+
+
+def pytest_pexen_xdist_worker(worker: PexenWorker) -> None:
+    """A worker's loop under pexen's scheduling: the capabilities plug in."""
+    from .compat import xdist as compat_xdist
+
+    config = worker.config
+    # a test asked for a reboot: no test begins here any more
+    worker.on_command(reboots.STOP, lambda args: reboots.stop(config, str(args.get("reason"))))
+    timeouts.attach_worker(worker)
+    compat_xdist.attach_worker(worker)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

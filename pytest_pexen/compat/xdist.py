@@ -20,8 +20,12 @@ Controller side (``CompatControl``, owned by the xdist scheduler):
   with a reason and its test is skipped: never a deadlock.
 
 Worker side: ``start_worker`` wraps pytest-dependency's lookups
-(compat_dependency.WorkerResults) and sends the questions through the
-worker loop (xdist_worker.PexenWorker.hold).
+(dependency.WorkerResults) and sends the questions through the worker loop
+(xdist.worker.PexenWorker.hold).
+
+Both sides plug into the xdist driver through its registration interface
+(xdist/protocol.py): ``attach_scheduler`` and ``attach_worker``, called
+from the entry point's internal hooks.
 
 PYTEST_DONT_REWRITE
 """
@@ -34,11 +38,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .dependency import journaled_phases, record_phase
+from .dependency import WorkerResults, journaled_phases, record_phase
 from .plugin import AFTER
 
 if TYPE_CHECKING:
-    from ..xdist.scheduler import PexenScheduling
+    from ..xdist.scheduler import GraphScheduling, PexenScheduling
     from ..xdist.worker import PexenWorker
 
 
@@ -55,7 +59,7 @@ class _Hold:
 class CompatControl:
     """The controller's side of pinned modules and shared results."""
 
-    def __init__(self, sched: PexenScheduling, spec: dict[str, Any]) -> None:
+    def __init__(self, sched: GraphScheduling, spec: dict[str, Any]) -> None:
         self.sched = sched
         index = sched.index
         self.unit_of: dict[int, str] = {
@@ -173,7 +177,7 @@ class CompatControl:
                     sched.taken[index] = 1  # _next moves on
             if entries:
                 sched.last[node] = entries[-1][0]
-                sched._send(node, entries)
+                sched.send(node, entries)
 
     def sending(self, node: Any, entries: list[list[Any]]) -> None:
         """Before tests go to ``node``: it takes the modules they pin, and
@@ -190,6 +194,10 @@ class CompatControl:
                     push[before] = self.phases[before]
         if push:
             node.sendcommand("pexen_phases", phases=push)
+
+    def owns_any(self) -> bool:
+        """Whether some worker owns a pinned module now."""
+        return bool(self.owner)
 
     def holding(self, node: Any) -> bool:
         return node in self.holds
@@ -233,7 +241,7 @@ class CompatControl:
         for n in wait:
             if n not in self.phases and not sched.taken[sched.index[n]] and n not in self.urgent:
                 self.urgent.append(n)
-        sched._dispatch()
+        sched.dispatch()
 
     def stalled(self) -> None:
         """Called after each dispatch: when no worker runs anything but the
@@ -266,13 +274,54 @@ class CompatControl:
         )
 
 
-def start_worker(worker: PexenWorker) -> None:
+def attach_scheduler(scheduler: PexenScheduling) -> None:
+    """The controller: once the plan is made, a suite with pytest-dependency
+    or pytest-order relations gets its placement (``CompatControl``), which
+    answers the workers' ``pexen_hold`` messages."""
+    sched = scheduler.graph
+
+    def planned(spec: dict[str, Any]) -> None:
+        if not ("pins" in spec or "order_only" in spec or "dependency" in spec):
+            return
+        control = CompatControl(sched, spec)
+        sched.compat = control
+        earlier = sched.earlier
+        control.resumed(
+            {test: earlier.ended[test] for test in sched.resumed} if earlier is not None else {}
+        )
+        if "dependency" in spec:  # it keeps the outcomes pytest-dependency needs
+            sched.config.pluginmanager.register(control, "pexen-compat-control")
+        sched.listeners.on_message("pexen_hold", control.hold)  # depends() waits for tests
+
+    sched.listeners.on_planned(planned)
+
+
+def attach_worker(worker: PexenWorker) -> None:
+    """A worker: pytest-dependency's lookups wrapped for the session, fed
+    by the controller's ``pexen_phases`` commands."""
+    results: list[WorkerResults] = []  # set when the loop starts
+
+    def learn(args: dict[str, Any]) -> None:
+        # outcomes of tests that ended elsewhere: known before the tests
+        # sent next can look them up
+        if results:
+            results[0].learn(args["phases"])
+
+    worker.on_command("pexen_phases", learn)
+    worker.on_loop(lambda: results.extend(start_worker(worker)), lambda: _stop(results))
+
+
+def _stop(results: list[WorkerResults]) -> None:
+    if results:
+        results[0].uninstall()
+
+
+def start_worker(worker: PexenWorker) -> list[WorkerResults]:
     """On a pexen-controlled worker whose suite uses pytest-dependency:
     wrap its lookups for the session (undone at the end of the loop)."""
     compat = worker.graph_source.compat
     if compat is None or compat.dependency is None:
-        return
-    from .dependency import WorkerResults
+        return []
 
     def ask(test: str, wait: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
         answer = worker.hold({"test": test, "wait": wait})
@@ -283,4 +332,4 @@ def start_worker(worker: PexenWorker) -> None:
     results = WorkerResults(compat.dependency, ask)
     results.install()
     worker.config.pluginmanager.register(results, "pexen-dependency-results")
-    worker.compat_results = results
+    return [results]

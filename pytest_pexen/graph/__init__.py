@@ -11,6 +11,8 @@ Modules:
 - ``runtime``: running the graph inside one pytest process (a serial run).
 - ``shared``: the initial shared state (``--pexen-shared``).
 - ``views``: ``--pexen-plan`` and ``--pexen-graph``.
+- ``keys``: plugin names and stash keys that capabilities share (they find
+  each other through these, never by importing one another).
 
 Imports: the engine (``pytest_pexen.sched``) and the top-level modules
 (``internals``, ``hookspecs``); never a capability package.

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from ..compat.plugin import plugin_loaded
+from ..graph.keys import EARLIER_KEY, JOURNAL
 from ..graph.runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
 from ..internals import option_given
 from ..results.recorder import is_subtest, merge_own, own_outcome, strict_warn
@@ -55,10 +56,10 @@ from .reboots import BOOTS_KEY, JOURNALED_KEY, STOP, reboot_command, reboot_env
 
 if TYPE_CHECKING:
     from ..sched.planner import Planner, Unrunnable
+    from ..xdist.scheduler import PexenScheduling
 
 RESUME_KEY = pytest.StashKey["Resume"]()
 OUTPUT_CAP = 4000  # characters of a passed phase's captured output kept, per section
-JOURNAL = "pexen-journal"
 # what a plain passed phase report holds (pytest's fields, xdist's additions)
 _PLAIN_FIELDS = frozenset(
     (
@@ -224,12 +225,6 @@ class Resume:
             f"pexen: resuming {self.path} (boot {self.boot}): {len(self.ended)} of "
             f"{selected} tests finished before" + (f"; running again: {again}" if again else "")
         )
-
-
-def earlier_time(config: pytest.Config) -> float:
-    """The run's time before this boot (seconds; 0 unless it resumes)."""
-    resume = config.stash.get(RESUME_KEY, None)
-    return resume.state.elapsed if resume is not None else 0.0
 
 
 def report_from_journal(config: pytest.Config, data: Any) -> Any:
@@ -632,7 +627,7 @@ class JournalPlugin:
         return self.provides.get(nodeid, [])
 
     def timed_out(self, item: pytest.Item, text: str) -> bool:
-        """The watchdog's last resort (timeouts.TestTimer), from its thread,
+        """The watchdog's last resort (watchdog.limits.TestTimer), from its thread,
         while the main thread is stuck in ``item`` past its limit and grace:
         journal the test's end, failed with ``text`` as the report of the
         phase it was in, and the stop of the run, so that ``--pexen-resume``
@@ -948,6 +943,34 @@ def explicit_path(config: pytest.Config) -> bool:
     return bool(config.getoption("pexen_state") or config.getini("pexen_state"))
 
 
+def attach_scheduler(scheduler: PexenScheduling) -> None:
+    """The xdist controller: each test is journaled as started when it is
+    sent (see ``JournalPlugin.started``); on ``--pexen-resume`` the
+    scheduler settles what ended in an earlier boot and has it reported
+    again."""
+    graph = scheduler.graph
+    config = graph.config
+    plugin = config.pluginmanager.get_plugin(JOURNAL)
+    if plugin is not None:
+
+        def sent(node: Any, nodeids: list[str]) -> None:
+            for nodeid in nodeids:
+                plugin.started(nodeid, node.gateway.id)
+
+        graph.listeners.on_sent(sent)
+    resume = config.stash.get(RESUME_KEY, None)
+    if resume is not None:
+        graph.earlier = resume
+        graph.replay = plugin.replay if plugin is not None else None
+
+
+def configure_node(node: Any) -> None:
+    """The xdist controller tells each worker the boot counts and whether
+    the run is journaled (a reboot needs a journal)."""
+    node.workerinput["pexen_boots"] = node.config.stash.get(BOOTS_KEY, {})
+    node.workerinput["pexen_journaled"] = node.config.stash.get(JOURNALED_KEY, False)
+
+
 def check_cache_clear(config: pytest.Config) -> None:
     """``--cache-clear --pexen-resume`` with the journal in the cache: the
     cache would be cleared (the journal with it) before the resume reads
@@ -1059,6 +1082,7 @@ def configure(config: pytest.Config) -> None:
             resume.add_ended(hang_records(config, path, resume.state), hang_path(path))
             config.stash[BOOTS_KEY] = resume.boots
             config.stash[RESUME_KEY] = resume
+            config.stash[EARLIER_KEY] = resume.state.elapsed  # the run's time before this boot
             config.pluginmanager.register(ResumedStatus(), "pexen-resumed-status")
         else:
             config.stash[BOOTS_KEY] = {}

@@ -39,8 +39,8 @@ from typing import Any
 
 import pytest
 
+from ..graph.keys import EARLIER_KEY
 from ..internals import longrepr_text
-from ..journal.resume import earlier_time
 from .recorder import (
     BAD,
     SubResult,
@@ -240,7 +240,9 @@ class XunitWriter:
             gc.disable()
             try:
                 # after a resume, the time of the boots before this one too
-                data = render(self.suite(), time.time() - self.start + earlier_time(self.config))
+                data = render(
+                    self.suite(), time.time() - self.start + self.config.stash.get(EARLIER_KEY, 0.0)
+                )
             finally:
                 if collecting:
                     gc.enable()

@@ -45,6 +45,7 @@ from typing import Any
 
 import pytest
 
+from ..graph.keys import JOURNAL
 from ..journal.format import JournalError, Record
 
 # outcomes as the page colours them; "reboot" and "interrupted" are
@@ -688,7 +689,6 @@ class TimelinePlugin:
         # is written; before the terminal's summary, which prints the note
         result = yield
         from ..journal.format import read
-        from ..journal.resume import JOURNAL
 
         plugin = self.config.pluginmanager.get_plugin(JOURNAL)
         if plugin is None or not plugin.opened:

@@ -58,6 +58,7 @@ from typing import IO, TYPE_CHECKING, Any
 import pytest
 
 from ..graph.items import META_KEY
+from ..graph.keys import JOURNAL
 from ..graph.runtime import RUN_KEY
 from ..internals import (
     find_interactor,
@@ -66,13 +67,14 @@ from ..internals import (
     local_pid,
     set_signal_handler,
 )
-from ..journal.resume import JOURNAL
 from ..results.recorder import runs_tests
 from .timer import Timer, Watchdog, is_framework, thread_stacks
 
 if TYPE_CHECKING:
     from ..journal import format as journal
+    from ..xdist.protocol import Scheduler
     from ..xdist.scheduler import PexenScheduling
+    from ..xdist.worker import PexenWorker
 
 LIMITS_KEY = pytest.StashKey["Limits"]()
 SESSION_KEY = pytest.StashKey["SessionLimit"]()
@@ -398,7 +400,7 @@ class TestTimer:
         round). From the watchdog thread: execnet writes each message whole,
         under its writer's lock, so it cannot tear a report the main thread
         sends meanwhile. "unscheduled" is the event whose payload reaches
-        the scheduler untouched (see xdist_worker)."""
+        the scheduler untouched (see xdist/worker.py)."""
         note: dict[str, Any] = {"test": nodeid, "text": text}
         if more:
             note["more"] = more
@@ -694,7 +696,7 @@ class ControllerTimer:
         self,
         config: pytest.Config,
         limits: Limits,
-        scheduler: PexenScheduling,
+        scheduler: Scheduler,
         tests: dict[str, float],
     ) -> None:
         self.scheduler = scheduler
@@ -806,22 +808,45 @@ class ControllerTimer:
         self.watchdog.stop()
 
 
-def watch_workers(
-    config: pytest.Config, scheduler: PexenScheduling, tests: dict[str, float]
-) -> None:
-    """The controller learned the tests' own limits from the workers:
-    time them (and the default), if there is any."""
-    limits = config.stash.get(LIMITS_KEY, None)
-    if limits is None or (limits.default is None and not tests):
-        return
-    if config.pluginmanager.get_plugin(CONTROLLER) is None:
-        config.pluginmanager.register(ControllerTimer(config, limits, scheduler, tests), CONTROLLER)
+def attach_scheduler(scheduler: PexenScheduling) -> None:
+    """The xdist controller: its scheduler sends no test once the session
+    limit is reached; once the workers tell the tests' own limits (with
+    their graph), they are timed here (and the default), if there is any;
+    a worker's words on a test over its limit reach that timer."""
+    graph = scheduler.graph
+    config = graph.config
+    graph.session_limit = config.stash.get(SESSION_KEY, None)
+
+    def watch(payload: dict[str, Any]) -> None:
+        tests = payload.get("limits") or {}
+        limits = config.stash.get(LIMITS_KEY, None)
+        if limits is None or (limits.default is None and not tests):
+            return
+        if config.pluginmanager.get_plugin(CONTROLLER) is None:
+            timer = ControllerTimer(config, limits, scheduler, tests)
+            config.pluginmanager.register(timer, CONTROLLER)
+
+    def said(node: Any, note: dict[str, Any]) -> None:  # the worker exits next
+        timer = config.pluginmanager.get_plugin(CONTROLLER)
+        if timer is not None:
+            timer.worker_said(note)
+
+    graph.listeners.on_graph(watch)
+    graph.listeners.on_message("pexen_timeout", said)
 
 
-def worker_said(config: pytest.Config, note: dict[str, Any]) -> None:
-    timer = config.pluginmanager.get_plugin(CONTROLLER)
-    if timer is not None:
-        timer.worker_said(note)
+def attach_worker(worker: PexenWorker) -> None:
+    """An xdist worker under pexen's scheduling tells the controller the
+    tests' own limits (the controller does not collect)."""
+    worker.add_to_graph("limits", own_limits)
+
+
+def configure_node(node: Any) -> None:
+    """The xdist controller tells each worker what is left of the session's
+    time limit."""
+    session = node.config.stash.get(SESSION_KEY, None)
+    if session is not None:
+        node.workerinput["pexen_session_left"] = session.deadline - time.monotonic()
 
 
 # ------------------------------------------------------------ the whole run

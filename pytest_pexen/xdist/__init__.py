@@ -9,8 +9,13 @@ Modules:
 - ``worker``: the worker side: a test loop that runs on command.
 - ``hosts``: per-host resource locks and host tags for workers on several
   machines.
+- ``protocol``: how capabilities plug into the scheduler and the worker
+  (messages routed by kind, listeners, the Protocols they fill in).
+- ``hookspecs``: pexen's internal hooks that hand them the scheduler and
+  the worker (implemented by the entry point, ``pytest_pexen.plugin``).
 
-Imports: the core (``graph``) and the engine.
+Imports: the core (``graph``) and the engine; never a capability package
+(the watchdog, the journal and the compat layer plug in, see ``protocol``).
 
 PYTEST_DONT_REWRITE
 """

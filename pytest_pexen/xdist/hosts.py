@@ -1,7 +1,7 @@
 """Several machines: per-host locks, host tags, and socket gateways.
 
 A worker's host is the name it reports (``socket.gethostname()``, sent with
-its task graph, see xdist_worker); local ``popen`` workers share the
+its task graph, see worker.py); local ``popen`` workers share the
 controller's host. Resources locked with ``scope="host"`` are held per
 host: the xdist controller keeps them here (``HostTable``), apart from the
 planner's global locks, as one lock per (host, resource). In one process

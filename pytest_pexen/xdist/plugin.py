@@ -4,22 +4,21 @@ Controller side: make ``--dist`` accept ``pexen``, take over xdist's default
 ``load`` mode when ``-n`` is given without ``--dist``, build the pexen
 scheduler, mark workers as pexen-controlled, read outcomes off the reports
 and keep test durations (in pytest's cache) for the critical-path ranking
-of later runs. The worker side is in xdist_worker.
+of later runs. The worker side is in worker.py. Capabilities (the
+watchdog, the journal, the compat layer) plug into the scheduler and the
+worker through pexen's internal hooks (hookspecs.py, protocol.py); this
+module knows none of them.
 
 PYTEST_DONT_REWRITE
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ..internals import local_pid
-from ..journal.reboots import BOOTS_KEY, JOURNALED_KEY
-from ..watchdog.limits import SESSION_KEY
 from .hosts import warn_open_gateways
 
 if TYPE_CHECKING:
@@ -45,10 +44,12 @@ class DistPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> PexenScheduling:
         from ..internals import no_socket_clones
-        from .scheduler import PexenScheduling
+        from .scheduler import GraphScheduling, PexenScheduling
 
         no_socket_clones(config)
-        self.scheduler = PexenScheduling(config, log, self.outcomes, self.durations)
+        graph = GraphScheduling(config, log, self.outcomes, self.durations)
+        self.scheduler = PexenScheduling(graph)
+        config.hook.pytest_pexen_xdist_scheduler(scheduler=self.scheduler)
         return self.scheduler
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
@@ -63,38 +64,25 @@ class DistPlugin:
         """Keep the durations for the next run's ranking; not for a suite
         handed to xdist's ``load``, which ranks nothing."""
         cache = getattr(self.config, "cache", None)
-        handed = self.scheduler is not None and self.scheduler.load is not None
+        handed = self.scheduler is not None and self.scheduler.handed
         if cache is not None and self.durations and not handed:
             cache.set(DURATIONS_KEY, self.durations)
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node: Any) -> None:
-    """Tell each worker how the controller distributes (xdist hook), whether
-    the controller kills it when a test will not stop (a local worker under
-    pexen's scheduling), and what is left of the session's time limit."""
+def configure_node(node: Any) -> None:
+    """Tell each worker how the controller distributes, and whether the
+    controller kills it when a test will not stop (a local worker under
+    pexen's scheduling)."""
     dist = node.config.getoption("dist")
     node.workerinput["pexen_dist"] = dist
     node.workerinput["pexen"] = dist == "pexen"
-    node.workerinput["pexen_boots"] = node.config.stash.get(BOOTS_KEY, {})
-    node.workerinput["pexen_journaled"] = node.config.stash.get(JOURNALED_KEY, False)
     node.workerinput["pexen_killable"] = dist == "pexen" and local_pid(node) is not None
-    session = node.config.stash.get(SESSION_KEY, None)
-    if session is not None:
-        node.workerinput["pexen_session_left"] = session.deadline - time.monotonic()
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
-    """Before xdist turns ``-n N`` into ``--dist load``: make it pexen.
-    And before pytest's cache plugin clears the cache (at configure): refuse
-    ``--cache-clear --pexen-resume`` while the journal is in the cache."""
-    from ..journal.resume import check_cache_clear
-
-    check_cache_clear(config)
+def choose_dist(config: pytest.Config) -> None:
+    """Before xdist turns ``-n N`` into ``--dist load``: make it pexen."""
     option = config.option
     if getattr(option, "pexen_plan", False):
         option.numprocesses = 0  # the plan is computed and shown serially
     elif getattr(option, "numprocesses", None) and getattr(option, "dist", None) == "no":
         option.dist = "pexen"
-    return (yield)

@@ -1,7 +1,7 @@
 """``--dist pexen``: the xdist scheduler, driven by the planner.
 
 It lives in the controller and implements xdist's ``Scheduling`` protocol.
-Workers send the task graph they collected (see xdist_worker); the planner
+Workers send the task graph they collected (see worker.py); the planner
 decides what may start; a test goes to an idle worker only when its
 providers have passed and its locks are free, and it stays "running" for
 the planner (locks held) until its worker reports it complete, or its
@@ -10,13 +10,24 @@ so reports look exactly as in a serial run. When many independent tests are
 ready they go in small batches, which keeps the controller's overhead low.
 
 Fixture locality: a worker keeps the scopes of its last test set up (see
-xdist_worker). For tests that use class, module or package scoped fixtures
+worker.py). For tests that use class, module or package scoped fixtures
 (as the workers report), each worker is given, among the ready tests of the
 best priority, the next ones of its class, then of its module, leaves its
 module only when idle, and then avoids the modules other workers are in.
-Other tests go purely by the planner's ranking (priority, critical path). A suite without
-any pexen metadata has nothing to enforce: it is handed to xdist's own
-``load`` scheduler, so its fixtures and outcomes are exactly ``load``'s.
+Other tests go purely by the planner's ranking (priority, critical path).
+
+xdist drives ``PexenScheduling``, which delegates to one implementation,
+chosen once: ``GraphScheduling`` (pexen's own), or, for a suite without any
+pexen metadata (nothing to enforce), xdist's own ``load`` scheduler
+(``PlainLoad``), so that its fixtures and outcomes are exactly ``load``'s.
+The choice needs the workers' graph, so it is made at the first
+``schedule()``, when every worker has collected.
+
+No capability is imported here: the watchdog, the journal and the compat
+layer register on ``GraphScheduling.listeners`` (worker messages by kind,
+tests sent, the graph, the plan) and fill its slots (``compat``: a
+``Placement``; ``earlier``: a resumed run; ``session_limit``), see
+protocol.py.
 
 PYTEST_DONT_REWRITE
 """
@@ -25,21 +36,18 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 from xdist.scheduler import LoadScheduling
 
-from ..compat.xdist import CompatControl
 from ..graph.runtime import bad_outcome
 from ..graph.taskgraph import GraphSpec, base_id, module_id, spec_planner
-from ..journal.resume import JOURNAL, RESUME_KEY, Resume
 from ..sched.errors import DepcheckError, MutexError
 from ..sched.planner import Planner, Unrunnable
-from ..watchdog import limits as timeouts
 from . import hosts
-from .worker import Entry
+from .protocol import Deadline, Earlier, Entry, Listeners, Placement
 
 MAX_BATCH = 32
 PREFETCH = 2
@@ -90,31 +98,140 @@ def scopes_of(nodeid: str) -> list[str]:
     return [owner, module] if owner != module else [module]
 
 
-class JournaledLoad(LoadScheduling):  # type: ignore[misc]
-    """xdist's ``load``, for a suite without pexen metadata, with the
-    journal's one need: each test is journaled as started, its worker
-    named, when it is sent, before its worker can begin it (as under
-    pexen's own scheduling; the controller hears of a start only after
-    the fact, and a test that takes the machine down may take the
+class PexenScheduling:
+    """What xdist drives (and names in its "scheduling tests via" line):
+    pexen's own scheduling (``GraphScheduling``) until the workers' graph
+    shows a suite without pexen metadata, then xdist's ``load`` for good
+    (``PlainLoad``), chosen once, at the first ``schedule()``. Worker
+    messages always go to the listeners (a plain suite's workers send
+    them too)."""
+
+    def __init__(self, graph: GraphScheduling) -> None:
+        self.config = graph.config  # crash handlers read it (pytest-rerunfailures)
+        self.log = graph.log
+        self.graph = graph
+        self.listeners = graph.listeners
+        self.active: GraphScheduling | PlainLoad = graph
+
+    @property
+    def handed(self) -> bool:
+        """Whether xdist's ``load`` runs the suite."""
+        return self.active is not self.graph
+
+    @property
+    def spec(self) -> GraphSpec | None:
+        return self.graph.spec
+
+    @property
+    def nodes(self) -> list[Any]:
+        return self.active.nodes
+
+    @property
+    def collection_is_completed(self) -> bool:
+        return self.graph.collection_is_completed
+
+    @property
+    def tests_finished(self) -> bool:
+        return self.active.tests_finished
+
+    @property
+    def has_pending(self) -> bool:
+        return self.active.has_pending
+
+    def add_node(self, node: Any) -> None:
+        self.active.add_node(node)
+
+    def add_node_collection(self, node: Any, collection: Sequence[str]) -> None:
+        self.active.add_node_collection(node, collection)
+
+    def remove_pending_tests_from_node(self, node: Any, indices: Any) -> None:
+        """Our workers send their messages through this call (see worker.py);
+        it carries nothing else, as we never steal."""
+        self.listeners.route(node, indices)
+
+    def mark_test_pending(self, item: str) -> None:
+        self.active.mark_test_pending(item)
+
+    def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
+        self.active.mark_test_complete(node, item_index, duration)
+
+    def remove_node(self, node: Any) -> str | None:
+        return self.active.remove_node(node)
+
+    def schedule(self) -> None:
+        graph = self.graph
+        if self.active is graph and graph.planner is None and graph.plain and graph.error is None:
+            self.active = graph.hand_to_load()
+            return
+        self.active.schedule()
+
+    def worker_of(self, nodeid: str) -> Any:
+        """The worker running this test (the first of its pending tests), or
+        None; for the controller's time limits (watchdog.limits.ControllerTimer)."""
+        return self.active.worker_of(nodeid)
+
+    def crash_reported(self, report: pytest.TestReport) -> None:
+        self.graph.crash_reported(report)
+
+
+class PlainLoad(LoadScheduling):  # type: ignore[misc]
+    """xdist's ``load``, for a suite without pexen metadata, with what the
+    listeners need: each test goes to the ``on_sent`` listeners when it is
+    sent, before its worker can begin it (the journal writes its start, as
+    under pexen's own scheduling: the controller hears of a start only
+    after the fact, and a test that takes the machine down may take the
     controller with it first: a resume then runs it again with a higher
-    boot count, never an innocent one instead)."""
+    boot count, never an innocent one instead); and a lost socket worker
+    strands the run as in ``GraphScheduling.lost``."""
+
+    def __init__(self, graph: GraphScheduling) -> None:
+        super().__init__(graph.config, graph.log)
+        self.graph = graph
+        self.index: dict[str, int] = {}
+
+    @property
+    def tests_finished(self) -> bool:
+        if self.graph.stranded:
+            return True  # no worker left, none coming: the rest cannot run
+        return bool(super().tests_finished)
 
     def _send_tests(self, node: Any, num: int) -> None:
         # xdist's one place that sends tests (schedule, check_schedule)
-        journal = self.config.pluginmanager.get_plugin(JOURNAL)
-        if journal is not None and self.collection is not None:
-            for index in self.pending[:num]:
-                journal.started(self.collection[index], node.gateway.id)
+        sent = self.graph.listeners.sent
+        if sent and self.collection is not None:
+            nodeids = [self.collection[index] for index in self.pending[:num]]
+            for listener in sent:
+                listener(node, nodeids)
         super()._send_tests(node, num)
 
+    def remove_node(self, node: Any) -> str | None:
+        crashed: str | None = super().remove_node(node)
+        self.graph.lost(node, lambda: None if self.node2pending else len(self.pending))
+        return crashed
 
-class PexenScheduling:
-    """xdist scheduler that asks the planner what may run where."""
+    def worker_of(self, nodeid: str) -> Any:
+        if not self.index:
+            self.index = {key: n for n, key in enumerate(self.collection or [])}
+        index = self.index.get(nodeid)
+        return next(
+            (
+                node
+                for node, pending in self.node2pending.items()
+                if pending and pending[0] == index
+            ),
+            None,
+        )
+
+
+class GraphScheduling:
+    """pexen's own scheduling: asks the planner what may run where."""
 
     def __init__(
         self, config: pytest.Config, log: Any, outcomes: Outcomes, durations: dict[str, float]
     ) -> None:
         self.config = config
+        self.listeners = Listeners()
+        self.listeners.on_message("pexen", self._graph_message)
         self.log = log
         self.outcomes = outcomes
         self.durations = durations
@@ -123,7 +240,6 @@ class PexenScheduling:
         self.node2pending: dict[Any, deque[int]] = {}
         self.spec: GraphSpec | None = None
         self.plain: bool | None = None
-        self.load: LoadScheduling | None = None  # a suite without pexen metadata
         self.error: str | None = None
         self.exit: tuple[str, int | None] | None = None  # pytest.exit() on a worker
         self.planner: Planner[str] | None = None
@@ -144,9 +260,11 @@ class PexenScheduling:
         self.scoped: list[int] = []  # as the workers report it
         self.members: dict[str, list[int]] = {}
         self.cursor: dict[str, int] = {}
-        self.compat: CompatControl | None = None  # pytest-dependency / pytest-order
+        self.compat: Placement | None = None  # pytest-dependency / pytest-order
+        self.earlier: Earlier | None = None  # --pexen-resume (set by the journal)
+        self.replay: Callable[[], None] | None = None  # report the earlier boots' tests again
         self.resumed: set[str] = set()  # ended in an earlier boot (--pexen-resume)
-        self.session_limit = config.stash.get(timeouts.SESSION_KEY, None)  # None once reached
+        self.session_limit: Deadline | None = None  # set by the watchdog; None once reached
         self.host_of: dict[Any, str] = {}  # each worker's host (hosts.node_host)
         self.hosts: hosts.HostTable | None = None  # tests with host locks or tags
         self.revivable: set[str] = set()  # hosts that lost a worker xdist replaces
@@ -155,9 +273,6 @@ class PexenScheduling:
     # ------------------------------------------------------------ protocol
     @property
     def nodes(self) -> list[Any]:
-        if self.load is not None:
-            nodes: list[Any] = self.load.nodes
-            return nodes
         return list(self.node2pending)
 
     @property
@@ -168,16 +283,12 @@ class PexenScheduling:
     def tests_finished(self) -> bool:
         if self.stranded:
             return True  # no worker left, none coming: the rest cannot run
-        if self.load is not None:
-            return bool(self.load.tests_finished)
         if not self.collection_is_completed or self.planner is None:
             return False
         return not self.has_pending
 
     @property
     def has_pending(self) -> bool:
-        if self.load is not None:
-            return bool(self.load.has_pending)
         if self.planner is None:
             return False
         return (
@@ -189,30 +300,13 @@ class PexenScheduling:
         )
 
     def add_node(self, node: Any) -> None:
-        if self.load is not None:
-            self.load.add_node(node)
-        else:
-            self.node2pending[node] = deque()
+        self.node2pending[node] = deque()
 
     def add_node_collection(self, node: Any, collection: Sequence[str]) -> None:
-        if self.load is not None:
-            self.load.add_node_collection(node, collection)
-        else:
-            self.node2collection[node] = list(collection)
+        self.node2collection[node] = list(collection)
 
-    def remove_pending_tests_from_node(self, node: Any, indices: Any) -> None:
-        """Our workers send their task graph through this call (see
-        xdist_worker), and the report of a test over its time limit
-        (timeouts.TestTimer); it carries nothing else, as we never steal."""
-        if isinstance(indices, dict) and "pexen_hold" in indices and self.compat is not None:
-            self.compat.hold(node, indices["pexen_hold"])  # depends() waits for tests
-            return
-        if isinstance(indices, dict) and "pexen_timeout" in indices:
-            timeouts.worker_said(self.config, indices["pexen_timeout"])  # it exits next
-            return
-        if not (isinstance(indices, dict) and "pexen" in indices):
-            return
-        payload = indices["pexen"]
+    def _graph_message(self, node: Any, payload: dict[str, Any]) -> None:
+        """A worker's task graph (see worker.py), sent before its collection."""
         host = self.host_of[node] = hosts.node_host(node, payload.get("host"))
         if self.hosts is not None:
             self.hosts.saw(host)  # a replacement worker
@@ -226,7 +320,8 @@ class PexenScheduling:
             self.spec = payload["spec"]
             self.plain = bool(payload.get("plain"))
             self.scoped = payload.get("scoped") or []
-            timeouts.watch_workers(self.config, self, payload.get("limits") or {})
+            for listener in self.listeners.graph:
+                listener(payload)
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
             for line in payload.get("header") or []:
                 if reporter is not None:
@@ -236,19 +331,13 @@ class PexenScheduling:
         """A crash handler (pytest-rerunfailures) wants a crashed test run
         again: it is still running for the planner (its locks held), and
         goes to the next free worker with what it was first given."""
-        if self.load is not None:
-            self.load.mark_test_pending(item)
-            return
         index = self.index[item]
         if item in self.crashed and index in self.sent:
             self.rerun.add(index)
             self.resend.append(index)
-            self._dispatch()
+            self.dispatch()
 
     def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
-        if self.load is not None:
-            self.load.mark_test_complete(node, item_index, duration)
-            return
         self.durations[self.collection[item_index]] = duration
         pending = self.node2pending[node]
         if pending and pending[0] == item_index:
@@ -263,7 +352,7 @@ class PexenScheduling:
         self._ended(key)
         if self.compat is not None:
             self.compat.ended(key, node)
-        self._dispatch()
+        self.dispatch()
 
     def remove_node(self, node: Any) -> str | None:
         """A worker is gone. Its tests that had not started go to others,
@@ -271,10 +360,6 @@ class PexenScheduling:
         the crash (final once xdist reports it, see ``crash_reported``); if
         it died between tests, while tearing down fixtures it had kept for
         the next test, that is the teardown error of its last test."""
-        if self.load is not None:
-            crashed: str | None = self.load.remove_node(node)
-            self._lost(node)
-            return crashed
         # its collection stays counted (as in xdist's schedulers): a worker
         # that replaces it after the others finished must not find the
         # collection incomplete, which would leave it waiting forever
@@ -288,24 +373,32 @@ class PexenScheduling:
         if pending and self.collection[pending[0]] in self.outcomes.started:
             running = pending.popleft()
         self.resend.extend(pending)
-        self._lost(node)
+        self.lost(node, self._unrun)
         if running is None:
             if died and last is not None and (pending or node.shutting_down):
                 self._late_crash(node, last)
-            self._dispatch()
+            self.dispatch()
             return None
         nodeid = self.collection[running]
         self.outcomes.started.discard(nodeid)
         self.crashed[nodeid] = running
-        self._dispatch()
+        self.dispatch()
         return nodeid
 
-    def _lost(self, node: Any) -> None:
+    def _unrun(self) -> int | None:
+        """With no worker left: how many tests did not run (None: workers are left)."""
+        if self.node2pending or self.planner is None:
+            return None
+        left = sum(1 for taken in self.taken if not taken) + len(self.resend)
+        self.resend.clear()
+        return left
+
+    def lost(self, node: Any, unrun: Callable[[], int | None]) -> None:
         """A worker is gone: xdist replaces it, unless it was a socket
         worker (its server died with it; see internals.no_socket_clones).
-        With no worker left and none coming, what did not run stays unrun:
-        the run stops (the journal keeps those tests unfinished, for
-        ``--pexen-resume``)."""
+        With no worker left and none coming (``unrun`` says how many tests
+        did not run then), what did not run stays unrun: the run stops (the
+        journal keeps those tests unfinished, for ``--pexen-resume``)."""
         host = self.host_of.pop(node, None)
         if getattr(node, "workeroutput", None) is not None:
             return  # it finished normally
@@ -313,15 +406,9 @@ class PexenScheduling:
             if host is not None:
                 self.revivable.add(host)
             return
-        if self.load is not None:  # a suite without metadata: xdist's load runs it
-            if self.load.node2pending:
-                return
-            left = len(self.load.pending)
-        else:
-            if self.node2pending or self.planner is None:
-                return
-            left = sum(1 for taken in self.taken if not taken) + len(self.resend)
-            self.resend.clear()
+        left = unrun()
+        if left is None:
+            return
         self.stranded = True
         if not left:
             return
@@ -358,46 +445,37 @@ class PexenScheduling:
             )
         if self.compat is not None:
             self.compat.ended(report.nodeid, None, crashed=True)
-        self._dispatch()
+        self.dispatch()
 
     def schedule(self) -> None:
         """Called once collection is complete, and again for each replaced
         worker: build the plan the first time, then hand out work."""
-        if self.load is not None:
-            self.load.schedule()
-            return
         if self.planner is None:
-            if self.plain and self.error is None:
-                self._hand_to_load()
-                return
             self._start()
-        self._dispatch()
+        self.dispatch()
 
     def worker_of(self, nodeid: str) -> Any:
-        """The worker running this test (the first of its pending tests), or
-        None; for the controller's time limits (timeouts.ControllerTimer)."""
-        load = self.load
-        if load is not None:
-            if not self.index:
-                self.index = {key: n for n, key in enumerate(load.collection or [])}
-            pending_of = load.node2pending
-        else:
-            pending_of = self.node2pending
         index = self.index.get(nodeid)
         return next(
-            (node for node, pending in pending_of.items() if pending and pending[0] == index), None
+            (
+                node
+                for node, pending in self.node2pending.items()
+                if pending and pending[0] == index
+            ),
+            None,
         )
 
     # ------------------------------------------------------------ planning
-    def _hand_to_load(self) -> None:
+    def hand_to_load(self) -> PlainLoad:
         """No pexen metadata: xdist's load scheduler runs the suite as is."""
-        load = self.load = JournaledLoad(self.config, self.log)
+        load = PlainLoad(self)
         for node in self.node2pending:
             load.add_node(node)
         # every collection, a dead worker's too (add_node_collection only
         # takes live ones): load counts them to know collection is complete
         load.node2collection.update(self.node2collection)
         load.schedule()
+        return load
 
     def _start(self) -> None:
         if self.exit is not None:
@@ -457,30 +535,24 @@ class PexenScheduling:
             self.hosts = hosts.HostTable(spec["hosts"], hosts.given_tags(self.config))
             for host in self.host_of.values():
                 self.hosts.saw(host)
-        resume = self.config.stash.get(RESUME_KEY, None)
-        if resume is not None:
-            self.resumed = {test for test in resume.ended if test in self.index}
+        earlier = self.earlier
+        if earlier is not None:
+            self.resumed = {test for test in earlier.ended if test in self.index}
         self._queue_skips(self.planner.unrunnable)
-        if compat:
-            self.compat = CompatControl(self, spec)
-            self.compat.resumed(
-                {test: resume.ended[test] for test in self.resumed} if resume is not None else {}
-            )
-            if "dependency" in spec:  # it keeps the outcomes pytest-dependency needs
-                self.config.pluginmanager.register(self.compat, "pexen-compat-control")
-        if resume is not None:
-            self._resume(resume)
+        for listener in self.listeners.planned:
+            listener(spec)  # the compat layer's placement (self.compat)
+        if earlier is not None:
+            self._resume(earlier)
 
-    def _resume(self, resume: Resume) -> None:
+    def _resume(self, earlier: Earlier) -> None:
         """``--pexen-resume``: what ended in an earlier boot is settled in
         the planner and reported again, never sent."""
         assert self.planner is not None
         for test in self.resumed:
             self.taken[self.index[test]] = 1
-        self._queue_skips(resume.restore(self.planner, self.index.__contains__, self._hand_on))
-        journal = self.config.pluginmanager.get_plugin(JOURNAL)
-        if journal is not None:
-            journal.replay()
+        self._queue_skips(earlier.restore(self.planner, self.index.__contains__, self._hand_on))
+        if self.replay is not None:
+            self.replay()
 
     def _queue_skips(self, dropped: list[Unrunnable[str]]) -> None:
         for u in dropped:
@@ -545,7 +617,8 @@ class PexenScheduling:
         self.config.hook.pytest_runtest_logreport(report=report)
 
     # ------------------------------------------------------------ dispatching
-    def _dispatch(self) -> None:
+    def dispatch(self) -> None:
+        """Hand out work to the idle workers (also the compat layer's, after a wait)."""
         planner = self.planner
         if planner is None:
             return
@@ -580,10 +653,10 @@ class PexenScheduling:
         for node in idle:
             entries = self._next_entries(node)
             if not entries:
-                if (self.compat is not None and self.compat.owner) or self.hosts is not None:
+                if (self.compat is not None and self.compat.owns_any()) or self.hosts is not None:
                     continue  # what is ready may belong to another worker's module or host
                 break
-            self._send(node, entries)
+            self.send(node, entries)
         if (
             idle
             and planner.active
@@ -594,7 +667,7 @@ class PexenScheduling:
         ):
             # nothing runs and nothing can start: never let xdist drop tests
             self._queue_skips(planner.abort("no test could start (pexen internal stall)"))
-            self._dispatch()
+            self.dispatch()
         if self.compat is not None:
             self.compat.follow_ons()
             self.compat.stalled()
@@ -660,7 +733,7 @@ class PexenScheduling:
             for n, i in self.last.items()
             if n is not node and self.scope_kept[i] and self.node2pending.get(n)
         }
-        if compat is not None and compat.owner:
+        if compat is not None and compat.owns_any():
             # never a test of a module another worker owns
             def theirs(key: str) -> bool:
                 return compat.elsewhere(node, key)
@@ -679,7 +752,7 @@ class PexenScheduling:
     # ------------------------------------------------------------ hosts
     def _live_hosts(self) -> list[str]:
         """Hosts that have a worker, or will have one again (xdist replaces
-        a crashed popen or ssh worker; see ``_lost``)."""
+        a crashed popen or ssh worker; see ``lost``)."""
         live = [self.host_of[n] for n in self.node2pending if n in self.host_of]
         return list(dict.fromkeys([*live, *sorted(self.revivable)]))
 
@@ -769,15 +842,17 @@ class PexenScheduling:
         workers = max(1, len(self.node2pending)) * (1 if self.typical < SHORT else 4)
         return max(1, min(MAX_BATCH, waiting // workers))
 
-    def _send(self, node: Any, entries: list[Entry]) -> None:
+    def send(self, node: Any, entries: list[Entry]) -> None:
+        """Send tests to ``node`` (the compat layer sends a module's next tests too)."""
         if self.compat is not None:
             self.compat.sending(node, entries)
-        journal = self.config.pluginmanager.get_plugin(JOURNAL)
         for entry in entries:
             self.sent[entry[0]] = entry
             self.taken[entry[0]] = 1
-            if journal is not None:
-                journal.started(self.collection[entry[0]], node.gateway.id)
+        if self.listeners.sent:
+            nodeids = [self.collection[entry[0]] for entry in entries]
+            for listener in self.listeners.sent:
+                listener(node, nodeids)
         self.node2pending[node].extend(e[0] for e in entries)
         with contextlib.suppress(OSError):  # its worker just died: remove_node
             node.sendcommand("pexen_run", entries=entries)  # hands its tests to others

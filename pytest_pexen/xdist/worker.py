@@ -20,6 +20,11 @@ scheduler and runs in xdist's own loop, untouched.
 It also sends the controller the task graph this worker collected (every
 worker computes the same), since the controller does not collect.
 
+Capabilities plug in through the entry point's internal hook
+(``pytest_pexen_xdist_worker``): ``on_command`` (commands handled as they
+arrive, on the receiver thread), ``add_to_graph`` (more in the graph
+message) and ``on_loop`` (at the start and end of the loop).
+
 PYTEST_DONT_REWRITE
 """
 
@@ -29,21 +34,16 @@ import queue
 import socket
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from ..compat import xdist as compat_xdist
 from ..graph.taskgraph import GraphSpec
 from ..internals import find_interactor, late_teardown, nearest_items, uses_shared_scope
-from ..journal.reboots import STOP, stop
-from ..watchdog.limits import own_limits
-
-if TYPE_CHECKING:
-    from ..compat.dependency import WorkerResults
+from .protocol import Entry
 
 SHUTDOWN = object()
-Entry = list[Any]  # [item index, skip reason or None, shared state or None]
 
 
 class PexenWorker:
@@ -55,8 +55,25 @@ class PexenWorker:
         self.commands: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.todo: deque[Entry] = deque()  # sent, not started yet
         self.nearest: list[pytest.Item | None] | None = None
-        # pytest-dependency's lookups (compat_xdist.start_worker)
-        self.compat_results: WorkerResults | None = None
+        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
+        self.additions: dict[str, Callable[[list[pytest.Item]], Any]] = {}
+        self.starting: list[Callable[[], None]] = []
+        self.ending: list[Callable[[], None]] = []
+        config.hook.pytest_pexen_xdist_worker(worker=self)
+
+    def on_command(self, kind: str, handler: Callable[[dict[str, Any]], None]) -> None:
+        """``handler(args)`` gets the controller's ``kind`` commands as they
+        arrive (on the receiver thread), instead of the loop."""
+        self.handlers[kind] = handler
+
+    def add_to_graph(self, key: str, make: Callable[[list[pytest.Item]], Any]) -> None:
+        """The graph message carries ``make(items)`` as ``key`` too."""
+        self.additions[key] = make
+
+    def on_loop(self, start: Callable[[], None], end: Callable[[], None]) -> None:
+        """``start()`` before the loop can receive a command, ``end()`` after it."""
+        self.starting.append(start)
+        self.ending.append(end)
 
     @property
     def plain(self) -> bool:
@@ -87,29 +104,25 @@ class PexenWorker:
                 "exit": source.exit,
                 "header": source.header_lines(),
                 "scoped": scoped,
-                "limits": own_limits(session.items),
                 "host": socket.gethostname(),  # for per-host locks and host tags
             }
         }
+        for key, make in self.additions.items():
+            payload["pexen"][key] = make(session.items)
         # "unscheduled" is the one worker event whose payload xdist hands
         # untouched to the scheduler (remove_pending_tests_from_node), which
         # is ours; xdist only sends it in reply to "steal", which we never use
         find_interactor(self.config).sendevent("unscheduled", indices=payload)
 
     def _on_command(self, command: Any) -> None:
-        if command is not SHUTDOWN and command[0] == STOP:  # a test asked for a reboot
-            stop(self.config, str(command[1].get("reason")))
-            return
-        if command is not SHUTDOWN and command[0] == "pexen_phases":
-            # outcomes of tests that ended elsewhere: known before the tests
-            # sent next can look them up
-            if self.compat_results is not None:
-                self.compat_results.learn(command[1]["phases"])
+        handler = None if command is SHUTDOWN else self.handlers.get(command[0])
+        if handler is not None:
+            handler(command[1])
             return
         self.commands.put(command)
 
     def hold(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Ask the controller (compat_xdist) from inside the running test and
+        """Ask the controller (compat/xdist.py) from inside the running test and
         wait for its answer. Meanwhile the controller may take back the
         tests queued here (one of them could be what the awaited tests wait
         for); its answer says so, and then the queue, and what it sent
@@ -153,7 +166,8 @@ class PexenWorker:
     def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
         if self.plain:
             return None  # xdist's own loop, for xdist's load scheduler
-        compat_xdist.start_worker(self)  # before any command can arrive
+        for starting in self.starting:  # before any command can arrive
+            starting()
         interactor = find_interactor(self.config)
         interactor.channel.setcallback(self._on_command, endmarker=SHUTDOWN)
         items = session.items
@@ -196,8 +210,8 @@ class PexenWorker:
                 break
         if previous is not None:
             self._settle(interactor, items, previous, None)
-        if self.compat_results is not None:
-            self.compat_results.uninstall()
+        for ending in self.ending:
+            ending()
         return True
 
     @staticmethod

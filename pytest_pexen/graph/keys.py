@@ -1,0 +1,18 @@
+"""Names and stash keys that capabilities share, kept in the core.
+
+A capability finds another one's plugin or data through these, never by
+importing its module (pytest's plugins talk through the config stash the
+same way): the watchdog's last resort and the timeline page reach the
+journal's plugin by its name; the xUnit report reads the time of a resumed
+run's earlier boots.
+
+PYTEST_DONT_REWRITE
+"""
+
+from __future__ import annotations
+
+import pytest
+
+JOURNAL = "pexen-journal"  # the journaling process's plugin (journal.resume.JournalPlugin)
+# seconds the run took before this boot (set when a run resumes)
+EARLIER_KEY = pytest.StashKey[float]()
