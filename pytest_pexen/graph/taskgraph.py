@@ -18,7 +18,7 @@ import pytest
 
 from ..sched.errors import MutexError
 from ..sched.meta import SchedMeta
-from ..sched.planner import Planner, choose_provider
+from ..sched.planner import Planner, TaskRow, choose_provider
 
 # a task: [node id, requires, provides, claims, uses, priority, group];
 # spec["hosts"] (only when some test has them): node id -> [host claims,
@@ -183,21 +183,16 @@ def spec_planner(
     for ph, tags in spec["phantoms"].items():
         planner.add(ph, provides=tags, group=first_group)
     planner.order_only(spec.get("order_only", ()))
-    durations = durations or {}
-    for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]:
-        if nodeid in hosts and not hosts_apart:
-            claims = claims + hosts[nodeid][0]
-            uses = uses + hosts[nodeid][1]
-        planner.add(
-            nodeid,
-            requires=requires,
-            provides=provides,
-            claims=claims,
-            uses=uses,
-            priority=priority,
-            group=group,
-            duration=durations.get(nodeid),
-        )
+    timed = durations or {}
+
+    def rows() -> Iterator[TaskRow[str]]:
+        for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]:
+            if nodeid in hosts and not hosts_apart:
+                claims = claims + hosts[nodeid][0]
+                uses = uses + hosts[nodeid][1]
+            yield (nodeid, requires, provides, claims, uses, priority, group, timed.get(nodeid))
+
+    planner.add_many(rows())
     planner.prepare(missing=missing)
     for ph in spec["phantoms"]:
         planner.start(ph)
