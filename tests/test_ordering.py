@@ -148,6 +148,42 @@ def test_conftest_hook_is_tree_scoped(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(["META test_ping ['network'] -1", "META test_local [] 0"])
 
 
+def test_marked_tests_share_empty_fields_only_without_the_hook(
+    pytester: pytest.Pytester,
+) -> None:
+    # No pytest_pexen_task anywhere: the tag fields a test's markers leave
+    # empty are one shared read-only frozenset (docs/metadata.md); what the
+    # markers fill is a set of its own. With the hook, every field is a set
+    # of its own that the hook may add to in place.
+    check = """
+        import pytest_pexen as pexen
+        def test_a(): pass
+        @pexen.requires("test_a")
+        @pexen.claims("db")
+        def test_b(request):
+            meta = request.node.stash[pexen.META_KEY]
+            print("META", meta.requires == {"test_a"}, meta.claims == {"db"},
+                  type(meta.requires).__name__, type(meta.provides).__name__,
+                  meta.provides is meta.uses, sorted(meta.uses))
+    """
+    pytester.makepyfile(**{"plain/test_plain.py": check, "hooked/test_hooked.py": check})
+    pytester.makepyfile(
+        **{
+            "hooked/conftest.py": """
+            def pytest_pexen_task(item, meta):
+                if item.name == "test_b":
+                    meta.uses.add("net")
+        """
+        }
+    )
+    result = pytester.runpytest("-p", "pexen", "-s", "plain")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*META True True set frozenset True []"])
+    result = pytester.runpytest("-p", "pexen", "-s", "hooked")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*META True True set set False [[]'net'[]]"])
+
+
 def test_failed_provider_skips_dependents_transitively(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_db="""

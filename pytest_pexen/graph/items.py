@@ -123,31 +123,60 @@ def _pexen_marks(
     return marks
 
 
-def _empty_meta() -> SchedMeta:
-    meta = SchedMeta.empty()
-    for name in ("requires", "provides", "claims", "uses", "host_claims", "host_uses", "host_tags"):
-        object.__setattr__(meta, name, frozenset())
+_TAG_FIELDS = ("requires", "provides", "claims", "uses", "host_claims", "host_uses", "host_tags")
+_NO_TAGS: frozenset[str] = frozenset()
+# the engine's factory fields, meaningless for a pytest item: shared alike
+_NO_KWARGS: dict[str, Any] = {}
+_NO_CALLPATH: list[str] = []
+
+
+def _lean_meta() -> SchedMeta:
+    """An empty record whose tag fields are the one shared empty frozenset
+    (see ``meta_from_marks``), and whose ``kwargs`` and ``callpath`` are
+    shared empty ones: read-only by convention, as ``EMPTY_META`` is."""
+    meta = object.__new__(SchedMeta)
+    init = object.__setattr__
+    for name in _TAG_FIELDS:
+        init(meta, name, _NO_TAGS)
+    init(meta, "priority", 0)
+    init(meta, "kwargs", _NO_KWARGS)
+    init(meta, "group", None)
+    init(meta, "timeout", None)
+    init(meta, "callpath", _NO_CALLPATH)
     return meta
 
 
 # the record of every test that has no pexen metadata when no hook is in
 # play: one shared, read-only object instead of thousands of empty sets
-EMPTY_META = _empty_meta()
+EMPTY_META = _lean_meta()
 
 
-def meta_from_marks(item: pytest.Item, marks: list[pytest.Mark]) -> tuple[SchedMeta, int | None]:
+def meta_from_marks(
+    item: pytest.Item, marks: list[pytest.Mark], mutable: bool = True
+) -> tuple[SchedMeta, int | None]:
     """Build the metadata of ``item`` from its pexen markers (closest first).
+
+    With ``mutable=False`` (no ``pytest_pexen_task`` hook will add to the
+    sets in place) a tag field no marker fills is a shared empty frozenset:
+    a marked test typically fills one or two of the seven, and an empty set
+    per field cost 1.3 kB per test, most of what a large marked suite's
+    collection added to pytest's own memory.
 
     Returns the meta and the group's worker limit (None if not given).
     Raises MetaError with the test's node id on a malformed marker.
     """
-    meta = SchedMeta.empty()
+    meta = SchedMeta.empty() if mutable else _lean_meta()
     seen: set[str] = set()
     workers: int | None = None
     for mark in marks:  # closest first
         name = mark.name
         if name in _TAG_MARKERS:
-            getattr(meta, _field(item, mark)).update(_tags(item, mark))
+            field = _field(item, mark)
+            tags = getattr(meta, field)
+            if tags is _NO_TAGS:
+                object.__setattr__(meta, field, set(_tags(item, mark)))
+            else:
+                tags.update(_tags(item, mark))
         elif name in seen:
             continue  # a closer marker already set this single value
         elif name == "pexen_priority":
@@ -184,7 +213,7 @@ def build_meta(
     if not marks and not hooked:
         item.stash[META_KEY] = EMPTY_META
         return EMPTY_META, None
-    meta, workers = meta_from_marks(item, marks)
+    meta, workers = meta_from_marks(item, marks, mutable=hooked)
     if hooked:
         try:
             item.ihook.pytest_pexen_task(item=item, meta=meta)

@@ -210,8 +210,9 @@ class RunHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        self.run.begin(item.nodeid)
-        reason = self.run.skip_reason(item.nodeid)
+        nodeid = item.nodeid
+        self.run.begin(nodeid)
+        reason = self.run.skip_reason(nodeid)
         if reason is not None:
             pytest.skip(reason)
 
@@ -221,21 +222,25 @@ class RunHooks:
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         run = self.run
+        when = call.when
+        if report.passed and when != "call" and run.planner is not None:
+            return report  # a passed setup or teardown in a serial run: nothing to note
         nodeid = item.nodeid
-        if call.when == "call" and report.passed and nodeid in run.shared:
+        if when == "call" and report.passed and nodeid in run.shared:
             problem = unserialisable(run.shared[nodeid])
             if problem is not None:
                 report.outcome = "failed"
                 report.longrepr = f"pexen: {problem}"
-        if call.when == "setup" and report.skipped and nodeid in run.skipped:
+        if when == "setup" and report.skipped and nodeid in run.skipped:
             # point at the test, as pytest's own skip markers do, not at pexen
             path, line = item.reportinfo()[:2]
             report.longrepr = (str(path), (line or 0) + 1, run.skipped[nodeid])
-        run.made(nodeid, call.when, report, call.excinfo)
+        run.made(nodeid, when, report, call.excinfo)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.run.logged(report.nodeid, report)
+        if not report.passed:  # a passed phase changes nothing (see GraphRun.logged)
+            self.run.logged(report.nodeid, report)
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         self.run.finish(nodeid)

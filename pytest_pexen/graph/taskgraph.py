@@ -10,7 +10,7 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 
 from ..sched.errors import MutexError
 from ..sched.meta import SchedMeta
-from ..sched.planner import Planner, choose_provider
+from ..sched.planner import Planner, TaskRow, choose_provider
 
 # a task: [node id, requires, provides, claims, uses, priority, group];
 # spec["hosts"] (only when some test has them): node id -> [host claims,
@@ -26,6 +26,12 @@ from ..sched.planner import Planner, choose_provider
 GraphSpec = dict[str, Any]
 
 NO_PULL_OUTCOME = "was not selected (pulling providers in is off: --pexen-no-pull)"
+
+# the one empty tag list of every test without requirements (or provided
+# tags, locks): most tests of a large suite, each of which had a list of
+# its own. Never mutated: whoever changes a test's tags (compat.Compat.apply)
+# puts a new list in its place.
+_NONE: list[str] = []
 
 
 def base_id(nodeid: str) -> str:
@@ -70,32 +76,24 @@ class TestGraph:
     notes: dict[str, list[str]] = field(default_factory=dict)
     dependency: bool = False
 
-    def spec(self) -> GraphSpec:
-        """The graph as plain JSON data (what crosses to an xdist controller)."""
-        tasks = []
+    def spec(self, lazy: bool = False) -> GraphSpec:
+        """The graph as plain JSON data (what crosses to an xdist controller).
+
+        ``lazy``: the tasks as a generator, for one pass in this process
+        (``planner()``): a large suite's rows are then never all alive at
+        once, on top of the graph and the planner."""
         hosts: dict[str, list[list[str]]] = {}
         for item in self.items:
-            nodeid = item.nodeid
-            meta = self.metas[nodeid]
-            tasks.append(
-                [
-                    nodeid,
-                    self.requires[nodeid],
-                    self.provides[nodeid],
-                    sorted(meta.claims),
-                    sorted(meta.uses),
-                    meta.priority,
-                    meta.group,
-                ]
-            )
+            meta = self.metas[item.nodeid]
             if meta.host_claims or meta.host_uses or meta.host_tags:
-                hosts[nodeid] = [
+                hosts[item.nodeid] = [
                     sorted(meta.host_claims),
                     sorted(meta.host_uses),
                     sorted(meta.host_tags),
                 ]
+        rows = self._rows()
         spec: GraphSpec = {
-            "tasks": tasks,
+            "tasks": rows if lazy and not hosts else list(rows),  # check_scopes reads them too
             "groups": [list(g) for g in self.groups],
             "phantoms": self.phantoms,
         }
@@ -109,6 +107,22 @@ class TestGraph:
             spec["hosts"] = hosts
         return spec
 
+    def _rows(self) -> Iterator[list[Any]]:
+        """Each task of the spec: [node id, requires, provides, claims,
+        uses, priority, group]."""
+        for item in self.items:
+            nodeid = item.nodeid
+            meta = self.metas[nodeid]
+            yield [
+                nodeid,
+                self.requires[nodeid],
+                self.provides[nodeid],
+                sorted(meta.claims) if meta.claims else _NONE,
+                sorted(meta.uses) if meta.uses else _NONE,
+                meta.priority,
+                meta.group,
+            ]
+
     def order_groups(self) -> None:
         """Order the groups again, once relations were added after ``build``
         (compat.Compat.apply: a group after the groups it must follow)."""
@@ -118,7 +132,7 @@ class TestGraph:
 
     def planner(self, missing: str = "error") -> Planner[str]:
         """A fresh, prepared planner of this graph (raises DepcheckError)."""
-        return spec_planner(self.spec(), missing)
+        return spec_planner(self.spec(lazy=True), missing)
 
     def order(self, planner: Planner[str]) -> list[pytest.Item]:
         """The serial run order: stable, priority-aware, topological, keeping
@@ -169,21 +183,16 @@ def spec_planner(
     for ph, tags in spec["phantoms"].items():
         planner.add(ph, provides=tags, group=first_group)
     planner.order_only(spec.get("order_only", ()))
-    durations = durations or {}
-    for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]:
-        if nodeid in hosts and not hosts_apart:
-            claims = claims + hosts[nodeid][0]
-            uses = uses + hosts[nodeid][1]
-        planner.add(
-            nodeid,
-            requires=requires,
-            provides=provides,
-            claims=claims,
-            uses=uses,
-            priority=priority,
-            group=group,
-            duration=durations.get(nodeid),
-        )
+    timed = durations or {}
+
+    def rows() -> Iterator[TaskRow[str]]:
+        for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]:
+            if nodeid in hosts and not hosts_apart:
+                claims = claims + hosts[nodeid][0]
+                uses = uses + hosts[nodeid][1]
+            yield (nodeid, requires, provides, claims, uses, priority, group, timed.get(nodeid))
+
+    planner.add_many(rows())
     planner.prepare(missing=missing)
     for ph in spec["phantoms"]:
         planner.start(ph)
@@ -309,8 +318,9 @@ def build(
         # tags in sorted order, never the set's (hash-seeded) order: which
         # provider a virtual tag pulls in can depend on what was pulled
         # before it, and every xdist worker must pull in the same tests
-        resolved = requires[nodeid] = list(
-            dict.fromkeys(resolve(nodeid, t) for t in sorted(metas[nodeid].requires))
+        wanted = metas[nodeid].requires
+        resolved = requires[nodeid] = (
+            list(dict.fromkeys(resolve(nodeid, t) for t in sorted(wanted))) if wanted else _NONE
         )
         for tag in resolved:
             provs = providers(tag)
@@ -341,9 +351,7 @@ def build(
                 chosen.add(p)
                 queue.append(p)
                 pulled.append(Pulled(every[p], tag, nodeid))
-    provides = {
-        nodeid: sorted(metas[nodeid].provides | implicit.get(nodeid, set())) for nodeid in queue
-    }
+    provides = {nodeid: _provided(metas[nodeid].provides, implicit.get(nodeid)) for nodeid in queue}
     items = _place_pulled(selected, pulled, order)
     return TestGraph(
         items=items,
@@ -355,6 +363,14 @@ def build(
         phantoms=phantoms,
         unresolved=unresolved,
     )
+
+
+def _provided(own: set[str], implicit: set[str] | None) -> list[str]:
+    """What a test provides: its own tags and the node ids (of its own and
+    its base name) that other tests require it by, sorted."""
+    if implicit:
+        return sorted(own | implicit)
+    return sorted(own) if own else _NONE
 
 
 def _place_pulled(

@@ -179,10 +179,12 @@ class SchedMeta:
 
     def check(self) -> None:
         """Re-validate fields that callers may have mutated in place (the
-        tag sets: a hook may add anything to them) and the lock rule."""
+        tag sets: a hook may add anything to them) and the lock rule. A
+        frozenset of tags (a shared empty field, see
+        ``graph.items.meta_from_marks``) is kept as it is."""
         for name in _TAG_FIELDS:
             value = getattr(self, name)
-            if type(value) is not set or not all(type(t) is str and t for t in value):
+            if type(value) not in (set, frozenset) or not all(type(t) is str and t for t in value):
                 setattr(self, name, value)
         both = (self.claims | self.host_claims) & (self.uses | self.host_uses)
         if both:
