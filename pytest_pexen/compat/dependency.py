@@ -38,7 +38,7 @@ import pytest
 
 from ..graph.taskgraph import module_id
 from ..internals import skip_at_test
-from .plugin import Relations, marked
+from .relations import Relations, marked
 
 Key = tuple[str, str, Hashable]  # scope, node id of the scope's node, name
 Node = pytest.Item | pytest.Collector

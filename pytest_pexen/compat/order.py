@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 
 from ..graph.taskgraph import module_id
-from .plugin import Relations, marked
+from .relations import Relations, marked
 
 # pytest-order's ordinal names (sorter.orders_map)
 ORDINALS = {
