@@ -29,6 +29,15 @@ _PHASE_OUTCOME = {"setup": "errored", "call": "failed", "teardown": "errored in 
 _SUB_OUTCOME = {"fail": "failed", "error": "errored"}  # failed by its sub-results
 
 
+def runs_tests(config: pytest.Config) -> bool:
+    """Whether tests run in this process (serial, or an xdist worker), not
+    in an xdist controller: what the capabilities that hook into running
+    tests (sub-results, reboots, the watchdog) ask first."""
+    if getattr(config, "workerinput", None) is not None:
+        return True
+    return config.getoption("dist", "no") == "no" or not config.getoption("tx", None)
+
+
 def bad_outcome(report: pytest.TestReport) -> str | None:
     """How a phase report says its test did not pass, in the words of a
     skip reason ("failed", "errored", "was skipped", ...); None if it did.

@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from ..results.recorder import runs_tests
+from ..graph.runtime import runs_tests
 
 BOOTS_KEY = pytest.StashKey[dict[str, int]]()
 JOURNALED_KEY = pytest.StashKey[bool]()  # this run writes a journal (a reboot needs one)
