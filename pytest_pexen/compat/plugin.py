@@ -16,7 +16,7 @@ Under xdist, the tests of a module that uses these markers run on one
 worker, in that order (the state such tests share in the module or class
 is then what a serial run gives them); modules run in parallel, held back
 only by the relations between them. pytest-dependency's results cross
-workers through the controller (compat_xdist).
+workers through the controller (compat/xdist.py).
 
 ``--pexen-compat`` (ini ``pexen_compat``) chooses the plugins whose markers
 are read: ``all`` (default), ``dependency``, ``order`` or ``none``; with

@@ -10,7 +10,7 @@ start, with its boot count (``pexen_boot_count``, ``PEXEN_BOOT_COUNT``) one
 higher, so it can tell where it is.
 
 This module is what the test-running process needs (serial, or an xdist
-worker); the journal side is in resume.py.
+worker); the journal side is in journal/resume.py.
 
 PYTEST_DONT_REWRITE
 """

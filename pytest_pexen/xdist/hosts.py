@@ -1,13 +1,13 @@
 """Several machines: per-host locks, host tags, and socket gateways.
 
 A worker's host is the name it reports (``socket.gethostname()``, sent with
-its task graph, see xdist_worker); local ``popen`` workers share the
+its task graph, see xdist/worker.py); local ``popen`` workers share the
 controller's host. Resources locked with ``scope="host"`` are held per
 host: the xdist controller keeps them here (``HostTable``), apart from the
 planner's global locks, as one lock per (host, resource). In one process
 (a serial run) there is one host, so they are global locks there
-(taskgraph.spec_planner). Host tags come from ``--pexen-host-tags`` on the
-controller; a test that no connected host can run is skipped with a
+(graph.taskgraph.spec_planner). Host tags come from ``--pexen-host-tags``
+on the controller; a test that no connected host can run is skipped with a
 reason naming the tags and the hosts seen.
 
 PYTEST_DONT_REWRITE

@@ -4,7 +4,7 @@ Controller side: make ``--dist`` accept ``pexen``, take over xdist's default
 ``load`` mode when ``-n`` is given without ``--dist``, build the pexen
 scheduler, mark workers as pexen-controlled, read outcomes off the reports
 and keep test durations (in pytest's cache) for the critical-path ranking
-of later runs. The worker side is in xdist_worker.
+of later runs. The worker side is in xdist/worker.py.
 
 PYTEST_DONT_REWRITE
 """
