@@ -17,7 +17,7 @@ import pytest
 from . import hookspecs
 from .compat import plugin as compat
 from .graph.plugin import GraphPlugin
-from .graph.runtime import pexen_shared
+from .graph.runtime import pexen_shared, runs_tests
 from .internals import add_dist_choice, option_given
 from .journal import reboots, resume
 from .journal.reboots import pexen_boot_count, pexen_reboot
@@ -303,6 +303,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(ExecPlugin(config), PLUGIN)
     results.configure(config)
+    if runs_tests(config) and results.report_wanted(config):
+        from .results import suite_properties  # it uses the recorder: registered from here
+
+        config.pluginmanager.register(suite_properties, "pexen-suite-properties")
     if workerinput is None and results.report_wanted(config):
         from .results.junit import XunitWriter, check_writable, report_path
 

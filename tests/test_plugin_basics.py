@@ -178,10 +178,10 @@ def test_plain_run_imports_no_unused_capability(pytester: pytest.Pytester) -> No
     # suite with no pexen option
     unused = [
         "pytest_pexen.timeline",
-        "pytest_pexen.junit",
-        "pytest_pexen.exec_items",
-        "pytest_pexen.xdist_worker",
-        "pytest_pexen.xdist_scheduler",
+        "pytest_pexen.results.junit",
+        "pytest_pexen.exec.items",
+        "pytest_pexen.xdist.worker",
+        "pytest_pexen.xdist.scheduler",
         "pytest_pexen.sched.engine",
         "pytest_pexen.sched.pool",
     ]

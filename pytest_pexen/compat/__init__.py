@@ -8,6 +8,11 @@ Modules:
   results across xdist workers.
 - ``order``: pytest-order's order, kept across xdist workers.
 - ``xdist``: both under ``--dist pexen``.
+- ``relations``: what the markers ask of a run (``Relations``, the
+  order-only tag prefixes), shared by the modules above.
+
+Imports point one way: ``plugin`` -> ``dependency``/``order`` ->
+``relations``; none of them imports ``plugin`` back.
 
 PYTEST_DONT_REWRITE
 """

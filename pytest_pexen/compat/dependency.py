@@ -21,7 +21,7 @@ pexen leaves the judging to it (its words, its options such as
 * under xdist, the records: on a pexen-controlled worker each lookup first
   sets the manager's record of each name to the outcome of the test that
   name resolves to, wherever it ran (``WorkerResults``; the controller's
-  side is in compat_xdist).
+  side is in compat/xdist.py).
 * after ``--pexen-resume``, the records of the tests that ended in an
   earlier boot, from their journaled reports (``journaled_phases``).
 
@@ -38,7 +38,7 @@ import pytest
 
 from ..graph.taskgraph import module_id
 from ..internals import skip_at_test
-from .plugin import Relations, marked
+from .relations import Relations, marked
 
 Key = tuple[str, str, Hashable]  # scope, node id of the scope's node, name
 Node = pytest.Item | pytest.Collector

@@ -6,7 +6,7 @@ relations that make that order hold when tests run in parallel:
 
 * a module with a test marked ``order`` (itself, or by its class or
   module; or by a ``--order-marker-prefix`` marker) runs on one worker,
-  its tests one after the other in that order (see compat._keep_together);
+  its tests one after the other in that order (see compat.plugin._keep_together);
 * with the session order scope (the default; per folder with
   ``--order-scope-level``) the order also holds across modules: the tests
   form bands of consecutive tests with the same index ("first", 1, none,
@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 
 from ..graph.taskgraph import module_id
-from .plugin import Relations, marked
+from .relations import Relations, marked
 
 # pytest-order's ordinal names (sorter.orders_map)
 ORDINALS = {

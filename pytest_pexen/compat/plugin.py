@@ -16,7 +16,7 @@ Under xdist, the tests of a module that uses these markers run on one
 worker, in that order (the state such tests share in the module or class
 is then what a serial run gives them); modules run in parallel, held back
 only by the relations between them. pytest-dependency's results cross
-workers through the controller (compat_xdist).
+workers through the controller (compat/xdist.py).
 
 ``--pexen-compat`` (ini ``pexen_compat``) chooses the plugins whose markers
 are read: ``all`` (default), ``dependency``, ``order`` or ``none``; with
@@ -27,19 +27,18 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
+
+from .relations import Relations
 
 if TYPE_CHECKING:
     from ..graph.taskgraph import TestGraph
     from .dependency import DependencyIndex
 
 MODES = ("all", "dependency", "order", "none")
-AFTER = "pexen-after:"  # order-only tag settled when that test has ended
-BAND = "pexen-band:"  # order-only tag settled when every test of the band has ended
 
 
 def add_options(group: pytest.OptionGroup, parser: pytest.Parser) -> None:
@@ -72,48 +71,6 @@ def plugin_loaded(config: pytest.Config, module: str) -> bool:
     """Whether the plugin module is registered (by its entry point or
     ``-p``): its markers mean nothing otherwise."""
     return any(getattr(p, "__name__", None) == module for p in config.pluginmanager.get_plugins())
-
-
-@dataclass
-class Relations:
-    """What the markers ask of the run, in node ids."""
-
-    # order-only tags each test waits for, and those it settles
-    after: dict[str, list[str]] = field(default_factory=dict)
-    ends: dict[str, list[str]] = field(default_factory=dict)
-    # modules whose tests run on one worker, in order
-    pinned: set[str] = field(default_factory=set)
-    # node id -> its pinned module
-    pins: dict[str, str] = field(default_factory=dict)
-    # what --pexen-plan says about each test
-    notes: dict[str, list[str]] = field(default_factory=dict)
-    bands: int = 0
-
-    def follow(self, first: str, then: str) -> None:
-        """``then`` starts only after ``first`` has ended."""
-        tag = AFTER + first
-        self._add(self.ends, first, tag)
-        self._add(self.after, then, tag)
-
-    def band(self, members: Iterable[str], followers: Iterable[str]) -> int:
-        """Every follower starts only after every member has ended; returns
-        the band's number."""
-        self.bands += 1
-        tag = f"{BAND}{self.bands}"
-        for nodeid in members:
-            self._add(self.ends, nodeid, tag)
-        for nodeid in followers:
-            self._add(self.after, nodeid, tag)
-        return self.bands
-
-    def note(self, nodeid: str, text: str) -> None:
-        self._add(self.notes, nodeid, text)
-
-    @staticmethod
-    def _add(table: dict[str, list[str]], key: str, value: str) -> None:
-        values = table.setdefault(key, [])
-        if value not in values:
-            values.append(value)
 
 
 @dataclass
@@ -182,26 +139,3 @@ def _keep_together(items: list[pytest.Item], relations: Relations) -> None:
         if before is not None:
             relations.follow(before, nodeid)
         previous[module] = nodeid
-
-
-def marked(item: pytest.Item, names: tuple[str, ...], cache: dict[int, bool]) -> bool:
-    """Whether the item or one of its parents carries one of the markers
-    (each parent looked at once: cheap on large suites without them)."""
-    if any(m.name in names for m in item.own_markers):
-        return True
-    parent = item.parent
-    chain = []  # parents not looked at before, each without the markers so far
-    found = False
-    while parent is not None:
-        known = cache.get(id(parent))
-        if known is not None:
-            found = known
-            break
-        chain.append(parent)
-        if any(m.name in names for m in parent.own_markers):
-            found = True
-            break
-        parent = parent.parent
-    for node in chain:  # each has the markers (itself or above) as the top one does
-        cache[id(node)] = found
-    return found

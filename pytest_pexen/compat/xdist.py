@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .dependency import WorkerResults, journaled_phases, record_phase
-from .plugin import AFTER
+from .relations import AFTER
 
 if TYPE_CHECKING:
     from ..xdist.scheduler import GraphScheduling, PexenScheduling

@@ -19,7 +19,7 @@ only fits them into pytest.
 - ``PEXEN_RESULTS`` names a file whose ``outcome name message`` lines
   become sub-results (as ``pexen_results`` adds them); ``PEXEN_SHARED`` a
   JSON file of the test's ``pexen_shared`` dict, read back after the run.
-  ``PEXEN_BOOT_COUNT`` is its boot count (see reboots.py), and
+  ``PEXEN_BOOT_COUNT`` is its boot count (see journal/reboots.py), and
   ``pexen-reboot`` on PATH asks for a reboot as ``pexen.reboot()`` does.
   ``exec_env`` builds the environment, the one place to add to it.
 - A symlinked folder that loops back to one of its parents, and a file
@@ -249,7 +249,7 @@ class ExecItem(pytest.Item):
     def __init__(self, *, task: ExecTask | None, error: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.task = task
-        # a malformed header: items.build_meta reports it as a usage error
+        # a malformed header: graph.items.build_meta reports it as a usage error
         self.pexen_meta_error = error
         if task is not None:
             for mark in header_marks(retrieve_meta(task)):

@@ -2,14 +2,14 @@
 
 This module owns what makes an executable file a pexen task, for the engine
 (``FilesystemFactory``) and the pytest plugin (``--pexen-exec``, in
-``exec_items``) alike: which files count, how their ``# pexen:`` header is
-read, and how one is run. Running one means: its own folder as cwd, stdin
-from /dev/null, and its own session (so its own process group). The wait
-ends when the file's process exits; whatever it left running in its group
-(a background child still holding the output) is then killed, so a test
-never hangs on a child that outlives it and never leaks processes into the
-next one. A wait interrupted by an exception (Ctrl-C, a watchdog) kills the
-whole group the same way.
+``pytest_pexen.exec.items``) alike: which files count, how their
+``# pexen:`` header is read, and how one is run. Running one means: its own
+folder as cwd, stdin from /dev/null, and its own session (so its own
+process group). The wait ends when the file's process exits; whatever it
+left running in its group (a background child still holding the output) is
+then killed, so a test never hangs on a child that outlives it and never
+leaks processes into the next one. A wait interrupted by an exception
+(Ctrl-C, a watchdog) kills the whole group the same way.
 
 PYTEST_DONT_REWRITE
 """

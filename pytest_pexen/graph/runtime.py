@@ -29,11 +29,20 @@ _PHASE_OUTCOME = {"setup": "errored", "call": "failed", "teardown": "errored in 
 _SUB_OUTCOME = {"fail": "failed", "error": "errored"}  # failed by its sub-results
 
 
+def runs_tests(config: pytest.Config) -> bool:
+    """Whether tests run in this process (serial, or an xdist worker), not
+    in an xdist controller: what the capabilities that hook into running
+    tests (sub-results, reboots, the watchdog) ask first."""
+    if getattr(config, "workerinput", None) is not None:
+        return True
+    return config.getoption("dist", "no") == "no" or not config.getoption("tx", None)
+
+
 def bad_outcome(report: pytest.TestReport) -> str | None:
     """How a phase report says its test did not pass, in the words of a
     skip reason ("failed", "errored", "was skipped", ...); None if it did.
     A report failed by the test's sub-results carries the final outcome
-    (see results.Recorder)."""
+    (see results.recorder.Recorder)."""
     if report.failed:
         if getattr(report, "pexen_was", None):
             return _SUB_OUTCOME.get(getattr(report, "pexen_outcome", ""), "failed")
@@ -58,7 +67,7 @@ class GraphRun:
         host_skips: dict[str, str] | None = None,
     ) -> None:
         self.planner = planner
-        # tests whose host tags this host lacks (hosts.serial_skips): started
+        # tests whose host tags this host lacks (xdist.hosts.serial_skips): started
         # in the planner in their turn and skipped, so dependents are too
         self.host_skips = host_skips or {}
         self.initial_shared = initial_shared

@@ -68,7 +68,7 @@ class TestGraph:
     phantoms: dict[str, list[str]] = field(default_factory=dict)
     # required tags that no test at hand provides
     unresolved: set[str] = field(default_factory=set)
-    # pytest-dependency and pytest-order relations (compat.Compat.apply):
+    # pytest-dependency and pytest-order relations (compat.plugin.Compat.apply):
     # order-only tags, tests kept on one worker per module, plan notes, and
     # whether pytest-dependency's results cross xdist workers
     order_only: list[str] = field(default_factory=list)
@@ -125,7 +125,7 @@ class TestGraph:
 
     def order_groups(self) -> None:
         """Order the groups again, once relations were added after ``build``
-        (compat.Compat.apply: a group after the groups it must follow)."""
+        (compat.plugin.Compat.apply: a group after the groups it must follow)."""
         self.groups = _group_order(
             self.items, self.metas, dict(self.groups), self.requires, self.provides
         )
@@ -169,7 +169,7 @@ def spec_planner(
     are also ranked by their longest remaining chain (critical path).
     Per-host locks are global ones in the planner (one host: a serial
     run), unless ``hosts_apart``: then the xdist controller keeps them
-    per host itself (see hosts.HostTable).
+    per host itself (see xdist.hosts.HostTable).
     """
     hosts: dict[str, list[list[str]]] = spec.get("hosts") or {}
     if hosts:

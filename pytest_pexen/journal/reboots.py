@@ -10,7 +10,7 @@ start, with its boot count (``pexen_boot_count``, ``PEXEN_BOOT_COUNT``) one
 higher, so it can tell where it is.
 
 This module is what the test-running process needs (serial, or an xdist
-worker); the journal side is in resume.py.
+worker); the journal side is in journal/resume.py.
 
 PYTEST_DONT_REWRITE
 """
@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from ..results.recorder import runs_tests
+from ..graph.runtime import runs_tests
 
 BOOTS_KEY = pytest.StashKey[dict[str, int]]()
 JOURNALED_KEY = pytest.StashKey[bool]()  # this run writes a journal (a reboot needs one)

@@ -5,7 +5,12 @@ Modules:
 - ``recorder``: ``pexen_results``, pytest's ``subtests``, the final outcome
   of a test from its own phases and its sub-results.
 - ``junit``: ``--pexen-junitxml``: the multi-result xUnit report.
-- ``suite_properties``: ``record_testsuite_property``, kept for that report.
+- ``suite_properties``: ``record_testsuite_property``, kept for that report
+  (it uses ``recorder``; the entry point registers it).
+
+Imports: ``junit`` and ``suite_properties`` -> ``recorder``, never back;
+whether tests run in this process (``runs_tests``) is the core's
+(``graph.runtime``).
 
 PYTEST_DONT_REWRITE
 """

@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 
+from ..graph.runtime import runs_tests
 from ..internals import requesting_item
 
 #: every outcome word, worst first (SPEC: error > fail > warn > pass > info > skip)
@@ -342,23 +343,12 @@ def collected(config: pytest.Config, items: list[pytest.Item]) -> None:
         recorder(config)
 
 
-def runs_tests(config: pytest.Config) -> bool:
-    """Whether tests run in this process (not in an xdist controller)."""
-    if getattr(config, "workerinput", None) is not None:
-        return True
-    return config.getoption("dist", "no") == "no" or not config.getoption("tx", None)
-
-
 def configure(config: pytest.Config) -> None:
     """Record from the start when a report or strict warnings are asked
     for; otherwise only once collection shows a test that needs it."""
     if not runs_tests(config) or not (report_wanted(config) or strict_warn(config)):
         return
     recorder(config)
-    if report_wanted(config):
-        from . import suite_properties
-
-        config.pluginmanager.register(suite_properties, "pexen-suite-properties")
 
 
 class Results:

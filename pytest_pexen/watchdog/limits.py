@@ -59,7 +59,7 @@ import pytest
 
 from ..graph.items import META_KEY
 from ..graph.keys import JOURNAL
-from ..graph.runtime import RUN_KEY
+from ..graph.runtime import RUN_KEY, runs_tests
 from ..internals import (
     find_interactor,
     get_signal_handler,
@@ -67,7 +67,6 @@ from ..internals import (
     local_pid,
     set_signal_handler,
 )
-from ..results.recorder import runs_tests
 from .timer import Timer, Watchdog, is_framework, thread_stacks
 
 if TYPE_CHECKING:

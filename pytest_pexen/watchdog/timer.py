@@ -11,7 +11,7 @@ limits does not pile them up. Adding a deadline later than the earliest
 does not wake the thread, so the per-test cost is a lock, a push and a
 flag.
 
-Nothing here knows pytest; timeouts.py says what a deadline means.
+Nothing here knows pytest; watchdog/limits.py says what a deadline means.
 
 PYTEST_DONT_REWRITE
 """

@@ -6,8 +6,8 @@ controller's host. Resources locked with ``scope="host"`` are held per
 host: the xdist controller keeps them here (``HostTable``), apart from the
 planner's global locks, as one lock per (host, resource). In one process
 (a serial run) there is one host, so they are global locks there
-(taskgraph.spec_planner). Host tags come from ``--pexen-host-tags`` on the
-controller; a test that no connected host can run is skipped with a
+(graph.taskgraph.spec_planner). Host tags come from ``--pexen-host-tags``
+on the controller; a test that no connected host can run is skipped with a
 reason naming the tags and the hosts seen.
 
 PYTEST_DONT_REWRITE
