@@ -20,8 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-# every pytest contender: quiet, in file order, no durations from earlier runs
-PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
+# every pytest contender: quiet, in file order (BASE), and, unless it needs
+# pytest's cache (a default journal), no durations from earlier runs (PYTEST)
+BASE = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"]
+PYTEST = [*BASE, "-p", "no:cacheprovider"]
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _bench
+
 from pytest_pexen import journal
 
 SUITE = """
@@ -125,14 +127,9 @@ def main() -> int:
         (root / "pytest.ini").write_text("[pytest]\n")
         state = root / "state.jsonl"
         cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
+            *_bench.BASE,
             "-p",
             "pexen",
-            "-p",
-            "no:randomly",
             f"--pexen-state={state}",
         ]
         if args.workers:

@@ -18,6 +18,8 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import _bench
+
 PER_FILE = 100
 
 
@@ -46,16 +48,9 @@ def write_suites(root: Path, tests: int) -> tuple[Path, Path]:
 
 def run(suite: Path, extra: list[str], workers: int) -> float:
     cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
+        *_bench.PYTEST,
         "-p",
         "pexen",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
         *extra,
     ]
     if workers:

@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _bench
+
 PER_FILE = 100
 WRITE = """
 import sys, time
@@ -113,14 +115,9 @@ def main() -> None:
         start = time.perf_counter()
         subprocess.run(
             [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
+                *_bench.BASE,
                 "-p",
                 "pexen",
-                "-p",
-                "no:randomly",
                 "-n",
                 str(args.workers),
                 "--pexen-state=j.jsonl",

@@ -33,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import _bench
+
 PER_FILE = 100
 LIMIT = 2
 
@@ -75,16 +77,9 @@ def run(root: Path, *args: str) -> tuple[float, float]:
     """Wall time and CPU time (user + system) of one pytest process: the
     CPU time is much less disturbed by other jobs on the machine."""
     cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
+        *_bench.PYTEST,
         "-p",
         "pexen",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
         "-p",
         "no:rerunfailures",
         *args,
