@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -96,6 +96,15 @@ def scopes_of(nodeid: str) -> list[str]:
     module = module_id(nodeid)
     owner = base_id(nodeid).rpartition("::")[0]
     return [owner, module] if owner != module else [module]
+
+
+def running_on(node2pending: Mapping[Any, Sequence[int]], index: int | None) -> Any:
+    """The worker whose running test (the first of its pending ones) has
+    collection index ``index``, or None: one search for both schedulers."""
+    return next(
+        (node for node, pending in node2pending.items() if pending and pending[0] == index),
+        None,
+    )
 
 
 class PexenScheduling:
@@ -213,14 +222,7 @@ class PlainLoad(LoadScheduling):  # type: ignore[misc]
         if not self.index:
             self.index = {key: n for n, key in enumerate(self.collection or [])}
         index = self.index.get(nodeid)
-        return next(
-            (
-                node
-                for node, pending in self.node2pending.items()
-                if pending and pending[0] == index
-            ),
-            None,
-        )
+        return running_on(self.node2pending, index)
 
 
 class GraphScheduling:
@@ -456,14 +458,7 @@ class GraphScheduling:
 
     def worker_of(self, nodeid: str) -> Any:
         index = self.index.get(nodeid)
-        return next(
-            (
-                node
-                for node, pending in self.node2pending.items()
-                if pending and pending[0] == index
-            ),
-            None,
-        )
+        return running_on(self.node2pending, index)
 
     # ------------------------------------------------------------ planning
     def hand_to_load(self) -> PlainLoad:
