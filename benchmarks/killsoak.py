@@ -37,11 +37,8 @@ import _bench
 
 from pytest_pexen import journal
 
-SUITE = """
-import os, time, random
-import pytest
-import pytest_pexen as pexen
-
+# what every soak test logs, and the bulk of the work: shared by both suites
+RECORDED_WORK = """
 def log(*words):
     with open(os.environ["SOAK_LOG"], "a") as f:
         f.write(" ".join(map(str, words)) + "\\n")
@@ -55,7 +52,16 @@ def record(request, pexen_boot_count):
 @pytest.mark.parametrize("i", range(30))
 def test_work(i):
     time.sleep(0.1 + (i * 7 % 5) * 0.05)
+"""
 
+SUITE = (
+    """
+import os, time, random
+import pytest
+import pytest_pexen as pexen
+"""
+    + RECORDED_WORK
+    + """
 @pexen.provides("db")
 def test_db():
     time.sleep(0.2)
@@ -74,31 +80,22 @@ def test_lab(i):
 def test_last():
     time.sleep(0.1)
 """
+)
 
 
 # the same tests without any pexen marker: xdist's load schedules the first boot
-PLAIN_SUITE = """
+PLAIN_SUITE = (
+    """
 import os, time
 import pytest
-
-def log(*words):
-    with open(os.environ["SOAK_LOG"], "a") as f:
-        f.write(" ".join(map(str, words)) + "\\n")
-
-@pytest.fixture(autouse=True)
-def record(request, pexen_boot_count):
-    log("start", request.node.nodeid, pexen_boot_count)
-    yield
-    log("end", request.node.nodeid, pexen_boot_count)
-
-@pytest.mark.parametrize("i", range(30))
-def test_work(i):
-    time.sleep(0.1 + (i * 7 % 5) * 0.05)
-
+"""
+    + RECORDED_WORK
+    + """
 @pytest.mark.parametrize("i", range(10))
 def test_more(i):
     time.sleep(0.15)
 """
+)
 
 
 def executions(log: Path, offset: int = 0) -> list[tuple[str, str, int]]:
