@@ -16,7 +16,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
+SOCKET_SERVER = Path(__file__).with_name("socket_server.py")
 TIMEOUT = 300  # seconds for a whole pytest run: generous, the machine is shared
 
 
@@ -48,27 +48,27 @@ class Hosts:
         self.where = where
         self.servers: list[tuple[str, int, subprocess.Popen[bytes]]] = []
 
-    def start(self, hostname: str, port: int | None = None) -> int:
-        if port is None:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = probe.getsockname()[1]
-        script = f'hostname "$1" && exec "$2" -m execnet.script.socketserver 127.0.0.1:{port}'
+    def start(self, hostname: str, port: int = 0) -> int:
+        """Start a server named ``hostname`` on ``port`` (0: any free one,
+        bound by the server itself so that no other test can take it in
+        between) and return the port."""
+        script = 'hostname "$1" && exec "$2" "$3" "$4"'
+        named = ["unshare", "--uts", "sh", "-c", script, "sh", hostname]
         proc = subprocess.Popen(
-            ["unshare", "--uts", "sh", "-c", script, "sh", hostname, sys.executable],
-            stdout=subprocess.DEVNULL,
+            [*named, sys.executable, str(SOCKET_SERVER), str(port)],
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            text=True,
         )
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # printed once bound and listening
+        if not line.strip().isdigit():
+            proc.kill()
+            proc.wait(timeout=30)
+            proc.stdout.close()
+            raise RuntimeError(f"socket server {hostname}:{port} did not start")
+        port = int(line)
         self.servers.append((hostname, port, proc))
-        deadline = time.monotonic() + 60
-        while True:  # a probe is harmless: the server reads an empty line, and loops
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=5).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"socket server {hostname}:{port} did not start") from None
-                time.sleep(0.05)
         return port
 
     def tx(self, address: str = "127.0.0.1") -> list[str]:
@@ -84,6 +84,8 @@ class Hosts:
             if proc.poll() is None:
                 proc.kill()
             proc.wait(timeout=30)
+            if proc.stdout is not None:
+                proc.stdout.close()
         self.servers.clear()
 
 

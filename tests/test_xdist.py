@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -308,27 +306,19 @@ def test_unmarked_suite_same_outcomes(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=29, failed=1, skipped=1)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+SOCKET_SERVER = Path(__file__).with_name("socket_server.py")
 
 
 def test_remote_socket_worker(pytester: pytest.Pytester, span_log: Path) -> None:
-    port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "execnet.script.socketserver", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
+        [sys.executable, str(SOCKET_SERVER)],
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        assert server.stdout is not None
+        port = int(server.stdout.readline())  # bound before it is printed: no race
         pytester.makepyfile(
             test_r="""
             import time, pytest_pexen as pexen
@@ -361,6 +351,8 @@ def test_remote_socket_worker(pytester: pytest.Pytester, span_log: Path) -> None
     finally:
         server.kill()
         server.wait()
+        if server.stdout is not None:
+            server.stdout.close()
 
 
 def test_other_dist_mode_bad_marker_is_a_warning(pytester: pytest.Pytester) -> None:
