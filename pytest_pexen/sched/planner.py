@@ -226,16 +226,19 @@ class Planner(Generic[K]):
             self._tag_order_only[tid] = True
 
     def _tag_ids(self, tags: Iterable[str]) -> tuple[int, ...]:
-        """Tag ids, without repeats: a set's in sorted order (see
-        ``_in_order``), anything else in first-seen order."""
-        get, intern = self._tag_id.get, self._intern
+        """Tag ids (new tags interned), without repeats: a set's in sorted
+        order (see ``_in_order``), anything else in first-seen order. A set
+        of one tag, the common case, costs one dict operation."""
+        ids, names = self._tag_id, self._tag_name
         if isinstance(tags, (set, frozenset)):  # no repeats to remove
-            out = []
-            for tag in sorted(tags) if len(tags) > 1 else tags:
-                tid = get(tag)
-                out.append(intern(tag) if tid is None else tid)
-            return tuple(out)
-        return tuple(dict.fromkeys([intern(tag) for tag in tags]))
+            if len(tags) == 1:
+                for tag in tags:
+                    tid = ids.setdefault(tag, len(names))
+                    if tid == len(names):
+                        names.append(tag)
+                    return (tid,)
+            return tuple([self._intern(tag) for tag in sorted(tags)])
+        return tuple(dict.fromkeys([self._intern(tag) for tag in tags]))
 
     def add(
         self,
