@@ -13,7 +13,19 @@ and worker. Runs, in one go:
 Prints, per run, the violations (a dependent started before its provider
 ended, or two holders of a claim overlapped) and the makespan (first start
 to last end, from the tests' own logs) against the lower bound
-max(critical path, total work / 4, heaviest resource's total).
+max(critical path, total work / 4, heaviest resource's total), and the
+mean gap a worker spends between two tests (the run's own overhead: pytest
+and the round trip to the controller). Per seed and as the median over the
+seeds; ``--random-seeds K`` draws K fresh seeds (printed) so that figures
+come from suites nobody tuned on.
+
+``--simulate`` runs no pytest: it schedules each suite on paper with the
+planner, as the xdist controller ranks tests for a suite without fixtures,
+with no overhead at all, cold (no duration known: every test counts alike)
+and warm (each test's duration known). That separates what the ranking
+achieves from what the run pays per test, and takes a second for hundreds
+of seeds. ``--claim-rate`` sets the share of tests that claim one of the 3
+resources (0.15 by default; higher makes the resources the bottleneck).
 
 The peers are installed into their own virtualenv (benchmarks/.venv-peers),
 never into the project's.
@@ -122,12 +134,19 @@ class Suite:
             max(finish), sum(self.durations) / WORKERS, max(per_resource.values(), default=0.0)
         )
 
-    def check(self, log: Path) -> tuple[int, float, int]:
-        """(violations, makespan from the logs, tests that ran)."""
+    def check(self, log: Path) -> tuple[int, float, int, float]:
+        """(violations, makespan from the logs, tests that ran, the mean
+        time a worker spent between the end of one test's body and the
+        start of its next one: what a run pays on top of its ranking)."""
         spans: dict[int, tuple[float, float]] = {}
+        by_worker: dict[str, list[tuple[float, float]]] = {}
         for line in log.read_text().splitlines():
-            i, start, end, _worker = json.loads(line)
+            i, start, end, worker = json.loads(line)
             spans[i] = (start, end)
+            by_worker.setdefault(worker, []).append((start, end))
+        gaps = [
+            b[0] - a[1] for runs in by_worker.values() for a, b in itertools.pairwise(sorted(runs))
+        ]
         violations = 0
         for i, (start, _end) in spans.items():
             violations += sum(1 for d in self.deps[i] if d not in spans or spans[d][1] > start)
@@ -139,7 +158,7 @@ class Suite:
             intervals.sort()
             violations += sum(1 for a, b in itertools.pairwise(intervals) if b[0] < a[1])
         makespan = max(e for _, e in spans.values()) - min(s for s, _ in spans.values())
-        return violations, makespan, len(spans)
+        return violations, makespan, len(spans), statistics.mean(gaps) if gaps else 0.0
 
 
 def simulate(suite: Suite, warm: bool) -> float:
@@ -269,11 +288,12 @@ def main() -> None:
             print(f"seed {seed}: {args.tests} tests, lower bound {bound:.2f} s")
             for name, root, extra in runs:
                 run(python, root, log, *extra)
-                violations, makespan, ran = suite.check(log)
+                violations, makespan, ran, gap = suite.check(log)
                 ratio = makespan / bound
                 print(
                     f"  {name:26s} ran {ran:3d}  violations {violations:3d}  "
-                    f"makespan {makespan:6.2f} s  = {ratio:.2f}x bound"
+                    f"makespan {makespan:6.2f} s  = {ratio:.3f}x bound  "
+                    f"(gap between tests {gap * 1000:4.0f} ms)"
                 )
                 if name.startswith("pexen"):
                     total_violations += violations

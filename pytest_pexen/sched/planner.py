@@ -552,8 +552,8 @@ class Planner(Generic[K]):
         for t in order:
             if claims[t] and state[t] <= _READY:
                 d = dur[t]
-                for r in claims[t]:
-                    load[r] = load.get(r, 0.0) + (default if d is None else d)
+                for res in claims[t]:
+                    load[res] = load.get(res, 0.0) + (default if d is None else d)
         for t in reversed(order):
             longest = 0.0
             for g in prov[t]:
@@ -562,9 +562,9 @@ class Planner(Generic[K]):
                         longest = cp[r]
             d = dur[t]
             cp[t] = (default if d is None else d) + longest
-            for r in claims[t]:
-                if load.get(r, 0.0) > cp[t]:
-                    cp[t] = load[r]
+            for res in claims[t]:
+                if load.get(res, 0.0) > cp[t]:
+                    cp[t] = load[res]
 
     def copy(self) -> Planner[K]:
         """An independent planner in the same state (cheaper than building
