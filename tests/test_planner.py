@@ -107,6 +107,30 @@ def test_critical_path_breaks_ties() -> None:
     ).get_ready(1) == ["short"]
 
 
+def test_critical_path_counts_a_contended_resource_as_a_chain() -> None:
+    # three claimers of "r" must run one after another: 3 units once the
+    # first starts, longer than the two-task chain a1 -> a2, so they go first
+    # (and so does the task they wait for); no durations known counts each
+    # task alike, as a first (cold) run under xdist does
+    tasks = [
+        ("a1", {"provides": ["a"]}),
+        ("a2", {"requires": ["a"]}),
+        ("setup", {"provides": ["s"]}),
+        *[(f"c{i}", {"claims": ["r"], "requires": ["s"]}) for i in range(3)],
+    ]
+    assert drive(make(*tasks, critical_path=True)) == ["setup", "c0", "c1", "c2", "a1", "a2"]
+    # with durations: one long claimer is no chain of its own
+    timed = [
+        ("a1", {"provides": ["a"], "duration": 2.0}),
+        ("a2", {"requires": ["a"], "duration": 2.0}),
+        ("c0", {"claims": ["r"], "duration": 1.0}),
+        ("c1", {"claims": ["r"], "duration": 1.0}),
+    ]
+    assert drive(make(*timed)) == ["a1", "a2", "c0", "c1"]
+    timed.append(("c2", {"claims": ["r"], "duration": 3.0}))
+    assert drive(make(*timed)) == ["c0", "c1", "c2", "a1", "a2"]
+
+
 def test_failure_drops_dependents_with_reasons() -> None:
     p = make(
         ("a", {"provides": ["db"]}),

@@ -153,12 +153,19 @@ class Sched:
 
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the garbage collector while the graph is built.
+    """Pause the garbage collector while the graph is built, and file what
+    was built with the old objects.
 
     Building a graph of tens of thousands of tasks allocates only long-lived
     objects, so the collections it triggers free nothing; a full collection
-    in the middle of it walks every task's metadata and was a third of the
-    set-up time of a 50,000-task run (benchmarks/engine.py)."""
+    in the middle of it walked every task's metadata and was a third of the
+    set-up time of a 50,000-task run (benchmarks/engine.py). Once built,
+    those objects (some 200,000 at 50,000 tasks) would all sit in the young
+    generation, and the first allocation after the pause would walk them
+    all, to free nothing again (100 ms there). ``gc.freeze()`` then
+    ``gc.unfreeze()`` moves every tracked object to the oldest generation
+    without walking any; skipped if the program froze objects itself (an
+    unfreeze would undo that)."""
     if not gc.isenabled():
         yield
         return
@@ -166,6 +173,9 @@ def _gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        if not gc.get_freeze_count():
+            gc.freeze()
+            gc.unfreeze()
         gc.enable()
 
 
@@ -203,7 +213,12 @@ class _Run:
         self.unsent: deque[Result] = deque()
 
     def _add(self, tasks: list[Callable[..., Any]], group: Hashable) -> None:
-        rows: list[TaskRow[int]] = []
+        self.planner.add_many(self._rows(tasks, group))
+
+    def _rows(self, tasks: list[Callable[..., Any]], group: Hashable) -> Iterator[TaskRow[int]]:
+        """The planner's row of each task, its callable and call recorded
+        here as the planner takes the row (no list of rows is made: at
+        50,000 tasks that list was a tenth of the set-up time)."""
         add_task, add_kwargs = self.tasks.append, self.kwargs.append
         add_pass_shared, retrieve = self.pass_shared.append, meta.retrieve_meta
         tid = len(self.tasks)
@@ -212,20 +227,23 @@ class _Run:
             add_task(fn)
             add_kwargs(m.kwargs)
             add_pass_shared(_pass_shared(fn, m.kwargs))
-            rows.append(
-                (
-                    tid,
-                    m.requires,
-                    m.provides,
-                    m.all_claims(),  # one machine: host locks are global
-                    m.all_uses(),
-                    m.priority,
-                    group if m.group is None else m.group,
-                    None,
-                )
+            # one machine: host locks are global ones (SchedMeta.all_claims, inline)
+            claims, uses = m.claims, m.uses
+            if m.host_claims:
+                claims = claims | m.host_claims
+            if m.host_uses:
+                uses = uses | m.host_uses
+            yield (
+                tid,
+                m.requires,
+                m.provides,
+                claims,
+                uses,
+                m.priority,
+                group if m.group is None else m.group,
+                None,
             )
             tid += 1
-        self.planner.add_many(rows)
 
     def add(self, tasks: list[Callable[..., Any]]) -> None:
         before = len(self.tasks)

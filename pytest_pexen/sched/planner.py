@@ -226,16 +226,19 @@ class Planner(Generic[K]):
             self._tag_order_only[tid] = True
 
     def _tag_ids(self, tags: Iterable[str]) -> tuple[int, ...]:
-        """Tag ids, without repeats: a set's in sorted order (see
-        ``_in_order``), anything else in first-seen order."""
-        get, intern = self._tag_id.get, self._intern
+        """Tag ids (new tags interned), without repeats: a set's in sorted
+        order (see ``_in_order``), anything else in first-seen order. A set
+        of one tag, the common case, costs one dict operation."""
+        ids, names = self._tag_id, self._tag_name
         if isinstance(tags, (set, frozenset)):  # no repeats to remove
-            out = []
-            for tag in sorted(tags) if len(tags) > 1 else tags:
-                tid = get(tag)
-                out.append(intern(tag) if tid is None else tid)
-            return tuple(out)
-        return tuple(dict.fromkeys([intern(tag) for tag in tags]))
+            if len(tags) == 1:
+                for tag in tags:
+                    tid = ids.setdefault(tag, len(names))
+                    if tid == len(names):
+                        names.append(tag)
+                    return (tid,)
+            return tuple([self._intern(tag) for tag in sorted(tags)])
+        return tuple(dict.fromkeys([self._intern(tag) for tag in tags]))
 
     def add(
         self,
@@ -526,16 +529,31 @@ class Planner(Generic[K]):
         return self._cp_mode if self._cp_mode is not None else self._any_duration
 
     def _compute_critical_path(self, order: list[int]) -> None:
-        """Longest remaining chain of durations from each task to a sink."""
+        """Longest remaining chain of durations from each task to a sink,
+        where the tasks that claim one resource count as a chain too.
+
+        A resource's claimers run one at a time, so once the first of them
+        starts, the run lasts at least their total duration more: a claimer
+        of a busy resource ranks by that total when it exceeds its own chain
+        (and so do the tasks it waits for). Without it a contended resource
+        is left idle while workers take long chains that could wait, and
+        its claimers queue up at the end of the run."""
         known = [d for d in self._dur if d is not None]
         default = sum(known) / len(known) if known else 1.0
-        cp, dur, prov, requirers, state = (
+        cp, dur, prov, requirers, state, claims = (
             self._cp,
             self._dur,
             self._prov,
             self._tag_requirers,
             self._state,
+            self._claims,
         )
+        load: dict[str, float] = {}  # each resource: the total duration of its claimers
+        for t in order:
+            if claims[t] and state[t] <= _READY:
+                d = dur[t]
+                for res in claims[t]:
+                    load[res] = load.get(res, 0.0) + (default if d is None else d)
         for t in reversed(order):
             longest = 0.0
             for g in prov[t]:
@@ -544,6 +562,9 @@ class Planner(Generic[K]):
                         longest = cp[r]
             d = dur[t]
             cp[t] = (default if d is None else d) + longest
+            for res in claims[t]:
+                if load.get(res, 0.0) > cp[t]:
+                    cp[t] = load[res]
 
     def copy(self) -> Planner[K]:
         """An independent planner in the same state (cheaper than building
