@@ -48,9 +48,10 @@ import pytest
 from .. import markers
 from ..factory.filesystem import ExecTask, FilesystemFactory, is_executable, is_hidden, unreadable
 from ..factory.header import HeaderError
+from ..graph.keys import boot_count
 from ..graph.runtime import RUN_KEY, json_copy
 from ..graph.shared import SHARED_KEY
-from ..journal.reboots import boot_count, reboot
+from ..journal.reboots import reboot
 from ..results import recorder as results
 from ..sched.errors import PexenWarning
 from ..sched.meta import SchedMeta, retrieve_meta

@@ -46,13 +46,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from ..compat.plugin import plugin_loaded
-from ..graph.keys import EARLIER_KEY, JOURNAL
+from ..graph.keys import BOOTS_KEY, EARLIER_KEY, JOURNAL
 from ..graph.runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
 from ..internals import option_given
 from ..results.recorder import is_subtest, merge_own, own_outcome, strict_warn
 from . import format as journal
 from .format import PexenJournalWarning
-from .reboots import BOOTS_KEY, JOURNALED_KEY, STOP, reboot_command, reboot_env
+from .reboots import JOURNALED_KEY, STOP, reboot_command, reboot_env
 
 if TYPE_CHECKING:
     from ..sched.planner import Planner, Unrunnable

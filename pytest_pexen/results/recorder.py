@@ -259,7 +259,7 @@ class Recorder:
 def item_facts(item: pytest.Item) -> list[list[str]]:
     """The test's pexen metadata for the xUnit report, as name/value pairs."""
     from ..graph.items import EMPTY_META, META_KEY
-    from ..journal.reboots import boot_count
+    from ..graph.keys import boot_count
 
     meta = item.stash.get(META_KEY, None)
     facts = []
