@@ -51,7 +51,6 @@ KNOWN: set[tuple[str, str]] = {
     ("pytest_pexen.journal.resume", "pytest_pexen"),
     ("pytest_pexen.journal.resume", "pytest_pexen.compat.dependency"),
     ("pytest_pexen.journal.resume", "pytest_pexen.compat.plugin"),
-    ("pytest_pexen.journal.resume", "pytest_pexen.results.recorder"),
     ("pytest_pexen.journal.resume", "pytest_pexen.watchdog.limits"),
     ("pytest_pexen.results.junit", "pytest_pexen"),
     ("pytest_pexen.timeline.page", "pytest_pexen.results.junit"),

@@ -47,9 +47,9 @@ import pytest
 
 from ..compat.plugin import plugin_loaded
 from ..graph.keys import BOOTS_KEY, EARLIER_KEY, JOURNAL
+from ..graph.outcome import is_subtest, merge_own, own_outcome
 from ..graph.runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
 from ..internals import option_given
-from ..results.recorder import is_subtest, merge_own, own_outcome, strict_warn
 from . import format as journal
 from .format import PexenJournalWarning
 from .reboots import JOURNALED_KEY, STOP, reboot_command, reboot_env
@@ -105,7 +105,10 @@ def run_options(config: pytest.Config) -> dict[str, Any]:
     """The options that change outcomes, and so belong to a run's identity."""
     from ..graph.shared import SHARED_KEY
 
-    return {"shared": config.stash.get(SHARED_KEY, {}), "strict_warn": strict_warn(config)}
+    return {
+        "shared": config.stash.get(SHARED_KEY, {}),
+        "strict_warn": option_given(config, "pexen_strict_warn"),
+    }
 
 
 def identity(tests: list[str], options: dict[str, Any]) -> str:

@@ -40,14 +40,13 @@ from typing import Any
 import pytest
 
 from ..graph.keys import EARLIER_KEY
+from ..graph.outcome import merge_own, own_outcome
 from ..internals import longrepr_text
 from .recorder import (
     BAD,
     SubResult,
     final_outcome,
     first_line,
-    merge_own,
-    own_outcome,
     soft_word,
     strict_warn,
 )
