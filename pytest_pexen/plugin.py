@@ -308,7 +308,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(suite_properties, "pexen-suite-properties")
     if workerinput is None and results.report_wanted(config):
-        from .results.junit import XunitWriter, check_writable, report_path
+        from .graph.outputs import check_writable
+        from .results.junit import XunitWriter, report_path
 
         path = report_path(config)
         assert path is not None

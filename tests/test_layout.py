@@ -53,7 +53,6 @@ KNOWN: set[tuple[str, str]] = {
     ("pytest_pexen.journal.resume", "pytest_pexen.compat.plugin"),
     ("pytest_pexen.journal.resume", "pytest_pexen.watchdog.limits"),
     ("pytest_pexen.results.junit", "pytest_pexen"),
-    ("pytest_pexen.timeline.page", "pytest_pexen.results.junit"),
     ("pytest_pexen.watchdog.limits", "pytest_pexen.journal.format"),
 }
 

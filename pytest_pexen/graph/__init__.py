@@ -11,6 +11,7 @@ Modules:
 - ``runtime``: running the graph inside one pytest process (a serial run).
 - ``shared``: the initial shared state (``--pexen-shared``).
 - ``views``: ``--pexen-plan`` and ``--pexen-graph``.
+- ``outputs``: the check that a report file (xUnit, timeline) can be written.
 - ``outcome``: a test's own outcome from its phase reports (the sub-results,
   the xUnit report and the journal judge alike).
 - ``keys``: plugin names and stash keys that capabilities share (they find

@@ -80,24 +80,6 @@ def report_path(config: pytest.Config) -> Path | None:
     return base / os.path.expanduser(os.path.expandvars(raw))
 
 
-def check_writable(
-    path: Path, option: str = "--pexen-junitxml", what: str = "the xUnit report"
-) -> None:
-    """Refuse, before anything runs, a report path that cannot be written."""
-    where = next(p for p in (path.parent, *path.parent.parents) if p.exists())
-    problem = None
-    if path.is_dir():
-        problem = "it is a directory"
-    elif not where.is_dir():
-        problem = f"{where} is not a directory"
-    elif not os.access(where, os.W_OK | os.X_OK):
-        problem = f"{where} is not writable"
-    if problem:
-        raise pytest.UsageError(
-            f"pexen: cannot write {what} {option}={path}: {problem}; give a writable path"
-        )
-
-
 def split_nodeid(nodeid: str) -> tuple[str, str]:
     """(classname, name) of a test as pytest's junitxml names it: the dotted
     path of the file (no ``.py``) and classes, and the function with its
