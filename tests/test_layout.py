@@ -30,7 +30,7 @@ TOP_LEVEL_LIMIT = 8
 LAYERS: list[tuple[str, ...]] = [
     ("sched",),  # the engine
     ("factory",),
-    ("internals", "hookspecs", "markers"),  # the core: the top-level helpers
+    ("_version", "internals", "hookspecs", "markers"),  # the core: the top-level helpers
     ("graph",),  # the core: markers -> task graph -> serial run
     ("xdist",),  # the core: the xdist driver
     ("results", "journal", "timeline", "watchdog", "compat", "exec"),  # capabilities
@@ -48,11 +48,9 @@ KNOWN: set[tuple[str, str]] = {
     ("pytest_pexen.exec.items", "pytest_pexen.results.recorder"),
     ("pytest_pexen.graph.plugin", "pytest_pexen.compat.plugin"),
     ("pytest_pexen.graph.plugin", "pytest_pexen.xdist.hosts"),
-    ("pytest_pexen.journal.resume", "pytest_pexen"),
     ("pytest_pexen.journal.resume", "pytest_pexen.compat.dependency"),
     ("pytest_pexen.journal.resume", "pytest_pexen.compat.plugin"),
     ("pytest_pexen.journal.resume", "pytest_pexen.watchdog.limits"),
-    ("pytest_pexen.results.junit", "pytest_pexen"),
     ("pytest_pexen.watchdog.limits", "pytest_pexen.journal.format"),
 }
 

@@ -392,7 +392,7 @@ class JournalPlugin:
         if resume is None:
             tests = self.tests or []
             options = run_options(self.config)
-            from .. import __version__
+            from .._version import __version__
 
             header = {
                 "type": "run",

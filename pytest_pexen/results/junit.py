@@ -263,7 +263,7 @@ class XunitWriter:
 
     def run_properties(self) -> list[tuple[str, str]]:
         """Run-level facts."""
-        from .. import __version__
+        from .._version import __version__
 
         props = [("pexen.version", __version__), ("pytest.version", pytest.__version__)]
         workers = self.config.getoption("numprocesses", None)
