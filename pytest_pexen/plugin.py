@@ -16,6 +16,7 @@ import pytest
 
 from . import hookspecs
 from .compat import plugin as compat
+from .graph import hookspecs as graph_hookspecs
 from .graph.plugin import GraphPlugin
 from .graph.runtime import pexen_shared, runs_tests
 from .internals import add_dist_choice, option_given
@@ -30,6 +31,7 @@ from .xdist import hosts
 from .xdist.plugin import DistPlugin, choose_dist, configure_node
 
 if TYPE_CHECKING:
+    from .graph.hookspecs import GraphRelations
     from .xdist.scheduler import PexenScheduling
     from .xdist.worker import PexenWorker
 
@@ -47,6 +49,7 @@ _parser: list[pytest.Parser] = []  # kept to extend options of plugins loaded af
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
+    pluginmanager.add_hookspecs(graph_hookspecs)
     pluginmanager.add_hookspecs(xdist_hookspecs)
 
 
@@ -66,6 +69,13 @@ def pytest_configure_node(node: Any) -> None:
     configure_node(node)
     resume.configure_node(node)
     timeouts.configure_node(node)
+
+
+def pytest_pexen_relations(
+    config: pytest.Config, items: list[pytest.Item]
+) -> GraphRelations | None:
+    """The graph asks for other plugins' relations: the compat layer's."""
+    return compat.derive(config, items)
 
 
 def pytest_pexen_xdist_scheduler(scheduler: PexenScheduling) -> None:

@@ -1,0 +1,34 @@
+"""pexen's internal hooks: how capabilities meet the core and each other.
+
+A capability never imports another, and the core imports none: where one
+needs another's work, the core calls one of these hooks and the entry
+point (plugin.py), which knows every capability, implements it. Not a
+public API (the xdist driver's hooks are in xdist/hookspecs.py).
+
+PYTEST_DONT_REWRITE
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+import pytest
+
+if TYPE_CHECKING:
+    from .taskgraph import TestGraph
+
+
+class GraphRelations(Protocol):
+    """Relations between tests that another plugin's markers put on them
+    (the compat layer: pytest-dependency, pytest-order)."""
+
+    def apply(self, graph: TestGraph) -> None:
+        """Add the relations to the task graph."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_pexen_relations(
+    config: pytest.Config, items: list[pytest.Item]
+) -> GraphRelations | None:
+    """The relations other plugins' markers put on ``items`` (in the order
+    they will run), or None when none is in play: then nothing changes."""
