@@ -17,6 +17,7 @@ import pytest
 from . import hookspecs
 from .compat import plugin as compat
 from .graph import hookspecs as graph_hookspecs
+from .graph import host_tags
 from .graph.plugin import GraphPlugin
 from .graph.runtime import pexen_shared, runs_tests
 from .internals import add_dist_choice, option_given
@@ -27,7 +28,6 @@ from .results import recorder as results
 from .results.recorder import pexen_results
 from .watchdog import limits as timeouts
 from .xdist import hookspecs as xdist_hookspecs
-from .xdist import hosts
 from .xdist.plugin import DistPlugin, choose_dist, configure_node
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="a test with a 'warn' sub-result fails",
     )
     compat.add_options(group, parser)
-    hosts.add_options(group, parser)
+    host_tags.add_options(group, parser)
     group.addoption(
         "--pexen-state",
         metavar="PATH",
@@ -298,7 +298,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
             config.pluginmanager.register(PexenWorker(config, graph), "pexen-worker")
     else:
-        hosts.given_tags(config)  # a malformed --pexen-host-tags is a usage error at once
+        host_tags.given_tags(config)  # a malformed --pexen-host-tags is a usage error at once
         if config.getoption("dist", "no") == "pexen" and config.getoption("tx", None):
             config.pluginmanager.register(DistPlugin(config), "pexen-dist")
     resume.configure(config)

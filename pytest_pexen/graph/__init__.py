@@ -10,6 +10,8 @@ Modules:
   order the items and enforce it.
 - ``runtime``: running the graph inside one pytest process (a serial run).
 - ``shared``: the initial shared state (``--pexen-shared``).
+- ``host_tags``: ``--pexen-host-tags`` and the tests a serial run's host
+  cannot run (the xdist controller decides per host, xdist/hosts.py).
 - ``views``: ``--pexen-plan`` and ``--pexen-graph``.
 - ``outputs``: the check that a report file (xUnit, timeline) can be written.
 - ``outcome``: a test's own outcome from its phase reports (the sub-results,

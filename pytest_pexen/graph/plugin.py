@@ -238,7 +238,7 @@ class GraphPlugin:
                 self._warn_not_enforced()
             return  # the controller decides at run time (or nobody does)
         assert planner is not None
-        from ..xdist.hosts import serial_skips
+        from .host_tags import serial_skips
 
         self._start_run(GraphRun(planner, config.stash[SHARED_KEY], serial_skips(config, graph)))
 
