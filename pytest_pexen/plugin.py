@@ -78,6 +78,15 @@ def pytest_pexen_relations(
     return compat.derive(config, items)
 
 
+def pytest_pexen_resumed(session: pytest.Session, ended: dict[str, dict[str, Any]]) -> None:
+    """A serial run resumed: pytest-dependency learns how the tests of the
+    earlier boots ended (under xdist the compat layer's controller does)."""
+    if compat.plugin_loaded(session.config, "pytest_dependency"):
+        from .compat.dependency import restore_records
+
+        restore_records(session.items, ended)
+
+
 def pytest_pexen_xdist_scheduler(scheduler: PexenScheduling) -> None:
     """The xdist controller's scheduler: the capabilities plug in."""
     from .compat import xdist as compat_xdist

@@ -10,7 +10,7 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
@@ -32,3 +32,11 @@ def pytest_pexen_relations(
 ) -> GraphRelations | None:
     """The relations other plugins' markers put on ``items`` (in the order
     they will run), or None when none is in play: then nothing changes."""
+
+
+@pytest.hookspec
+def pytest_pexen_resumed(session: pytest.Session, ended: dict[str, dict[str, Any]]) -> None:
+    """A serial run resumed from its journal and reported again the tests
+    that ``ended`` in an earlier boot (node id -> the journal's end
+    record): restore what a capability keeps of them in this process
+    (pytest-dependency's records, for their dependents)."""

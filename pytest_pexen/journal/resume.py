@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from ..compat.plugin import plugin_loaded
 from ..graph.keys import BOOTS_KEY, EARLIER_KEY, JOURNAL
 from ..graph.outcome import is_subtest, merge_own, own_outcome
 from ..graph.runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
@@ -712,18 +711,16 @@ class JournalPlugin:
                 self.writer.sync_deferred()
 
     def _resume_serial(self, session: pytest.Session, resume: Resume) -> int:
-        """Restore the planner and pytest-dependency's records, report the
-        finished tests again; the number of their failures."""
+        """Restore the planner, report the finished tests again, let the
+        capabilities restore their records of them (pytest-dependency's,
+        through ``pytest_pexen_resumed``); the number of their failures."""
         run = self.config.stash.get(RUN_KEY, None)
         if run is not None and run.planner is not None:
             ids = {item.nodeid for item in session.items}
             resume.restore(run.planner, ids.__contains__, run.hand_on)
         failed = session.testsfailed
         self.replay()
-        if plugin_loaded(self.config, "pytest_dependency"):
-            from ..compat.dependency import restore_records
-
-            restore_records(session.items, resume.ended)
+        self.config.hook.pytest_pexen_resumed(session=session, ended=resume.ended)
         resumed_failures = session.testsfailed - failed
         session.testsfailed = failed
         if any(item.nodeid in resume.ended for item in session.items):
