@@ -31,7 +31,9 @@ from .xdist import hookspecs as xdist_hookspecs
 from .xdist.plugin import DistPlugin, choose_dist, configure_node
 
 if TYPE_CHECKING:
-    from .graph.hookspecs import GraphRelations
+    from pathlib import Path
+
+    from .graph.hookspecs import GraphRelations, StoppedBoot
     from .xdist.scheduler import PexenScheduling
     from .xdist.worker import PexenWorker
 
@@ -85,6 +87,14 @@ def pytest_pexen_resumed(session: pytest.Session, ended: dict[str, dict[str, Any
         from .compat.dependency import restore_records
 
         restore_records(session.items, ended)
+
+
+def pytest_pexen_lost_ends(
+    config: pytest.Config, journal: Path, state: StoppedBoot
+) -> tuple[list[dict[str, Any]], Path]:
+    """A run resumes: the tests the watchdog's last resort stopped, with the
+    stacks it left beside the journal."""
+    return timeouts.hang_records(config, journal, state), timeouts.hang_path(journal)
 
 
 def pytest_pexen_xdist_scheduler(scheduler: PexenScheduling) -> None:

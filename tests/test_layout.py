@@ -46,8 +46,6 @@ ALLOWED = {
 KNOWN: set[tuple[str, str]] = {
     ("pytest_pexen.exec.items", "pytest_pexen.journal.reboots"),
     ("pytest_pexen.exec.items", "pytest_pexen.results.recorder"),
-    ("pytest_pexen.journal.resume", "pytest_pexen.watchdog.limits"),
-    ("pytest_pexen.watchdog.limits", "pytest_pexen.journal.format"),
 }
 
 

@@ -10,6 +10,8 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
@@ -40,3 +42,27 @@ def pytest_pexen_resumed(session: pytest.Session, ended: dict[str, dict[str, Any
     that ``ended`` in an earlier boot (node id -> the journal's end
     record): restore what a capability keeps of them in this process
     (pytest-dependency's records, for their dependents)."""
+
+
+class StoppedBoot(Protocol):
+    """What a capability reads of the journal a run resumes from (its
+    ``journal.State``): the last boot, whether it stopped cleanly, and the
+    tests it left running."""
+
+    @property
+    def boot(self) -> int: ...
+
+    @property
+    def stop(self) -> Mapping[str, Any] | None: ...
+
+    @property
+    def running(self) -> Mapping[str, Mapping[str, Any]]: ...
+
+
+@pytest.hookspec
+def pytest_pexen_lost_ends(
+    config: pytest.Config, journal: Path, state: StoppedBoot
+) -> tuple[list[dict[str, Any]], Path] | None:
+    """On ``--pexen-resume``: the end records of the tests whose end the
+    journal's last boot could not write because a capability stopped it
+    (the watchdog's last resort), and the file they were read from."""

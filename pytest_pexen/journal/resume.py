@@ -1077,9 +1077,10 @@ def configure(config: pytest.Config) -> None:
         else:
             note = f"pexen: --pexen-resume: no journal at {path}; starting a fresh run"
         if resume is not None:
-            from ..watchdog.limits import hang_path, hang_records
-
-            resume.add_ended(hang_records(config, path, resume.state), hang_path(path))
+            for lost, source in config.hook.pytest_pexen_lost_ends(
+                config=config, journal=path, state=resume.state
+            ):
+                resume.add_ended(lost, source)
             config.stash[BOOTS_KEY] = resume.boots
             config.stash[RESUME_KEY] = resume
             config.stash[EARLIER_KEY] = resume.state.elapsed  # the run's time before this boot
