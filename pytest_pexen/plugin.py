@@ -10,7 +10,7 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -87,6 +87,16 @@ def pytest_pexen_resumed(session: pytest.Session, ended: dict[str, dict[str, Any
         from .compat.dependency import restore_records
 
         restore_records(session.items, ended)
+
+
+def pytest_pexen_sub_results(config: pytest.Config) -> results.Results:
+    """An executable test's sub-results go to the results recorder."""
+    return results.Results(results.recorder(config))
+
+
+def pytest_pexen_reboot(config: pytest.Config) -> NoReturn:
+    """An executable test asks for a reboot: ``pexen.reboot()``."""
+    reboots.reboot()
 
 
 def pytest_pexen_lost_ends(

@@ -41,12 +41,6 @@ ALLOWED = {
     ("timeline", "journal.format"): "the page is drawn from a journal, read through "
     "the journal's public reader API (SPEC)",
 }
-# Imports that do not point one way yet: each entry must still exist (the
-# list shrinks to nothing as they are cut).
-KNOWN: set[tuple[str, str]] = {
-    ("pytest_pexen.exec.items", "pytest_pexen.journal.reboots"),
-    ("pytest_pexen.exec.items", "pytest_pexen.results.recorder"),
-}
 
 
 def modules(root: Path) -> dict[str, Path]:
@@ -206,10 +200,9 @@ def test_imports_point_one_way() -> None:
     for name in graph:
         layer(unit(name))  # every package is placed in the table
     found = backward(graph)
-    new = [f"  {a} imports {b} (line {n})" for a, b, n in found if (a, b) not in KNOWN]
-    assert not new, "imports against the layering (see LAYERS):\n" + "\n".join(new)
-    gone = KNOWN - {(a, b) for a, b, _ in found}
-    assert not gone, f"cut already, drop them from KNOWN: {sorted(gone)}"
+    assert not found, "imports against the layering (see LAYERS):\n" + "\n".join(
+        f"  {a} imports {b} (line {n})" for a, b, n in found
+    )
 
 
 def test_small_top_level() -> None:

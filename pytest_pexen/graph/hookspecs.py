@@ -44,6 +44,26 @@ def pytest_pexen_resumed(session: pytest.Session, ended: dict[str, dict[str, Any
     (pytest-dependency's records, for their dependents)."""
 
 
+class SubResults(Protocol):
+    """Sub-results of the test running now (``pexen_results``)."""
+
+    def add(self, outcome: str, name: str | None = None, message: str | None = None) -> None:
+        """Record one sub-result."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_pexen_sub_results(config: pytest.Config) -> SubResults | None:
+    """Where a test that is no Python function (an executable test) records
+    its sub-results: what the ``pexen_results`` fixture gives, its recorder
+    registered on first need."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_pexen_reboot(config: pytest.Config) -> None:
+    """The test running now asks for a reboot, as ``pexen.reboot()`` does
+    (an executable test ran ``pexen-reboot``): never returns."""
+
+
 class StoppedBoot(Protocol):
     """What a capability reads of the journal a run resumes from (its
     ``journal.State``): the last boot, whether it stopped cleanly, and the

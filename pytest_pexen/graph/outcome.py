@@ -1,11 +1,13 @@
-"""A test's own outcome, read from its phase reports.
+"""Outcome words: a sub-result's, and a test's own from its phase reports.
 
 Shared by the sub-results (results.recorder), the xUnit report
-(results.junit) and the journal (journal.resume), so that the terminal, the
-report and the journal state the same outcome of a test: the words
-(``error``, ``fail``, ``xfail``, ``skip``, ``xpass``, ``pass``), how one
-phase's word combines with the phases before, and which reports are a
-subtest's (their time is part of their test's call).
+(results.junit), executable tests (exec.items) and the journal
+(journal.resume), so that the terminal, the report and the journal state
+the same outcome of a test: the words of a sub-result (``OUTCOMES``) and
+of a test's own outcome (``error``, ``fail``, ``xfail``, ``skip``,
+``xpass``, ``pass``), how one phase's word combines with the phases
+before, and which reports are a subtest's (their time is part of their
+test's call).
 
 PYTEST_DONT_REWRITE
 """
@@ -13,6 +15,9 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import pytest
+
+#: every outcome word, worst first (SPEC: error > fail > warn > pass > info > skip)
+OUTCOMES = ("error", "fail", "warn", "pass", "info", "skip")
 
 _OWN_ORDER = ("error", "fail", "xfail", "skip", "xpass", "pass")  # worst first
 

@@ -35,12 +35,10 @@ from typing import Any
 
 import pytest
 
-from ..graph.outcome import merge_own, own_outcome
+from ..graph.outcome import OUTCOMES, merge_own, own_outcome
 from ..graph.runtime import runs_tests
 from ..internals import requesting_item
 
-#: every outcome word, worst first (SPEC: error > fail > warn > pass > info > skip)
-OUTCOMES = ("error", "fail", "warn", "pass", "info", "skip")
 _RANK = {word: len(OUTCOMES) - n for n, word in enumerate(OUTCOMES)}
 BAD = ("error", "fail")
 
