@@ -24,9 +24,9 @@ TOP_LEVEL_LIMIT = 8
 # (``graph``) or a top-level module (``internals``); a module may import its
 # own unit and the units of lower layers, never a unit of its own layer or
 # above: capabilities never import each other, the core imports no
-# capability, the engine nothing of pytest's plugin. Within the engine and
-# the core the units are layered too (``factory`` builds on ``sched``;
-# ``xdist`` drives the ``graph``), so no two packages lean on each other.
+# capability, the engine nothing above it. Within the engine and the core
+# the units are layered too (``factory`` builds on ``sched``; ``xdist``
+# drives the ``graph``), so no two packages lean on each other.
 LAYERS: list[tuple[str, ...]] = [
     ("sched",),  # the engine
     ("factory",),
