@@ -48,6 +48,7 @@ def _ahead_of_pytest() -> None:
 
 _ahead_of_pytest()
 
+from ._version import __version__ as __version__  # noqa: E402
 from .graph.items import META_KEY  # noqa: E402
 from .journal.format import PexenJournalWarning  # noqa: E402
 from .journal.reboots import reboot  # noqa: E402
@@ -55,8 +56,6 @@ from .markers import claims, group, host_tags, priority, provides, requires, tim
 from .sched import PexenWarning, TaskFailError, task_fail_wrap  # noqa: E402
 from .sched.errors import DepcheckError, MutexError, PexenError  # noqa: E402
 from .xdist.hosts import PexenSecurityWarning  # noqa: E402
-
-__version__ = "0.1.0"
 
 __all__ = [
     "META_KEY",

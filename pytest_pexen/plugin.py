@@ -10,12 +10,14 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 from . import hookspecs
 from .compat import plugin as compat
+from .graph import hookspecs as graph_hookspecs
+from .graph import host_tags
 from .graph.plugin import GraphPlugin
 from .graph.runtime import pexen_shared, runs_tests
 from .internals import add_dist_choice, option_given
@@ -26,10 +28,12 @@ from .results import recorder as results
 from .results.recorder import pexen_results
 from .watchdog import limits as timeouts
 from .xdist import hookspecs as xdist_hookspecs
-from .xdist import hosts
 from .xdist.plugin import DistPlugin, choose_dist, configure_node
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .graph.hookspecs import GraphRelations, StoppedBoot
     from .xdist.scheduler import PexenScheduling
     from .xdist.worker import PexenWorker
 
@@ -47,6 +51,7 @@ _parser: list[pytest.Parser] = []  # kept to extend options of plugins loaded af
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
+    pluginmanager.add_hookspecs(graph_hookspecs)
     pluginmanager.add_hookspecs(xdist_hookspecs)
 
 
@@ -66,6 +71,40 @@ def pytest_configure_node(node: Any) -> None:
     configure_node(node)
     resume.configure_node(node)
     timeouts.configure_node(node)
+
+
+def pytest_pexen_relations(
+    config: pytest.Config, items: list[pytest.Item]
+) -> GraphRelations | None:
+    """The graph asks for other plugins' relations: the compat layer's."""
+    return compat.derive(config, items)
+
+
+def pytest_pexen_resumed(session: pytest.Session, ended: dict[str, dict[str, Any]]) -> None:
+    """A serial run resumed: pytest-dependency learns how the tests of the
+    earlier boots ended (under xdist the compat layer's controller does)."""
+    if compat.plugin_loaded(session.config, "pytest_dependency"):
+        from .compat.dependency import restore_records
+
+        restore_records(session.items, ended)
+
+
+def pytest_pexen_sub_results(config: pytest.Config) -> results.Results:
+    """An executable test's sub-results go to the results recorder."""
+    return results.Results(results.recorder(config))
+
+
+def pytest_pexen_reboot(config: pytest.Config) -> NoReturn:
+    """An executable test asks for a reboot: ``pexen.reboot()``."""
+    reboots.reboot()
+
+
+def pytest_pexen_lost_ends(
+    config: pytest.Config, journal: Path, state: StoppedBoot
+) -> tuple[list[dict[str, Any]], Path]:
+    """A run resumes: the tests the watchdog's last resort stopped, with the
+    stacks it left beside the journal."""
+    return timeouts.hang_records(config, journal, state), timeouts.hang_path(journal)
 
 
 def pytest_pexen_xdist_scheduler(scheduler: PexenScheduling) -> None:
@@ -143,7 +182,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="a test with a 'warn' sub-result fails",
     )
     compat.add_options(group, parser)
-    hosts.add_options(group, parser)
+    host_tags.add_options(group, parser)
     group.addoption(
         "--pexen-state",
         metavar="PATH",
@@ -288,7 +327,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
             config.pluginmanager.register(PexenWorker(config, graph), "pexen-worker")
     else:
-        hosts.given_tags(config)  # a malformed --pexen-host-tags is a usage error at once
+        host_tags.given_tags(config)  # a malformed --pexen-host-tags is a usage error at once
         if config.getoption("dist", "no") == "pexen" and config.getoption("tx", None):
             config.pluginmanager.register(DistPlugin(config), "pexen-dist")
     resume.configure(config)
@@ -308,7 +347,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(suite_properties, "pexen-suite-properties")
     if workerinput is None and results.report_wanted(config):
-        from .results.junit import XunitWriter, check_writable, report_path
+        from .graph.outputs import check_writable
+        from .results.junit import XunitWriter, report_path
 
         path = report_path(config)
         assert path is not None

@@ -1,11 +1,12 @@
-"""The package's layout: no import circle, a small top level (issue 21).
+"""The package's layout: no import circle, imports one way, a small top level (issue 21).
 
 A module inside an import circle cannot be understood, tested or replaced
 alone, and lazy imports only hide a circle from Python, not from a reader.
 So every import counts: module-level, inside functions, under
 ``TYPE_CHECKING``. The graph is read from the source (the AST of every
 module), not from ``sys.modules``, so it sees imports that a run never
-executes.
+executes. The same graph must respect the layers of docs/design.md's map
+(``LAYERS``): the engine, the core, the capabilities, the entry points.
 """
 
 from __future__ import annotations
@@ -18,6 +19,28 @@ import pytest_pexen
 
 PACKAGE = Path(pytest_pexen.__file__).parent
 TOP_LEVEL_LIMIT = 8
+
+# The layers of docs/design.md's map, lowest first. A unit is a package
+# (``graph``) or a top-level module (``internals``); a module may import its
+# own unit and the units of lower layers, never a unit of its own layer or
+# above: capabilities never import each other, the core imports no
+# capability, the engine nothing above it. Within the engine and the core
+# the units are layered too (``factory`` builds on ``sched``; ``xdist``
+# drives the ``graph``), so no two packages lean on each other.
+LAYERS: list[tuple[str, ...]] = [
+    ("sched",),  # the engine
+    ("factory",),
+    ("_version", "internals", "hookspecs", "markers"),  # the core: the top-level helpers
+    ("graph",),  # the core: markers -> task graph -> serial run
+    ("xdist",),  # the core: the xdist driver
+    ("results", "journal", "timeline", "watchdog", "compat", "exec"),  # capabilities
+    ("plugin", "", "__main__"),  # entry points: the package, plugin.py, python -m
+]
+# Imports across a layer's units that the design allows, with the reason.
+ALLOWED = {
+    ("timeline", "journal.format"): "the page is drawn from a journal, read through "
+    "the journal's public reader API (SPEC)",
+}
 
 
 def modules(root: Path) -> dict[str, Path]:
@@ -134,6 +157,54 @@ def test_no_import_circle() -> None:
     assert not found, "\n".join(describe(graph, circle, PACKAGE) for circle in found)
 
 
+def unit(module: str) -> str:
+    """The layering unit of a dotted module name: its package below the
+    top one, or the top-level module; ``__main__`` for a ``python -m``
+    entry point, "" for the package itself."""
+    parts = module.split(".")[1:]
+    if parts and parts[-1] == "__main__":
+        return "__main__"
+    return parts[0] if parts else ""
+
+
+def layer(name: str) -> int:
+    for n, units in enumerate(LAYERS):
+        if name in units:
+            return n
+    raise AssertionError(f"{name!r} is in no layer of LAYERS: add it to the table and the map")
+
+
+def backward(graph: dict[str, dict[str, int]]) -> list[tuple[str, str, int]]:
+    """The imports that break the layering: (importer, imported, line),
+    sorted. Allowed: the importer's own unit, a lower layer, ``ALLOWED``."""
+    found = []
+    for name, targets in sorted(graph.items()):
+        source = unit(name)
+        for target, line in targets.items():
+            into = unit(target)
+            if into == source and source not in ("", "__main__"):
+                continue
+            if layer(into) < layer(source):
+                continue
+            if (source, target.partition(".")[2]) in ALLOWED:
+                continue
+            found.append((name, target, line))
+    return found
+
+
+def test_imports_point_one_way() -> None:
+    """Engine <- core <- capabilities <- entry points, capabilities never
+    importing each other (docs/design.md, "The map"): a capability reaches
+    another through a hook or a stash key in the core, never its module."""
+    graph = import_graph(PACKAGE)
+    for name in graph:
+        layer(unit(name))  # every package is placed in the table
+    found = backward(graph)
+    assert not found, "imports against the layering (see LAYERS):\n" + "\n".join(
+        f"  {a} imports {b} (line {n})" for a, b, n in found
+    )
+
+
 def test_small_top_level() -> None:
     """The top level keeps the public API, the entry point, the hook
     specifications and the internals; each capability is a package."""
@@ -201,3 +272,21 @@ def test_circle_checker_sees_every_kind_of_import(tmp_path: Path) -> None:
             "  pkg.cap.c (pkg/cap/c.py) imports pkg.cap.a (line 1)",
         ]
     )
+
+
+def test_layering_checker() -> None:
+    """The checker itself: a capability importing another, and the core
+    importing the driver above it, are found; its own package, a lower
+    layer, an allowed import and a ``python -m`` entry point are not."""
+    graph = {
+        "pkg.results.a": {"pkg.journal.b": 3, "pkg.graph.c": 4, "pkg.results.d": 5},
+        "pkg.graph.c": {"pkg.xdist.e": 2, "pkg.sched": 1, "pkg.internals": 6},
+        "pkg.timeline.t": {"pkg.journal.format": 1},
+        "pkg.journal.__main__": {"pkg.timeline.t": 9, "pkg.journal.b": 1},
+        "pkg.internals": {"pkg": 7},
+    }
+    assert backward(graph) == [
+        ("pkg.graph.c", "pkg.xdist.e", 2),
+        ("pkg.internals", "pkg", 7),
+        ("pkg.results.a", "pkg.journal.b", 3),
+    ]

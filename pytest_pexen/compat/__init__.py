@@ -12,7 +12,9 @@ Modules:
   order-only tag prefixes), shared by the modules above.
 
 Imports point one way: ``plugin`` -> ``dependency``/``order`` ->
-``relations``; none of them imports ``plugin`` back.
+``relations``; none of them imports ``plugin`` back. Outside the package,
+the core and the journal reach them through the hooks
+``pytest_pexen_relations`` and ``pytest_pexen_resumed`` (graph/hookspecs.py).
 
 PYTEST_DONT_REWRITE
 """

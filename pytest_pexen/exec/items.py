@@ -48,10 +48,10 @@ import pytest
 from .. import markers
 from ..factory.filesystem import ExecTask, FilesystemFactory, is_executable, is_hidden, unreadable
 from ..factory.header import HeaderError
+from ..graph.keys import boot_count
+from ..graph.outcome import OUTCOMES
 from ..graph.runtime import RUN_KEY, json_copy
 from ..graph.shared import SHARED_KEY
-from ..journal.reboots import boot_count, reboot
-from ..results import recorder as results
 from ..sched.errors import PexenWarning
 from ..sched.meta import SchedMeta, retrieve_meta
 
@@ -174,10 +174,10 @@ def parse_results(text: str) -> tuple[Subs, list[str]]:
         if not words or words[0].startswith("#"):
             continue
         outcome = words[0].lower()
-        if outcome not in results.OUTCOMES:
+        if outcome not in OUTCOMES:
             problems.append(
                 f"PEXEN_RESULTS line {number}: unknown outcome {words[0]!r}; "
-                f"use one of {', '.join(results.OUTCOMES)}"
+                f"use one of {', '.join(OUTCOMES)}"
             )
             continue
         name = words[1] if len(words) > 1 and words[1] != "-" else None
@@ -268,8 +268,8 @@ class ExecItem(pytest.Item):
         shared = self._shared()
         code, subs, problems, left, rebooting = self._run(self.task, shared)
         if rebooting:  # it ran pexen-reboot
-            reboot()
-        recorder = results.Results(results.recorder(self.config))
+            self.config.hook.pytest_pexen_reboot(config=self.config)
+        recorder = self.config.hook.pytest_pexen_sub_results(config=self.config)
         for outcome, name, message in subs:
             recorder.add(outcome, name, message)
         if left is not None:
@@ -498,4 +498,4 @@ class ExecPlugin:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Executable tests report sub-results through the results recorder."""
         if any(isinstance(item, ExecItem) for item in session.items):
-            results.recorder(self.config)
+            self.config.hook.pytest_pexen_sub_results(config=self.config)

@@ -4,7 +4,8 @@ A capability finds another one's plugin or data through these, never by
 importing its module (pytest's plugins talk through the config stash the
 same way): the watchdog's last resort and the timeline page reach the
 journal's plugin by its name; the xUnit report reads the time of a resumed
-run's earlier boots.
+run's earlier boots; the sub-results and executable tests read the boot
+counts that the journal restores and reboots keep.
 
 PYTEST_DONT_REWRITE
 """
@@ -16,3 +17,10 @@ import pytest
 JOURNAL = "pexen-journal"  # the journaling process's plugin (journal.resume.JournalPlugin)
 # seconds the run took before this boot (set when a run resumes)
 EARLIER_KEY = pytest.StashKey[float]()
+# per test, how often the run stopped while it ran (journal.reboots, journal.resume)
+BOOTS_KEY = pytest.StashKey[dict[str, int]]()
+
+
+def boot_count(config: pytest.Config, nodeid: str) -> int:
+    """How often the run stopped while this test was running."""
+    return config.stash.get(BOOTS_KEY, {}).get(nodeid, 0)

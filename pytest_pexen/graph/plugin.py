@@ -29,8 +29,8 @@ from .runtime import RUN_KEY, GraphRun, RunHooks
 from .shared import SHARED_KEY, initial_shared
 
 if TYPE_CHECKING:
-    from ..compat.plugin import Compat
     from . import taskgraph
+    from .hookspecs import GraphRelations
     from .taskgraph import GraphSpec
 
 
@@ -77,7 +77,7 @@ class GraphPlugin:
         self.deselected: list[pytest.Item] = []
         self.graph: taskgraph.TestGraph | None = None
         self.order: list[pytest.Item] = []
-        self.compat: Compat | None = None  # pytest-dependency / pytest-order markers
+        self.compat: GraphRelations | None = None  # pytest-dependency / pytest-order markers
         workerinput = getattr(config, "workerinput", None)
         # on an xdist worker: is the controller scheduling with pexen?
         self.in_worker = workerinput is not None
@@ -186,9 +186,7 @@ class GraphPlugin:
         self._metas(items, metas, limits, errors)
         if errors:
             raise _bad_metadata(errors)
-        from ..compat.plugin import derive
-
-        self.compat = compat = derive(config, items)
+        self.compat = compat = config.hook.pytest_pexen_relations(config=config, items=items)
         if compat is None and not any(_uses_pexen(metas[item.nodeid]) for item in items):
             if config.getoption("pexen_graph"):  # asked for: the tests, no edges
                 from . import taskgraph
@@ -240,7 +238,7 @@ class GraphPlugin:
                 self._warn_not_enforced()
             return  # the controller decides at run time (or nobody does)
         assert planner is not None
-        from ..xdist.hosts import serial_skips
+        from .host_tags import serial_skips
 
         self._start_run(GraphRun(planner, config.stash[SHARED_KEY], serial_skips(config, graph)))
 

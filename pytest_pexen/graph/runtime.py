@@ -67,7 +67,7 @@ class GraphRun:
         host_skips: dict[str, str] | None = None,
     ) -> None:
         self.planner = planner
-        # tests whose host tags this host lacks (xdist.hosts.serial_skips): started
+        # tests whose host tags this host lacks (graph.host_tags.serial_skips): started
         # in the planner in their turn and skipped, so dependents are too
         self.host_skips = host_skips or {}
         self.initial_shared = initial_shared

@@ -13,6 +13,11 @@ Modules:
 ``from pytest_pexen import journal`` gives the reader API: ``journal.read``,
 ``journal.follow``, ``journal.load``, ``journal.State``, ``journal.JournalError``.
 
+Imports: the core and the engine; what other capabilities add to a resume
+(pytest-dependency's records, the tests the watchdog stopped) comes through
+the core's hooks (graph/hookspecs.py). ``__main__`` is an entry point of
+its own and draws ``--timeline`` with ``pytest_pexen.timeline``.
+
 PYTEST_DONT_REWRITE
 """
 

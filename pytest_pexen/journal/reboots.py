@@ -25,9 +25,9 @@ from typing import Any, NoReturn
 
 import pytest
 
+from ..graph.keys import BOOTS_KEY, boot_count
 from ..graph.runtime import runs_tests
 
-BOOTS_KEY = pytest.StashKey[dict[str, int]]()
 JOURNALED_KEY = pytest.StashKey[bool]()  # this run writes a journal (a reboot needs one)
 ENV = "PEXEN_BOOT_COUNT"
 STOP = "pexen_stop"  # the xdist controller to every worker: a test asked for a reboot
@@ -138,11 +138,6 @@ def _restore_env(value: str | None) -> None:
         os.environ.pop(ENV, None)
     else:
         os.environ[ENV] = value
-
-
-def boot_count(config: pytest.Config, nodeid: str) -> int:
-    """How often the run stopped while this test was running."""
-    return config.stash.get(BOOTS_KEY, {}).get(nodeid, 0)
 
 
 class RebootHooks:

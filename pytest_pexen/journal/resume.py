@@ -45,14 +45,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
-from ..compat.plugin import plugin_loaded
-from ..graph.keys import EARLIER_KEY, JOURNAL
+from ..graph.keys import BOOTS_KEY, EARLIER_KEY, JOURNAL
+from ..graph.outcome import is_subtest, merge_own, own_outcome
 from ..graph.runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
 from ..internals import option_given
-from ..results.recorder import is_subtest, merge_own, own_outcome, strict_warn
 from . import format as journal
 from .format import PexenJournalWarning
-from .reboots import BOOTS_KEY, JOURNALED_KEY, STOP, reboot_command, reboot_env
+from .reboots import JOURNALED_KEY, STOP, reboot_command, reboot_env
 
 if TYPE_CHECKING:
     from ..sched.planner import Planner, Unrunnable
@@ -105,7 +104,10 @@ def run_options(config: pytest.Config) -> dict[str, Any]:
     """The options that change outcomes, and so belong to a run's identity."""
     from ..graph.shared import SHARED_KEY
 
-    return {"shared": config.stash.get(SHARED_KEY, {}), "strict_warn": strict_warn(config)}
+    return {
+        "shared": config.stash.get(SHARED_KEY, {}),
+        "strict_warn": option_given(config, "pexen_strict_warn"),
+    }
 
 
 def identity(tests: list[str], options: dict[str, Any]) -> str:
@@ -389,7 +391,7 @@ class JournalPlugin:
         if resume is None:
             tests = self.tests or []
             options = run_options(self.config)
-            from .. import __version__
+            from .._version import __version__
 
             header = {
                 "type": "run",
@@ -709,18 +711,16 @@ class JournalPlugin:
                 self.writer.sync_deferred()
 
     def _resume_serial(self, session: pytest.Session, resume: Resume) -> int:
-        """Restore the planner and pytest-dependency's records, report the
-        finished tests again; the number of their failures."""
+        """Restore the planner, report the finished tests again, let the
+        capabilities restore their records of them (pytest-dependency's,
+        through ``pytest_pexen_resumed``); the number of their failures."""
         run = self.config.stash.get(RUN_KEY, None)
         if run is not None and run.planner is not None:
             ids = {item.nodeid for item in session.items}
             resume.restore(run.planner, ids.__contains__, run.hand_on)
         failed = session.testsfailed
         self.replay()
-        if plugin_loaded(self.config, "pytest_dependency"):
-            from ..compat.dependency import restore_records
-
-            restore_records(session.items, resume.ended)
+        self.config.hook.pytest_pexen_resumed(session=session, ended=resume.ended)
         resumed_failures = session.testsfailed - failed
         session.testsfailed = failed
         if any(item.nodeid in resume.ended for item in session.items):
@@ -1077,9 +1077,10 @@ def configure(config: pytest.Config) -> None:
         else:
             note = f"pexen: --pexen-resume: no journal at {path}; starting a fresh run"
         if resume is not None:
-            from ..watchdog.limits import hang_path, hang_records
-
-            resume.add_ended(hang_records(config, path, resume.state), hang_path(path))
+            for lost, source in config.hook.pytest_pexen_lost_ends(
+                config=config, journal=path, state=resume.state
+            ):
+                resume.add_ended(lost, source)
             config.stash[BOOTS_KEY] = resume.boots
             config.stash[RESUME_KEY] = resume
             config.stash[EARLIER_KEY] = resume.state.elapsed  # the run's time before this boot

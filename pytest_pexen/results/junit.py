@@ -40,14 +40,13 @@ from typing import Any
 import pytest
 
 from ..graph.keys import EARLIER_KEY
+from ..graph.outcome import merge_own, own_outcome
 from ..internals import longrepr_text
 from .recorder import (
     BAD,
     SubResult,
     final_outcome,
     first_line,
-    merge_own,
-    own_outcome,
     soft_word,
     strict_warn,
 )
@@ -79,24 +78,6 @@ def report_path(config: pytest.Config) -> Path | None:
             return None
         base = config.inipath.parent if config.inipath else config.rootpath
     return base / os.path.expanduser(os.path.expandvars(raw))
-
-
-def check_writable(
-    path: Path, option: str = "--pexen-junitxml", what: str = "the xUnit report"
-) -> None:
-    """Refuse, before anything runs, a report path that cannot be written."""
-    where = next(p for p in (path.parent, *path.parent.parents) if p.exists())
-    problem = None
-    if path.is_dir():
-        problem = "it is a directory"
-    elif not where.is_dir():
-        problem = f"{where} is not a directory"
-    elif not os.access(where, os.W_OK | os.X_OK):
-        problem = f"{where} is not writable"
-    if problem:
-        raise pytest.UsageError(
-            f"pexen: cannot write {what} {option}={path}: {problem}; give a writable path"
-        )
 
 
 def split_nodeid(nodeid: str) -> tuple[str, str]:
@@ -282,7 +263,7 @@ class XunitWriter:
 
     def run_properties(self) -> list[tuple[str, str]]:
         """Run-level facts."""
-        from .. import __version__
+        from .._version import __version__
 
         props = [("pexen.version", __version__), ("pytest.version", pytest.__version__)]
         workers = self.config.getoption("numprocesses", None)

@@ -35,11 +35,10 @@ from typing import Any
 
 import pytest
 
+from ..graph.outcome import OUTCOMES, merge_own, own_outcome
 from ..graph.runtime import runs_tests
 from ..internals import requesting_item
 
-#: every outcome word, worst first (SPEC: error > fail > warn > pass > info > skip)
-OUTCOMES = ("error", "fail", "warn", "pass", "info", "skip")
 _RANK = {word: len(OUTCOMES) - n for n, word in enumerate(OUTCOMES)}
 BAD = ("error", "fail")
 
@@ -54,15 +53,6 @@ and ``log``."""
 def worst(outcomes: Iterable[str]) -> str | None:
     """The worst of some outcome words (None for none)."""
     return max(outcomes, key=_RANK.__getitem__, default=None)
-
-
-_OWN_ORDER = ("error", "fail", "xfail", "skip", "xpass", "pass")  # worst first
-
-
-def merge_own(current: str, phase: str) -> str:
-    """A test's own outcome so far, and one more phase's: a failed phase
-    decides, then a skipped one (a skipped test never passed)."""
-    return min(current, phase, key=_OWN_ORDER.index)
 
 
 def final_outcome(own: str, subs: Iterable[str], *, strict: bool, soft: str = "fail") -> str:
@@ -96,18 +86,6 @@ def soft_word(when: str | None) -> str:
     return "fail" if when == "call" else "error"
 
 
-_SUBTEST_REPORT: tuple[type, ...] = tuple(
-    [pytest.SubtestReport] if hasattr(pytest, "SubtestReport") else []  # pytest >= 9
-)
-
-
-def is_subtest(report: object) -> bool:
-    """Whether a report is a subtest's (pytest's ``subtests``): its time is
-    part of its test's call, so it never adds to the test's duration, which
-    is setup + call + teardown as the test's own reports add up."""
-    return isinstance(report, _SUBTEST_REPORT)
-
-
 def transportable(text: object) -> str:
     """``text`` as a string that crosses to an xdist controller and into any
     encoder: lone surrogates (undecodable bytes) become ``\\udcxx`` escapes."""
@@ -133,16 +111,6 @@ class TestState:
     own: str = "pass"
     reported_bad: bool = False
     soft: str = "fail"  # the word if its sub-results fail it (see soft_word)
-
-
-def own_outcome(report: pytest.TestReport) -> str:
-    """A phase report's own outcome word (before any sub-result counts)."""
-    was = getattr(report, "pexen_was", None) or report.outcome
-    if hasattr(report, "wasxfail") and report.when == "call":
-        return "xfail" if was == "skipped" else "xpass" if was == "passed" else "fail"
-    if was == "failed":
-        return "fail" if report.when == "call" else "error"
-    return "skip" if was == "skipped" else "pass"
 
 
 def soft_summary(subs: list[SubResult], strict: bool) -> str:
@@ -259,7 +227,7 @@ class Recorder:
 def item_facts(item: pytest.Item) -> list[list[str]]:
     """The test's pexen metadata for the xUnit report, as name/value pairs."""
     from ..graph.items import EMPTY_META, META_KEY
-    from ..journal.reboots import boot_count
+    from ..graph.keys import boot_count
 
     meta = item.stash.get(META_KEY, None)
     facts = []

@@ -721,7 +721,7 @@ def configure(config: pytest.Config) -> None:
         or config.getoption("pexen_plan")
     ):
         return
-    from ..results.junit import check_writable
+    from ..graph.outputs import check_writable
 
     check_writable(path, "--pexen-timeline", "the timeline page")
     config.pluginmanager.register(TimelinePlugin(config, path), "pexen-timeline")

@@ -7,5 +7,8 @@ Modules:
 - ``limits``: the limits applied to tests: interrupt, grace, stopping the
   process (and the test's children) when an interrupt does not take.
 
+Imports: the core only; the journal finds the tests that faulthandler
+stopped through the hook ``pytest_pexen_lost_ends`` (graph/hookspecs.py).
+
 PYTEST_DONT_REWRITE
 """

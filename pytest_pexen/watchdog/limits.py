@@ -70,7 +70,7 @@ from ..internals import (
 from .timer import Timer, Watchdog, is_framework, thread_stacks
 
 if TYPE_CHECKING:
-    from ..journal import format as journal
+    from ..graph.hookspecs import StoppedBoot
     from ..xdist.protocol import Scheduler
     from ..xdist.scheduler import PexenScheduling
     from ..xdist.worker import PexenWorker
@@ -624,7 +624,7 @@ def _fault_guard(config: pytest.Config) -> FaultGuard | None:
     return FaultGuard(opener, path)
 
 
-def hang_records(config: pytest.Config, path: Path, state: journal.State) -> list[dict[str, Any]]:
+def hang_records(config: pytest.Config, path: Path, state: StoppedBoot) -> list[dict[str, Any]]:
     """On resume: if faulthandler stopped the journal's last boot, the end
     records of the tests it stopped (serially, the one running), failed,
     with the stacks it dumped."""

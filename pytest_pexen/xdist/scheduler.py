@@ -42,6 +42,7 @@ from typing import Any
 import pytest
 from xdist.scheduler import LoadScheduling
 
+from ..graph.host_tags import given_tags
 from ..graph.runtime import bad_outcome
 from ..graph.taskgraph import GraphSpec, base_id, module_id, spec_planner
 from ..sched.errors import DepcheckError, MutexError
@@ -527,7 +528,7 @@ class GraphScheduling:
                     "pytest-dependency or pytest-order markers under xdist yet; run such "
                     "a suite without -n, or leave one of them out"
                 )
-            self.hosts = hosts.HostTable(spec["hosts"], hosts.given_tags(self.config))
+            self.hosts = hosts.HostTable(spec["hosts"], given_tags(self.config))
             for host in self.host_of.values():
                 self.hosts.saw(host)
         earlier = self.earlier
