@@ -108,16 +108,15 @@ def derive(config: pytest.Config, items: list[pytest.Item]) -> Compat | None:
     relations = Relations()
     index = None
     used = False
-    position = {item.nodeid: n for n, item in enumerate(items)}
     if dependency:
         from . import dependency as compat_dependency
 
-        index = compat_dependency.read(config, items, position, relations)
+        index = compat_dependency.read(config, items, relations)
         used = index is not None
     if order:
         from . import order as compat_order
 
-        used = compat_order.read(config, items, position, relations) or used
+        used = compat_order.read(config, items, relations) or used
     if not used:
         return None
     _keep_together(items, relations)
