@@ -109,22 +109,18 @@ def pytest_pexen_lost_ends(
 
 def pytest_pexen_xdist_scheduler(scheduler: PexenScheduling) -> None:
     """The xdist controller's scheduler: the capabilities plug in."""
-    from .compat import xdist as compat_xdist
-
     resume.attach_scheduler(scheduler)
     timeouts.attach_scheduler(scheduler)
-    compat_xdist.attach_scheduler(scheduler)
+    compat.attach_scheduler(scheduler)
 
 
 def pytest_pexen_xdist_worker(worker: PexenWorker) -> None:
     """A worker's loop under pexen's scheduling: the capabilities plug in."""
-    from .compat import xdist as compat_xdist
-
     config = worker.config
     # a test asked for a reboot: no test begins here any more
     worker.on_command(reboots.STOP, lambda args: reboots.stop(config, str(args.get("reason"))))
     timeouts.attach_worker(worker)
-    compat_xdist.attach_worker(worker)
+    compat.attach_worker(worker)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

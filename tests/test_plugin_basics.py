@@ -198,3 +198,39 @@ def test_plain_run_imports_no_unused_capability(pytester: pytest.Pytester) -> No
     )
     result = pytester.runpytest_subprocess("-p", "pexen")
     result.assert_outcomes(passed=2)
+
+
+def test_xdist_run_without_compat_markers_imports_no_compat_layer(
+    pytester: pytest.Pytester,
+) -> None:
+    # pytest-dependency and pytest-order are installed here: a suite that
+    # uses neither marker does not load the compat layer's xdist side, in
+    # the controller or in a worker
+    unused = ["pytest_pexen.compat.xdist", "pytest_pexen.compat.dependency"]
+    pytester.makeconftest(
+        f"""
+        import sys
+
+        def pytest_terminal_summary(terminalreporter, config):
+            if not hasattr(config, "workerinput"):
+                loaded = [name for name in {unused!r} if name in sys.modules]
+                terminalreporter.write_line(f"controller loaded: {{loaded}}")
+        """
+    )
+    pytester.makepyfile(
+        f"""
+        import sys
+        import pytest_pexen as pexen
+
+        @pexen.provides("a")
+        def test_one():
+            pass
+
+        @pexen.requires("a")
+        def test_modules():
+            assert [name for name in {unused!r} if name in sys.modules] == []
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "pexen", "-n", "2", timeout=120)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["controller loaded: []"])

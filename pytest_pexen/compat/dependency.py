@@ -57,12 +57,13 @@ class DependencyIndex:
     def __init__(
         self,
         items: list[pytest.Item],
-        position: dict[str, int],
         automark: bool,
         cache: dict[int, bool],
     ) -> None:
         self.items = items
-        self.position = position
+        # each test's place in the run order, by node id: filled by read()
+        # only when the plugin is used (a table of every test otherwise)
+        self.position: dict[str, int] = {}
         self.scopes = _scope_classes()
         self.recorded: dict[Key, list[int]] = {}
         self.marked: list[int] = []  # tests with a dependency marker
@@ -125,15 +126,16 @@ class DependencyIndex:
 
 
 def read(
-    config: pytest.Config, items: list[pytest.Item], position: dict[str, int], relations: Relations
+    config: pytest.Config, items: list[pytest.Item], relations: Relations
 ) -> DependencyIndex | None:
     """Index the names and add the relations of the ``depends`` markers;
     None when no test uses the plugin."""
     automark = bool(config.getini("automark_dependency"))
     cache: dict[int, bool] = {}
-    index = DependencyIndex(items, position, automark, cache)
+    index = DependencyIndex(items, automark, cache)
     if not index.marked and not automark:
         return None
+    index.position = {item.nodeid: n for n, item in enumerate(items)}
     ignore = bool(config.getoption("ignore_unknown_dependency", False))
     # every module with a test the plugin records (a bare marker too): its
     # tests may name one another in ``depends()`` at run time, which no

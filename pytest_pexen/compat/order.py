@@ -161,9 +161,7 @@ def _relative(item: pytest.Item, n: int, labels: _Labels) -> list[tuple[int, int
     return out
 
 
-def read(
-    config: pytest.Config, items: list[pytest.Item], position: dict[str, int], relations: Relations
-) -> bool:
+def read(config: pytest.Config, items: list[pytest.Item], relations: Relations) -> bool:
     """Add the relations of the order markers; False when no test has one."""
     prefix = config.getoption("order_marker_prefix", None)
     cache: dict[int, bool] = {}

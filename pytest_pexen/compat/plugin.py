@@ -27,16 +27,16 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .relations import Relations
-
 if TYPE_CHECKING:
     from ..graph.taskgraph import TestGraph
-    from .dependency import DependencyIndex
+    from ..xdist.scheduler import PexenScheduling
+    from ..xdist.worker import PexenWorker
+    from .dependency import DependencyIndex, WorkerResults
+    from .relations import Relations
 
 MODES = ("all", "dependency", "order", "none")
 
@@ -73,13 +73,17 @@ def plugin_loaded(config: pytest.Config, module: str) -> bool:
     return any(getattr(p, "__name__", None) == module for p in config.pluginmanager.get_plugins())
 
 
-@dataclass
 class Compat:
     """The relations read from the markers, and what a worker needs at run
-    time (pytest-dependency's names, for ``depends()``)."""
+    time (pytest-dependency's names, for ``depends()``). A plain class: a
+    dataclass is compiled when its module is imported, in every pytest
+    process, and this one is rarely used."""
 
-    relations: Relations
-    dependency: DependencyIndex | None
+    __slots__ = ("dependency", "relations")
+
+    def __init__(self, relations: Relations, dependency: DependencyIndex | None) -> None:
+        self.relations = relations
+        self.dependency = dependency
 
     def apply(self, graph: TestGraph) -> None:
         """Add the relations to the graph, as order-only tags."""
@@ -105,23 +109,41 @@ def derive(config: pytest.Config, items: list[pytest.Item]) -> Compat | None:
     order = mode in ("all", "order") and plugin_loaded(config, "pytest_order.plugin")
     if not (dependency or order) or not items:
         return None
+    if not _in_use(config, items, dependency, order):
+        return None
+    from .relations import Relations
+
     relations = Relations()
     index = None
     used = False
-    position = {item.nodeid: n for n, item in enumerate(items)}
     if dependency:
         from . import dependency as compat_dependency
 
-        index = compat_dependency.read(config, items, position, relations)
+        index = compat_dependency.read(config, items, relations)
         used = index is not None
     if order:
         from . import order as compat_order
 
-        used = compat_order.read(config, items, position, relations) or used
+        used = compat_order.read(config, items, relations) or used
     if not used:
         return None
     _keep_together(items, relations)
     return Compat(relations, index)
+
+
+def _in_use(config: pytest.Config, items: list[pytest.Item], dependency: bool, order: bool) -> bool:
+    """Whether the plugins' markers may ask anything of ``items``: one pass
+    over the tests for both markers (the readers each make their own pass
+    only then), or a setting that applies without markers."""
+    if dependency and config.getini("automark_dependency"):
+        return True
+    if order and config.getoption("order_marker_prefix", None):
+        return True
+    from .relations import marked
+
+    names = (*(("dependency",) if dependency else ()), *(("order",) if order else ()))
+    cache: dict[int, bool] = {}
+    return any(marked(item, names, cache) for item in items)
 
 
 def _keep_together(items: list[pytest.Item], relations: Relations) -> None:
@@ -139,3 +161,45 @@ def _keep_together(items: list[pytest.Item], relations: Relations) -> None:
         if before is not None:
             relations.follow(before, nodeid)
         previous[module] = nodeid
+
+
+def attach_scheduler(scheduler: PexenScheduling) -> None:
+    """The xdist controller: once the plan is made, a suite with
+    pytest-dependency or pytest-order relations gets its placement
+    (compat/xdist.py, imported only then: other runs never load it)."""
+    sched = scheduler.graph
+
+    def planned(spec: dict[str, Any]) -> None:
+        if "pins" in spec or "order_only" in spec or "dependency" in spec:
+            from .xdist import control
+
+            control(sched, spec)
+
+    sched.listeners.on_planned(planned)
+
+
+def attach_worker(worker: PexenWorker) -> None:
+    """An xdist worker whose suite uses pytest-dependency: its lookups are
+    wrapped for the session (compat/xdist.py, imported only then), fed by the
+    controller's ``pexen_phases`` commands."""
+    results: list[WorkerResults] = []  # set when the loop starts
+
+    def start() -> None:
+        compat = worker.graph_source.compat
+        if compat is not None and compat.dependency is not None:
+            from .xdist import start_worker
+
+            results.append(start_worker(worker, compat.dependency))
+
+    def learn(args: dict[str, Any]) -> None:
+        # outcomes of tests that ended elsewhere: known before the tests
+        # sent next can look them up
+        if results:
+            results[0].learn(args["phases"])
+
+    def end() -> None:
+        if results:
+            results[0].uninstall()
+
+    worker.on_command("pexen_phases", learn)
+    worker.on_loop(start, end)

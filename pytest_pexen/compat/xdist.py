@@ -24,8 +24,9 @@ Worker side: ``start_worker`` wraps pytest-dependency's lookups
 (xdist.worker.PexenWorker.hold).
 
 Both sides plug into the xdist driver through its registration interface
-(xdist/protocol.py): ``attach_scheduler`` and ``attach_worker``, called
-from the entry point's internal hooks.
+(xdist/protocol.py) from compat.plugin's ``attach_scheduler`` and
+``attach_worker``, which import this module only for a suite that uses the
+plugins' markers.
 
 PYTEST_DONT_REWRITE
 """
@@ -38,11 +39,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .dependency import WorkerResults, journaled_phases, record_phase
+from .dependency import DependencyIndex, WorkerResults, journaled_phases, record_phase
 from .relations import AFTER
 
 if TYPE_CHECKING:
-    from ..xdist.scheduler import GraphScheduling, PexenScheduling
+    from ..xdist.scheduler import GraphScheduling
     from ..xdist.worker import PexenWorker
 
 
@@ -274,54 +275,25 @@ class CompatControl:
         )
 
 
-def attach_scheduler(scheduler: PexenScheduling) -> None:
-    """The controller: once the plan is made, a suite with pytest-dependency
+def control(sched: GraphScheduling, spec: dict[str, Any]) -> None:
+    """The controller, once the plan is made: a suite with pytest-dependency
     or pytest-order relations gets its placement (``CompatControl``), which
-    answers the workers' ``pexen_hold`` messages."""
-    sched = scheduler.graph
-
-    def planned(spec: dict[str, Any]) -> None:
-        if not ("pins" in spec or "order_only" in spec or "dependency" in spec):
-            return
-        control = CompatControl(sched, spec)
-        sched.compat = control
-        earlier = sched.earlier
-        control.resumed(
-            {test: earlier.ended[test] for test in sched.resumed} if earlier is not None else {}
-        )
-        if "dependency" in spec:  # it keeps the outcomes pytest-dependency needs
-            sched.config.pluginmanager.register(control, "pexen-compat-control")
-        sched.listeners.on_message("pexen_hold", control.hold)  # depends() waits for tests
-
-    sched.listeners.on_planned(planned)
+    answers the workers' ``pexen_hold`` messages (compat.plugin's
+    ``attach_scheduler`` calls it)."""
+    control = CompatControl(sched, spec)
+    sched.compat = control
+    earlier = sched.earlier
+    control.resumed(
+        {test: earlier.ended[test] for test in sched.resumed} if earlier is not None else {}
+    )
+    if "dependency" in spec:  # it keeps the outcomes pytest-dependency needs
+        sched.config.pluginmanager.register(control, "pexen-compat-control")
+    sched.listeners.on_message("pexen_hold", control.hold)  # depends() waits for tests
 
 
-def attach_worker(worker: PexenWorker) -> None:
-    """A worker: pytest-dependency's lookups wrapped for the session, fed
-    by the controller's ``pexen_phases`` commands."""
-    results: list[WorkerResults] = []  # set when the loop starts
-
-    def learn(args: dict[str, Any]) -> None:
-        # outcomes of tests that ended elsewhere: known before the tests
-        # sent next can look them up
-        if results:
-            results[0].learn(args["phases"])
-
-    worker.on_command("pexen_phases", learn)
-    worker.on_loop(lambda: results.extend(start_worker(worker)), lambda: _stop(results))
-
-
-def _stop(results: list[WorkerResults]) -> None:
-    if results:
-        results[0].uninstall()
-
-
-def start_worker(worker: PexenWorker) -> list[WorkerResults]:
+def start_worker(worker: PexenWorker, index: DependencyIndex) -> WorkerResults:
     """On a pexen-controlled worker whose suite uses pytest-dependency:
     wrap its lookups for the session (undone at the end of the loop)."""
-    compat = worker.graph_source.compat
-    if compat is None or compat.dependency is None:
-        return []
 
     def ask(test: str, wait: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
         answer = worker.hold({"test": test, "wait": wait})
@@ -329,7 +301,7 @@ def start_worker(worker: PexenWorker) -> list[WorkerResults]:
             return {}, {n: "the run is stopping" for n in wait}
         return answer.get("phases", {}), answer.get("reasons", {})
 
-    results = WorkerResults(compat.dependency, ask)
+    results = WorkerResults(index, ask)
     results.install()
     worker.config.pluginmanager.register(results, "pexen-dependency-results")
-    return [results]
+    return results
