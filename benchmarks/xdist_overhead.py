@@ -1,53 +1,116 @@
-"""Controller overhead of ``--dist pexen`` on a plain suite (issue: xdist).
+"""What ``--dist pexen`` costs at ``-n 2`` (issue 22's ``-n 2`` figure).
 
-2,000 trivial unmarked tests (default) at ``-n 2``: ``--dist pexen`` against
-xdist's own ``--dist load`` on the same suite, alternating pairs, median
-wall time and the ratio (goal: <= 1.2x).
+A random DAG of tiny tests (default 5,000 across 10 modules; each test
+provides its own tag and requires 0-2 earlier tests, most often of its own
+module, as real suites do), generated from a fresh random seed per run
+(printed; ``--seed`` repeats one). Contenders, each in a fresh process, in
+alternating rounds:
+
+* ``--dist load -p no:pexen`` on the same files (the anchor: ignores the DAG)
+* ``-p pexen`` (``--dist pexen``, goal <= 1.05x the anchor)
+* with ``--old DIR``: the same with the pexen package found in ``DIR``
+  first (``PYTHONPATH``), to measure a change against the code before it in
+  the same conditions on a loaded machine
+
+``--plain`` uses the same files without markers (pexen hands such a suite
+to xdist's ``load``). Prints the median wall time of each with its spread,
+and the ratios to the anchor (median of the rounds' ratios, min-max).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
+import random
 import tempfile
 from pathlib import Path
 
 import _bench
 
 
-def write_suite(root: Path, tests: int) -> None:
-    root.mkdir()
+def write_suite(root: Path, modules: int, tests: int, seed: int, marked: bool) -> None:
+    """``tests`` trivial tests over ``modules`` files; when ``marked``, each
+    provides its own tag and requires 0-2 earlier tests' tags (70% of them
+    in its own module)."""
+    rnd = random.Random(seed)
+    root.mkdir(parents=True)
     (root / "pytest.ini").write_text("[pytest]\n")
-    per_file = 100
-    for f in range(0, tests, per_file):
-        body = "\n".join(f"def test_{i}(): pass" for i in range(f, min(tests, f + per_file)))
-        (root / f"test_{f // per_file:03d}.py").write_text(body + "\n")
-
-
-def run(root: Path, dist: str, workers: int) -> float:
-    return _bench.pytest(root, "-p", "pexen", "-n", str(workers), "--dist", dist).wall
+    per_module = tests // modules
+    n = 0
+    for m in range(modules):
+        lines = ["import pytest_pexen as pexen", ""]
+        for t in range(per_module):
+            if marked:
+                lines.append(f"@pexen.provides('t{n}')")
+                deps = set()
+                for _ in range(rnd.choice((0, 1, 1, 2))):
+                    if t and rnd.random() < 0.7:
+                        deps.add(n - 1 - rnd.randrange(t))
+                    elif n:
+                        deps.add(rnd.randrange(n))
+                if deps:
+                    tags = ", ".join(f"'t{d}'" for d in sorted(deps))
+                    lines.append(f"@pexen.requires({tags})")
+            lines.append(f"def test_{t}(): pass")
+            n += 1
+        (root / f"test_m{m:03d}.py").write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tests", type=int, default=2000)
+    parser.add_argument("--tests", type=int, default=5000)
+    parser.add_argument("--modules", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--seed", type=int, help="default: a fresh one (printed)")
+    parser.add_argument("--plain", action="store_true", help="the same tests without markers")
+    parser.add_argument("--old", type=Path, help="a directory holding another pytest_pexen")
     args = parser.parse_args()
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    n = str(args.workers)
+    contenders: dict[str, tuple[tuple[str, ...], dict[str, str] | None]] = {
+        "load": (("-p", "no:pexen", "-n", n, "--dist", "load"), None),
+        "pexen": (("-p", "pexen", "-n", n), None),
+    }
+    if args.old is not None:
+        env = {**os.environ, "PYTHONPATH": str(args.old.resolve())}
+        contenders["old"] = (("-p", "pexen", "-n", n), env)
+    times: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp, "suite")
-        write_suite(root, args.tests)
-        times = _bench.rounds(
-            {
-                "load": lambda: run(root, "load", args.workers),
-                "pexen": lambda: run(root, "pexen", args.workers),
-            },
-            args.pairs,
-        )
-    lo, pe = _bench.median(times["load"]), _bench.median(times["pexen"])
-    print(f"{args.tests} trivial tests, -n {args.workers}, median of {args.pairs} pairs")
-    print(f"  --dist load (anchor): {_bench.spread(times['load'])}")
-    pexen = _bench.spread(times["pexen"])
-    print(f"  --dist pexen:         {pexen}  ratio {pe / lo:.3f} (goal <= 1.2)")
+        write_suite(root, args.modules, args.tests, seed, marked=not args.plain)
+
+        def measure(name: str) -> float:
+            options, env = contenders[name]
+            wall = _bench.pytest(root, *options, env=env).wall
+            times.setdefault(name, []).append(wall)
+            return wall
+
+        print(f"seed {seed}; load average at start: {os.getloadavg()[0]:.2f}")
+        _bench.rounds({name: functools.partial(measure, name) for name in contenders}, args.pairs)
+    for walls in times.values():
+        del walls[0]  # the warm-up round
+    kind = "plain" if args.plain else "random-DAG"
+    print(
+        f"{args.tests} tiny {kind} tests in {args.modules} modules, -n {args.workers}, "
+        f"median of {args.pairs} rounds (fresh processes, alternating)"
+    )
+    labels = {
+        "load": "--dist load -p no:pexen (anchor)",
+        "pexen": "-p pexen (goal <= 1.05x)",
+        "old": f"-p pexen from {args.old}",
+    }
+    for name, walls in times.items():
+        line = f"  {labels[name]}: {_bench.spread(walls)}"
+        if name != "load":
+            ratios = [w / a for w, a in zip(walls, times["load"], strict=True)]
+            line += f"  ratio {_bench.spread(ratios, 'x')}"
+        print(line)
+    if "old" in times:
+        ratios = [w / o for w, o in zip(times["pexen"], times["old"], strict=True)]
+        print(f"  this pexen / the old one: {_bench.spread(ratios, 'x')}")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

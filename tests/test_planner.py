@@ -467,6 +467,53 @@ def test_start_early_only_behind_order_only_tags_on_hand() -> None:
     assert p.get_ready() == ["c"]
 
 
+def test_start_after_runs_behind_providers_on_hand_or_drops_as_waiting() -> None:
+    def chain() -> Planner[str]:
+        p: Planner[str] = Planner()
+        p.add("a", provides=["a"])
+        p.add("b", requires=["a"], provides=["b"], uses=["lab"])
+        p.add("c", requires=["b", "far"])
+        p.add("d", requires=["b"])
+        p.add("far", provides=["far"])
+        p.add("boss", claims=["lab"], priority=1)
+        p.prepare()
+        assert p.get_ready(1) == ["a"]
+        return p
+
+    p = chain()
+    assert p.start_after("b", lambda key: False) is None  # 'a' runs, but elsewhere
+    assert p.start_after("b", lambda key: key == "a") == ["a"]
+    assert p.start_after("c", lambda key: key in ("a", "b")) is None  # 'far' has not started
+    assert p.start_after("d", lambda key: key in ("a", "b")) == ["b"]
+    assert p.dependents("a") == ["b"]  # what 'a' hands on still reaches it
+    assert p.get_ready() == ["far"]  # 'boss' waits: 'b' took 'lab' when it started
+    p.done("a")  # passed: 'b' runs, as sent
+    p.done("b")
+    p.done("d")
+    assert p.get_ready() == ["boss"]
+
+    p = chain()
+    assert p.start_after("b", lambda key: key == "a") == ["a"]
+    assert p.start_after("d", lambda key: key in ("a", "b")) == ["b"]
+    dropped = p.done("a", ok=False)  # failed: 'b' and 'd' are dropped, as if waiting
+    assert [(u.task, u.reason) for u in dropped] == [
+        ("b", "'a' not provided: a failed"),
+        ("c", "'b' not provided: b did not run ('a' not provided: a failed)"),
+        ("d", "'b' not provided: b did not run ('a' not provided: a failed)"),
+    ]
+    assert p.get_ready() == ["far", "boss"]  # 'lab' is free again
+
+    p = chain()
+    assert p.start_after("b", lambda key: key == "a") == ["a"]
+    p.put_back("b")  # its worker died before it began
+    assert p.get_ready() == ["far", "boss"]
+    p.done("boss")
+    p.done("a")
+    assert p.get_ready() == ["b"]
+    with pytest.raises(ValueError, match="was not started early"):
+        p.put_back("b")
+
+
 def test_add_many_is_add_in_turn() -> None:
     p: Planner[str] = Planner()
     p.add_many(

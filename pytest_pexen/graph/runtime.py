@@ -57,7 +57,9 @@ class GraphRun:
 
     Without a planner (on an xdist worker under ``--dist pexen``) the
     controller decides: it presets each test's skip reason and shared state,
-    and reads back outcome flags and shared state from the reports.
+    and reads back outcome flags and shared state from the reports. The
+    worker notes the same (``ended_well``, ``outputs``) for the tests the
+    controller sent ahead on the condition that tests before them pass.
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class GraphRun:
         self.flags: dict[str, tuple[bool, bool]] = {}
         self.skipped: dict[str, str] = {}
         self.again: set[str] = set()  # tests a rerun plugin runs once more
+        self.outputs: dict[str, dict[str, Any]] = {}  # controlled: what each test hands on
 
     def shared_for(self, nodeid: str) -> dict[str, Any]:
         """The ``pexen_shared`` dict of a test's current attempt (created on
@@ -153,11 +156,17 @@ class GraphRun:
             shared = self.shared.pop(nodeid, None)
             if shared and unserialisable(shared) is None:
                 report.pexen_shared = shared  # type: ignore[attr-defined]
+                self.outputs[nodeid] = shared
+            elif self.outputs:
+                self.outputs.pop(nodeid, None)
 
     def logged(self, nodeid: str, report: pytest.TestReport) -> None:
         """A phase's report was logged: note a bad outcome. A report turned
         into a "rerun" (pytest-rerunfailures) voids the attempt so far."""
-        if self.planner is None or nodeid not in self.started:
+        if self.planner is None:
+            self._noted(nodeid, report)
+            return
+        if nodeid not in self.started:
             return
         if str(report.outcome) == "rerun":
             self.bad.pop(nodeid, None)
@@ -165,6 +174,29 @@ class GraphRun:
             self.again.add(nodeid)
         elif nodeid not in self.bad and (bad := bad_outcome(report)) is not None:
             self.bad[nodeid] = bad
+
+    def _noted(self, nodeid: str, report: pytest.TestReport) -> None:
+        """Controlled mode: note a bad outcome and the flags exactly as the
+        controller reads them off the same report (xdist.scheduler.Outcomes),
+        so that worker and controller agree on ``ended_well``."""
+        if getattr(report, "pexen_late", False):
+            return  # a kept fixture's late teardown: its test had ended
+        if str(report.outcome) == "rerun":
+            self.bad.pop(nodeid, None)
+            self.flags.pop(nodeid, None)
+            return
+        bad = bad_outcome(report)
+        if bad is not None:
+            self.bad.setdefault(nodeid, bad)
+        flags = getattr(report, "pexen_flags", None)
+        if flags and report.failed:
+            self.flags[nodeid] = (bool(flags[0]), bool(flags[1]))
+
+    def ended_well(self, nodeid: str) -> bool:
+        """Controlled mode: whether a test that ran here satisfied what it
+        provides (the planner's ``deps_ok``)."""
+        flags = self.flags.get(nodeid)
+        return flags[0] if flags is not None else nodeid not in self.bad
 
     def finish(self, nodeid: str) -> None:
         """The test is over (all attempts): tell the planner and pass its

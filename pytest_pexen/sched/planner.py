@@ -148,6 +148,9 @@ class Planner(Generic[K]):
         self._dead: dict[str, tuple[int, bool]] = {}
         # counters and results
         self._unsettled = 0
+        # tasks started before their requirements were met (start_after): a
+        # failed requirement drops them as it drops a waiting task
+        self._early: dict[int, None] = {}
         self.unrunnable: list[Unrunnable[K]] = []
         self._unrunnable_of: dict[int, Unrunnable[K]] = {}
 
@@ -699,6 +702,8 @@ class Planner(Generic[K]):
             raise ValueError(f"task {self._describe(key)} ended but was not running")
         state[t] = _DONE
         self._group_running[self._group[t]] -= 1
+        if self._early:
+            self._early.pop(t, None)
         dropped: list[Unrunnable[K]] = []
         if self._claims[t] or self._uses[t]:
             if locks_ok:
@@ -715,15 +720,17 @@ class Planner(Generic[K]):
         return dropped
 
     def dependents(self, key: K) -> list[K]:
-        """The direct dependents of ``key`` that have not started yet (those
-        that only come after it, through an order-only tag, are not)."""
+        """The direct dependents of ``key`` that have not started yet, or
+        started before it ended (``start_after``); those that only come after
+        it, through an order-only tag, are not."""
         t = self._index[key]
         out: dict[int, None] = {}
+        state, early = self._state, self._early
         for g in self._prov[t]:
             if self._tag_order_only[g]:
                 continue
             for r in self._tag_requirers[g]:
-                if self._state[r] <= _READY:
+                if state[r] <= _READY or r in early:
                     out[r] = None
         return [self._keys[r] for r in out]
 
@@ -814,6 +821,61 @@ class Planner(Generic[K]):
                     return False
         return self._begin(t, gi)
 
+    def start_after(self, key: K, on_hand: Callable[[K], bool]) -> list[K] | None:
+        """Start a task that still waits, if every provider it waits for is
+        running and ``on_hand`` (queued ahead of it on the worker it goes to,
+        so sure to end before it begins) and its locks are free now; return
+        the providers of its requirements (not of order-only tags): it may
+        run only if they all end well. If one does not, ``done()`` drops it
+        as it drops a waiting task (its locks freed, the same reason), and
+        the driver tells its worker. None if it cannot start so; nothing
+        changes then (no lock is waited for)."""
+        t = self._index[key]
+        gi = self._group[t]
+        state, tstate, keys = self._state, self._tag_state, self._keys
+        if state[t] != _WAITING or gi != self._current:
+            return None
+        cap = self._group_limit[gi]
+        if cap is not None and self._group_running[gi] >= cap:
+            return None
+        after: dict[int, None] = {}
+        for g in self._req[t]:
+            if tstate[g] != _PENDING:
+                continue
+            for p in self._tag_providers[g]:
+                if state[p] >= _DONE:
+                    continue
+                if state[p] != _RUNNING or not on_hand(keys[p]):
+                    return None
+                if not self._tag_order_only[g]:
+                    after[p] = None
+        if (self._claims[t] or self._uses[t]) and not self._lock_now(t):
+            return None
+        state[t] = _RUNNING
+        self._group_running[gi] += 1
+        self._early[t] = None
+        return [keys[p] for p in after]
+
+    def put_back(self, key: K) -> None:
+        """Undo ``start_after`` for a task that will not run where it went
+        (its worker died first): it waits again (or is ready), locks freed."""
+        t = self._index[key]
+        if t not in self._early or self._state[t] != _RUNNING:
+            raise ValueError(f"task {self._describe(key)} was not started early")
+        self._unstart(t)
+        tstate = self._tag_state
+        self._need[t] = n = sum(1 for g in self._req[t] if tstate[g] == _PENDING)
+        if not n:
+            self._make_ready(t)
+
+    def _unstart(self, t: int) -> None:
+        """An early task is taken back: it waits, its locks are freed."""
+        del self._early[t]
+        if self._claims[t] or self._uses[t]:
+            self._unlock(t)
+        self._group_running[self._group[t]] -= 1
+        self._state[t] = _WAITING
+
     def _begin(self, t: int, gi: int) -> bool:
         """Take the locks of a ready task and mark it running (or park it)."""
         if (self._claims[t] or self._uses[t]) and not self._lock(t):
@@ -877,6 +939,8 @@ class Planner(Generic[K]):
                 tstate[g] = _FAILED
                 self._tag_culprit[g] = x
                 for r in self._tag_requirers[g]:
+                    if state[r] == _RUNNING and r in self._early:
+                        self._unstart(r)  # it did not begin: dropped as if waiting
                     if state[r] == _WAITING:
                         self._drop_via(r, g, dropped)
                         stack.append(r)
@@ -960,6 +1024,22 @@ class Planner(Generic[K]):
                 return False
             if r in claimed or self._claim_waiters.get(r):
                 self._park(t, r, claimer=False)
+                return False
+        for r in self._claims[t]:
+            claimed[r] = t
+        for r in self._uses[t]:
+            used[r] = used.get(r, 0) + 1
+        return True
+
+    def _lock_now(self, t: int) -> bool:
+        """Take all locks of a task if every one is free now and nobody
+        waits for it (False: nothing taken, nothing parked)."""
+        claimed, used, dead, parked = self._claimed, self._used, self._dead, self._parked
+        for r in self._claims[t]:
+            if r in dead or r in claimed or used.get(r) or parked.get(r):
+                return False
+        for r in self._uses[t]:
+            if r in dead or r in claimed or parked.get(r):
                 return False
         for r in self._claims[t]:
             claimed[r] = t

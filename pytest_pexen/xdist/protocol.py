@@ -27,7 +27,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from ..sched.planner import Planner, Unrunnable
 
-Entry = list[Any]  # [item index, skip reason or None, shared state or None]
+# [item index, skip reason or None, shared state or None], and for a test sent
+# ahead of its providers (scheduler.GraphScheduling._follow_ons) a fourth
+# field: the indices of the tests queued before it that must pass for it to run
+Entry = list[Any]
 
 
 class Listeners:

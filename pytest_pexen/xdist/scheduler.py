@@ -16,6 +16,16 @@ best priority, the next ones of its class, then of its module, leaves its
 module only when idle, and then avoids the modules other workers are in.
 Other tests go purely by the planner's ranking (priority, critical path).
 
+Chains without round trips: when a worker's queue runs short, the next test
+of its module that waits only for tests queued on that very worker (and
+whose locks are free now) goes there ahead, with those tests as its
+condition (``Planner.start_after``; the entry's fourth field). The worker
+runs it if they all passed there. If one did not, the planner drops it as
+it drops a waiting test, and its worker waits for that verdict (a
+``pexen_verdict`` command with the planner's skip reason), which costs the
+round trip only when a chain breaks. A worker that dies first puts such
+tests back in the planner (``Planner.put_back``).
+
 xdist drives ``PexenScheduling``, which delegates to one implementation,
 chosen once: ``GraphScheduling`` (pexen's own), or, for a suite without any
 pexen metadata (nothing to enforce), xdist's own ``load`` scheduler
@@ -55,6 +65,7 @@ PREFETCH = 2
 SCAN = 128  # tests looked at when continuing in a worker's class or module
 LOOK = 64  # ready tests looked at to keep a worker out of others' modules
 SHORT = 0.02  # seconds: tests this short are worth sending before a worker is idle
+AHEAD = 2  # a worker's queue (beyond its running test) short enough to send a follow-on
 
 
 class Outcomes:
@@ -347,10 +358,12 @@ class GraphScheduling:
             pending.popleft()
         elif item_index in pending:
             pending.remove(item_index)
-        self.sent.pop(item_index, None)
+        entry = self.sent.pop(item_index, None)
         self.ran[node] = item_index
         self.typical += (duration - self.typical) / 8
         key = self.collection[item_index]
+        if entry is not None and len(entry) > 3:
+            self.shared.pop(key, None)  # handed on while it waited on its worker
         self.outcomes.started.discard(key)
         self._ended(key)
         if self.compat is not None:
@@ -375,7 +388,7 @@ class GraphScheduling:
         running = None
         if pending and self.collection[pending[0]] in self.outcomes.started:
             running = pending.popleft()
-        self.resend.extend(pending)
+        self.resend.extend(self._put_back(pending))
         self.lost(node, self._unrun)
         if running is None:
             if died and last is not None and (pending or node.shutting_down):
@@ -387,6 +400,26 @@ class GraphScheduling:
         self.crashed[nodeid] = running
         self.dispatch()
         return nodeid
+
+    def _put_back(self, pending: deque[int]) -> list[int]:
+        """A dead worker's tests that had not begun, but for those it had
+        been sent ahead of their providers (``_follow_ons``): they wait in
+        the planner again, with what was handed to them, and go out anew."""
+        assert self.planner is not None
+        keep = []
+        for index in pending:
+            entry = self.sent[index]
+            if len(entry) <= 3:
+                keep.append(index)
+                continue
+            key = self.collection[index]
+            del self.sent[index]
+            self.taken[index] = 0
+            given = self.shared.pop(key, None)
+            if entry[2] or given:
+                self.shared[key] = {**(entry[2] or {}), **(given or {})}
+            self.planner.put_back(key)
+        return keep
 
     def _unrun(self) -> int | None:
         """With no worker left: how many tests did not run (None: workers are left)."""
@@ -551,9 +584,28 @@ class GraphScheduling:
             self.replay()
 
     def _queue_skips(self, dropped: list[Unrunnable[str]]) -> None:
+        verdicts: dict[Any, dict[int, str]] = {}
         for u in dropped:
             if u.task in self.index and u.task not in self.resumed:
-                self.skips.append((self.index[u.task], f"pexen: {u.reason}"))
+                index, reason = self.index[u.task], f"pexen: {u.reason}"
+                if index in self.sent:  # sent ahead: a test it came after did not pass
+                    self._overrule(index, reason, verdicts)
+                else:
+                    self.skips.append((index, reason))
+        for node, tests in verdicts.items():
+            with contextlib.suppress(OSError):  # its worker just died: remove_node
+                node.sendcommand("pexen_verdict", tests=tests)
+
+    def _overrule(self, index: int, reason: str, verdicts: dict[Any, dict[int, str]]) -> None:
+        """A test sent ahead (``_follow_ons``) is skipped after all: its
+        worker waits for the reason, or (its worker dead) it goes out again
+        as this skip."""
+        self.sent[index] = [index, reason, None]
+        self.shared.pop(self.collection[index], None)
+        for node, pending in self.node2pending.items():
+            if index in pending:
+                verdicts.setdefault(node, {})[index] = reason
+                return
 
     def _ended(self, nodeid: str) -> None:
         bad, flags, shared = self.outcomes.pop(nodeid)
@@ -667,6 +719,52 @@ class GraphScheduling:
         if self.compat is not None:
             self.compat.follow_ons()
             self.compat.stalled()
+        elif self.hosts is None:
+            self._follow_ons()
+
+    def _follow_ons(self) -> None:
+        """Send each worker whose queue runs short the next tests of its
+        module that wait only for tests queued there (see the module
+        docstring), with those tests as their condition, so that a chain
+        runs without a round trip to the controller per test. Only at the
+        best priority ready (or none ready), and never a test whose locks
+        are not free now: locks and other workers' tests stay as strict."""
+        planner = self.planner
+        assert planner is not None
+        best = planner.best_priority()
+        collection, index, priority = self.collection, self.index, self.priority
+        for node, pending in self.node2pending.items():
+            if not pending or len(pending) > AHEAD or node.shutting_down:
+                continue
+            queued = {collection[i] for i in pending}
+            line = list(pending)  # the worker's queue, in its order
+            entries: list[Entry] = []
+            look = deque(collection[i] for i in pending)  # whose dependents may follow
+            while look and len(pending) + len(entries) <= AHEAD:
+                key = look.popleft()
+                module = module_id(key)
+                for dep in planner.dependents(key):
+                    n = index[dep]
+                    if (
+                        self.taken[n]
+                        or module_id(dep) != module
+                        or (best is not None and priority[n] > best)
+                    ):
+                        continue
+                    after = planner.start_after(dep, queued.__contains__)
+                    if after is None:
+                        continue
+                    before = sorted((index[k] for k in after), key=line.index)
+                    entries.append([n, None, self.shared.pop(dep, None), before])
+                    line.append(n)
+                    self.taken[n] = 1
+                    queued.add(dep)
+                    look.append(dep)
+                    if len(pending) + len(entries) > AHEAD:
+                        break
+            if entries:
+                self.last[node] = entries[-1][0]
+                self.send(node, entries)
 
     def _next_entries(self, node: Any) -> list[Entry]:
         """What to send to one idle worker: tests of a dead worker first (as

@@ -14,6 +14,12 @@ teardown error of the test that used the fixture last, as ``--dist load``
 reports it. So session fixtures are set up once per worker, and module
 fixtures as often as the dispatch changes module.
 
+A test sent ahead of the tests it waits for (queued before it here, see
+scheduler.py) carries them as its condition: it runs, given what they hand
+on, if they all ended well here; otherwise the controller's planner skips
+it too, and the loop waits for its verdict (``pexen_verdict``: the skip
+reason, exactly as in a serial run) before it goes on.
+
 A suite without pexen metadata is scheduled by xdist's own ``load``
 scheduler and runs in xdist's own loop, untouched.
 
@@ -54,6 +60,7 @@ class PexenWorker:
         self.graph_source = graph_source
         self.commands: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.todo: deque[Entry] = deque()  # sent, not started yet
+        self.verdicts: dict[int, str] = {}  # skip reasons of tests sent ahead
         self.nearest: list[pytest.Item | None] | None = None
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
         self.additions: dict[str, Callable[[list[pytest.Item]], Any]] = {}
@@ -161,6 +168,8 @@ class PexenWorker:
                 return True
             if command[0] == "pexen_run":
                 todo.extend(command[1]["entries"])
+            elif command[0] == "pexen_verdict":
+                self.verdicts.update(command[1]["tests"])
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
@@ -179,8 +188,17 @@ class PexenWorker:
             if not todo:
                 stopping = self._receive(todo, block=True)
                 continue
-            index, skip, shared = todo.popleft()
+            index, skip, shared, *after = todo.popleft()
             item = items[index]
+            if after and after[0] and run is not None:
+                if all(run.ended_well(items[i].nodeid) for i in after[0]):
+                    shared = self._handed(run, items, shared, after[0])
+                else:
+                    while index not in self.verdicts and not stopping:
+                        stopping = self._receive(todo, block=True)
+                    if index not in self.verdicts:
+                        break  # the run stops (-x, a reboot): the rest is not begun
+                    skip, shared = self.verdicts.pop(index), None
             if skip is not None and previous is not None:
                 # a test skipped before its setup sets nothing up: the
                 # previous test's scopes stay as they are, for the next one
@@ -213,6 +231,21 @@ class PexenWorker:
         for ending in self.ending:
             ending()
         return True
+
+    @staticmethod
+    def _handed(
+        run: Any, items: list[pytest.Item], shared: dict[str, Any] | None, after: list[int]
+    ) -> dict[str, Any] | None:
+        """What a test sent ahead is given: what the controller had for it,
+        then what the tests it came after handed on, in the order they ran
+        here (the controller merges in the order tests end)."""
+        outputs = [run.outputs[key] for i in after if (key := items[i].nodeid) in run.outputs]
+        if not outputs:
+            return shared
+        merged = dict(shared or {})
+        for output in outputs:
+            merged.update(output)
+        return merged
 
     @staticmethod
     def _coming(todo: deque[Entry]) -> int | None:
