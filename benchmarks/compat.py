@@ -14,20 +14,36 @@ instead a suite written here in the shape of pastastore's
 ``tests/test_003_pastastore.py`` (which needs pandas, pastas and its data):
 bare ``@pytest.mark.dependency`` markers, the relations declared at run
 time with ``depends(request, [f"test_x[{pstore.type}]"])``, the state in a
-module fixture parametrized over two store kinds.
+module fixture parametrized over two store kinds. ``--pastastore`` runs
+the real file: pastastore 2.0.0's ``tests/test_003_pastastore.py``, its
+``conftest.py`` parametrizing the ``dict``, ``pas`` (files) and
+``arcticdb`` connectors (see ``pastastore_suite``).
+
+Each round runs plain serial (the reference) and then pexen at ``-n N``,
+and compares every test's phases (outcome and skip reason). It prints in
+how many rounds pexen's outcomes were identical to the serial run of the
+same round, and each test that differed.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+import venv
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
 
 RECORDER = """
 import json, os
@@ -240,24 +256,135 @@ def write_builtin(folder: Path) -> None:
         (folder / name).write_text(text.lstrip())
 
 
-def run(suite: Path, env: dict[str, str], log: Path, args: list[str]) -> float:
+# --pastastore: the real suite, in a virtualenv and a cache of the benchmark's
+# own (both git-ignored)
+PASTASTORE = "2.0.0"
+PST_CACHE = HERE / ".cache-pastastore"
+PST_VENV = HERE / ".venv-pastastore"
+PST_TESTS = "tests/test_003_pastastore.py"
+# what conftest.py reads (the data fixtures, pastastore's example_pastastore)
+PST_DATA = (
+    "obs.csv",
+    "rain.csv",
+    "evap.csv",
+    "head_nb1.csv",
+    "rain_nb1.csv",
+    "evap_nb1.csv",
+    "gw_obs.csv",
+    "well_month_end.csv",
+)
+
+
+@dataclass
+class Suite:
+    """Where and with what pytest runs one suite; ``reset`` puts back,
+    before each run, what a run changes."""
+
+    folder: Path
+    label: str
+    python: str = sys.executable
+    args: list[str] = field(default_factory=list)
+    reset: Callable[[], None] = lambda: None
+
+
+def pastastore_data(repo: Path | None, pristine: Path) -> None:
+    """``tests/data`` of pastastore from a clone of its repository (a work
+    tree or a bare git directory): at tag v2.0.0 if the clone has it,
+    else at its HEAD, said so (the data files change rarely: the last change
+    to a CSV file the tests read was in 2024)."""
+    if repo is None:
+        sys.exit(
+            "--pastastore needs --pastastore-repo DIR the first time: a clone of the "
+            "pastas/pastastore repository, for tests/data (the sdist on PyPI has none)"
+        )
+
+    def git(*argv: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["git", "-C", str(repo), *argv], capture_output=True)
+
+    tag = f"v{PASTASTORE}^{{commit}}"
+    found = git("rev-parse", "--verify", "-q", tag)
+    if found.returncode != 0:
+        found = git("rev-parse", "--verify", "-q", "HEAD^{commit}")
+        if found.returncode != 0:
+            sys.exit(f"{repo}: not a git repository of pastastore (no HEAD)")
+        print(f"{repo} has no tag v{PASTASTORE}: tests/data taken from its HEAD")
+    commit = found.stdout.decode().strip()
+    archive = git("archive", "--format=tar", commit, "tests/data")
+    if archive.returncode != 0:
+        sys.exit(f"{repo}: no tests/data at {commit}: {archive.stderr.decode().strip()}")
+    unpacked = PST_CACHE / "data-unpacked"
+    shutil.rmtree(unpacked, ignore_errors=True)
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(unpacked, filter="data")
+    missing = [n for n in PST_DATA if not (unpacked / "tests" / "data" / n).exists()]
+    if missing:
+        sys.exit(f"{repo} at {commit}: tests/data lacks {', '.join(missing)}")
+    (unpacked / "tests" / "data").rename(pristine)
+    shutil.rmtree(unpacked)
+    (PST_CACHE / "data-commit").write_text(commit + "\n")
+
+
+def pastastore_suite(repo: Path | None) -> Suite:
+    """pastastore 2.0.0's source and tests (its sdist from PyPI) with
+    their data, installed editable into benchmarks/.venv-pastastore beside
+    pytest-pexen (editable, from this checkout), pytest-xdist,
+    pytest-dependency, arcticdb and what the tests import (jinja2 for
+    pandas' Styler, hydropandas for ``example_pastastore``).
+
+    Editable, because ``example_pastastore`` reads ``tests/data`` beside the
+    package, as in pastastore's own CI. The connectors write into that
+    folder (``pas``, ``arcticdb``), so each run starts from the pristine
+    copy. Without arcticdb (no wheel for the machine) its connector is
+    left out with ``-k "not arcticdb"``.
+    """
+    PST_CACHE.mkdir(exist_ok=True)
+    src = PST_CACHE / f"pastastore-{PASTASTORE}"
+    if not (src / PST_TESTS).exists():
+        pip = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(PST_CACHE)]
+        subprocess.run([*pip, "--no-binary", ":all:", f"pastastore=={PASTASTORE}"], check=True)
+        with tarfile.open(PST_CACHE / f"pastastore-{PASTASTORE}.tar.gz") as tar:
+            tar.extractall(PST_CACHE, filter="data")
+    pristine = PST_CACHE / "data"
+    if not pristine.exists():
+        pastastore_data(repo, pristine)
+    python = PST_VENV / "bin" / "python"
+    installed = PST_VENV / "benchmark-installed"
+    if not installed.exists():
+        venv.create(PST_VENV, with_pip=True)
+        pip = [str(python), "-m", "pip", "install", "-q", "-e", str(HERE.parent), "-e", str(src)]
+        pip += ["pytest-xdist", "pytest-dependency", "jinja2", "hydropandas"]
+        if subprocess.run([*pip, "arcticdb"]).returncode != 0:
+            print("arcticdb did not install: its connector is left out")
+            subprocess.run(pip, check=True)
+        installed.touch()
+    args = ["-o", "addopts=", PST_TESTS]  # its addopts want pytest-cov
+    if subprocess.run([python, "-c", "import arcticdb"], capture_output=True).returncode:
+        print('arcticdb is not importable: running with -k "not arcticdb"')
+        args += ["-k", "not arcticdb"]
+
+    def reset() -> None:
+        data = src / "tests" / "data"
+        shutil.rmtree(data, ignore_errors=True)
+        shutil.copytree(pristine, data)
+
+    commit = (PST_CACHE / "data-commit").read_text().strip()
+    label = f"pastastore {PASTASTORE} {PST_TESTS} (data at {commit[:12]})"
+    return Suite(src, label, str(python), args, reset)
+
+
+def run(suite: Suite, env: dict[str, str], log: Path, args: list[str]) -> float:
+    suite.reset()
     log.unlink(missing_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "compat_bench_recorder",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
-        *args,
-    ]
+    cmd = [suite.python, "-m", "pytest", "-q", "-p", "compat_bench_recorder"]
+    cmd += ["-p", "no:randomly", "-p", "no:cacheprovider", *suite.args, *args]
     start = time.perf_counter()
     proc = subprocess.run(
-        cmd, cwd=suite, env={**env, "COMPAT_BENCH_LOG": str(log)}, capture_output=True, text=True
+        cmd,
+        cwd=suite.folder,
+        env={**env, "COMPAT_BENCH_LOG": str(log)},
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1) or not log.exists():
@@ -265,18 +392,32 @@ def run(suite: Path, env: dict[str, str], log: Path, args: list[str]) -> float:
     return elapsed
 
 
-def outcomes(log: Path) -> dict[str, list[tuple[str, str, str]]]:
-    out: dict[str, list[tuple[str, str, str]]] = {}
+Phases = list[tuple[str, str, str]]  # (when, outcome, skip reason) per reported phase
+
+
+def outcomes(log: Path) -> dict[str, Phases]:
+    out: dict[str, Phases] = {}
     for line in log.read_text().splitlines():
         nodeid, when, kind, reason = json.loads(line)
         out.setdefault(nodeid, []).append((when, kind, reason))
     return out
 
 
-def differing(
-    a: dict[str, list[tuple[str, str, str]]], b: dict[str, list[tuple[str, str, str]]]
-) -> list[str]:
+def differing(a: dict[str, Phases], b: dict[str, Phases]) -> list[str]:
     return sorted(n for n in set(a) | set(b) if a.get(n) != b.get(n))
+
+
+def summary(phases: Phases | None) -> str:
+    """How a test ended, in a few words: ``passed``, ``not run``, or each
+    phase that did not pass (with a skip's reason)."""
+    if phases is None:
+        return "not run"
+    ended = [
+        f"{when} {kind}" + (f" ({reason[:60]})" if reason else "")
+        for when, kind, reason in phases
+        if kind != "passed"
+    ]
+    return "; ".join(ended) or "passed"
 
 
 def main() -> None:
@@ -286,6 +427,14 @@ def main() -> None:
     where.add_argument(
         "--builtin", action="store_true", help="the runtime-depends() suite written here"
     )
+    where.add_argument(
+        "--pastastore", action="store_true", help=f"pastastore {PASTASTORE}'s {PST_TESTS}"
+    )
+    parser.add_argument(
+        "--pastastore-repo",
+        type=Path,
+        help="a clone of pastas/pastastore, for its tests/data (once: then cached)",
+    )
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
@@ -294,24 +443,38 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "compat_bench_recorder.py").write_text(RECORDER)
         if args.builtin:
-            args.suite = Path(tmp, "suite")
-            args.suite.mkdir()
-            write_builtin(args.suite)
+            suite = Suite(Path(tmp, "suite"), "builtin suite (pastastore's shape)")
+            suite.folder.mkdir()
+            write_builtin(suite.folder)
+        elif args.pastastore:
+            suite = pastastore_suite(args.pastastore_repo)
+        else:
+            suite = Suite(args.suite, str(args.suite))
         env = dict(os.environ)
         env.update(pair.split("=", 1) for pair in args.env)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (tmp, env.get("PYTHONPATH")) if p)
         serial_args = ["-p", "no:pexen", "-p", "no:xdist", *args.pytest_args]
         pexen_args = ["-p", "pexen", "-n", str(args.workers), *args.pytest_args]
         logs = {name: Path(tmp, f"{name}.jsonl") for name in ("serial", "pexen", "xdist")}
-        run(args.suite, env, logs["serial"], serial_args)  # warm caches
-        serial, pexen, mismatches = [], [], set()
-        for _ in range(args.rounds):
-            serial.append(run(args.suite, env, logs["serial"], serial_args))
+        run(suite, env, logs["serial"], serial_args)  # warm caches
+        first = outcomes(logs["serial"])
+        serial, pexen, identical, serial_apart = [], [], 0, set()
+        differences: dict[str, list[str]] = {}
+        for n in range(1, args.rounds + 1):
+            serial.append(run(suite, env, logs["serial"], serial_args))
             anchor = outcomes(logs["serial"])
-            pexen.append(run(args.suite, env, logs["pexen"], pexen_args))
-            mismatches.update(differing(anchor, outcomes(logs["pexen"])))
+            serial_apart.update(differing(first, anchor))
+            pexen.append(run(suite, env, logs["pexen"], pexen_args))
+            got = outcomes(logs["pexen"])
+            apart = differing(anchor, got)
+            identical += not apart
+            for nodeid in apart:
+                differences.setdefault(nodeid, []).append(
+                    f"run {n}: serial {summary(anchor.get(nodeid))}, "
+                    f"pexen {summary(got.get(nodeid))}"
+                )
         run(
-            args.suite,
+            suite,
             env,
             logs["xdist"],
             ["-p", "no:pexen", "-n", str(args.workers), *args.pytest_args],
@@ -322,13 +485,19 @@ def main() -> None:
     for results in anchor.values():
         kind = next((k for w, k, _ in results if k != "passed" or w == "call"), "passed")
         counts[kind] = counts.get(kind, 0) + 1
-    print(f"{args.suite}: {len(anchor)} tests {counts}, median of {args.rounds} rounds")
-    print(f"  plain serial (anchor): {se:.2f} s")
-    print(f"  pexen -n {args.workers}:          {pe:.2f} s  ratio {pe / se:.3f}")
+    print(f"{suite.label}: {len(anchor)} tests {counts}, median of {args.rounds} rounds")
+    print(f"  plain serial (reference): {se:.2f} s")
+    print(f"  pexen -n {args.workers}:             {pe:.2f} s  ratio {pe / se:.3f}")
     print(
-        f"  outcomes of pexen -n {args.workers} differing from serial, over all rounds: "
-        f"{len(mismatches)}{' ' + str(sorted(mismatches)[:5]) if mismatches else ''}"
+        f"  outcomes identical to plain serial at -n {args.workers}: "
+        f"{identical} of {args.rounds} runs"
     )
+    for nodeid, what in sorted(differences.items())[:30]:
+        print(f"    {nodeid}: {'; '.join(what)}")
+    if len(differences) > 30:
+        print(f"    ... and {len(differences) - 30} more tests")
+    agree = "yes" if not serial_apart else f"no, {len(serial_apart)} tests differ"
+    print(f"  plain serial runs agree with one another: {agree}")
     print(f"  (plain xdist -n {args.workers}, no pexen: {len(plain_xdist)} tests differ)")
 
 
