@@ -502,6 +502,78 @@ def test_passing_output_is_capped_in_the_journal(pytester: pytest.Pytester) -> N
     )
 
 
+@XDIST
+def test_a_quiet_passed_test_costs_under_half_a_kilobyte_of_journal(
+    pytester: pytest.Pytester, xdist: list[str]
+) -> None:
+    """Ordinary suites leave their journal behind on every run: a passed test
+    that prints nothing costs under 512 bytes of it (its start and end
+    records and its share of the header), and the resume of that journal
+    still reports every test, with the times they took."""
+    for f in range(4):
+        pytester.makepyfile(
+            **{
+                f"test_module_{f}": """
+                import pytest
+                def test_plain():
+                    pass
+                @pytest.mark.parametrize("case", range(40))
+                def test_case(case):
+                    pass
+                class TestGroup:
+                    @pytest.mark.parametrize("n", range(9))
+                    def test_method(self, n):
+                        pass
+                """
+            }
+        )
+    first = run(pytester, *xdist, "--pexen-state=state.jsonl", "--junitxml=first.xml")
+    first.assert_outcomes(passed=200)
+    size = (pytester.path / "state.jsonl").stat().st_size
+    assert size / 200 < 512, f"{size / 200:.0f} bytes per test"
+    again = run(
+        pytester, *xdist, "--pexen-state=state.jsonl", "--pexen-resume", "--junitxml=again.xml"
+    )
+    again.assert_outcomes(passed=200)
+
+    def cases(name: str) -> list[tuple[str | None, ...]]:
+        root = ET.parse(pytester.path / name).getroot()
+        return sorted(
+            (c.get("classname"), c.get("name"), c.get("time")) for c in root.iter("testcase")
+        )
+
+    assert cases("again.xml") == cases("first.xml")
+
+
+# a journal as pytest-pexen wrote it before format 2 (its records were bigger)
+FORMAT_1 = (
+    '{"type":"run","gap":0,"format":1,"id":"5e4c","t":1796564644.6470873,"pexen":"0.1.0",'
+    '"tests":["test_s.py::test_a"],"identity":"x","options":{"shared":{},"strict_warn":false},'
+    '"workers":1}\n'
+    '{"type":"start","test":"test_s.py::test_a","t":1796564644.6468806,"worker":null,"boot":0}\n'
+)
+
+
+def test_a_journal_of_the_older_format_is_refused_in_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_s="def test_a(): pass\n")
+    (pytester.path / "state.jsonl").write_text(FORMAT_1)
+    says = f"journal format 1; this pytest-pexen reads format {journal.FORMAT}"
+    result = run(pytester, "--pexen-state=state.jsonl", "--pexen-resume")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert [line for line in result.stderr.lines if line.strip()] == [
+        f"ERROR: pexen: --pexen-resume: {pytester.path / 'state.jsonl'}: {says}"
+    ]
+    cli = [sys.executable, "-m", "pytest_pexen.journal", "state.jsonl"]
+    for extra in ([], ["--timeline", "page.html"]):
+        done = subprocess.run(
+            [*cli, *extra], cwd=pytester.path, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr == f"pexen journal: state.jsonl: {says}\n"
+    assert run(pytester, "--pexen-state=state.jsonl").ret == 0  # a fresh run starts it anew
+
+
 # ------------------------------------------------------------ 6. readers and odd states
 def test_follow_goes_on_across_a_fresh_run_and_can_time_out(
     pytester: pytest.Pytester, runs: Path, monkeypatch: pytest.MonkeyPatch

@@ -11,12 +11,15 @@ Modules:
   ``--timeline``).
 
 ``from pytest_pexen import journal`` gives the reader API: ``journal.read``,
-``journal.follow``, ``journal.load``, ``journal.State``, ``journal.JournalError``.
+``journal.follow``, ``journal.load``, ``journal.State``, ``journal.JournalError``,
+and for a record's fields ``journal.value`` (with ``journal.DEFAULTS``),
+``journal.location`` and ``journal.ran``.
 
 PYTEST_DONT_REWRITE
 """
 
 from .format import (
+    DEFAULTS,
     FORMAT,
     EmptyJournal,
     JournalError,
@@ -25,10 +28,14 @@ from .format import (
     State,
     follow,
     load,
+    location,
+    ran,
     read,
+    value,
 )
 
 __all__ = [
+    "DEFAULTS",
     "FORMAT",
     "EmptyJournal",
     "JournalError",
@@ -37,5 +44,8 @@ __all__ = [
     "State",
     "follow",
     "load",
+    "location",
+    "ran",
     "read",
+    "value",
 ]
