@@ -282,7 +282,6 @@ class _Test:
     duration: float = 0.0
     reboot: int | None = None  # asked for a reboot at this boot count
     location: tuple[str, int | None, str] | None = None
-    ran: list[float] | None = None  # its first phase's start, its last phase's stop
     # it has reports, each a plain passed phase (see JournalPlugin._serialise),
     # and pytest's location: its end record is written the cheap way
     plain: bool = False
@@ -457,17 +456,12 @@ class JournalPlugin:
         if test.location is None:
             test.location = report.location
             test.plain = _plain_location(test.location)
-        start, stop = extra.get("start"), extra.get("stop")
-        if start and stop:  # as measured where it ran (none on xdist's crash report)
-            if test.ran is None:
-                test.ran = [start, stop]
-            else:
-                test.ran[1] = stop
         test.worker = extra.get("worker_id", test.worker)
+        if type(data) is list:  # a plain passed phase (see _serialise), never a subtest's
+            test.duration += report.duration
+            return  # nothing else to read
         if not is_subtest(report):  # a subtest's time is in its test's call's
             test.duration += report.duration
-        if isinstance(data, list):
-            return  # a plain passed phase (see _serialise): nothing else to read
         test.plain = False
         if "pexen_results" in extra:
             test.results.extend(extra["pexen_results"])
@@ -612,7 +606,8 @@ class JournalPlugin:
         )
         self._write(record, self.serial)
         if self.kept is not None:  # kept without its reports: say when it ran
-            self.kept[-1]["ran"] = test.ran
+            ran = journal.ran({"t": 0.0, "reports": test.reports})  # times absolute here
+            self.kept[-1]["ran"] = None if ran is None else list(ran)
 
     def _provides(self, nodeid: str) -> list[str]:
         if self.provides is None:
