@@ -530,12 +530,10 @@ phases = st.lists(
     worker=st.none() | st.text(),
     boot=st.integers(0, 99),
     t=times,
-    start=times,
     duration=times,
     path=st.text(),
     lineno=st.none() | st.integers(0, 10**6),
     name=st.text(),
-    ran=st.none() | st.lists(times, min_size=2, max_size=2),
     reports=phases,
 )
 def test_directly_formatted_records_are_the_json_of_their_fields(
@@ -543,51 +541,38 @@ def test_directly_formatted_records_are_the_json_of_their_fields(
     worker: str | None,
     boot: int,
     t: float,
-    start: float,
     duration: float,
     path: str,
     lineno: int | None,
     name: str,
-    ran: list[float] | None,
     reports: list[list[object]],
 ) -> None:
     """The start and plain end records are formatted without the JSON
     encoder (they are most of the journal's cost): whatever the node id
-    holds (quotes, backslashes, any unicode), each is one line of JSON
-    with exactly the fields of the general end record."""
+    holds (quotes, backslashes, any unicode), each is one line of JSON, the
+    record the general code makes, and it reads back as written (times to
+    the microsecond)."""
     line = journal.start_line(test, t, worker, boot)
     assert "\n" not in line
-    assert json.loads(line) == {
-        "type": "start",
-        "test": test,
-        "t": t,
-        "worker": worker,
-        "boot": boot,
-    }
-    line = journal.plain_end_line(
-        test, t, duration, worker, boot, start, (path, lineno, name), ran, reports
-    )
+    record = json.loads(line)
+    assert record == journal.start_record(test, t, worker, boot)
+    assert record["test"] == test and abs(record["t"] - t) <= 5e-7 + t * 1e-15
+    assert journal.value(record, "worker") == worker and journal.value(record, "boot") == boot
+    where = (path, lineno, name)
+    line = journal.plain_end_line(test, t, duration, worker, boot, where, reports)  # type: ignore[arg-type]
     assert "\n" not in line
-    assert json.loads(line) == {
-        "type": "end",
-        "test": test,
-        "t": t,
-        "outcome": "pass",
-        "duration": duration,
-        "results": [],
-        "shared": None,
-        "provides": [],
-        "ok": True,
-        "deps_ok": True,
-        "locks_ok": True,
-        "why": None,
-        "worker": worker,
-        "boot": boot,
-        "start": start,
-        "location": [path, lineno, name],
-        "ran": ran,
-        "reports": reports,
-    }
+    record = json.loads(line)
+    assert record == journal.end_record(
+        test, t, "pass", duration, where, reports, worker=worker, boot=boot
+    )
+    assert record["outcome"] == "pass" and record["duration"] == duration
+    assert journal.location(record) == where
+    assert journal.value(record, "worker") == worker and journal.value(record, "boot") == boot
+    assert journal.value(record, "ok") is True and journal.value(record, "why") is None
+    for written, kept in zip(reports, record["reports"], strict=True):
+        assert kept[:2] == written[:2]
+        for was, now in zip(written[2:], journal.phase_times(record, kept), strict=True):
+            assert abs(now - was) <= 1.5e-6 + 4e9 * 2**-52  # microseconds, as float sums go
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])

@@ -293,7 +293,15 @@ def test_bad_input_is_one_line(pytester: pytest.Pytester) -> None:
             text=True,
         )
 
-    header = '{"type":"run","format":1,"id":"x","t":0,"tests":["test_one.py::test_one"]}'
+    header = json.dumps(
+        {
+            "type": "run",
+            "format": journal.FORMAT,
+            "id": "x",
+            "t": 0,
+            "tests": ["test_one.py::test_one"],
+        }
+    )
     (pytester.path / "state.jsonl").write_text(header + "\n")
     (pytester.path / "plain.txt").write_text("not a journal\n")
     (pytester.path / "broken.jsonl").write_text(

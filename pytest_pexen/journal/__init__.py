@@ -11,7 +11,9 @@ Modules:
   ``--timeline``).
 
 ``from pytest_pexen import journal`` gives the reader API: ``journal.read``,
-``journal.follow``, ``journal.load``, ``journal.State``, ``journal.JournalError``.
+``journal.follow``, ``journal.load``, ``journal.State``, ``journal.JournalError``,
+and for a record's fields ``journal.value`` (with ``journal.DEFAULTS``),
+``journal.location`` and ``journal.ran``.
 
 Imports: the core and the engine; what other capabilities add to a resume
 (pytest-dependency's records, the tests the watchdog stopped) comes through
@@ -22,6 +24,7 @@ PYTEST_DONT_REWRITE
 """
 
 from .format import (
+    DEFAULTS,
     FORMAT,
     EmptyJournal,
     JournalError,
@@ -30,10 +33,14 @@ from .format import (
     State,
     follow,
     load,
+    location,
+    ran,
     read,
+    value,
 )
 
 __all__ = [
+    "DEFAULTS",
     "FORMAT",
     "EmptyJournal",
     "JournalError",
@@ -42,5 +49,8 @@ __all__ = [
     "State",
     "follow",
     "load",
+    "location",
+    "ran",
     "read",
+    "value",
 ]

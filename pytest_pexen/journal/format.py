@@ -6,21 +6,25 @@ controller). It is what ``--pexen-resume`` continues from after a crash or a
 reboot, and a live result stream that another process may follow while the
 run goes on. JSON only: reading a journal never runs code.
 
-Records (format 1; each a JSON object on one line, ``type`` first):
+Records (format 2; each a JSON object on one line, ``type`` first; times
+``t`` in epoch seconds, to the microsecond):
 
 - ``run``: the header: ``gap`` first (0; patched in place to 1 when a
   record could not be written, 2 when that run still finished: see
-  ``Writer``), ``format``, ``id``, ``t`` (epoch seconds),
+  ``Writer``), ``format``, ``id``, ``t``,
   ``pexen`` (version), ``tests`` (selected node ids, sorted), ``identity``
   (hash of the tests and the options that change outcomes), ``options``.
 - ``boot``: a ``--pexen-resume`` continues the run: ``boot`` (1, 2, ...).
-- ``start``: ``test``, ``t``, ``worker`` (xdist id or null), ``boot``.
+- ``start``: ``test``, ``t``, ``worker`` (xdist id), ``boot``.
 - ``end``: ``test``, ``t``, ``outcome`` (pass, fail, error, skip, xfail,
   xpass, warn, info), ``duration``, ``results`` (sub-results), ``shared``,
   ``provides``, ``ok``/``deps_ok``/``locks_ok``/``why`` (what the planner
-  was told), ``worker``, ``boot``, ``reports`` (the test's reports, to
-  report them again on resume: a plain passed phase as ``[when, duration,
-  start, stop]``, any other as pytest serialises it for xdist).
+  was told), ``worker``, ``boot``, ``line`` (pytest's location of the
+  test is ``(path, line, domain)`` as its node id gives them) or
+  ``location`` (when the node id does not give them), ``reports`` (the
+  test's reports, to report them again on resume: a plain passed phase as
+  ``[when, duration, start, stop]``, ``start`` and ``stop`` relative to the
+  record's ``t``; any other as pytest serialises it for xdist).
 - ``back``: a test sent to an xdist worker that never began it (the run
   stopped first): ``test``, ``t``, ``boot``; it is not running, and runs
   after a resume as if never sent.
@@ -30,6 +34,11 @@ Records (format 1; each a JSON object on one line, ``type`` first):
   ``command``.
 - ``stop``: the run stopped: ``t``, ``reason`` (finished, reboot,
   interrupted, timeout), ``exitstatus``.
+
+A ``start`` or ``end`` field at its usual value is left out (most records
+are a passed test's, and most of their fields say nothing): ``DEFAULTS``
+has those values, and ``value`` reads a record with them. When a test's
+phases ran (``ran``) is read off its reports (``ran``).
 
 A test that has a ``start`` but no ``end`` was running when the run
 stopped (a kill, a power loss, or its own reboot): on resume it runs again,
@@ -58,8 +67,20 @@ from typing import IO, Any
 
 import pytest
 
-FORMAT = 1
+FORMAT = 2
 Record = dict[str, Any]
+# the values of the start and end fields that a record leaves out
+DEFAULTS: dict[str, Any] = {
+    "worker": None,
+    "boot": 0,
+    "results": (),
+    "shared": None,
+    "provides": (),
+    "ok": True,
+    "deps_ok": True,
+    "locks_ok": True,
+    "why": None,
+}
 
 
 class PexenJournalWarning(pytest.PytestCacheWarning):  # type: ignore[misc]
@@ -272,6 +293,56 @@ def boot_counts(state: State) -> dict[str, int]:
     return counts
 
 
+def value(record: Record, key: str) -> Any:
+    """A start or end record's field, its usual value (``DEFAULTS``) if left out."""
+    return record.get(key, DEFAULTS.get(key))
+
+
+def location(record: Record) -> tuple[str, int | None, str] | None:
+    """pytest's ``(path, line, domain)`` of an end record's test: given
+    whole, or as its ``line`` when the node id says the rest."""
+    given = record.get("location")
+    if isinstance(given, list) and len(given) == 3:
+        return (given[0], given[1], given[2])
+    if "line" in record and isinstance(record.get("test"), str):
+        return derived_location(record["test"], record["line"])
+    return None
+
+
+def derived_location(nodeid: str, line: int | None) -> tuple[str, int | None, str]:
+    """The location pytest gives a test, from its node id: the file, and the
+    names after it joined by dots (``TestX.test_m[1]``)."""
+    path, _, names = nodeid.partition("::")
+    return (path, line, names.replace("::", "."))
+
+
+def phase_times(record: Record, phase: list[Any]) -> tuple[float, float]:
+    """A plain passed phase's ``start`` and ``stop`` in epoch seconds (the
+    record keeps them relative to its ``t``)."""
+    t = record["t"]
+    return t + phase[2], t + phase[3]
+
+
+def ran(record: Record) -> tuple[float, float] | None:
+    """When the test's first phase began and its last one ended, as measured
+    where it ran: from its reports (each that says), or the ``ran`` of a
+    record kept without them; None if nothing says."""
+    given = record.get("ran")
+    if given is not None:
+        return (given[0], given[1]) if isinstance(given, list) and len(given) == 2 else None
+    begin = end = None
+    for data in record.get("reports") or ():
+        if isinstance(data, list) and len(data) == 4:
+            start, stop = phase_times(record, data)
+        elif isinstance(data, dict) and data.get("start") and data.get("stop"):
+            start, stop = data["start"], data["stop"]  # (a crash report has none)
+        else:
+            continue
+        begin = start if begin is None else begin
+        end = stop
+    return None if begin is None or end is None else (begin, end)
+
+
 # the data and the file size, without other metadata (mtime): what a reader needs
 _datasync = getattr(os, "fdatasync", os.fsync)
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=repr)
@@ -279,13 +350,31 @@ _string: Any = json.encoder.encode_basestring_ascii  # as _ENCODER writes a str
 
 
 def start_line(test: str, t: float, worker: str | None, boot: int) -> str:
-    """The ``start`` record, as ``_ENCODER`` would write it: every test has
-    one, so it is formatted directly (the general encoder costs a few
-    microseconds more a record, which is most of the journal's cost)."""
-    worker_json = "null" if worker is None else _string(worker)
-    return (
-        f'{{"type":"start","test":{_string(test)},"t":{t!r},"worker":{worker_json},"boot":{boot}}}'
-    )
+    """The ``start`` record, formatted directly: every test has one, and the
+    general encoder costs a few microseconds more a record, which is most of
+    the journal's cost. The same JSON as ``start_record``."""
+    line = f'{{"type":"start","test":{_string(test)},"t":{t:.6f}'
+    if worker is not None:
+        line += f',"worker":{_string(worker)}'
+    return f'{line},"boot":{boot}}}' if boot else line + "}"
+
+
+def _usual(value: Any, default: Any) -> bool:
+    """``value`` is the usual one (an empty list for an empty tuple; ``True``
+    is not ``1``)."""
+    if isinstance(default, tuple):
+        return isinstance(value, (list, tuple)) and not value
+    return type(value) is type(default) and value == default
+
+
+def start_record(test: str, t: float, worker: str | None, boot: int) -> Record:
+    """The ``start`` record, its usual values left out."""
+    record: Record = {"type": "start", "test": test, "t": round(t, 6)}
+    if worker is not None:
+        record["worker"] = worker
+    if boot:
+        record["boot"] = boot
+    return record
 
 
 def plain_end_line(
@@ -294,29 +383,69 @@ def plain_end_line(
     duration: float,
     worker: str | None,
     boot: int,
-    start: float,
-    location: tuple[str, int | None, str],
-    ran: list[float] | None,
+    where: tuple[str, int | None, str],
     phases: list[list[Any]],
 ) -> str:
     """The ``end`` record of a test that passed and carries nothing but its
     times (no sub-results, shared state or provides; every report a plain
-    passed phase ``[when, duration, start, stop]``), as ``_ENCODER`` would
-    write it: the common case, formatted directly for the same reason."""
-    worker_json = "null" if worker is None else _string(worker)
-    path, lineno, name = location
-    ran_json = "null" if ran is None else f"[{ran[0]!r},{ran[1]!r}]"
+    passed phase ``[when, duration, start, stop]``), formatted directly for
+    the same reason as ``start_line``: the common case. The same JSON as
+    ``end_record`` makes of it."""
+    t = round(t, 6)  # the phases' times are relative to the t written
+    line = (
+        f'{{"type":"end","test":{_string(test)},"t":{t:.6f},"outcome":"pass",'
+        f'"duration":{duration!r}'
+    )
+    if worker is not None:
+        line += f',"worker":{_string(worker)}'
+    if boot:
+        line += f',"boot":{boot}'
+    path, lineno, name = where
+    if where == derived_location(test, lineno):
+        line += f',"line":{"null" if lineno is None else int(lineno)}'
+    else:
+        line += (
+            f',"location":[{_string(path)},{"null" if lineno is None else int(lineno)},'
+            f"{_string(name)}]"
+        )
     reports = ",".join(
-        [f"[{_string(when)},{took!r},{begin!r},{stop!r}]" for when, took, begin, stop in phases]
+        [
+            f"[{_string(when)},{took!r},{begin - t:.6f},{stop - t:.6f}]"
+            for when, took, begin, stop in phases
+        ]
     )
-    return (
-        f'{{"type":"end","test":{_string(test)},"t":{t!r},"outcome":"pass",'
-        f'"duration":{duration!r},"results":[],"shared":null,"provides":[],"ok":true,'
-        f'"deps_ok":true,"locks_ok":true,"why":null,"worker":{worker_json},"boot":{boot},'
-        f'"start":{start!r},"location":[{_string(path)},'
-        f"{'null' if lineno is None else int(lineno)},{_string(name)}],"
-        f'"ran":{ran_json},"reports":[{reports}]}}'
-    )
+    return f'{line},"reports":[{reports}]}}'
+
+
+def end_record(
+    test: str,
+    t: float,
+    outcome: str,
+    duration: float,
+    where: tuple[str, int | None, str] | None,
+    phases: list[Any],
+    **fields: Any,
+) -> Record:
+    """The ``end`` record: ``fields`` (``DEFAULTS``' keys) left out at their
+    usual value; each plain passed phase's times made relative to ``t``."""
+    t = round(t, 6)
+    record: Record = {"type": "end", "test": test, "t": t, "outcome": outcome}
+    record["duration"] = duration
+    for key, value in fields.items():
+        if not _usual(value, DEFAULTS[key]):
+            record[key] = value
+    if where is not None:
+        if tuple(where) == derived_location(test, where[1]):
+            record["line"] = where[1]
+        else:
+            record["location"] = list(where)
+    record["reports"] = [
+        [data[0], data[1], round(data[2] - t, 6), round(data[3] - t, 6)]
+        if isinstance(data, list)
+        else data
+        for data in phases
+    ]
+    return record
 
 
 # the header's first bytes: ``gap`` comes right after ``type``, so that a

@@ -175,13 +175,13 @@ class Resume:
                 continue  # skipped for a failed provider: dropped again by its provider
             dropped += planner.done(
                 test,
-                ok=bool(record.get("ok")),
-                deps_ok=bool(record.get("deps_ok")),
-                locks_ok=bool(record.get("locks_ok", True)),
+                ok=bool(journal.value(record, "ok")),
+                deps_ok=bool(journal.value(record, "deps_ok")),
+                locks_ok=bool(journal.value(record, "locks_ok")),
                 outcome=str(record.get("why") or "failed"),
             )
             shared = record.get("shared")
-            if record.get("deps_ok") and isinstance(shared, dict) and shared:
+            if journal.value(record, "deps_ok") and isinstance(shared, dict) and shared:
                 for dep in planner.dependents(test):
                     hand_on(dep, shared)
         return dropped
@@ -190,12 +190,11 @@ class Resume:
         """Report every finished test again, from its journaled reports."""
         hook = config.hook
         for test, record in self.ended.items():
-            location = record.get("location")
-            location = tuple(location) if isinstance(location, list) else None
+            location = journal.location(record)
             replayed = []
             for data in record.get("reports") or []:
                 report: Any = (
-                    compact_report(test, location, record.get("worker"), data)
+                    compact_report(test, location, record.get("worker"), data, record)
                     if isinstance(data, list)
                     else report_from_journal(config, data)
                 )
@@ -242,10 +241,16 @@ def report_from_journal(config: pytest.Config, data: Any) -> Any:
 
 
 def compact_report(
-    nodeid: str, location: tuple[str, int | None, str] | None, worker: str | None, data: list[Any]
+    nodeid: str,
+    location: tuple[str, int | None, str] | None,
+    worker: str | None,
+    data: list[Any],
+    record: dict[str, Any],
 ) -> pytest.TestReport:
-    """A plain passed phase report again, from ``[when, duration, start, stop]``."""
-    when, duration, start, stop = data
+    """A plain passed phase report again, from ``[when, duration, start,
+    stop]`` (the times relative to its end ``record``'s)."""
+    when, duration = data[0], data[1]
+    start, stop = journal.phase_times(record, data)
     report = pytest.TestReport(
         nodeid,
         location or (nodeid, None, nodeid),
@@ -279,7 +284,6 @@ class _Test:
     duration: float = 0.0
     reboot: int | None = None  # asked for a reboot at this boot count
     location: tuple[str, int | None, str] | None = None
-    ran: list[float] | None = None  # its first phase's start, its last phase's stop
     # it has reports, each a plain passed phase (see JournalPlugin._serialise),
     # and pytest's location: its end record is written the cheap way
     plain: bool = False
@@ -434,19 +438,12 @@ class JournalPlugin:
         controller learns of a start only after the fact, and a test that
         kills the machine may kill the controller first; so under xdist a
         test counts as running once sent, and a resume runs it again."""
-        self.open[nodeid] = _Test(worker=worker)
+        now = time.time()
+        self.open[nodeid] = _Test(start=now, worker=worker)
         if self.writer is not None and self.kept is None:  # the common case, made cheap
-            self.writer.write_line(journal.start_line(nodeid, time.time(), worker, self.boot))
+            self.writer.write_line(journal.start_line(nodeid, now, worker, self.boot))
         else:
-            self._write(
-                {
-                    "type": "start",
-                    "test": nodeid,
-                    "t": time.time(),
-                    "worker": worker,
-                    "boot": self.boot,
-                }
-            )
+            self._write(journal.start_record(nodeid, now, worker, self.boot))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.replaying:
@@ -461,17 +458,12 @@ class JournalPlugin:
         if test.location is None:
             test.location = report.location
             test.plain = _plain_location(test.location)
-        start, stop = extra.get("start"), extra.get("stop")
-        if start and stop:  # as measured where it ran (none on xdist's crash report)
-            if test.ran is None:
-                test.ran = [start, stop]
-            else:
-                test.ran[1] = stop
         test.worker = extra.get("worker_id", test.worker)
+        if type(data) is list:  # a plain passed phase (see _serialise), never a subtest's
+            test.duration += report.duration
+            return  # nothing else to read
         if not is_subtest(report):  # a subtest's time is in its test's call's
             test.duration += report.duration
-        if isinstance(data, list):
-            return  # a plain passed phase (see _serialise): nothing else to read
         test.plain = False
         if "pexen_results" in extra:
             test.results.extend(extra["pexen_results"])
@@ -592,36 +584,32 @@ class JournalPlugin:
                 round(test.duration, 6),
                 test.worker,
                 self.boot,
-                test.start,
                 test.location,  # type: ignore[arg-type]
-                test.ran,
                 test.reports,  # type: ignore[arg-type]
             )
             self.writer.write_line(line, self.serial)
             return
-        self._write(
-            {
-                "type": "end",
-                "test": nodeid,
-                "t": time.time(),
-                "outcome": outcome,
-                "duration": round(test.duration, 6),
-                "results": test.results,
-                "shared": shared,
-                "provides": provides,
-                "ok": ok,
-                "deps_ok": deps_ok,
-                "locks_ok": locks_ok,
-                "why": test.bad,
-                "worker": test.worker,
-                "boot": self.boot,
-                "start": test.start,
-                "location": test.location,
-                "ran": test.ran,
-                "reports": test.reports,
-            },
-            self.serial,
+        record = journal.end_record(
+            nodeid,
+            time.time(),
+            outcome,
+            round(test.duration, 6),
+            test.location,
+            test.reports,
+            results=test.results,
+            shared=shared,
+            provides=provides,
+            ok=ok,
+            deps_ok=deps_ok,
+            locks_ok=locks_ok,
+            why=test.bad,
+            worker=test.worker,
+            boot=self.boot,
         )
+        self._write(record, self.serial)
+        if self.kept is not None:  # kept without its reports: say when it ran
+            ran = journal.ran({"t": 0.0, "reports": test.reports})  # times absolute here
+            self.kept[-1]["ran"] = None if ran is None else list(ran)
 
     def _provides(self, nodeid: str) -> list[str]:
         if self.provides is None:

@@ -47,6 +47,7 @@ import pytest
 
 from ..graph.keys import JOURNAL
 from ..journal.format import JournalError, Record
+from ..journal.format import ran as journal_ran
 
 # outcomes as the page colours them; "reboot" and "interrupted" are
 # attempts that did not end (the test asked for a reboot; the run stopped)
@@ -201,12 +202,13 @@ def _number(record: Record, key: str) -> float:
 
 def _ran(record: Record) -> tuple[float, float] | None:
     """When its worker began the test's first phase and ended its last one
-    (the end record's ``ran``); None if the record does not say."""
-    ran = record.get("ran")
-    if (
-        isinstance(ran, list)
-        and len(ran) == 2
-        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in ran)
+    (read off the end record's reports); None if the record does not say."""
+    try:
+        ran = journal_ran(record)
+    except (TypeError, ValueError, IndexError, KeyError):
+        return None
+    if ran is not None and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in ran
     ):
         return float(ran[0]), float(ran[1])
     return None
@@ -275,10 +277,12 @@ def analyse(records: Iterable[Record]) -> Timeline:
                 times: tuple[float, float] = (sent, t)
                 outcome, duration = "reboot", None
             else:
-                sent = _number(record, "start") if start is None else sent
                 outcome, duration = str(record.get("outcome")), _number(record, "duration")
                 durations[test] = duration
-                times = _ran(record) or (max(sent, t - duration), t)
+                ran = _ran(record)
+                if start is None:  # no start record: the end's own, or when it ran
+                    sent = _number(record, "start") if "start" in record else (ran or (t,))[0]
+                times = ran or (max(sent, t - duration), t)
             begin, end = times
             begin = min(max(begin, sent), t)
             end = min(max(end, begin), t)

@@ -52,6 +52,34 @@ from .protocol import Entry
 SHUTDOWN = object()
 
 
+class ControllerChannel:
+    """What the worker sends to the controller goes through here.
+
+    A controller that is gone (SIGKILLed, its host down) can be told
+    nothing more: each send fails with OSError, and the last one, xdist's
+    "workerfinished" in its ``pytest_sessionfinish`` hookwrapper, makes
+    pluggy print a PluggyTeardownRaisedWarning ("cannot send (already
+    closed?)") from every orphaned worker, on the terminal or into the
+    output of whatever runs next. Here such a send is dropped, and ``gone``
+    tells the test loop to start nothing more: nobody would journal it, and
+    a resume may be running it already."""
+
+    def __init__(self, channel: Any) -> None:
+        self.channel = channel
+        self.gone = False  # set on the receiver thread too (the channel closed)
+
+    def send(self, item: Any) -> None:
+        if self.gone:
+            return
+        try:
+            self.channel.send(item)
+        except OSError:  # execnet's IO to the controller broke: for good
+            self.gone = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.channel, name)
+
+
 class PexenWorker:
     """Registered on xdist workers when the controller schedules with pexen."""
 
@@ -66,6 +94,8 @@ class PexenWorker:
         self.additions: dict[str, Callable[[list[pytest.Item]], Any]] = {}
         self.starting: list[Callable[[], None]] = []
         self.ending: list[Callable[[], None]] = []
+        interactor = find_interactor(config)
+        self.channel = interactor.channel = ControllerChannel(interactor.channel)
         config.hook.pytest_pexen_xdist_worker(worker=self)
 
     def on_command(self, kind: str, handler: Callable[[dict[str, Any]], None]) -> None:
@@ -122,6 +152,8 @@ class PexenWorker:
         find_interactor(self.config).sendevent("unscheduled", indices=payload)
 
     def _on_command(self, command: Any) -> None:
+        if command is SHUTDOWN:  # the channel closed: the controller is gone
+            self.channel.gone = True
         handler = None if command is SHUTDOWN else self.handlers.get(command[0])
         if handler is not None:
             handler(command[1])
@@ -184,7 +216,7 @@ class PexenWorker:
         todo = self.todo
         stopping = False
         previous: tuple[int, pytest.Item | None] | None = None  # (index, nextitem used)
-        while todo or not stopping:
+        while (todo or not stopping) and not self.channel.gone:
             if not todo:
                 stopping = self._receive(todo, block=True)
                 continue
