@@ -11,6 +11,7 @@ machine shared with other work disturbs it much less.
 from __future__ import annotations
 
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -96,3 +97,34 @@ def median(values: Sequence[float]) -> float:
 def spread(values: Sequence[float], unit: str = "s") -> str:
     """``median unit (min-max)``: the figure and how far the runs strayed."""
     return f"{median(values):.3f} {unit} ({min(values):.3f}-{max(values):.3f})"
+
+
+def dag_suite(
+    root: Path, modules: int, per_module: int, seed: int, marked: bool, sleep: float = 0.0
+) -> None:
+    """``modules`` files of ``per_module`` tests; when ``marked``, each test
+    provides its own tag and requires 0-2 earlier tests' tags (most often in
+    its own module, as real suites do)."""
+    rnd = random.Random(seed)
+    root.mkdir(parents=True)
+    (root / "pytest.ini").write_text("[pytest]\n")
+    n = 0
+    for m in range(modules):
+        lines = ["import time, pytest_pexen as pexen"]
+        for t in range(per_module):
+            if marked:
+                lines.append(f"@pexen.provides('t{n}')")
+                deps = set()
+                for _ in range(rnd.choice((0, 1, 1, 2))):
+                    if t and rnd.random() < 0.7:
+                        deps.add(n - 1 - rnd.randrange(t))
+                    elif n:
+                        deps.add(rnd.randrange(n))
+                if deps:
+                    lines.append(
+                        "@pexen.requires(" + ", ".join(f"'t{d}'" for d in sorted(deps)) + ")"
+                    )
+            body = f"time.sleep({sleep})" if sleep else "pass"
+            lines.append(f"def test_{t}(): {body}")
+            n += 1
+        (root / f"test_m{m:03d}.py").write_text("\n".join(lines) + "\n")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import random
 import statistics
 import tempfile
 from pathlib import Path
@@ -46,38 +45,6 @@ def schema(request):
     log("module " + request.module.__name__)
     yield
 """
-
-
-def dag_suite(
-    root: Path, modules: int, per_module: int, seed: int, marked: bool, sleep: float = 0.0
-) -> None:
-    """``modules`` files of ``per_module`` tests; when ``marked``, each test
-    provides its own tag and requires 0-2 earlier tests' tags (most often in
-    its own module, as real suites do)."""
-    rnd = random.Random(seed)
-    root.mkdir(parents=True)
-    (root / "pytest.ini").write_text("[pytest]\n")
-    (root / "conftest.py").write_text(CONFTEST)
-    n = 0
-    for m in range(modules):
-        lines = ["import time, pytest_pexen as pexen"]
-        for t in range(per_module):
-            if marked:
-                lines.append(f"@pexen.provides('t{n}')")
-                deps = set()
-                for _ in range(rnd.choice((0, 1, 1, 2))):
-                    if t and rnd.random() < 0.7:
-                        deps.add(n - 1 - rnd.randrange(t))
-                    elif n:
-                        deps.add(rnd.randrange(n))
-                if deps:
-                    lines.append(
-                        "@pexen.requires(" + ", ".join(f"'t{d}'" for d in sorted(deps)) + ")"
-                    )
-            body = f"time.sleep({sleep})" if sleep else "pass"
-            lines.append(f"def test_{t}(): {body}")
-            n += 1
-        (root / f"test_m{m:03d}.py").write_text("\n".join(lines) + "\n")
 
 
 def run(root: Path, log: Path, workers: int, dist: str) -> tuple[float, collections.Counter[str]]:
@@ -107,8 +74,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp, "fixtures.log")
         plain, marked = Path(tmp, "plain"), Path(tmp, "marked")
-        dag_suite(plain, 10, 20, seed=1, marked=False, sleep=0.005)
-        dag_suite(marked, 10, 20, seed=1, marked=True, sleep=0.005)
+        _bench.dag_suite(plain, 10, 20, seed=1, marked=False, sleep=0.005)
+        (plain / "conftest.py").write_text(CONFTEST)
+        _bench.dag_suite(marked, 10, 20, seed=1, marked=True, sleep=0.005)
+        (marked / "conftest.py").write_text(CONFTEST)
 
         print(f"1. session fixture setups per worker, {args.runs} runs each")
         for name, root in (("plain", plain), ("marked", marked)):
@@ -134,7 +103,8 @@ def main() -> None:
             )
 
         big = Path(tmp, "big")
-        dag_suite(big, args.tests // 100, 100, seed=2, marked=True)
+        _bench.dag_suite(big, args.tests // 100, 100, seed=2, marked=True)
+        (big / "conftest.py").write_text(CONFTEST)
         times = _bench.rounds(
             {
                 "load": lambda: run(big, log, 2, "load")[0],

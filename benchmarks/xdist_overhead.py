@@ -29,34 +29,6 @@ from pathlib import Path
 import _bench
 
 
-def write_suite(root: Path, modules: int, tests: int, seed: int, marked: bool) -> None:
-    """``tests`` trivial tests over ``modules`` files; when ``marked``, each
-    provides its own tag and requires 0-2 earlier tests' tags (70% of them
-    in its own module)."""
-    rnd = random.Random(seed)
-    root.mkdir(parents=True)
-    (root / "pytest.ini").write_text("[pytest]\n")
-    per_module = tests // modules
-    n = 0
-    for m in range(modules):
-        lines = ["import pytest_pexen as pexen", ""]
-        for t in range(per_module):
-            if marked:
-                lines.append(f"@pexen.provides('t{n}')")
-                deps = set()
-                for _ in range(rnd.choice((0, 1, 1, 2))):
-                    if t and rnd.random() < 0.7:
-                        deps.add(n - 1 - rnd.randrange(t))
-                    elif n:
-                        deps.add(rnd.randrange(n))
-                if deps:
-                    tags = ", ".join(f"'t{d}'" for d in sorted(deps))
-                    lines.append(f"@pexen.requires({tags})")
-            lines.append(f"def test_{t}(): pass")
-            n += 1
-        (root / f"test_m{m:03d}.py").write_text("\n".join(lines) + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tests", type=int, default=5000)
@@ -79,7 +51,9 @@ def main() -> None:
     times: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp, "suite")
-        write_suite(root, args.modules, args.tests, seed, marked=not args.plain)
+        _bench.dag_suite(
+            root, args.modules, args.tests // args.modules, seed, marked=not args.plain
+        )
 
         def measure(name: str) -> float:
             options, env = contenders[name]

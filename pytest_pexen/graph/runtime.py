@@ -52,6 +52,31 @@ def bad_outcome(report: pytest.TestReport) -> str | None:
     return None
 
 
+def note_outcome(
+    report: pytest.TestReport, bad: dict[str, str], flags: dict[str, tuple[bool, bool]]
+) -> bool:
+    """Note a phase report's bad outcome and failure flags in ``bad`` and
+    ``flags``. One function for the xdist controller and for a worker that
+    runs a test sent ahead of its providers: both must agree on whether a
+    test ended well. False for a report that does not count: a kept
+    fixture's late teardown (its test had ended), or a "rerun"
+    (pytest-rerunfailures), which voids the attempt's notes so far."""
+    nodeid = report.nodeid
+    if getattr(report, "pexen_late", False):
+        return False
+    if str(report.outcome) == "rerun":
+        bad.pop(nodeid, None)
+        flags.pop(nodeid, None)
+        return False
+    reason = bad_outcome(report)
+    if reason is not None:
+        bad.setdefault(nodeid, reason)
+    failure = getattr(report, "pexen_flags", None)
+    if failure and report.failed:
+        flags[nodeid] = (bool(failure[0]), bool(failure[1]))
+    return True
+
+
 class GraphRun:
     """The run-time state of the graph in this process.
 
@@ -177,20 +202,9 @@ class GraphRun:
 
     def _noted(self, nodeid: str, report: pytest.TestReport) -> None:
         """Controlled mode: note a bad outcome and the flags exactly as the
-        controller reads them off the same report (xdist.scheduler.Outcomes),
-        so that worker and controller agree on ``ended_well``."""
-        if getattr(report, "pexen_late", False):
-            return  # a kept fixture's late teardown: its test had ended
-        if str(report.outcome) == "rerun":
-            self.bad.pop(nodeid, None)
-            self.flags.pop(nodeid, None)
-            return
-        bad = bad_outcome(report)
-        if bad is not None:
-            self.bad.setdefault(nodeid, bad)
-        flags = getattr(report, "pexen_flags", None)
-        if flags and report.failed:
-            self.flags[nodeid] = (bool(flags[0]), bool(flags[1]))
+        controller reads them off the same report, so that worker and
+        controller agree on ``ended_well``."""
+        note_outcome(report, self.bad, self.flags)
 
     def ended_well(self, nodeid: str) -> bool:
         """Controlled mode: whether a test that ran here satisfied what it

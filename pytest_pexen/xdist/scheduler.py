@@ -53,7 +53,7 @@ import pytest
 from xdist.scheduler import LoadScheduling
 
 from ..graph.host_tags import given_tags
-from ..graph.runtime import bad_outcome
+from ..graph.runtime import note_outcome
 from ..graph.taskgraph import GraphSpec, base_id, module_id, spec_planner
 from ..sched.errors import DepcheckError, MutexError
 from ..sched.planner import Planner, Unrunnable
@@ -78,21 +78,13 @@ class Outcomes:
         self.shared: dict[str, dict[str, Any]] = {}
 
     def record(self, report: pytest.TestReport) -> None:
-        nodeid = report.nodeid
-        if getattr(report, "pexen_late", False):
-            return  # a kept fixture's late teardown: its test had ended
-        if str(report.outcome) == "rerun":  # pytest-rerunfailures: the attempt is void
-            self.pop(nodeid)
+        if not note_outcome(report, self.bad, self.flags):
+            if str(report.outcome) == "rerun":  # pytest-rerunfailures: the attempt is void
+                self.shared.pop(report.nodeid, None)
             return
-        bad = bad_outcome(report)
-        if bad is not None:
-            self.bad.setdefault(nodeid, bad)
-        flags = getattr(report, "pexen_flags", None)
-        if flags and report.failed:
-            self.flags[nodeid] = (bool(flags[0]), bool(flags[1]))
         shared = getattr(report, "pexen_shared", None)
         if shared:
-            self.shared[nodeid] = shared
+            self.shared[report.nodeid] = shared
 
     def pop(self, nodeid: str) -> tuple[str | None, tuple[bool, bool] | None, dict[str, Any]]:
         return (
