@@ -804,22 +804,9 @@ class Planner(Generic[K]):
         worker it goes to). A driver uses it to queue a chain on one worker
         without a round trip per task; False if that cannot be."""
         t = self._index[key]
-        gi = self._group[t]
-        if self._state[t] != _WAITING or gi != self._current:
+        if self._on_hand(t, on_hand, order_only=True) is None:
             return False
-        cap = self._group_limit[gi]
-        if cap is not None and self._group_running[gi] >= cap:
-            return False
-        state, tstate, keys = self._state, self._tag_state, self._keys
-        for g in self._req[t]:
-            if tstate[g] != _PENDING:
-                continue
-            if not self._tag_order_only[g]:
-                return False
-            for p in self._tag_providers[g]:
-                if state[p] < _DONE and not (state[p] == _RUNNING and on_hand(keys[p])):
-                    return False
-        return self._begin(t, gi)
+        return self._begin(t, self._group[t])
 
     def start_after(self, key: K, on_hand: Callable[[K], bool]) -> list[K] | None:
         """Start a task that still waits, if every provider it waits for is
@@ -831,6 +818,25 @@ class Planner(Generic[K]):
         the driver tells its worker. None if it cannot start so; nothing
         changes then (no lock is waited for)."""
         t = self._index[key]
+        after = self._on_hand(t, on_hand, order_only=False)
+        if after is None:
+            return None
+        if (self._claims[t] or self._uses[t]) and not self._lock_now(t):
+            return None
+        self._state[t] = _RUNNING
+        self._group_running[self._group[t]] += 1
+        self._early[t] = None
+        return [self._keys[p] for p in after]
+
+    def _on_hand(
+        self, t: int, on_hand: Callable[[K], bool], order_only: bool
+    ) -> dict[int, None] | None:
+        """What ``start_early`` and ``start_after`` both ask: may waiting
+        task ``t`` start now in the running group (below its worker limit),
+        every unfinished provider of what it still waits for running and
+        ``on_hand``? If so, the providers of its requirements (those not
+        only ordering it, in tag order); None if not, or if ``order_only``
+        and it still waits for a requirement."""
         gi = self._group[t]
         state, tstate, keys = self._state, self._tag_state, self._keys
         if state[t] != _WAITING or gi != self._current:
@@ -842,19 +848,17 @@ class Planner(Generic[K]):
         for g in self._req[t]:
             if tstate[g] != _PENDING:
                 continue
+            ordering = self._tag_order_only[g]
+            if order_only and not ordering:
+                return None
             for p in self._tag_providers[g]:
                 if state[p] >= _DONE:
                     continue
                 if state[p] != _RUNNING or not on_hand(keys[p]):
                     return None
-                if not self._tag_order_only[g]:
+                if not ordering:
                     after[p] = None
-        if (self._claims[t] or self._uses[t]) and not self._lock_now(t):
-            return None
-        state[t] = _RUNNING
-        self._group_running[gi] += 1
-        self._early[t] = None
-        return [keys[p] for p in after]
+        return after
 
     def put_back(self, key: K) -> None:
         """Undo ``start_after`` for a task that will not run where it went
