@@ -26,7 +26,7 @@ from .journal.reboots import pexen_boot_count, pexen_reboot
 from .markers import MARKERS
 from .results import recorder as results
 from .results.recorder import pexen_results
-from .watchdog import limits as timeouts
+from .watchdog import settings as timeouts
 from .xdist import hookspecs as xdist_hookspecs
 from .xdist.plugin import DistPlugin, choose_dist, configure_node
 
@@ -104,7 +104,9 @@ def pytest_pexen_lost_ends(
 ) -> tuple[list[dict[str, Any]], Path]:
     """A run resumes: the tests the watchdog's last resort stopped, with the
     stacks it left beside the journal."""
-    return timeouts.hang_records(config, journal, state), timeouts.hang_path(journal)
+    from .watchdog.limits import hang_records
+
+    return hang_records(config, journal, state), timeouts.hang_path(journal)
 
 
 def pytest_pexen_xdist_scheduler(scheduler: PexenScheduling) -> None:

@@ -61,7 +61,6 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -214,20 +213,22 @@ def _replaced(handle: IO[bytes], path: Path) -> bool:
         return False
 
 
-@dataclass
 class State:
-    """What a journal says about its run, for resuming it and summing it up."""
+    """What a journal says about its run, for resuming it and summing it up.
+    A plain class, not a dataclass: those are compiled at import, and every
+    pytest process imports this module."""
 
-    header: Record
-    ended: dict[str, Record] = field(default_factory=dict)  # in the order they ended
-    late: list[Record] = field(default_factory=list)  # "report" records
-    interrupted: dict[str, int] = field(default_factory=dict)  # test -> times
-    boot: int = 0  # boots so far (the first run is boot 0)
-    stop: Record | None = None  # the last stop record, if the run ended cleanly
-    reboot: Record | None = None  # the last reboot request
-    running: dict[str, Record] = field(default_factory=dict)  # started, not ended yet
-    # the run's time so far: each boot's, from its first record to its last
-    elapsed: float = 0.0
+    def __init__(self, header: Record) -> None:
+        self.header = header
+        self.ended: dict[str, Record] = {}  # in the order they ended
+        self.late: list[Record] = []  # "report" records
+        self.interrupted: dict[str, int] = {}  # test -> times
+        self.boot = 0  # boots so far (the first run is boot 0)
+        self.stop: Record | None = None  # the last stop record, if the run ended cleanly
+        self.reboot: Record | None = None  # the last reboot request
+        self.running: dict[str, Record] = {}  # started, not ended yet
+        # the run's time so far: each boot's, from its first record to its last
+        self.elapsed = 0.0
 
     @property
     def tests(self) -> list[str]:
@@ -462,6 +463,9 @@ class Busy(Exception):
         self.pid = pid
 
 
+_PID_WIDTH = 24  # bytes of the pid line in the lock file (Linux pids have 7 digits at most)
+
+
 def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
@@ -482,15 +486,17 @@ def lock(path: Path) -> int:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        pid = os.pread(fd, _PID_WIDTH, 0).decode(errors="replace").partition("\n")[0].strip()
         os.close(fd)
         raise Busy(pid or "unknown") from None
     except OSError:
         os.close(fd)
         raise
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        # the pid in a line of fixed width, written over the last holder's:
+        # truncating the file would free its block, which costs milliseconds
+        # on a disk mounted with ``discard``, in every run
+        os.pwrite(fd, f"{os.getpid():<{_PID_WIDTH - 1}}\n".encode(), 0)
         if path.exists():  # else the directory's turn: the lock file was made there
             os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
     except OSError:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import pytest
@@ -43,14 +42,20 @@ class RebootRequested(BaseException):
         self.boot_count = boot_count
 
 
-@dataclass
 class Context:
-    """What ``reboot()`` needs to know in this process."""
+    """What ``reboot()`` needs to know in this process. A plain class: a
+    dataclass is compiled when its module is imported, in every pytest
+    process."""
 
-    command: str
-    max_reboots: int
-    boots: dict[str, int] = field(default_factory=dict)
-    journaled: bool = True  # the run writes a journal: without one it cannot resume
+    __slots__ = ("boots", "command", "journaled", "max_reboots")
+
+    def __init__(
+        self, command: str, max_reboots: int, boots: dict[str, int], journaled: bool = True
+    ) -> None:
+        self.command = command
+        self.max_reboots = max_reboots
+        self.boots = boots
+        self.journaled = journaled  # the run writes a journal: without one it cannot resume
 
 
 _CONTEXT: list[Context] = []  # this process's pytest run (one at a time)

@@ -39,7 +39,6 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -268,26 +267,45 @@ def compact_report(
     return report
 
 
-@dataclass(slots=True)
 class _Test:
-    """A test between its start and end, as the journaling process sees it."""
+    """A test between its start and end, as the journaling process sees it
+    (a plain class: a dataclass is compiled at import, in every pytest
+    process)."""
 
-    bad: str | None = None  # how it did not pass (the planner's words)
-    flags: list[bool] | None = None  # TaskFailError's deps_ok, locks_ok
-    outcome: str = "pass"  # its own, phase by phase
-    pexen_outcome: str | None = None  # with its sub-results (results.Recorder)
-    reports: list[dict[str, Any] | list[Any]] = field(default_factory=list)
-    shared: dict[str, Any] | None = None
-    start: float = field(default_factory=time.time)
-    worker: str | None = None
-    results: list[Any] = field(default_factory=list)
-    duration: float = 0.0
-    reboot: int | None = None  # asked for a reboot at this boot count
-    location: tuple[str, int | None, str] | None = None
-    # it has reports, each a plain passed phase (see JournalPlugin._serialise),
-    # and pytest's location: its end record is written the cheap way
-    plain: bool = False
-    began: bool = False  # under xdist: its worker said it began (not only sent)
+    __slots__ = (
+        "bad",
+        "began",
+        "duration",
+        "flags",
+        "location",
+        "outcome",
+        "pexen_outcome",
+        "plain",
+        "reboot",
+        "reports",
+        "results",
+        "shared",
+        "start",
+        "worker",
+    )
+
+    def __init__(self, start: float, worker: str | None) -> None:
+        self.start = start
+        self.worker = worker
+        self.bad: str | None = None  # how it did not pass (the planner's words)
+        self.flags: list[bool] | None = None  # TaskFailError's deps_ok, locks_ok
+        self.outcome = "pass"  # its own, phase by phase
+        self.pexen_outcome: str | None = None  # with its sub-results (results.Recorder)
+        self.reports: list[dict[str, Any] | list[Any]] = []
+        self.shared: dict[str, Any] | None = None
+        self.results: list[Any] = []
+        self.duration = 0.0
+        self.reboot: int | None = None  # asked for a reboot at this boot count
+        self.location: tuple[str, int | None, str] | None = None
+        # it has reports, each a plain passed phase (see JournalPlugin._serialise),
+        # and pytest's location: its end record is written the cheap way
+        self.plain = False
+        self.began = False  # under xdist: its worker said it began (not only sent)
 
 
 def capped(text: str) -> str:

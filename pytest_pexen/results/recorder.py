@@ -30,7 +30,6 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -100,17 +99,20 @@ def strict_warn(config: pytest.Config) -> bool:
     return bool(config.getoption("pexen_strict_warn") or config.getini("pexen_strict_warn"))
 
 
-@dataclass
 class TestState:
-    """What the recorder knows of the test running now."""
+    """What the recorder knows of the test running now (a plain class: a
+    dataclass is compiled at import, in every pytest process)."""
 
     __test__ = False  # not a test class, whatever pytest's name pattern says
-    nodeid: str
-    subs: list[SubResult] = field(default_factory=list)  # all of this attempt
-    pending: list[SubResult] = field(default_factory=list)  # not on a report yet
-    own: str = "pass"
-    reported_bad: bool = False
-    soft: str = "fail"  # the word if its sub-results fail it (see soft_word)
+    __slots__ = ("nodeid", "own", "pending", "reported_bad", "soft", "subs")
+
+    def __init__(self, nodeid: str) -> None:
+        self.nodeid = nodeid
+        self.subs: list[SubResult] = []  # all of this attempt
+        self.pending: list[SubResult] = []  # not on a report yet
+        self.own = "pass"
+        self.reported_bad = False
+        self.soft = "fail"  # the word if its sub-results fail it (see soft_word)
 
 
 def soft_summary(subs: list[SubResult], strict: bool) -> str:

@@ -4,6 +4,8 @@ Modules:
 
 - ``timer``: one timer thread per process for every time limit, and the
   thread stacks shown when a test is interrupted.
+- ``settings``: the run's limits, read in every process; it imports the
+  other two only for a run that has a limit.
 - ``limits``: the limits applied to tests: interrupt, grace, stopping the
   process (and the test's children) when an interrupt does not take.
 
