@@ -26,7 +26,8 @@ from .journal.reboots import pexen_boot_count, pexen_reboot
 from .markers import MARKERS
 from .results import recorder as results
 from .results.recorder import pexen_results
-from .watchdog import settings as timeouts
+from .watchdog import plugin as timeouts
+from .watchdog.settings import hang_path
 from .xdist import hookspecs as xdist_hookspecs
 from .xdist.plugin import DistPlugin, choose_dist, configure_node
 
@@ -106,7 +107,7 @@ def pytest_pexen_lost_ends(
     stacks it left beside the journal."""
     from .watchdog.limits import hang_records
 
-    return hang_records(config, journal, state), timeouts.hang_path(journal)
+    return hang_records(config, journal, state), hang_path(journal)
 
 
 def pytest_pexen_xdist_scheduler(scheduler: PexenScheduling) -> None:
