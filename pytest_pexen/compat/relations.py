@@ -13,7 +13,6 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -21,20 +20,21 @@ AFTER = "pexen-after:"  # order-only tag settled when that test has ended
 BAND = "pexen-band:"  # order-only tag settled when every test of the band has ended
 
 
-@dataclass
 class Relations:
-    """What the markers ask of the run, in node ids."""
+    """What the markers ask of the run, in node ids. A plain class: a
+    dataclass is compiled (parsed) when its module is imported."""
 
-    # order-only tags each test waits for, and those it settles
-    after: dict[str, list[str]] = field(default_factory=dict)
-    ends: dict[str, list[str]] = field(default_factory=dict)
-    # modules whose tests run on one worker, in order
-    pinned: set[str] = field(default_factory=set)
-    # node id -> its pinned module
-    pins: dict[str, str] = field(default_factory=dict)
-    # what --pexen-plan says about each test
-    notes: dict[str, list[str]] = field(default_factory=dict)
-    bands: int = 0
+    def __init__(self) -> None:
+        # order-only tags each test waits for, and those it settles
+        self.after: dict[str, list[str]] = {}
+        self.ends: dict[str, list[str]] = {}
+        # modules whose tests run on one worker, in order
+        self.pinned: set[str] = set()
+        # node id -> its pinned module
+        self.pins: dict[str, str] = {}
+        # what --pexen-plan says about each test
+        self.notes: dict[str, list[str]] = {}
+        self.bands = 0
 
     def follow(self, first: str, then: str) -> None:
         """``then`` starts only after ``first`` has ended."""
