@@ -27,6 +27,17 @@ achieves from what the run pays per test, and takes a second for hundreds
 of seeds. ``--claim-rate`` sets the share of tests that claim one of the 3
 resources (0.15 by default; higher makes the resources the bottleneck).
 
+``--compare`` (on paper too) sets the planner's ranking beside others, on
+the same suites: insertion order, random order, transitive dependents, the
+longest chain in tests, the planner warm, the best of ``--optimum M`` list
+schedules that know the durations (random orders and shaken chains of
+durations: an estimate of the best schedule there is), the best fixed
+order for each suite's DAG tuned on ``--tune R`` other draws of its
+durations and scored on R more (what a ranking that knows the DAG but not
+the durations can hope for), and the same tests with no dependencies and
+no claims in any order (where no ranking can help: every test's duration
+is drawn alike).
+
 The peers are installed into their own virtualenv (benchmarks/.venv-peers),
 never into the project's.
 """
@@ -45,6 +56,10 @@ import sys
 import tempfile
 import venv
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_pexen.sched.planner import Planner
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv-peers"
@@ -168,35 +183,175 @@ class Suite:
         return violations, makespan, len(spans), gap, self.lower_bound(took)
 
 
-def simulate(suite: Suite, warm: bool) -> float:
+def simulate(suite: Suite, warm: bool, durations: list[float] | None = None) -> float:
     """The makespan of the suite scheduled on paper by the planner, as the
     xdist controller ranks tests for a suite without fixtures (the best
     ready test to each idle worker), with no overhead at all: what the
     ranking alone achieves, cold (no durations known) or warm (each test's
-    own duration known)."""
-    from pytest_pexen.sched.planner import Planner
-
-    planner: Planner[int] = Planner(critical_path=True)
-    for i, duration in enumerate(suite.durations):
-        planner.add(
-            i,
-            requires=[f"t{d}" for d in suite.deps[i]],
-            provides=[f"t{i}"],
-            claims=[suite.claims[i]] if suite.claims[i] else [],
-            duration=duration if warm else None,
-        )
-    planner.prepare()
-    now, free, running = 0.0, WORKERS, []
+    own duration known). ``durations``: what the tests take instead of the
+    suite's own."""
+    durations = suite.durations if durations is None else durations
+    planner = plan(suite, [*durations] if warm else [None] * len(durations))
+    running: list[tuple[float, int]] = []
+    now, free = 0.0, WORKERS
     while planner.active:
         for i in planner.get_ready(free):
             free -= 1
-            heapq.heappush(running, (now + suite.durations[i], i))
+            heapq.heappush(running, (now + durations[i], i))
         if not running:
             raise SystemExit(f"the planner stalled with tests left (seed {suite.seed})")
         now, i = heapq.heappop(running)
         planner.done(i)
         free += 1
     return now
+
+
+def list_schedule(suite: Suite, rank: list[Any], durations: list[float] | None = None) -> float:
+    """The makespan of a list schedule: each idle worker takes the ready
+    test of lowest ``rank`` whose resource is free (as the planner does
+    with its own ranking), with no overhead."""
+    durations = suite.durations if durations is None else durations
+    dependents: list[list[int]] = [[] for _ in durations]
+    need = [len(deps) for deps in suite.deps]
+    for i, deps in enumerate(suite.deps):
+        for d in deps:
+            dependents[d].append(i)
+    ready = [(rank[i], i) for i, n in enumerate(need) if not n]
+    heapq.heapify(ready)
+    held: set[str] = set()
+    parked: dict[str, list[tuple[Any, int]]] = {}
+    running: list[tuple[float, int]] = []
+    now, free, left = 0.0, WORKERS, len(durations)
+    while left:
+        while free and ready:
+            entry = heapq.heappop(ready)
+            res = suite.claims[entry[1]]
+            if res in held:
+                parked.setdefault(res, []).append(entry)
+                continue
+            if res:
+                held.add(res)
+            free -= 1
+            heapq.heappush(running, (now + durations[entry[1]], entry[1]))
+        now, i = heapq.heappop(running)
+        free, left = free + 1, left - 1
+        res = suite.claims[i]
+        if res:
+            held.discard(res)
+            for entry in parked.pop(res, []):
+                heapq.heappush(ready, entry)
+        for j in dependents[i]:
+            need[j] -= 1
+            if not need[j]:
+                heapq.heappush(ready, (rank[j], j))
+    return now
+
+
+def compare(suite: Suite, optimum: int, tune: int) -> dict[str, float]:
+    """Makespan / lower bound of one suite under several rankings (see the
+    module docstring)."""
+    n, bound = len(suite.durations), suite.lower_bound()
+    rnd = random.Random(suite.seed)
+    below = [0] * n  # transitive dependents, as bit sets
+    chain = [0] * n  # longest chain of tests from each test on
+    timed = [0.0] * n  # longest chain of durations from each test on
+    for i in reversed(range(n)):
+        for j in (j for j in range(i + 1, n) if i in suite.deps[j]):
+            below[i] |= below[j] | 1 << j
+            chain[i] = max(chain[i], chain[j])
+            timed[i] = max(timed[i], timed[j])
+        chain[i] += 1
+        timed[i] += suite.durations[i]
+    out = {
+        "insertion order": list_schedule(suite, list(range(n))),
+        "random order": list_schedule(suite, [rnd.random() for _ in range(n)]),
+        "transitive dependents": list_schedule(
+            suite, [(-below[i].bit_count(), i) for i in range(n)]
+        ),
+        "longest chain (tests)": list_schedule(suite, [(-chain[i], i) for i in range(n)]),
+        "planner cold": simulate(suite, False),
+        "planner warm": simulate(suite, True),
+    }
+    if optimum:
+        # half random orders, half the chain of durations shaken
+        best = out["planner warm"]
+        for m in range(optimum):
+            rank = [
+                rnd.random()
+                if m % 2
+                else -timed[i] * rnd.uniform(0.5, 1.5) + rnd.uniform(-0.2, 0.2)
+                for i in range(n)
+            ]
+            best = min(best, list_schedule(suite, rank))
+        out[f"best of {optimum} list schedules (knows durations)"] = best
+    alone = Suite(n, suite.seed)
+    alone.deps = [[] for _ in range(n)]
+    alone.claims = [None for _ in range(n)]
+    out["no dependencies, no claims (any order)"] = list_schedule(alone, list(range(n)))
+    ratios = {name: makespan / bound for name, makespan in out.items()}
+    ratios["no dependencies, no claims (any order)"] = (
+        out["no dependencies, no claims (any order)"] / alone.lower_bound()
+    )
+    if tune:
+        ratios.update(tuned(suite, tune, rnd))
+    return ratios
+
+
+def tuned(suite: Suite, draws: int, rnd: random.Random) -> dict[str, float]:
+    """The best fixed order for this suite's DAG and claims found by swaps
+    (from the planner's cold order) on ``draws`` fresh draws of durations,
+    and it and the planner cold scored on ``draws`` other draws."""
+    n = len(suite.durations)
+
+    def draw() -> list[float]:
+        return [rnd.uniform(0.05, 0.4) for _ in range(n)]
+
+    def score(rank: list[Any], samples: list[list[float]]) -> float:
+        return statistics.mean(
+            list_schedule(suite, rank, d) / suite.lower_bound(d) for d in samples
+        )
+
+    train, test = [draw() for _ in range(draws)], [draw() for _ in range(draws)]
+    rank = [0] * n
+    for position, i in enumerate(planned_order(suite)):
+        rank[i] = position
+    best = score(rank, train)
+    for _ in range(10 * n):
+        trial = rank.copy()
+        a, b = rnd.randrange(n), rnd.randrange(n)
+        trial[a], trial[b] = trial[b], trial[a]
+        if (value := score(trial, train)) <= best:
+            best, rank = value, trial
+    return {
+        f"planner cold, {draws} other draws": statistics.mean(
+            simulate(suite, False, d) / suite.lower_bound(d) for d in test
+        ),
+        f"best fixed order for the DAG, {draws} other draws": score(rank, test),
+    }
+
+
+def planned_order(suite: Suite) -> list[int]:
+    """The tests in the order the planner starts them cold on one worker."""
+    return plan(suite, [None] * len(suite.durations)).order()
+
+
+def plan(suite: Suite, durations: list[float | None]) -> Planner[int]:
+    """A prepared planner of the suite, as the xdist controller builds it
+    (ranked by critical path), each test with its duration if known."""
+    from pytest_pexen.sched.planner import Planner
+
+    planner: Planner[int] = Planner(critical_path=True)
+    for i, duration in enumerate(durations):
+        res = suite.claims[i]
+        planner.add(
+            i,
+            requires=[f"t{d}" for d in suite.deps[i]],
+            provides=[f"t{i}"],
+            claims=[res] if res else [],
+            duration=duration,
+        )
+    planner.prepare()
+    return planner
 
 
 def run(python: Path, root: Path, log: Path, *args: str) -> None:
@@ -236,6 +391,26 @@ def main() -> None:
         "overhead), cold and warm; fast, for many seeds",
     )
     parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="on paper: the planner's ranking beside others (see above), medians",
+    )
+    parser.add_argument(
+        "--optimum",
+        type=int,
+        default=0,
+        metavar="M",
+        help="with --compare: also the best of M list schedules that know the durations",
+    )
+    parser.add_argument(
+        "--tune",
+        type=int,
+        default=0,
+        metavar="R",
+        help="with --compare: also the best fixed order per DAG, tuned on R draws "
+        "of the durations and scored on R others (slow: use few seeds)",
+    )
+    parser.add_argument(
         "--skip-peers",
         action="store_true",
         help="only pytest-pexen (no --dist load, no serial peer)",
@@ -246,6 +421,20 @@ def main() -> None:
         seeds = [random.SystemRandom().randrange(10**6) for _ in range(args.random_seeds)]
     print(f"seeds: {' '.join(map(str, seeds))}")
     ratios: dict[str, list[float]] = {"cold": [], "warm": []}
+    if args.compare:
+        table: dict[str, list[float]] = {}
+        for seed in seeds:
+            suite = Suite(args.tests, seed, args.claim_rate)
+            for name, ratio in compare(suite, args.optimum, args.tune).items():
+                table.setdefault(name, []).append(ratio)
+        for name, values in table.items():
+            quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+            median, mean = statistics.median(values), statistics.mean(values)
+            print(
+                f"{name:52s} median {median:.4f}x  "
+                f"(quartiles {quartiles[0]:.3f}-{quartiles[2]:.3f}, mean {mean:.4f})"
+            )
+        return
     if args.simulate:
         for seed in seeds:
             suite = Suite(args.tests, seed, args.claim_rate)
@@ -266,7 +455,7 @@ def main() -> None:
             suite.write(pexen_root, "pexen")
             suite.write(dep_root, "dependency")
             log = Path(tmp, "spans.jsonl")
-            runs = [
+            runs: list[tuple[str, Path, tuple[str, ...]]] = [
                 ("pexen -n 4 (cold)", pexen_root, ("-n", "4", "-p", "pexen")),
                 ("pexen -n 4 (warm)", pexen_root, ("-n", "4", "-p", "pexen")),
             ]

@@ -131,6 +131,34 @@ def test_critical_path_counts_a_contended_resource_as_a_chain() -> None:
     assert drive(make(*timed)) == ["c0", "c1", "c2", "a1", "a2"]
 
 
+def test_claimers_of_one_resource_go_longest_chain_behind_first() -> None:
+    # a, e, f and b claim "r", so they run one after another, and c and d
+    # wait on b. Ranked by the resource's total alone (no durations known:
+    # each task counts alike, as in a cold run under xdist) the four tie and
+    # b, added last, goes last: 6 steps on two workers where 4 suffice
+    tasks = [
+        *[(key, {"claims": ["r"]}) for key in ("a", "e", "f")],
+        ("b", {"claims": ["r"], "provides": ["x"]}),
+        ("c", {"requires": ["x"], "provides": ["y"]}),
+        ("d", {"requires": ["y"]}),
+    ]
+    assert make(*tasks, critical_path=True).get_ready(1) == ["b"]
+    assert drive(make(*tasks, critical_path=True), width=2) == ["b", "a", "c", "e", "d", "f"]
+    # (b; a, c; e, d; f: 4 steps, each task ending in the order it started)
+    # a dependent that claims the same resource is in its total already:
+    # p -> q both claim "r", z (also a claimer) has the longer chain behind.
+    # Counted twice, the total sends p first (p; z; q, z1; z2: 4 steps where
+    # z; p, z1; q, z2 takes 3)
+    tasks = [
+        ("p", {"claims": ["r"], "provides": ["x"]}),
+        ("q", {"claims": ["r"], "requires": ["x"]}),
+        ("z", {"claims": ["r"], "provides": ["z"]}),
+        ("z1", {"requires": ["z"], "provides": ["z1"]}),
+        ("z2", {"requires": ["z1"]}),
+    ]
+    assert drive(make(*tasks, critical_path=True), width=2) == ["z", "p", "z1", "q", "z2"]
+
+
 def test_failure_drops_dependents_with_reasons() -> None:
     p = make(
         ("a", {"provides": ["db"]}),

@@ -536,11 +536,17 @@ class Planner(Generic[K]):
         where the tasks that claim one resource count as a chain too.
 
         A resource's claimers run one at a time, so once the first of them
-        starts, the run lasts at least their total duration more: a claimer
-        of a busy resource ranks by that total when it exceeds its own chain
-        (and so do the tasks it waits for). Without it a contended resource
-        is left idle while workers take long chains that could wait, and
-        its claimers queue up at the end of the run."""
+        starts, the run lasts at least their total duration more, and what
+        waits on the last of them runs after that: a claimer ranks by its
+        resource's total plus the longest chain of its dependents (durations
+        only: a dependent that claims the same resource is in that total
+        already), when that exceeds its own chain; so do the tasks it waits
+        for. Without the total, a contended resource is left idle while
+        workers take long chains that could wait, and its claimers queue up
+        at the end of the run. Without the chain behind, the claimers of a
+        resource all rank alike and go in insertion order, so the one that
+        others wait for may go last; ranked so, they go longest chain behind
+        first (the best order on one machine, Jackson's rule)."""
         known = [d for d in self._dur if d is not None]
         default = sum(known) / len(known) if known else 1.0
         cp, dur, prov, requirers, state, claims = (
@@ -557,17 +563,24 @@ class Planner(Generic[K]):
                 d = dur[t]
                 for res in claims[t]:
                     load[res] = load.get(res, 0.0) + (default if d is None else d)
+        chain = [0.0] * len(cp)  # each task's longest chain of durations alone
         for t in reversed(order):
-            longest = 0.0
+            longest = behind = 0.0  # the dependents' longest rank and chain
             for g in prov[t]:
                 for r in requirers[g]:
-                    if state[r] <= _READY and cp[r] > longest:
-                        longest = cp[r]
+                    if state[r] <= _READY:
+                        if cp[r] > longest:
+                            longest = cp[r]
+                        if chain[r] > behind:
+                            behind = chain[r]
             d = dur[t]
-            cp[t] = (default if d is None else d) + longest
+            d = default if d is None else d
+            cp[t] = d + longest
+            chain[t] = d + behind
             for res in claims[t]:
-                if load.get(res, 0.0) > cp[t]:
-                    cp[t] = load[res]
+                held = load.get(res, 0.0) + behind
+                if held > cp[t]:
+                    cp[t] = held
 
     def copy(self) -> Planner[K]:
         """An independent planner in the same state (cheaper than building
