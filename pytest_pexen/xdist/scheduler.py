@@ -7,7 +7,9 @@ providers have passed and its locks are free, and it stays "running" for
 the planner (locks held) until its worker reports it complete, or its
 crash is final. Tests that can never run are sent with their skip reason,
 so reports look exactly as in a serial run. When many independent tests are
-ready they go in small batches, which keeps the controller's overhead low.
+ready they go in batches, which keeps the controller's overhead low, and a
+worker of short tests gets its next batch before it runs dry
+(``_low_water``).
 
 Fixture locality: a worker keeps the scopes of its last test set up (see
 worker.py). For tests that use class, module or package scoped fixtures
