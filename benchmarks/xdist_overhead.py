@@ -14,7 +14,9 @@ alternating rounds:
 
 ``--plain`` uses the same files without markers (pexen hands such a suite
 to xdist's ``load``). Prints the median wall time of each with its spread,
-and the ratios to the anchor (median of the rounds' ratios, min-max).
+and the ratios to the anchor (median of the rounds' ratios, min-max); the
+same for the CPU time (user + system of the run and its workers), which a
+machine shared with other work disturbs much less than the wall time.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": str(args.old.resolve())}
         contenders["old"] = (("-p", "pexen", "-n", n), env)
     times: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}  # user + system of the run, its workers included
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp, "suite")
         _bench.dag_suite(
@@ -57,13 +60,18 @@ def main() -> None:
 
         def measure(name: str) -> float:
             options, env = contenders[name]
-            wall = _bench.pytest(root, *options, env=env).wall
-            times.setdefault(name, []).append(wall)
-            return wall
+            timing = _bench.pytest(root, *options, env=env)
+            times.setdefault(name, []).append(timing.wall)
+            cpus.setdefault(name, []).append(timing.cpu)
+            return timing.wall
 
-        print(f"seed {seed}; load average at start: {os.getloadavg()[0]:.2f}")
+        bytecode = "set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "unset"
+        print(
+            f"seed {seed}; load average at start: {os.getloadavg()[0]:.2f}; "
+            f"PYTHONDONTWRITEBYTECODE {bytecode}"
+        )
         _bench.rounds({name: functools.partial(measure, name) for name in contenders}, args.pairs)
-    for walls in times.values():
+    for walls in [*times.values(), *cpus.values()]:
         del walls[0]  # the warm-up round
     kind = "plain" if args.plain else "random-DAG"
     print(
@@ -75,15 +83,17 @@ def main() -> None:
         "pexen": "-p pexen (goal <= 1.05x)",
         "old": f"-p pexen from {args.old}",
     }
-    for name, walls in times.items():
-        line = f"  {labels[name]}: {_bench.spread(walls)}"
-        if name != "load":
-            ratios = [w / a for w, a in zip(walls, times["load"], strict=True)]
-            line += f"  ratio {_bench.spread(ratios, 'x')}"
-        print(line)
-    if "old" in times:
-        ratios = [w / o for w, o in zip(times["pexen"], times["old"], strict=True)]
-        print(f"  this pexen / the old one: {_bench.spread(ratios, 'x')}")
+    for what, table in (("wall", times), ("CPU", cpus)):
+        print(f" {what}:")
+        for name, values in table.items():
+            line = f"  {labels[name]}: {_bench.spread(values)}"
+            if name != "load":
+                ratios = [v / a for v, a in zip(values, table["load"], strict=True)]
+                line += f"  ratio {_bench.spread(ratios, 'x')}"
+            print(line)
+        if "old" in table:
+            ratios = [v / o for v, o in zip(table["pexen"], table["old"], strict=True)]
+            print(f"  this pexen / the old one: {_bench.spread(ratios, 'x')}")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 

@@ -7,7 +7,9 @@ providers have passed and its locks are free, and it stays "running" for
 the planner (locks held) until its worker reports it complete, or its
 crash is final. Tests that can never run are sent with their skip reason,
 so reports look exactly as in a serial run. When many independent tests are
-ready they go in small batches, which keeps the controller's overhead low.
+ready they go in batches, which keeps the controller's overhead low, and a
+worker of short tests gets its next batch before it runs dry
+(``_low_water``).
 
 Fixture locality: a worker keeps the scopes of its last test set up (see
 worker.py). For tests that use class, module or package scoped fixtures
@@ -45,6 +47,7 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import contextlib
+import json
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -61,7 +64,7 @@ from . import hosts
 from .protocol import Deadline, Earlier, Entry, Listeners, Placement
 
 MAX_BATCH = 32
-PREFETCH = 2
+PREFETCH = 2  # a worker's queue (its running test included) short enough to refill
 SCAN = 128  # tests looked at when continuing in a worker's class or module
 LOOK = 64  # ready tests looked at to keep a worker out of others' modules
 SHORT = 0.02  # seconds: tests this short are worth sending before a worker is idle
@@ -323,7 +326,8 @@ class GraphScheduling:
             if payload.get("exit"):
                 self.exit = payload["exit"]
         if self.spec is None and (payload.get("spec") is not None or payload.get("plain")):
-            self.spec = payload["spec"]
+            spec = payload["spec"]
+            self.spec = None if spec is None else json.loads(spec)  # see worker.py
             self.plain = bool(payload.get("plain"))
             self.scoped = payload.get("scoped") or []
             for listener in self.listeners.graph:
@@ -674,6 +678,7 @@ class GraphScheduling:
         plenty = planner.ready >= 8 * max(1, len(self.node2pending)) or (
             self.typical < SHORT and planner.ready > 0
         )
+        low = self._low_water()
         compat = self.compat
         idle = [
             node
@@ -684,7 +689,7 @@ class GraphScheduling:
                 not pending
                 or (
                     plenty
-                    and len(pending) <= PREFETCH
+                    and len(pending) <= low
                     and not (compat is not None and compat.owns_work(node))
                 )
             )
@@ -918,6 +923,20 @@ class GraphScheduling:
             if self.planner.start(key):
                 return key
         return None
+
+    def _low_water(self) -> int:
+        """How short a worker's queue may get, while plenty of tests are
+        ready, before it is sent its next batch: ``PREFETCH``, or for short
+        tests about ``SHORT`` seconds of them (at most half a batch). The
+        controller hears of a test's end some time after it (six events a
+        test, queued behind the other worker's), so a queue refilled at two
+        tiny tests ran dry about 60 times a worker in a 5,000-test run.
+        Longer tests keep short queues: a test made ready later (the next
+        link of a chain) waits behind what is queued."""
+        if self.typical >= SHORT:
+            return PREFETCH
+        enough = int(SHORT / max(self.typical, SHORT / MAX_BATCH))
+        return max(PREFETCH, min(MAX_BATCH // 2, enough))
 
     def _batch_size(self) -> int:
         """One test at a time unless plenty are ready for the idle workers;
