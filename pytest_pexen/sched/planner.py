@@ -26,6 +26,7 @@ import copy
 import heapq
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Generic, TypeVar
 
 from .errors import DepcheckError, MutexError
@@ -43,6 +44,36 @@ _WAITING, _READY, _RUNNING, _DONE, _DROPPED = range(5)
 _PENDING, _OK, _FAILED = range(3)
 
 _MISSING_MODES = ("error", "skip")
+# the tasks that provide or require a tag: a tuple while there are few (a
+# large suite's tags have one provider and a requirer or two, and a tuple is
+# half a list's size; none is the one empty tuple), a list once there are
+# more (adding to a tuple copies it)
+Ids = tuple[int, ...] | list[int]
+_SHORT = 8
+# what a planner's ``copy(shared=True)`` shares with it: the graph, which
+# only adding tasks, groups or tags changes (the rest is its state)
+_STRUCTURE = frozenset(
+    {
+        "_keys",
+        "_index",
+        "_prio",
+        "_req",
+        "_prov",
+        "_claims",
+        "_uses",
+        "_group",
+        "_dur",
+        "_cp",
+        "_tag_id",
+        "_tag_name",
+        "_tag_providers",
+        "_tag_requirers",
+        "_tag_order_only",
+        "_group_id",
+        "_group_names",
+        "_group_limit",
+    }
+)
 # an error about more tasks or tags than this is spelled out one per line
 _ONE_LINE = 3
 
@@ -77,6 +108,27 @@ def choose_provider(candidates: Sequence[tuple[K, int, int]]) -> K:
     return candidates[best][0]
 
 
+def _with(ids: Ids, t: int) -> Ids:
+    """``ids`` and task ``t`` after them (see ``Ids``)."""
+    if isinstance(ids, list):
+        ids.append(t)
+        return ids
+    return (*ids, t) if len(ids) < _SHORT else [*ids, t]
+
+
+def _without_last(ids: Ids) -> Ids:
+    """``ids`` without its last task (see ``Ids``)."""
+    if isinstance(ids, list):
+        ids.pop()
+        return ids
+    return ids[:-1]
+
+
+def _own(ids: Ids) -> Ids:
+    """``ids`` for a copy of the planner: a list is copied, a tuple shared."""
+    return ids.copy() if isinstance(ids, list) else ids
+
+
 def _in_order(values: Iterable[str]) -> Iterable[str]:
     """A set of tags or resources sorted, anything else as given: a set's
     own order changes with the hash seed, and the order decides which lock
@@ -103,6 +155,7 @@ class Planner(Generic[K]):
         (None: only when some task has a duration estimate)."""
         self._describe = describe
         self._cp_mode = critical_path
+        self._shared = False  # see copy()
         self._any_duration = False
         # tasks, as parallel lists indexed by task id (insertion order)
         self._keys: list[K] = []
@@ -127,8 +180,8 @@ class Planner(Generic[K]):
         self._tag_name: list[str] = []
         self._tag_left: list[int] = []
         self._tag_state: list[int] = []
-        self._tag_providers: list[list[int]] = []
-        self._tag_requirers: list[list[int]] = []
+        self._tag_providers: list[Ids] = []
+        self._tag_requirers: list[Ids] = []
         self._tag_culprit: list[int] = []
         self._tag_order_only: list[bool] = []
         # groups of exclusivity, in run order; group 0 is the default one
@@ -163,6 +216,7 @@ class Planner(Generic[K]):
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
         ):
             raise ValueError(f"group {name!r}: worker limit must be a positive int, not {limit!r}")
+        self._check_unshared()
         if name in self._group_id:
             self._group_limit[self._group_id[name]] = limit
             return
@@ -178,6 +232,7 @@ class Planner(Generic[K]):
         wherever it falls; groups not named keep their order after these.
         Only before the first ``add()``: the pytest plugin orders groups by
         their lowest priority, where the engine's first group comes first."""
+        self._check_unshared()
         if self._keys:
             raise RuntimeError("order_groups() must come before the first add()")
         limits = dict(zip(self._group_names, self._group_limit, strict=True))
@@ -212,8 +267,8 @@ class Planner(Generic[K]):
         if k:
             self._tag_left.extend([0] * k)
             self._tag_state.extend([_PENDING] * k)
-            self._tag_providers.extend([] for _ in range(k))
-            self._tag_requirers.extend([] for _ in range(k))
+            self._tag_providers.extend([()] * k)
+            self._tag_requirers.extend([()] * k)
             self._tag_culprit.extend([-1] * k)
             self._tag_order_only.extend([False] * k)
 
@@ -223,6 +278,7 @@ class Planner(Generic[K]):
         never dropped for it. pytest-order's relations are such, and so are
         pytest-dependency's (the test runs after its dependency, and that
         plugin decides then whether to skip it)."""
+        self._check_unshared()
         ids = [self._intern(tag) for tag in tags]
         self._grow_tags()
         for tid in ids:
@@ -265,6 +321,7 @@ class Planner(Generic[K]):
         added), for a fraction of the cost per task (a graph has tens of
         thousands: the loop keeps everything it touches at hand, and empty
         fields, the common case, cost a truth test each)."""
+        self._check_unshared()
         index, keys, group_id, tag_ids = self._index, self._keys, self._group_id, self._tag_ids
         add_prio, add_req, add_prov = self._prio.append, self._req.append, self._prov.append
         add_claims, add_uses, add_group = self._claims.append, self._uses.append, self._group.append
@@ -314,6 +371,9 @@ class Planner(Generic[K]):
         if not new:
             return []
         self._grow_tags()
+        # the new task ids as the index holds them: the wiring keeps these
+        # very int objects, not a fresh one per tag (a range makes one per step)
+        tids = list(islice(self._index.values(), new.start, None))
         state, tstate, left = self._state, self._tag_state, self._tag_left
         prov, req, need = self._prov, self._req, self._need
         providers, requirers = self._tag_providers, self._tag_requirers
@@ -322,19 +382,19 @@ class Planner(Generic[K]):
         # copy of the wiring. A tag already satisfied or failed is settled:
         # a late provider does not reopen it
         late: list[int] = []  # new tasks that provide a tag already settled
-        for t in new:
+        for t in tids:
             for g in prov[t]:
                 if tstate[g] == _PENDING:
-                    providers[g].append(t)
+                    providers[g] = _with(providers[g], t)
                     left[g] += 1
                 else:
                     late.append(t)
         missing_tags: dict[int, list[int]] = {}
         failed_reqs: list[tuple[int, int]] = []
-        for t in new:
+        for t in tids:
             n = 0
             for g in req[t]:
-                requirers[g].append(t)
+                requirers[g] = _with(requirers[g], t)
                 st = tstate[g]
                 if st == _PENDING:
                     if left[g]:
@@ -384,7 +444,7 @@ class Planner(Generic[K]):
             if state[t] == _WAITING:
                 self._drop_via(t, g, dropped)
                 self._fail_provides(t, dropped)
-        for t in new:
+        for t in tids:
             if state[t] == _WAITING and not need[t]:
                 self._make_ready(t)
         self._advance()
@@ -397,10 +457,10 @@ class Planner(Generic[K]):
         providers, requirers = self._tag_providers, self._tag_requirers
         for t in reversed(new):  # each list ends with what prepare() appended
             for g in self._req[t]:
-                requirers[g].pop()
+                requirers[g] = _without_last(requirers[g])
             for g in self._prov[t]:
                 if tstate[g] == _PENDING:
-                    providers[g].pop()
+                    providers[g] = _without_last(providers[g])
                     left[g] -= 1
         for key in self._keys[new.start :]:
             del self._index[key]
@@ -569,18 +629,31 @@ class Planner(Generic[K]):
                 if load.get(res, 0.0) > cp[t]:
                     cp[t] = load[res]
 
-    def copy(self) -> Planner[K]:
+    def copy(self, *, shared: bool = False) -> Planner[K]:
         """An independent planner in the same state (cheaper than building
-        and checking the graph again)."""
+        and checking the graph again).
+
+        ``shared``: the copy shares the graph itself (tasks, tags, groups
+        and their wiring, see ``_STRUCTURE``) with this planner and has only
+        its state of its own, for a run on paper (``order()``): a full copy
+        of a large graph's columns would be alive at once with the original,
+        which sets the peak memory of a collection. Such a copy takes no new
+        tasks, groups or tags (RuntimeError)."""
         other = copy.copy(self)
         for name, value in vars(self).items():
-            if isinstance(value, (list, dict)):
+            if isinstance(value, (list, dict)) and not (shared and name in _STRUCTURE):
                 setattr(other, name, value.copy())
         other._heaps = [heap.copy() for heap in self._heaps]
         other._parked = {r: ts.copy() for r, ts in self._parked.items()}
-        other._tag_requirers = [ts.copy() for ts in self._tag_requirers]
-        other._tag_providers = [ts.copy() for ts in self._tag_providers]
+        if not shared:
+            other._tag_requirers = [_own(ts) for ts in self._tag_requirers]
+            other._tag_providers = [_own(ts) for ts in self._tag_providers]
+        other._shared = shared
         return other
+
+    def _check_unshared(self) -> None:
+        if self._shared:
+            raise RuntimeError("a planner copied with shared=True takes no new tasks or groups")
 
     # ------------------------------------------------------------ running
     def __contains__(self, key: object) -> bool:
