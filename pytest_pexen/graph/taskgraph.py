@@ -10,14 +10,14 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterator
+from collections.abc import Collection, Container, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from ..sched.errors import MutexError
-from ..sched.meta import SchedMeta
+from ..sched.meta import SchedMeta, stored_tags
 from ..sched.planner import Planner, TaskRow, choose_provider
 
 # a task: [node id, requires, provides, claims, uses, priority, group];
@@ -85,12 +85,11 @@ class TestGraph:
         hosts: dict[str, list[list[str]]] = {}
         for item in self.items:
             meta = self.metas[item.nodeid]
-            if meta.host_claims or meta.host_uses or meta.host_tags:
-                hosts[item.nodeid] = [
-                    sorted(meta.host_claims),
-                    sorted(meta.host_uses),
-                    sorted(meta.host_tags),
-                ]
+            host_claims = stored_tags(meta, "host_claims")
+            host_uses = stored_tags(meta, "host_uses")
+            host_tags = stored_tags(meta, "host_tags")
+            if host_claims or host_uses or host_tags:
+                hosts[item.nodeid] = [sorted(host_claims), sorted(host_uses), sorted(host_tags)]
         rows = self._rows()
         spec: GraphSpec = {
             "tasks": rows if lazy and not hosts else list(rows),  # check_scopes reads them too
@@ -113,12 +112,13 @@ class TestGraph:
         for item in self.items:
             nodeid = item.nodeid
             meta = self.metas[nodeid]
+            claims, uses = stored_tags(meta, "claims"), stored_tags(meta, "uses")
             yield [
                 nodeid,
                 self.requires[nodeid],
                 self.provides[nodeid],
-                sorted(meta.claims) if meta.claims else _NONE,
-                sorted(meta.uses) if meta.uses else _NONE,
+                sorted(claims) if claims else _NONE,
+                sorted(uses) if uses else _NONE,
                 meta.priority,
                 meta.group,
             ]
@@ -150,11 +150,11 @@ class TestGraph:
             return modules.setdefault(name, name)
 
         keys = planner.copy(shared=True).order(affinity=module)
-        ordered = [by_id[k] for k in keys if k in by_id]
+        ordered = [by_id.pop(k) for k in keys if k in by_id]
         # tests that can never run keep their place at the end: they are
-        # reported skipped with the reason when their turn comes
-        placed = set(keys)
-        ordered.extend(item for item in self.items if item.nodeid not in placed)
+        # reported skipped with the reason when their turn comes (what is
+        # left in ``by_id``, in collection order)
+        ordered.extend(by_id.values())
         return ordered
 
     def _in_order(self) -> bool:
@@ -318,7 +318,7 @@ def build(
     # them; a test without parameters is found in ``every`` itself
     by_base: dict[str, list[str]] = {}
     for nodeid in every:
-        provided = metas[nodeid].provides
+        provided = stored_tags(metas[nodeid], "provides")
         if provided:
             for tag in provided:
                 explicit.setdefault(tag, []).append(nodeid)
@@ -362,7 +362,7 @@ def build(
         # tags in sorted order, never the set's (hash-seeded) order: which
         # provider a virtual tag pulls in can depend on what was pulled
         # before it, and every xdist worker must pull in the same tests
-        wanted = metas[nodeid].requires
+        wanted = stored_tags(metas[nodeid], "requires")
         resolved = requires[nodeid] = (
             list(dict.fromkeys(resolve(nodeid, t) for t in sorted(wanted))) if wanted else _NONE
         )
@@ -390,7 +390,7 @@ def build(
                 picks = [
                     choose_provider(
                         [
-                            (p, metas[p].priority, len(metas[p].requires))
+                            (p, metas[p].priority, len(stored_tags(metas[p], "requires")))
                             for p in sorted(provs, key=order.__getitem__)
                         ]
                     )
@@ -401,7 +401,10 @@ def build(
                 chosen.add(p)
                 queue.append(p)
                 pulled.append(Pulled(every[p], tag, nodeid))
-    provides = {nodeid: _provided(metas[nodeid].provides, implicit.get(nodeid)) for nodeid in queue}
+    provides = {
+        nodeid: _provided(stored_tags(metas[nodeid], "provides"), implicit.get(nodeid))
+        for nodeid in queue
+    }
     items = _place_pulled(selected, pulled, order)
     return TestGraph(
         items=items,
@@ -415,7 +418,7 @@ def build(
     )
 
 
-def _provided(own: set[str], implicit: list[str] | None) -> list[str]:
+def _provided(own: Collection[str], implicit: list[str] | None) -> list[str]:
     """What a test provides: its own tags and the node ids (of its own and
     its base name) that other tests require it by, sorted (``implicit``,
     without repeats, becomes the list itself when the test has no tags of
@@ -424,7 +427,7 @@ def _provided(own: set[str], implicit: list[str] | None) -> list[str]:
         if not own:
             implicit.sort()
             return implicit
-        return sorted(own.union(implicit))
+        return sorted({*own, *implicit})
     return sorted(own) if own else _NONE
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import heapq
+from array import array
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -49,6 +50,10 @@ _MISSING_MODES = ("error", "skip")
 # half a list's size; none is the one empty tuple), a list once there are
 # more (adding to a tuple copies it)
 Ids = tuple[int, ...] | list[int]
+# a tag's providers: as Ids, except that a tag's one provider (what a
+# large suite's tags have: a test required by its node id) is the task id
+# itself, read through ``Planner._providers``
+OneOrIds = int | Ids
 _SHORT = 8
 # what a planner's ``copy(shared=True)`` shares with it: the graph, which
 # only adding tasks, groups or tags changes (the rest is its state)
@@ -165,10 +170,11 @@ class Planner(Generic[K]):
         self._prov: list[tuple[int, ...]] = []
         self._claims: list[tuple[str, ...]] = []
         self._uses: list[tuple[str, ...]] = []
-        self._group: list[int] = []
+        # small ints as machine ints (array): a list keeps 8 bytes a task
+        self._group: array[int] = array("i")
         self._dur: list[float | None] = []
-        self._state: list[int] = []
-        self._need: list[int] = []
+        self._state: array[int] = array("b")
+        self._need: array[int] = array("i")
         self._cp: list[float] = []
         self._prepared = 0
         self._dropped_base: dict[int, str] = {}
@@ -178,12 +184,12 @@ class Planner(Generic[K]):
         # tags, as parallel lists indexed by tag id
         self._tag_id: dict[str, int] = {}
         self._tag_name: list[str] = []
-        self._tag_left: list[int] = []
-        self._tag_state: list[int] = []
-        self._tag_providers: list[Ids] = []
+        self._tag_left: array[int] = array("i")
+        self._tag_state: array[int] = array("b")
+        self._tag_providers: list[OneOrIds] = []
         self._tag_requirers: list[Ids] = []
-        self._tag_culprit: list[int] = []
-        self._tag_order_only: list[bool] = []
+        self._tag_culprit: array[int] = array("i")
+        self._tag_order_only: array[int] = array("b")  # 1: order-only
         # groups of exclusivity, in run order; group 0 is the default one
         self._group_id: dict[Hashable, int] = {}
         self._group_names: list[Hashable] = []
@@ -270,7 +276,12 @@ class Planner(Generic[K]):
             self._tag_providers.extend([()] * k)
             self._tag_requirers.extend([()] * k)
             self._tag_culprit.extend([-1] * k)
-            self._tag_order_only.extend([False] * k)
+            self._tag_order_only.extend([0] * k)
+
+    def _providers(self, g: int) -> Ids:
+        """The tasks that provide tag ``g`` (see ``OneOrIds``)."""
+        p = self._tag_providers[g]
+        return (p,) if isinstance(p, int) else p
 
     def order_only(self, tags: Iterable[str]) -> None:
         """Declare tags that only order: a task requiring one waits until
@@ -282,7 +293,7 @@ class Planner(Generic[K]):
         ids = [self._intern(tag) for tag in tags]
         self._grow_tags()
         for tid in ids:
-            self._tag_order_only[tid] = True
+            self._tag_order_only[tid] = 1
 
     def _tag_ids(self, tags: Iterable[str]) -> tuple[int, ...]:
         """Tag ids (new tags interned), without repeats: a set's in sorted
@@ -385,7 +396,8 @@ class Planner(Generic[K]):
         for t in tids:
             for g in prov[t]:
                 if tstate[g] == _PENDING:
-                    providers[g] = _with(providers[g], t)
+                    p = providers[g]
+                    providers[g] = t if p == () else _with((p,) if isinstance(p, int) else p, t)
                     left[g] += 1
                 else:
                     late.append(t)
@@ -460,7 +472,8 @@ class Planner(Generic[K]):
                 requirers[g] = _without_last(requirers[g])
             for g in self._prov[t]:
                 if tstate[g] == _PENDING:
-                    providers[g] = _without_last(providers[g])
+                    p = providers[g]
+                    providers[g] = () if isinstance(p, int) else _without_last(p)
                     left[g] -= 1
         for key in self._keys[new.start :]:
             del self._index[key]
@@ -489,8 +502,8 @@ class Planner(Generic[K]):
         """
         state, tstate, prov = self._state, self._tag_state, self._prov
         requirers = self._tag_requirers
-        left = self._tag_left.copy()
-        need = self._need.copy()
+        left = self._tag_left[:]
+        need = self._need[:]
         queue: list[int] = []
         count = len(new)
         for t in range(self._prepared):
@@ -525,7 +538,7 @@ class Planner(Generic[K]):
             self._raise_cycle(need, left)
         return queue
 
-    def _raise_cycle(self, need: list[int], left: list[int]) -> None:
+    def _raise_cycle(self, need: array[int], left: array[int]) -> None:
         """Find one cycle among the tasks that never settled and spell it out."""
         state = self._state
         stuck = {t for t, n in enumerate(need) if n > 0 and state[t] <= _RUNNING}
@@ -537,7 +550,7 @@ class Planner(Generic[K]):
             for g in self._req[x]:
                 if self._tag_state[g] != _PENDING or not left[g]:
                     continue
-                nxt = next((p for p in self._tag_providers[g] if p in stuck), None)
+                nxt = next((p for p in self._providers(g) if p in stuck), None)
                 if nxt is not None:
                     path.append((x, g))
                     x = nxt
@@ -578,7 +591,7 @@ class Planner(Generic[K]):
         group = self._group
         for t in new:
             for g in self._req[t]:
-                for p in self._tag_providers[g]:
+                for p in self._providers(g):
                     if group[p] > group[t] and self._state[p] <= _RUNNING:
                         raise DepcheckError(
                             f"{self._describe(self._keys[t])} (group "
@@ -641,13 +654,15 @@ class Planner(Generic[K]):
         tasks, groups or tags (RuntimeError)."""
         other = copy.copy(self)
         for name, value in vars(self).items():
-            if isinstance(value, (list, dict)) and not (shared and name in _STRUCTURE):
-                setattr(other, name, value.copy())
+            if isinstance(value, (list, dict, array)) and not (shared and name in _STRUCTURE):
+                setattr(other, name, copy.copy(value))
         other._heaps = [heap.copy() for heap in self._heaps]
         other._parked = {r: ts.copy() for r, ts in self._parked.items()}
         if not shared:
             other._tag_requirers = [_own(ts) for ts in self._tag_requirers]
-            other._tag_providers = [_own(ts) for ts in self._tag_providers]
+            other._tag_providers = [
+                ts if isinstance(ts, int) else _own(ts) for ts in self._tag_providers
+            ]
         other._shared = shared
         return other
 
@@ -924,7 +939,7 @@ class Planner(Generic[K]):
             ordering = self._tag_order_only[g]
             if order_only and not ordering:
                 return None
-            for p in self._tag_providers[g]:
+            for p in self._providers(g):
                 if state[p] >= _DONE:
                     continue
                 if state[p] != _RUNNING or not on_hand(keys[p]):
