@@ -10,7 +10,7 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-from collections.abc import Collection, Container, Iterator
+from collections.abc import Collection, Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +61,9 @@ class TestGraph:
     items: list[pytest.Item]
     metas: dict[str, SchedMeta]
     requires: dict[str, list[str]]
-    provides: dict[str, list[str]]
+    # a list or a tuple each (a test only required by its node id: a tuple,
+    # half a list's size in a large suite)
+    provides: dict[str, Sequence[str]]
     groups: list[tuple[str | None, int | None]]
     pulled: list[Pulled] = field(default_factory=list)
     # deselected providers kept as never-run tasks when pulling is off
@@ -258,7 +260,7 @@ def _group_order(
     metas: dict[str, SchedMeta],
     limits: dict[str | None, int | None],
     requires: dict[str, list[str]],
-    provides: dict[str, list[str]],
+    provides: dict[str, Sequence[str]],
 ) -> list[tuple[str | None, int | None]]:
     """Groups (the default one, None, among them) run by their lowest
     priority, then first appearance; except that a group whose tests
@@ -352,8 +354,8 @@ def build(
     order: dict[str, int] = {}  # position in the collection: made when a test is pulled in
     requires: dict[str, list[str]] = {}
     # the node ids each test is required by (most often one, its own):
-    # lists, a set each cost 216 bytes per required test of a large suite
-    implicit: dict[str, list[str]] = {}
+    # tuples, a set each cost 216 bytes per required test of a large suite
+    implicit: dict[str, tuple[str, ...]] = {}
     pulled: list[Pulled] = []
     phantoms: dict[str, list[str]] = {}
     unresolved: set[str] = set()
@@ -370,11 +372,9 @@ def build(
             provs = providers(tag)
             if tag not in explicit:
                 for p in provs:
-                    by = implicit.get(p)
-                    if by is None:
-                        implicit[p] = [tag]
-                    elif tag not in by:
-                        by.append(tag)
+                    by = implicit.get(p, ())
+                    if tag not in by:
+                        implicit[p] = (*by, tag)
             if not provs:
                 unresolved.add(tag)
                 continue
@@ -418,15 +418,14 @@ def build(
     )
 
 
-def _provided(own: Collection[str], implicit: list[str] | None) -> list[str]:
+def _provided(own: Collection[str], implicit: tuple[str, ...] | None) -> Sequence[str]:
     """What a test provides: its own tags and the node ids (of its own and
-    its base name) that other tests require it by, sorted (``implicit``,
-    without repeats, becomes the list itself when the test has no tags of
-    its own, the common case)."""
+    its base name) that other tests require it by, sorted (``implicit``
+    itself when it is one node id and the test has no tags of its own, the
+    common case)."""
     if implicit:
         if not own:
-            implicit.sort()
-            return implicit
+            return implicit if len(implicit) == 1 else tuple(sorted(implicit))
         return sorted({*own, *implicit})
     return sorted(own) if own else _NONE
 

@@ -45,14 +45,12 @@ _WAITING, _READY, _RUNNING, _DONE, _DROPPED = range(5)
 _PENDING, _OK, _FAILED = range(3)
 
 _MISSING_MODES = ("error", "skip")
-# the tasks that provide or require a tag: a tuple while there are few (a
-# large suite's tags have one provider and a requirer or two, and a tuple is
-# half a list's size; none is the one empty tuple), a list once there are
-# more (adding to a tuple copies it)
+# the tasks that provide or require a tag, in the order they were added:
+# the task id itself when there is one (a large suite's tags have one
+# provider and a requirer or two: a test required by its node id), a tuple
+# while there are few (none: the one empty tuple), a list once there are
+# more (adding to a tuple copies it). Read them through ``_ids()``.
 Ids = tuple[int, ...] | list[int]
-# a tag's providers: as Ids, except that a tag's one provider (what a
-# large suite's tags have: a test required by its node id) is the task id
-# itself, read through ``Planner._providers``
 OneOrIds = int | Ids
 _SHORT = 8
 # what a planner's ``copy(shared=True)`` shares with it: the graph, which
@@ -113,25 +111,36 @@ def choose_provider(candidates: Sequence[tuple[K, int, int]]) -> K:
     return candidates[best][0]
 
 
-def _with(ids: Ids, t: int) -> Ids:
-    """``ids`` and task ``t`` after them (see ``Ids``)."""
+def _with(ids: OneOrIds, t: int) -> OneOrIds:
+    """``ids`` and task ``t`` after them (see ``OneOrIds``)."""
+    if isinstance(ids, int):
+        return (ids, t)
     if isinstance(ids, list):
         ids.append(t)
         return ids
+    if not ids:
+        return t
     return (*ids, t) if len(ids) < _SHORT else [*ids, t]
 
 
-def _without_last(ids: Ids) -> Ids:
-    """``ids`` without its last task (see ``Ids``)."""
+def _without_last(ids: OneOrIds) -> OneOrIds:
+    """``ids`` without its last task (see ``OneOrIds``)."""
+    if isinstance(ids, int):
+        return ()
     if isinstance(ids, list):
         ids.pop()
         return ids
     return ids[:-1]
 
 
-def _own(ids: Ids) -> Ids:
-    """``ids`` for a copy of the planner: a list is copied, a tuple shared."""
+def _own(ids: OneOrIds) -> OneOrIds:
+    """``ids`` for a copy of the planner: a list is copied, the rest shared."""
     return ids.copy() if isinstance(ids, list) else ids
+
+
+def _ids(ids: OneOrIds) -> Ids:
+    """The tasks of ``ids`` as a sequence (see ``OneOrIds``)."""
+    return (ids,) if isinstance(ids, int) else ids
 
 
 def _in_order(values: Iterable[str]) -> Iterable[str]:
@@ -187,7 +196,7 @@ class Planner(Generic[K]):
         self._tag_left: array[int] = array("i")
         self._tag_state: array[int] = array("b")
         self._tag_providers: list[OneOrIds] = []
-        self._tag_requirers: list[Ids] = []
+        self._tag_requirers: list[OneOrIds] = []
         self._tag_culprit: array[int] = array("i")
         self._tag_order_only: array[int] = array("b")  # 1: order-only
         # groups of exclusivity, in run order; group 0 is the default one
@@ -277,11 +286,6 @@ class Planner(Generic[K]):
             self._tag_requirers.extend([()] * k)
             self._tag_culprit.extend([-1] * k)
             self._tag_order_only.extend([0] * k)
-
-    def _providers(self, g: int) -> Ids:
-        """The tasks that provide tag ``g`` (see ``OneOrIds``)."""
-        p = self._tag_providers[g]
-        return (p,) if isinstance(p, int) else p
 
     def order_only(self, tags: Iterable[str]) -> None:
         """Declare tags that only order: a task requiring one waits until
@@ -396,8 +400,7 @@ class Planner(Generic[K]):
         for t in tids:
             for g in prov[t]:
                 if tstate[g] == _PENDING:
-                    p = providers[g]
-                    providers[g] = t if p == () else _with((p,) if isinstance(p, int) else p, t)
+                    providers[g] = _with(providers[g], t)
                     left[g] += 1
                 else:
                     late.append(t)
@@ -472,8 +475,7 @@ class Planner(Generic[K]):
                 requirers[g] = _without_last(requirers[g])
             for g in self._prov[t]:
                 if tstate[g] == _PENDING:
-                    p = providers[g]
-                    providers[g] = () if isinstance(p, int) else _without_last(p)
+                    providers[g] = _without_last(providers[g])
                     left[g] -= 1
         for key in self._keys[new.start :]:
             del self._index[key]
@@ -529,7 +531,7 @@ class Planner(Generic[K]):
                 left[g] -= 1
                 if left[g]:
                     continue
-                for r in requirers[g]:
+                for r in _ids(requirers[g]):
                     if state[r] <= _RUNNING:
                         need[r] -= 1
                         if not need[r]:
@@ -550,7 +552,7 @@ class Planner(Generic[K]):
             for g in self._req[x]:
                 if self._tag_state[g] != _PENDING or not left[g]:
                     continue
-                nxt = next((p for p in self._providers(g) if p in stuck), None)
+                nxt = next((p for p in _ids(self._tag_providers[g]) if p in stuck), None)
                 if nxt is not None:
                     path.append((x, g))
                     x = nxt
@@ -591,7 +593,7 @@ class Planner(Generic[K]):
         group = self._group
         for t in new:
             for g in self._req[t]:
-                for p in self._providers(g):
+                for p in _ids(self._tag_providers[g]):
                     if group[p] > group[t] and self._state[p] <= _RUNNING:
                         raise DepcheckError(
                             f"{self._describe(self._keys[t])} (group "
@@ -633,7 +635,7 @@ class Planner(Generic[K]):
         for t in reversed(order):
             longest = 0.0
             for g in prov[t]:
-                for r in requirers[g]:
+                for r in _ids(requirers[g]):
                     if state[r] <= _READY and cp[r] > longest:
                         longest = cp[r]
             d = dur[t]
@@ -660,9 +662,7 @@ class Planner(Generic[K]):
         other._parked = {r: ts.copy() for r, ts in self._parked.items()}
         if not shared:
             other._tag_requirers = [_own(ts) for ts in self._tag_requirers]
-            other._tag_providers = [
-                ts if isinstance(ts, int) else _own(ts) for ts in self._tag_providers
-            ]
+            other._tag_providers = [_own(ts) for ts in self._tag_providers]
         other._shared = shared
         return other
 
@@ -817,7 +817,7 @@ class Planner(Generic[K]):
         for g in self._prov[t]:
             if self._tag_order_only[g]:
                 continue
-            for r in self._tag_requirers[g]:
+            for r in _ids(self._tag_requirers[g]):
                 if state[r] <= _READY or r in early:
                     out[r] = None
         return [self._keys[r] for r in out]
@@ -939,7 +939,7 @@ class Planner(Generic[K]):
             ordering = self._tag_order_only[g]
             if order_only and not ordering:
                 return None
-            for p in self._providers(g):
+            for p in _ids(self._tag_providers[g]):
                 if state[p] >= _DONE:
                     continue
                 if state[p] != _RUNNING or not on_hand(keys[p]):
@@ -1010,7 +1010,7 @@ class Planner(Generic[K]):
         if left[g]:
             return
         tstate[g] = _OK
-        for r in self._tag_requirers[g]:
+        for r in _ids(self._tag_requirers[g]):
             if state[r] == _WAITING:
                 need[r] -= 1
                 if not need[r]:
@@ -1030,7 +1030,7 @@ class Planner(Generic[K]):
                     continue
                 tstate[g] = _FAILED
                 self._tag_culprit[g] = x
-                for r in self._tag_requirers[g]:
+                for r in _ids(self._tag_requirers[g]):
                     if state[r] == _RUNNING and r in self._early:
                         self._unstart(r)  # it did not begin: dropped as if waiting
                     if state[r] == _WAITING:
