@@ -271,9 +271,19 @@ class Planner(Generic[K]):
         third of the cost of ``add()``)."""
         tid = self._tag_id.get(tag)
         if tid is None:
-            tid = self._tag_id[tag] = len(self._tag_name)
+            tid = self._tag_id[tag] = self._shared_int(len(self._tag_name))
             self._tag_name.append(tag)
         return tid
+
+    def _shared_int(self, n: int) -> int:
+        """``n``, as the very int object that is task ``n``'s or tag
+        ``n``'s id if there is one: an int above 256 is an object of its own
+        (32 bytes) wherever it is made, and a large graph has about as many
+        tags as tasks, so a tag id and a task id of one value share one."""
+        keys, names = self._keys, self._tag_name
+        if n < len(keys):
+            return self._index[keys[n]]
+        return self._tag_id[names[n]] if n < len(names) else n
 
     def _grow_tags(self) -> None:
         """Give every interned tag its entry in the tag columns (pending, no
@@ -357,7 +367,7 @@ class Planner(Generic[K]):
             if gi is None:
                 self.add_group(group)
                 gi = group_id[group]
-            index[key] = len(keys)
+            index[key] = self._shared_int(len(keys))
             keys.append(key)
             add_prio(priority)
             add_req(tag_ids(requires) if requires else ())
