@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ..sched.errors import MutexError
-from ..sched.meta import TAG_FIELDS, SchedMeta, store_tags, stored_tags
+from ..sched.meta import READ_TAGS, TAG_FIELDS, WRITE_TAGS, SchedMeta
 
 META_KEY = pytest.StashKey[SchedMeta]()
 
@@ -137,7 +137,7 @@ class MarkedMeta(SchedMeta):
     then the set of its own that any record has. A set of one tag is 216
     bytes: one per marked test was the largest part of what a large marked
     suite's collection kept besides pytest's own. The graph reads the
-    tuples (``sched.meta.stored_tags``)."""
+    tuples (``sched.meta.READ_TAGS``)."""
 
     __slots__ = ()
 
@@ -146,21 +146,24 @@ def _lazy_set(field: str) -> property:
     """The attribute of a ``MarkedMeta`` tag field: the stored tuple made a
     set when first read, and stored as such (the same set ever after)."""
 
+    read, write = READ_TAGS[field], WRITE_TAGS[field]
+
     def get(meta: SchedMeta) -> Any:
-        tags = stored_tags(meta, field)
+        tags = read(meta)
         if type(tags) is tuple:
             tags = set(tags)
-            store_tags(meta, field, tags)
+            write(meta, tags)
         return tags
 
-    def put(meta: SchedMeta, value: Any) -> None:  # normalised by SchedMeta.__setattr__
-        store_tags(meta, field, value)
-
-    return property(get, put, doc=f"The {field} tags (a set, made when first read).")
+    # normalised by SchedMeta.__setattr__ (or stored as is by WRITE_TAGS)
+    return property(get, write, doc=f"The {field} tags (a set, made when first read).")
 
 
 for _name in TAG_FIELDS:
     setattr(MarkedMeta, _name, _lazy_set(_name))
+_WRITE_ALL = tuple(WRITE_TAGS.values())
+_CLAIMS, _HOST_CLAIMS = READ_TAGS["claims"], READ_TAGS["host_claims"]
+_USES, _HOST_USES = READ_TAGS["uses"], READ_TAGS["host_uses"]
 
 
 def _lean_meta(cls: type[SchedMeta] = SchedMeta) -> SchedMeta:
@@ -168,9 +171,9 @@ def _lean_meta(cls: type[SchedMeta] = SchedMeta) -> SchedMeta:
     (see ``meta_from_marks``), and whose ``kwargs`` and ``callpath`` are
     shared empty ones: read-only by convention, as ``EMPTY_META`` is."""
     meta = object.__new__(cls)
+    for write in _WRITE_ALL:
+        write(meta, _NO_TAGS)
     init = object.__setattr__
-    for name in TAG_FIELDS:
-        init(meta, name, _NO_TAGS)
     init(meta, "priority", 0)
     init(meta, "kwargs", _NO_KWARGS)
     init(meta, "group", None)
@@ -210,10 +213,10 @@ def meta_from_marks(
             if mutable:
                 getattr(meta, field).update(tags)
                 continue
-            old = stored_tags(meta, field)
+            old = READ_TAGS[field](meta)
             new = tuple(dict.fromkeys((*old, *tags) if old else tags))
             # the marker's own tuple when it is the whole field, as is usual
-            store_tags(meta, field, tags if new == tags else new)
+            WRITE_TAGS[field](meta, tags if new == tags else new)
         elif name in seen:
             continue  # a closer marker already set this single value
         elif name == "pexen_priority":
@@ -258,18 +261,27 @@ def build_meta(
             raise  # pytest.exit(): the run stops, with its return code
         except (Exception, pytest.skip.Exception, pytest.fail.Exception) as exc:
             raise _hook_failed(item, exc) from None
-    claims, host_claims = stored_tags(meta, "claims"), stored_tags(meta, "host_claims")
-    uses, host_uses = stored_tags(meta, "uses"), stored_tags(meta, "host_uses")
-    if hooked or (
-        ((claims or host_claims) and (uses or host_uses))
-        or ((host_claims or host_uses) and (claims or uses))
-    ):  # markers are checked as they are read
+    if hooked or _lock_clash(meta):  # markers are checked as they are read
         try:
             meta.check()
         except (TypeError, MutexError) as exc:
             raise MetaError(f"{item.nodeid}: {exc}") from None
     item.stash[META_KEY] = meta
     return meta, workers
+
+
+def _lock_clash(meta: SchedMeta) -> bool:
+    """Whether a record has both claims and uses, or global and per-host
+    locks (what ``SchedMeta.check`` then looks at more closely), from its
+    tags as stored."""
+    claims, host_claims = _CLAIMS(meta), _HOST_CLAIMS(meta)
+    uses, host_uses = _USES(meta), _HOST_USES(meta)
+    if not (claims or host_claims or uses or host_uses):
+        return False  # no lock at all: most tests
+    return bool(
+        ((claims or host_claims) and (uses or host_uses))
+        or ((host_claims or host_uses) and (claims or uses))
+    )
 
 
 def _hook_failed(item: pytest.Item, exc: BaseException) -> MetaError:

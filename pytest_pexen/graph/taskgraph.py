@@ -17,13 +17,22 @@ from typing import Any
 import pytest
 
 from ..sched.errors import MutexError
-from ..sched.meta import SchedMeta, stored_tags
+from ..sched.meta import READ_TAGS, SchedMeta
 from ..sched.planner import Planner, TaskRow, choose_provider
 
 # a task: [node id, requires, provides, claims, uses, priority, group];
 # spec["hosts"] (only when some test has them): node id -> [host claims,
 # host uses, host tags]
 GraphSpec = dict[str, Any]
+
+# the tag fields as stored (a MarkedMeta's tuples are not made sets)
+_REQUIRES, _PROVIDES = READ_TAGS["requires"], READ_TAGS["provides"]
+_CLAIMS, _USES = READ_TAGS["claims"], READ_TAGS["uses"]
+_HOST_CLAIMS, _HOST_USES, _HOST_TAGS = (
+    READ_TAGS["host_claims"],
+    READ_TAGS["host_uses"],
+    READ_TAGS["host_tags"],
+)
 
 NO_PULL_OUTCOME = "was not selected (pulling providers in is off: --pexen-no-pull)"
 
@@ -87,9 +96,11 @@ class TestGraph:
         hosts: dict[str, list[list[str]]] = {}
         for item in self.items:
             meta = self.metas[item.nodeid]
-            host_claims = stored_tags(meta, "host_claims")
-            host_uses = stored_tags(meta, "host_uses")
-            host_tags = stored_tags(meta, "host_tags")
+            host_claims, host_uses, host_tags = (
+                _HOST_CLAIMS(meta),
+                _HOST_USES(meta),
+                _HOST_TAGS(meta),
+            )
             if host_claims or host_uses or host_tags:
                 hosts[item.nodeid] = [sorted(host_claims), sorted(host_uses), sorted(host_tags)]
         rows = self._rows()
@@ -114,7 +125,7 @@ class TestGraph:
         for item in self.items:
             nodeid = item.nodeid
             meta = self.metas[nodeid]
-            claims, uses = stored_tags(meta, "claims"), stored_tags(meta, "uses")
+            claims, uses = _CLAIMS(meta), _USES(meta)
             yield [
                 nodeid,
                 self.requires[nodeid],
@@ -320,7 +331,7 @@ def build(
     # them; a test without parameters is found in ``every`` itself
     by_base: dict[str, list[str]] = {}
     for nodeid in every:
-        provided = stored_tags(metas[nodeid], "provides")
+        provided = _PROVIDES(metas[nodeid])
         if provided:
             for tag in provided:
                 explicit.setdefault(tag, []).append(nodeid)
@@ -364,7 +375,7 @@ def build(
         # tags in sorted order, never the set's (hash-seeded) order: which
         # provider a virtual tag pulls in can depend on what was pulled
         # before it, and every xdist worker must pull in the same tests
-        wanted = stored_tags(metas[nodeid], "requires")
+        wanted = _REQUIRES(metas[nodeid])
         resolved = requires[nodeid] = (
             list(dict.fromkeys(resolve(nodeid, t) for t in sorted(wanted))) if wanted else _NONE
         )
@@ -390,7 +401,7 @@ def build(
                 picks = [
                     choose_provider(
                         [
-                            (p, metas[p].priority, len(stored_tags(metas[p], "requires")))
+                            (p, metas[p].priority, len(_REQUIRES(metas[p])))
                             for p in sorted(provs, key=order.__getitem__)
                         ]
                     )
@@ -402,8 +413,7 @@ def build(
                 queue.append(p)
                 pulled.append(Pulled(every[p], tag, nodeid))
     provides = {
-        nodeid: _provided(stored_tags(metas[nodeid], "provides"), implicit.get(nodeid))
-        for nodeid in queue
+        nodeid: _provided(_PROVIDES(metas[nodeid]), implicit.get(nodeid)) for nodeid in queue
     }
     items = _place_pulled(selected, pulled, order)
     return TestGraph(

@@ -222,23 +222,18 @@ class SchedMeta:
         return f"SchedMeta({', '.join(parts)})"
 
 
-# each tag field's slot, read and written without what a subclass puts in
-# front of it (graph.items.MarkedMeta makes its sets when first read)
-_SLOT: dict[str, Any] = {name: SchedMeta.__dict__[name] for name in TAG_FIELDS}
-
-
-def stored_tags(meta: SchedMeta, field: str) -> Collection[str]:
-    """A tag field as it is stored: a set, a frozenset, or (a marked test's
-    record, graph.items.MarkedMeta) the tuple of its markers' tags, without
-    repeats, that no one has read as a set yet. For code that only reads
-    the tags: reading the attribute makes the set."""
-    value: Collection[str] = _SLOT[field].__get__(meta, SchedMeta)
-    return value
-
-
-def store_tags(meta: SchedMeta, field: str, tags: Collection[str]) -> None:
-    """Store a tag field as it is, unchecked (see ``stored_tags``)."""
-    _SLOT[field].__set__(meta, tags)
+# Each tag field as it is stored, read and written by its slot's own
+# getter and setter (no Python call, nothing checked): a set, a frozenset,
+# or (a marked test's record, graph.items.MarkedMeta) the tuple of its
+# markers' tags, without repeats, that no one has read as a set yet. For
+# code that only reads the tags of many records (the graph of a large
+# suite): reading the attribute of a MarkedMeta makes the set.
+READ_TAGS: dict[str, Callable[[SchedMeta], Collection[str]]] = {
+    name: SchedMeta.__dict__[name].__get__ for name in TAG_FIELDS
+}
+WRITE_TAGS: dict[str, Callable[[SchedMeta, Collection[str]], None]] = {
+    name: SchedMeta.__dict__[name].__set__ for name in TAG_FIELDS
+}
 
 
 def has_meta(obj: object) -> bool:
