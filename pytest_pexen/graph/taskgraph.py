@@ -153,7 +153,6 @@ class TestGraph:
         (fresh from ``planner()``) is left untouched."""
         if self._in_order():
             return list(self.items)
-        by_id = {item.nodeid: item for item in self.items}
         modules: dict[str, str] = {}
 
         def module(nodeid: str) -> str:
@@ -163,6 +162,9 @@ class TestGraph:
             return modules.setdefault(name, name)
 
         keys = planner.copy(shared=True).order(affinity=module)
+        # made once the run on paper is over: alive together with it, the
+        # table of every test set the peak memory of a large collection
+        by_id = {item.nodeid: item for item in self.items}
         ordered = [by_id.pop(k) for k in keys if k in by_id]
         # tests that can never run keep their place at the end: they are
         # reported skipped with the reason when their turn comes (what is
