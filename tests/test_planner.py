@@ -575,3 +575,48 @@ def test_failed_batch_is_unwired_from_tags_in_use() -> None:
     assert p.get_ready() == ["after"]
     p.done("after")
     assert not p.active
+
+
+def test_shared_copy_runs_on_paper_and_takes_no_tasks() -> None:
+    # copy(shared=True) shares the graph (the serial order's run on paper
+    # of a large suite): it orders as a full copy does, leaves the original
+    # untouched, and refuses anything that would change the shared graph
+    p = make(
+        ("m1::a", {"requires": ["b"], "claims": ["r"]}),
+        ("m1::x", {"priority": 1}),
+        ("m2::b", {"provides": ["b"]}),
+        ("m2::c", {"uses": ["r"]}),
+    )
+    shared = p.copy(shared=True)
+    assert shared.order() == p.copy().order() == ["m2::b", "m1::a", "m2::c", "m1::x"]
+    for change in (
+        lambda: shared.add("z"),
+        lambda: shared.add_group("g"),
+        lambda: shared.order_only(["b"]),
+        lambda: shared.order_groups(["g"]),
+    ):
+        with pytest.raises(RuntimeError, match="shared=True"):
+            change()
+    assert drive(p) == ["m2::b", "m1::a", "m2::c", "m1::x"]
+    assert drive(p.copy()) == []  # a full copy of a copy of the end
+
+
+def test_tags_with_many_providers_and_requirers_across_batches() -> None:
+    # a tag's providers and requirers grow from one task to many (past the
+    # short tuples) over batches, and a failed batch is taken back off them
+    p = make(*((f"p{n}", {"provides": ["x"]}) for n in range(3)), ("r0", {"requires": ["x"]}))
+    p.add_many([(f"p{n}", (), ("x",), (), (), 0, None, None) for n in range(3, 12)])
+    p.add_many([(f"r{n}", ("x",), (), (), (), 0, None, None) for n in range(1, 12)])
+    assert p.prepare() == []
+    p.add("bad", requires=["nowhere"], provides=["x"])
+    with pytest.raises(DepcheckError, match="nowhere"):
+        p.prepare()
+    p.add_many([(f"p{n}", (), ("x",), (), (), 0, None, None) for n in range(12, 14)])
+    assert p.prepare() == []
+    order = drive(p, width=3)
+    assert order[:14] == [f"p{n}" for n in range(14)]
+    assert sorted(order[14:]) == sorted(f"r{n}" for n in range(12))
+    assert "bad" not in p
+    p2 = make(("a", {"provides": ["x"]}), ("b", {"provides": ["x"]}), ("c", {"requires": ["x"]}))
+    assert drive(p2, fail={"b"}) == ["a", "b"]
+    assert p2.unrunnable_reason("c") is not None

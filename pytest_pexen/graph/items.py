@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ..sched.errors import MutexError
-from ..sched.meta import SchedMeta
+from ..sched.meta import READ_TAGS, TAG_FIELDS, WRITE_TAGS, SchedMeta
 
 META_KEY = pytest.StashKey[SchedMeta]()
 
@@ -59,7 +59,7 @@ def _field(item: pytest.Item, mark: pytest.Mark) -> str:
     return field
 
 
-def _tags(item: pytest.Item, mark: pytest.Mark) -> list[str]:
+def _tags(item: pytest.Item, mark: pytest.Mark) -> tuple[str, ...]:
     if not mark.args:  # @pytest.mark.pexen_provides, bare or called empty
         noun = (
             "tag"
@@ -72,7 +72,7 @@ def _tags(item: pytest.Item, mark: pytest.Mark) -> list[str]:
             raise MetaError(
                 f"{item.nodeid}: @{mark.name} arguments must be non-empty strings, got {arg!r}"
             )
-    return list(mark.args)
+    return mark.args
 
 
 def _one_arg(item: pytest.Item, mark: pytest.Mark, name: str) -> Any:
@@ -123,21 +123,57 @@ def _pexen_marks(
     return marks
 
 
-_TAG_FIELDS = ("requires", "provides", "claims", "uses", "host_claims", "host_uses", "host_tags")
 _NO_TAGS: frozenset[str] = frozenset()
 # the engine's factory fields, meaningless for a pytest item: shared alike
 _NO_KWARGS: dict[str, Any] = {}
 _NO_CALLPATH: list[str] = []
 
 
-def _lean_meta() -> SchedMeta:
+class MarkedMeta(SchedMeta):
+    """The record of a marked test in a session where no
+    ``pytest_pexen_task`` hook may add to its sets in place (see
+    ``meta_from_marks``): a tag field its markers fill holds their tuple of
+    tags (most often the marker's own arguments) until it is first read,
+    then the set of its own that any record has. A set of one tag is 216
+    bytes: one per marked test was the largest part of what a large marked
+    suite's collection kept besides pytest's own. The graph reads the
+    tuples (``sched.meta.READ_TAGS``)."""
+
+    __slots__ = ()
+
+
+def _lazy_set(field: str) -> property:
+    """The attribute of a ``MarkedMeta`` tag field: the stored tuple made a
+    set when first read, and stored as such (the same set ever after)."""
+
+    read, write = READ_TAGS[field], WRITE_TAGS[field]
+
+    def get(meta: SchedMeta) -> Any:
+        tags = read(meta)
+        if type(tags) is tuple:
+            tags = set(tags)
+            write(meta, tags)
+        return tags
+
+    # normalised by SchedMeta.__setattr__ (or stored as is by WRITE_TAGS)
+    return property(get, write, doc=f"The {field} tags (a set, made when first read).")
+
+
+for _name in TAG_FIELDS:
+    setattr(MarkedMeta, _name, _lazy_set(_name))
+_WRITE_ALL = tuple(WRITE_TAGS.values())
+_CLAIMS, _HOST_CLAIMS = READ_TAGS["claims"], READ_TAGS["host_claims"]
+_USES, _HOST_USES = READ_TAGS["uses"], READ_TAGS["host_uses"]
+
+
+def _lean_meta(cls: type[SchedMeta] = SchedMeta) -> SchedMeta:
     """An empty record whose tag fields are the one shared empty frozenset
     (see ``meta_from_marks``), and whose ``kwargs`` and ``callpath`` are
     shared empty ones: read-only by convention, as ``EMPTY_META`` is."""
-    meta = object.__new__(SchedMeta)
+    meta = object.__new__(cls)
+    for write in _WRITE_ALL:
+        write(meta, _NO_TAGS)
     init = object.__setattr__
-    for name in _TAG_FIELDS:
-        init(meta, name, _NO_TAGS)
     init(meta, "priority", 0)
     init(meta, "kwargs", _NO_KWARGS)
     init(meta, "group", None)
@@ -160,23 +196,27 @@ def meta_from_marks(
     sets in place) a tag field no marker fills is a shared empty frozenset:
     a marked test typically fills one or two of the seven, and an empty set
     per field cost 1.3 kB per test, most of what a large marked suite's
-    collection added to pytest's own memory.
+    collection added to pytest's own memory; and the record is a
+    ``MarkedMeta``, whose filled fields hold tuples until read.
 
     Returns the meta and the group's worker limit (None if not given).
     Raises MetaError with the test's node id on a malformed marker.
     """
-    meta = SchedMeta.empty() if mutable else _lean_meta()
+    meta = SchedMeta.empty() if mutable else _lean_meta(MarkedMeta)
     seen: set[str] = set()
     workers: int | None = None
     for mark in marks:  # closest first
         name = mark.name
         if name in _TAG_MARKERS:
             field = _field(item, mark)
-            tags = getattr(meta, field)
-            if tags is _NO_TAGS:
-                object.__setattr__(meta, field, set(_tags(item, mark)))
-            else:
-                tags.update(_tags(item, mark))
+            tags = _tags(item, mark)
+            if mutable:
+                getattr(meta, field).update(tags)
+                continue
+            old = READ_TAGS[field](meta)
+            new = tuple(dict.fromkeys((*old, *tags) if old else tags))
+            # the marker's own tuple when it is the whole field, as is usual
+            WRITE_TAGS[field](meta, tags if new == tags else new)
         elif name in seen:
             continue  # a closer marker already set this single value
         elif name == "pexen_priority":
@@ -221,16 +261,27 @@ def build_meta(
             raise  # pytest.exit(): the run stops, with its return code
         except (Exception, pytest.skip.Exception, pytest.fail.Exception) as exc:
             raise _hook_failed(item, exc) from None
-    if hooked or (
-        ((meta.claims or meta.host_claims) and (meta.uses or meta.host_uses))
-        or ((meta.host_claims or meta.host_uses) and (meta.claims or meta.uses))
-    ):  # markers are checked as they are read
+    if hooked or _lock_clash(meta):  # markers are checked as they are read
         try:
             meta.check()
         except (TypeError, MutexError) as exc:
             raise MetaError(f"{item.nodeid}: {exc}") from None
     item.stash[META_KEY] = meta
     return meta, workers
+
+
+def _lock_clash(meta: SchedMeta) -> bool:
+    """Whether a record has both claims and uses, or global and per-host
+    locks (what ``SchedMeta.check`` then looks at more closely), from its
+    tags as stored."""
+    claims, host_claims = _CLAIMS(meta), _HOST_CLAIMS(meta)
+    uses, host_uses = _USES(meta), _HOST_USES(meta)
+    if not (claims or host_claims or uses or host_uses):
+        return False  # no lock at all: most tests
+    return bool(
+        ((claims or host_claims) and (uses or host_uses))
+        or ((host_claims or host_uses) and (claims or uses))
+    )
 
 
 def _hook_failed(item: pytest.Item, exc: BaseException) -> MetaError:

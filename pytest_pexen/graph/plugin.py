@@ -23,7 +23,7 @@ import pytest
 
 from ..internals import collect_cached
 from ..sched.errors import DepcheckError, MutexError, PexenWarning
-from ..sched.meta import SchedMeta
+from ..sched.meta import READ_TAGS, SchedMeta
 from .items import MetaError, build_meta
 from .runtime import RUN_KEY, GraphRun, RunHooks
 from .shared import SHARED_KEY, initial_shared
@@ -436,14 +436,9 @@ def _bad_metadata(errors: list[str]) -> pytest.UsageError:
 
 
 def _uses_pexen(meta: SchedMeta) -> bool:
-    return bool(
-        meta.requires
-        or meta.provides
-        or meta.claims
-        or meta.uses
-        or meta.host_claims
-        or meta.host_uses
-        or meta.host_tags
-        or meta.priority
-        or meta.group is not None
-    )
+    """Whether a test has any pexen metadata (its tags as stored: reading
+    a ``MarkedMeta``'s attributes would make their sets)."""
+    return bool(meta.priority or meta.group is not None or any(read(meta) for read in _READ_ALL))
+
+
+_READ_ALL = tuple(READ_TAGS.values())

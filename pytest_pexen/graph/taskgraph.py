@@ -10,20 +10,29 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterator
+from collections.abc import Collection, Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from ..sched.errors import MutexError
-from ..sched.meta import SchedMeta
+from ..sched.meta import READ_TAGS, SchedMeta
 from ..sched.planner import Planner, TaskRow, choose_provider
 
 # a task: [node id, requires, provides, claims, uses, priority, group];
 # spec["hosts"] (only when some test has them): node id -> [host claims,
 # host uses, host tags]
 GraphSpec = dict[str, Any]
+
+# the tag fields as stored (a MarkedMeta's tuples are not made sets)
+_REQUIRES, _PROVIDES = READ_TAGS["requires"], READ_TAGS["provides"]
+_CLAIMS, _USES = READ_TAGS["claims"], READ_TAGS["uses"]
+_HOST_CLAIMS, _HOST_USES, _HOST_TAGS = (
+    READ_TAGS["host_claims"],
+    READ_TAGS["host_uses"],
+    READ_TAGS["host_tags"],
+)
 
 NO_PULL_OUTCOME = "was not selected (pulling providers in is off: --pexen-no-pull)"
 
@@ -61,7 +70,9 @@ class TestGraph:
     items: list[pytest.Item]
     metas: dict[str, SchedMeta]
     requires: dict[str, list[str]]
-    provides: dict[str, list[str]]
+    # a list or a tuple each (a test only required by its node id: a tuple,
+    # half a list's size in a large suite)
+    provides: dict[str, Sequence[str]]
     groups: list[tuple[str | None, int | None]]
     pulled: list[Pulled] = field(default_factory=list)
     # deselected providers kept as never-run tasks when pulling is off
@@ -85,12 +96,13 @@ class TestGraph:
         hosts: dict[str, list[list[str]]] = {}
         for item in self.items:
             meta = self.metas[item.nodeid]
-            if meta.host_claims or meta.host_uses or meta.host_tags:
-                hosts[item.nodeid] = [
-                    sorted(meta.host_claims),
-                    sorted(meta.host_uses),
-                    sorted(meta.host_tags),
-                ]
+            host_claims, host_uses, host_tags = (
+                _HOST_CLAIMS(meta),
+                _HOST_USES(meta),
+                _HOST_TAGS(meta),
+            )
+            if host_claims or host_uses or host_tags:
+                hosts[item.nodeid] = [sorted(host_claims), sorted(host_uses), sorted(host_tags)]
         rows = self._rows()
         spec: GraphSpec = {
             "tasks": rows if lazy and not hosts else list(rows),  # check_scopes reads them too
@@ -113,12 +125,13 @@ class TestGraph:
         for item in self.items:
             nodeid = item.nodeid
             meta = self.metas[nodeid]
+            claims, uses = _CLAIMS(meta), _USES(meta)
             yield [
                 nodeid,
                 self.requires[nodeid],
                 self.provides[nodeid],
-                sorted(meta.claims) if meta.claims else _NONE,
-                sorted(meta.uses) if meta.uses else _NONE,
+                sorted(claims) if claims else _NONE,
+                sorted(uses) if uses else _NONE,
                 meta.priority,
                 meta.group,
             ]
@@ -140,13 +153,23 @@ class TestGraph:
         (fresh from ``planner()``) is left untouched."""
         if self._in_order():
             return list(self.items)
+        modules: dict[str, str] = {}
+
+        def module(nodeid: str) -> str:
+            """The module of a test, one string per module (the order keeps
+            every test's, and a new string each was 1.2 MB at 20,000 tests)."""
+            name = module_id(nodeid)
+            return modules.setdefault(name, name)
+
+        keys = planner.copy(shared=True).order(affinity=module)
+        # made once the run on paper is over: alive together with it, the
+        # table of every test set the peak memory of a large collection
         by_id = {item.nodeid: item for item in self.items}
-        keys = planner.copy().order(affinity=module_id)
-        ordered = [by_id[k] for k in keys if k in by_id]
+        ordered = [by_id.pop(k) for k in keys if k in by_id]
         # tests that can never run keep their place at the end: they are
-        # reported skipped with the reason when their turn comes
-        placed = set(keys)
-        ordered.extend(item for item in self.items if item.nodeid not in placed)
+        # reported skipped with the reason when their turn comes (what is
+        # left in ``by_id``, in collection order)
+        ordered.extend(by_id.values())
         return ordered
 
     def _in_order(self) -> bool:
@@ -250,7 +273,7 @@ def _group_order(
     metas: dict[str, SchedMeta],
     limits: dict[str | None, int | None],
     requires: dict[str, list[str]],
-    provides: dict[str, list[str]],
+    provides: dict[str, Sequence[str]],
 ) -> list[tuple[str | None, int | None]]:
     """Groups (the default one, None, among them) run by their lowest
     priority, then first appearance; except that a group whose tests
@@ -310,7 +333,7 @@ def build(
     # them; a test without parameters is found in ``every`` itself
     by_base: dict[str, list[str]] = {}
     for nodeid in every:
-        provided = metas[nodeid].provides
+        provided = _PROVIDES(metas[nodeid])
         if provided:
             for tag in provided:
                 explicit.setdefault(tag, []).append(nodeid)
@@ -343,7 +366,9 @@ def build(
     chosen = {item.nodeid for item in selected}
     order: dict[str, int] = {}  # position in the collection: made when a test is pulled in
     requires: dict[str, list[str]] = {}
-    implicit: dict[str, set[str]] = {}
+    # the node ids each test is required by (most often one, its own):
+    # tuples, a set each cost 216 bytes per required test of a large suite
+    implicit: dict[str, tuple[str, ...]] = {}
     pulled: list[Pulled] = []
     phantoms: dict[str, list[str]] = {}
     unresolved: set[str] = set()
@@ -352,7 +377,7 @@ def build(
         # tags in sorted order, never the set's (hash-seeded) order: which
         # provider a virtual tag pulls in can depend on what was pulled
         # before it, and every xdist worker must pull in the same tests
-        wanted = metas[nodeid].requires
+        wanted = _REQUIRES(metas[nodeid])
         resolved = requires[nodeid] = (
             list(dict.fromkeys(resolve(nodeid, t) for t in sorted(wanted))) if wanted else _NONE
         )
@@ -360,7 +385,9 @@ def build(
             provs = providers(tag)
             if tag not in explicit:
                 for p in provs:
-                    implicit.setdefault(p, set()).add(tag)
+                    by = implicit.get(p, ())
+                    if tag not in by:
+                        implicit[p] = (*by, tag)
             if not provs:
                 unresolved.add(tag)
                 continue
@@ -376,7 +403,7 @@ def build(
                 picks = [
                     choose_provider(
                         [
-                            (p, metas[p].priority, len(metas[p].requires))
+                            (p, metas[p].priority, len(_REQUIRES(metas[p])))
                             for p in sorted(provs, key=order.__getitem__)
                         ]
                     )
@@ -387,7 +414,9 @@ def build(
                 chosen.add(p)
                 queue.append(p)
                 pulled.append(Pulled(every[p], tag, nodeid))
-    provides = {nodeid: _provided(metas[nodeid].provides, implicit.get(nodeid)) for nodeid in queue}
+    provides = {
+        nodeid: _provided(_PROVIDES(metas[nodeid]), implicit.get(nodeid)) for nodeid in queue
+    }
     items = _place_pulled(selected, pulled, order)
     return TestGraph(
         items=items,
@@ -401,11 +430,15 @@ def build(
     )
 
 
-def _provided(own: set[str], implicit: set[str] | None) -> list[str]:
+def _provided(own: Collection[str], implicit: tuple[str, ...] | None) -> Sequence[str]:
     """What a test provides: its own tags and the node ids (of its own and
-    its base name) that other tests require it by, sorted."""
+    its base name) that other tests require it by, sorted (``implicit``
+    itself when it is one node id and the test has no tags of its own, the
+    common case)."""
     if implicit:
-        return sorted(own | implicit)
+        if not own:
+            return implicit if len(implicit) == 1 else tuple(sorted(implicit))
+        return sorted({*own, *implicit})
     return sorted(own) if own else _NONE
 
 

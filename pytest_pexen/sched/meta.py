@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, TypeVar, overload
 
 SCHED_ATTR_NAME = "pexen_sched_meta_"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_TAG_FIELDS = ("requires", "provides", "claims", "uses", "host_claims", "host_uses", "host_tags")
-FIELDS = (*_TAG_FIELDS, "priority", "kwargs", "group", "timeout", "callpath")
+TAG_FIELDS = ("requires", "provides", "claims", "uses", "host_claims", "host_uses", "host_tags")
+FIELDS = (*TAG_FIELDS, "priority", "kwargs", "group", "timeout", "callpath")
 
 
 def to_tags(field: str, value: Any) -> set[str]:
@@ -77,7 +77,7 @@ def _to_callpath(value: Any) -> list[str]:
 
 
 _NORMALISE: dict[str, Callable[[Any], Any]] = {
-    **{f: functools.partial(to_tags, f) for f in _TAG_FIELDS},
+    **{f: functools.partial(to_tags, f) for f in TAG_FIELDS},
     "priority": _to_priority,
     "kwargs": _to_kwargs,
     "group": _to_group,
@@ -182,7 +182,7 @@ class SchedMeta:
         tag sets: a hook may add anything to them) and the lock rule. A
         frozenset of tags (a shared empty field, see
         ``graph.items.meta_from_marks``) is kept as it is."""
-        for name in _TAG_FIELDS:
+        for name in TAG_FIELDS:
             value = getattr(self, name)
             if type(value) not in (set, frozenset) or not all(type(t) is str and t for t in value):
                 setattr(self, name, value)
@@ -220,6 +220,20 @@ class SchedMeta:
     def __repr__(self) -> str:
         parts = [f"{n}={v!r}" for n in FIELDS if (v := getattr(self, n))]
         return f"SchedMeta({', '.join(parts)})"
+
+
+# Each tag field as it is stored, read and written by its slot's own
+# getter and setter (no Python call, nothing checked): a set, a frozenset,
+# or (a marked test's record, graph.items.MarkedMeta) the tuple of its
+# markers' tags, without repeats, that no one has read as a set yet. For
+# code that only reads the tags of many records (the graph of a large
+# suite): reading the attribute of a MarkedMeta makes the set.
+READ_TAGS: dict[str, Callable[[SchedMeta], Collection[str]]] = {
+    name: SchedMeta.__dict__[name].__get__ for name in TAG_FIELDS
+}
+WRITE_TAGS: dict[str, Callable[[SchedMeta, Collection[str]], None]] = {
+    name: SchedMeta.__dict__[name].__set__ for name in TAG_FIELDS
+}
 
 
 def has_meta(obj: object) -> bool:

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import copy
 import heapq
+from array import array
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Generic, TypeVar
 
 from .errors import DepcheckError, MutexError
@@ -43,6 +45,38 @@ _WAITING, _READY, _RUNNING, _DONE, _DROPPED = range(5)
 _PENDING, _OK, _FAILED = range(3)
 
 _MISSING_MODES = ("error", "skip")
+# the tasks that provide or require a tag, in the order they were added:
+# the task id itself when there is one (a large suite's tags have one
+# provider and a requirer or two: a test required by its node id), a tuple
+# while there are few (none: the one empty tuple), a list once there are
+# more (adding to a tuple copies it). Read them through ``_ids()``.
+Ids = tuple[int, ...] | list[int]
+OneOrIds = int | Ids
+_SHORT = 8
+# what a planner's ``copy(shared=True)`` shares with it: the graph, which
+# only adding tasks, groups or tags changes (the rest is its state)
+_STRUCTURE = frozenset(
+    {
+        "_keys",
+        "_index",
+        "_prio",
+        "_req",
+        "_prov",
+        "_claims",
+        "_uses",
+        "_group",
+        "_dur",
+        "_cp",
+        "_tag_id",
+        "_tag_name",
+        "_tag_providers",
+        "_tag_requirers",
+        "_tag_order_only",
+        "_group_id",
+        "_group_names",
+        "_group_limit",
+    }
+)
 # an error about more tasks or tags than this is spelled out one per line
 _ONE_LINE = 3
 
@@ -77,6 +111,38 @@ def choose_provider(candidates: Sequence[tuple[K, int, int]]) -> K:
     return candidates[best][0]
 
 
+def _with(ids: OneOrIds, t: int) -> OneOrIds:
+    """``ids`` and task ``t`` after them (see ``OneOrIds``)."""
+    if isinstance(ids, int):
+        return (ids, t)
+    if isinstance(ids, list):
+        ids.append(t)
+        return ids
+    if not ids:
+        return t
+    return (*ids, t) if len(ids) < _SHORT else [*ids, t]
+
+
+def _without_last(ids: OneOrIds) -> OneOrIds:
+    """``ids`` without its last task (see ``OneOrIds``)."""
+    if isinstance(ids, int):
+        return ()
+    if isinstance(ids, list):
+        ids.pop()
+        return ids
+    return ids[:-1]
+
+
+def _own(ids: OneOrIds) -> OneOrIds:
+    """``ids`` for a copy of the planner: a list is copied, the rest shared."""
+    return ids.copy() if isinstance(ids, list) else ids
+
+
+def _ids(ids: OneOrIds) -> Ids:
+    """The tasks of ``ids`` as a sequence (see ``OneOrIds``)."""
+    return (ids,) if isinstance(ids, int) else ids
+
+
 def _in_order(values: Iterable[str]) -> Iterable[str]:
     """A set of tags or resources sorted, anything else as given: a set's
     own order changes with the hash seed, and the order decides which lock
@@ -103,6 +169,7 @@ class Planner(Generic[K]):
         (None: only when some task has a duration estimate)."""
         self._describe = describe
         self._cp_mode = critical_path
+        self._shared = False  # see copy()
         self._any_duration = False
         # tasks, as parallel lists indexed by task id (insertion order)
         self._keys: list[K] = []
@@ -112,10 +179,11 @@ class Planner(Generic[K]):
         self._prov: list[tuple[int, ...]] = []
         self._claims: list[tuple[str, ...]] = []
         self._uses: list[tuple[str, ...]] = []
-        self._group: list[int] = []
+        # small ints as machine ints (array): a list keeps 8 bytes a task
+        self._group: array[int] = array("i")
         self._dur: list[float | None] = []
-        self._state: list[int] = []
-        self._need: list[int] = []
+        self._state: array[int] = array("b")
+        self._need: array[int] = array("i")
         self._cp: list[float] = []
         self._prepared = 0
         self._dropped_base: dict[int, str] = {}
@@ -125,12 +193,12 @@ class Planner(Generic[K]):
         # tags, as parallel lists indexed by tag id
         self._tag_id: dict[str, int] = {}
         self._tag_name: list[str] = []
-        self._tag_left: list[int] = []
-        self._tag_state: list[int] = []
-        self._tag_providers: list[list[int]] = []
-        self._tag_requirers: list[list[int]] = []
-        self._tag_culprit: list[int] = []
-        self._tag_order_only: list[bool] = []
+        self._tag_left: array[int] = array("i")
+        self._tag_state: array[int] = array("b")
+        self._tag_providers: list[OneOrIds] = []
+        self._tag_requirers: list[OneOrIds] = []
+        self._tag_culprit: array[int] = array("i")
+        self._tag_order_only: array[int] = array("b")  # 1: order-only
         # groups of exclusivity, in run order; group 0 is the default one
         self._group_id: dict[Hashable, int] = {}
         self._group_names: list[Hashable] = []
@@ -163,6 +231,7 @@ class Planner(Generic[K]):
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
         ):
             raise ValueError(f"group {name!r}: worker limit must be a positive int, not {limit!r}")
+        self._check_unshared()
         if name in self._group_id:
             self._group_limit[self._group_id[name]] = limit
             return
@@ -178,6 +247,7 @@ class Planner(Generic[K]):
         wherever it falls; groups not named keep their order after these.
         Only before the first ``add()``: the pytest plugin orders groups by
         their lowest priority, where the engine's first group comes first."""
+        self._check_unshared()
         if self._keys:
             raise RuntimeError("order_groups() must come before the first add()")
         limits = dict(zip(self._group_names, self._group_limit, strict=True))
@@ -201,9 +271,19 @@ class Planner(Generic[K]):
         third of the cost of ``add()``)."""
         tid = self._tag_id.get(tag)
         if tid is None:
-            tid = self._tag_id[tag] = len(self._tag_name)
+            tid = self._tag_id[tag] = self._shared_int(len(self._tag_name))
             self._tag_name.append(tag)
         return tid
+
+    def _shared_int(self, n: int) -> int:
+        """``n``, as the very int object that is task ``n``'s or tag
+        ``n``'s id if there is one: an int above 256 is an object of its own
+        (32 bytes) wherever it is made, and a large graph has about as many
+        tags as tasks, so a tag id and a task id of one value share one."""
+        keys, names = self._keys, self._tag_name
+        if n < len(keys):
+            return self._index[keys[n]]
+        return self._tag_id[names[n]] if n < len(names) else n
 
     def _grow_tags(self) -> None:
         """Give every interned tag its entry in the tag columns (pending, no
@@ -212,10 +292,10 @@ class Planner(Generic[K]):
         if k:
             self._tag_left.extend([0] * k)
             self._tag_state.extend([_PENDING] * k)
-            self._tag_providers.extend([] for _ in range(k))
-            self._tag_requirers.extend([] for _ in range(k))
+            self._tag_providers.extend([()] * k)
+            self._tag_requirers.extend([()] * k)
             self._tag_culprit.extend([-1] * k)
-            self._tag_order_only.extend([False] * k)
+            self._tag_order_only.extend([0] * k)
 
     def order_only(self, tags: Iterable[str]) -> None:
         """Declare tags that only order: a task requiring one waits until
@@ -223,10 +303,11 @@ class Planner(Generic[K]):
         never dropped for it. pytest-order's relations are such, and so are
         pytest-dependency's (the test runs after its dependency, and that
         plugin decides then whether to skip it)."""
+        self._check_unshared()
         ids = [self._intern(tag) for tag in tags]
         self._grow_tags()
         for tid in ids:
-            self._tag_order_only[tid] = True
+            self._tag_order_only[tid] = 1
 
     def _tag_ids(self, tags: Iterable[str]) -> tuple[int, ...]:
         """Tag ids (new tags interned), without repeats: a set's in sorted
@@ -265,6 +346,7 @@ class Planner(Generic[K]):
         added), for a fraction of the cost per task (a graph has tens of
         thousands: the loop keeps everything it touches at hand, and empty
         fields, the common case, cost a truth test each)."""
+        self._check_unshared()
         index, keys, group_id, tag_ids = self._index, self._keys, self._group_id, self._tag_ids
         add_prio, add_req, add_prov = self._prio.append, self._req.append, self._prov.append
         add_claims, add_uses, add_group = self._claims.append, self._uses.append, self._group.append
@@ -285,7 +367,7 @@ class Planner(Generic[K]):
             if gi is None:
                 self.add_group(group)
                 gi = group_id[group]
-            index[key] = len(keys)
+            index[key] = self._shared_int(len(keys))
             keys.append(key)
             add_prio(priority)
             add_req(tag_ids(requires) if requires else ())
@@ -314,6 +396,9 @@ class Planner(Generic[K]):
         if not new:
             return []
         self._grow_tags()
+        # the new task ids as the index holds them: the wiring keeps these
+        # very int objects, not a fresh one per tag (a range makes one per step)
+        tids = list(islice(self._index.values(), new.start, None))
         state, tstate, left = self._state, self._tag_state, self._tag_left
         prov, req, need = self._prov, self._req, self._need
         providers, requirers = self._tag_providers, self._tag_requirers
@@ -322,19 +407,19 @@ class Planner(Generic[K]):
         # copy of the wiring. A tag already satisfied or failed is settled:
         # a late provider does not reopen it
         late: list[int] = []  # new tasks that provide a tag already settled
-        for t in new:
+        for t in tids:
             for g in prov[t]:
                 if tstate[g] == _PENDING:
-                    providers[g].append(t)
+                    providers[g] = _with(providers[g], t)
                     left[g] += 1
                 else:
                     late.append(t)
         missing_tags: dict[int, list[int]] = {}
         failed_reqs: list[tuple[int, int]] = []
-        for t in new:
+        for t in tids:
             n = 0
             for g in req[t]:
-                requirers[g].append(t)
+                requirers[g] = _with(requirers[g], t)
                 st = tstate[g]
                 if st == _PENDING:
                     if left[g]:
@@ -384,7 +469,7 @@ class Planner(Generic[K]):
             if state[t] == _WAITING:
                 self._drop_via(t, g, dropped)
                 self._fail_provides(t, dropped)
-        for t in new:
+        for t in tids:
             if state[t] == _WAITING and not need[t]:
                 self._make_ready(t)
         self._advance()
@@ -397,10 +482,10 @@ class Planner(Generic[K]):
         providers, requirers = self._tag_providers, self._tag_requirers
         for t in reversed(new):  # each list ends with what prepare() appended
             for g in self._req[t]:
-                requirers[g].pop()
+                requirers[g] = _without_last(requirers[g])
             for g in self._prov[t]:
                 if tstate[g] == _PENDING:
-                    providers[g].pop()
+                    providers[g] = _without_last(providers[g])
                     left[g] -= 1
         for key in self._keys[new.start :]:
             del self._index[key]
@@ -429,8 +514,8 @@ class Planner(Generic[K]):
         """
         state, tstate, prov = self._state, self._tag_state, self._prov
         requirers = self._tag_requirers
-        left = self._tag_left.copy()
-        need = self._need.copy()
+        left = self._tag_left[:]
+        need = self._need[:]
         queue: list[int] = []
         count = len(new)
         for t in range(self._prepared):
@@ -456,7 +541,7 @@ class Planner(Generic[K]):
                 left[g] -= 1
                 if left[g]:
                     continue
-                for r in requirers[g]:
+                for r in _ids(requirers[g]):
                     if state[r] <= _RUNNING:
                         need[r] -= 1
                         if not need[r]:
@@ -465,7 +550,7 @@ class Planner(Generic[K]):
             self._raise_cycle(need, left)
         return queue
 
-    def _raise_cycle(self, need: list[int], left: list[int]) -> None:
+    def _raise_cycle(self, need: array[int], left: array[int]) -> None:
         """Find one cycle among the tasks that never settled and spell it out."""
         state = self._state
         stuck = {t for t, n in enumerate(need) if n > 0 and state[t] <= _RUNNING}
@@ -477,7 +562,7 @@ class Planner(Generic[K]):
             for g in self._req[x]:
                 if self._tag_state[g] != _PENDING or not left[g]:
                     continue
-                nxt = next((p for p in self._tag_providers[g] if p in stuck), None)
+                nxt = next((p for p in _ids(self._tag_providers[g]) if p in stuck), None)
                 if nxt is not None:
                     path.append((x, g))
                     x = nxt
@@ -518,7 +603,7 @@ class Planner(Generic[K]):
         group = self._group
         for t in new:
             for g in self._req[t]:
-                for p in self._tag_providers[g]:
+                for p in _ids(self._tag_providers[g]):
                     if group[p] > group[t] and self._state[p] <= _RUNNING:
                         raise DepcheckError(
                             f"{self._describe(self._keys[t])} (group "
@@ -567,7 +652,7 @@ class Planner(Generic[K]):
         for t in reversed(order):
             longest = behind = 0.0  # the dependents' longest rank and chain
             for g in prov[t]:
-                for r in requirers[g]:
+                for r in _ids(requirers[g]):
                     if state[r] <= _READY:
                         if cp[r] > longest:
                             longest = cp[r]
@@ -582,18 +667,31 @@ class Planner(Generic[K]):
                 if held > cp[t]:
                     cp[t] = held
 
-    def copy(self) -> Planner[K]:
+    def copy(self, *, shared: bool = False) -> Planner[K]:
         """An independent planner in the same state (cheaper than building
-        and checking the graph again)."""
+        and checking the graph again).
+
+        ``shared``: the copy shares the graph itself (tasks, tags, groups
+        and their wiring, see ``_STRUCTURE``) with this planner and has only
+        its state of its own, for a run on paper (``order()``): a full copy
+        of a large graph's columns would be alive at once with the original,
+        which sets the peak memory of a collection. Such a copy takes no new
+        tasks, groups or tags (RuntimeError)."""
         other = copy.copy(self)
         for name, value in vars(self).items():
-            if isinstance(value, (list, dict)):
-                setattr(other, name, value.copy())
+            if isinstance(value, (list, dict, array)) and not (shared and name in _STRUCTURE):
+                setattr(other, name, copy.copy(value))
         other._heaps = [heap.copy() for heap in self._heaps]
         other._parked = {r: ts.copy() for r, ts in self._parked.items()}
-        other._tag_requirers = [ts.copy() for ts in self._tag_requirers]
-        other._tag_providers = [ts.copy() for ts in self._tag_providers]
+        if not shared:
+            other._tag_requirers = [_own(ts) for ts in self._tag_requirers]
+            other._tag_providers = [_own(ts) for ts in self._tag_providers]
+        other._shared = shared
         return other
+
+    def _check_unshared(self) -> None:
+        if self._shared:
+            raise RuntimeError("a planner copied with shared=True takes no new tasks or groups")
 
     # ------------------------------------------------------------ running
     def __contains__(self, key: object) -> bool:
@@ -742,7 +840,7 @@ class Planner(Generic[K]):
         for g in self._prov[t]:
             if self._tag_order_only[g]:
                 continue
-            for r in self._tag_requirers[g]:
+            for r in _ids(self._tag_requirers[g]):
                 if state[r] <= _READY or r in early:
                     out[r] = None
         return [self._keys[r] for r in out]
@@ -864,7 +962,7 @@ class Planner(Generic[K]):
             ordering = self._tag_order_only[g]
             if order_only and not ordering:
                 return None
-            for p in self._tag_providers[g]:
+            for p in _ids(self._tag_providers[g]):
                 if state[p] >= _DONE:
                     continue
                 if state[p] != _RUNNING or not on_hand(keys[p]):
@@ -935,7 +1033,7 @@ class Planner(Generic[K]):
         if left[g]:
             return
         tstate[g] = _OK
-        for r in self._tag_requirers[g]:
+        for r in _ids(self._tag_requirers[g]):
             if state[r] == _WAITING:
                 need[r] -= 1
                 if not need[r]:
@@ -955,7 +1053,7 @@ class Planner(Generic[K]):
                     continue
                 tstate[g] = _FAILED
                 self._tag_culprit[g] = x
-                for r in self._tag_requirers[g]:
+                for r in _ids(self._tag_requirers[g]):
                     if state[r] == _RUNNING and r in self._early:
                         self._unstart(r)  # it did not begin: dropped as if waiting
                     if state[r] == _WAITING:
