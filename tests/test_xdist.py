@@ -411,3 +411,15 @@ def test_graph_file_under_xdist(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
     dot = (pytester.path / "g.dot").read_text()
     assert '"test_g.py::test_create" -> "test_g.py::test_query" [label="db"];' in dot
+
+
+def test_a_path_that_does_not_exist_under_n_ends_as_with_load(pytester: pytest.Pytester) -> None:
+    """Each worker stops at a path that does not exist before it has
+    collected anything: the run ends as under xdist's own load scheduler
+    (no tests ran, exit 5), not in an INTERNALERROR."""
+    pytester.makepyfile(test_a="def test_a(): pass\n")
+    ours = pytester.runpytest_subprocess("-p", "pexen", "-n", "2", "no_such_dir")
+    theirs = pytester.runpytest_subprocess("-p", "no:pexen", "-n", "2", "no_such_dir")
+    assert "INTERNALERROR" not in ours.stdout.str() + ours.stderr.str()
+    assert ours.ret == theirs.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    ours.stdout.fnmatch_lines(["*no tests ran*"])

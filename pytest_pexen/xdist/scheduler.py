@@ -401,6 +401,8 @@ class GraphScheduling:
         """A dead worker's tests that had not begun, but for those it had
         been sent ahead of their providers (``_follow_ons``): they wait in
         the planner again, with what was handed to them, and go out anew."""
+        if not pending:  # a worker gone before the plan was made had been sent nothing
+            return []
         assert self.planner is not None
         keep = []
         for index in pending:
