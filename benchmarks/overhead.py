@@ -10,7 +10,9 @@ test by node id, spread over shuffled files). Runs, in alternating pairs:
 * DAG suite, ``-p no:pexen``       (what pytest itself spends on the markers)
 
 and prints the median wall and CPU times and the ratios (median of the
-rounds' ratios, with their spread).
+rounds' ratios, with their spread). ``--old DIR`` adds the DAG suite run by
+another checkout's pytest_pexen (DIR first on ``PYTHONPATH``), in the same
+rounds: old and new code side by side.
 """
 
 from __future__ import annotations
@@ -52,9 +54,15 @@ def write_suite(root: Path, tests: int, dag: bool, seed: int) -> None:
         (root / f"test_{n:03d}.py").write_text(head + "\n\n".join(body) + "\n")
 
 
-def run(root: Path, plugin: str) -> _bench.Timing:
+def run(root: Path, plugin: str, old: Path | None = None) -> _bench.Timing:
+    """One pytest process; with ``old``, that directory's pytest_pexen is
+    imported instead of this checkout's (first on ``PYTHONPATH``)."""
+    env = None
+    if old is not None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(old), env.get("PYTHONPATH")]))
     return _bench.pytest(
-        root, "-p", plugin, "-W", "ignore::pytest.PytestUnknownMarkWarning", str(root)
+        root, "-p", plugin, "-W", "ignore::pytest.PytestUnknownMarkWarning", str(root), env=env
     )
 
 
@@ -64,6 +72,11 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=9)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--root", type=Path, help="write the suites here and keep them")
+    parser.add_argument(
+        "--old",
+        type=Path,
+        help="a directory holding another pytest_pexen: its DAG run is a fifth contender",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = args.root or Path(tmp)
@@ -73,12 +86,14 @@ def main() -> None:
         if not dag.exists():
             write_suite(dag, args.tests, dag=True, seed=args.seed)
         timings: dict[str, list[_bench.Timing]] = {}
-        contenders = {
-            "anchor": (plain, "no:pexen"),
-            "plugin": (plain, "pexen"),
-            "dag": (dag, "pexen"),
-            "bare": (dag, "no:pexen"),
+        contenders: dict[str, tuple[Path, str, Path | None]] = {
+            "anchor": (plain, "no:pexen", None),
+            "plugin": (plain, "pexen", None),
+            "dag": (dag, "pexen", None),
+            "bare": (dag, "no:pexen", None),
         }
+        if args.old is not None:
+            contenders["old"] = (dag, "pexen", args.old)
 
         def measure(name: str) -> float:
             timing = run(*contenders[name])
@@ -99,6 +114,8 @@ def main() -> None:
         "dag": "random DAG, -p pexen (goal <= 1.10)",
         "bare": "random DAG, -p no:pexen (pytest's own cost of the markers)",
     }
+    if args.old is not None:
+        labels["old"] = f"random DAG, -p pexen, the pytest_pexen of {args.old}"
     for name, label in labels.items():
         parts = []
         for figure in ("wall", "cpu"):
