@@ -1140,10 +1140,7 @@ class Planner(Generic[K]):
             if r in claimed or self._claim_waiters.get(r):
                 self._park(t, r, claimer=False)
                 return False
-        for r in self._claims[t]:
-            claimed[r] = t
-        for r in self._uses[t]:
-            used[r] = used.get(r, 0) + 1
+        self._take_locks(t)
         return True
 
     def _lock_now(self, t: int) -> bool:
@@ -1156,11 +1153,16 @@ class Planner(Generic[K]):
         for r in self._uses[t]:
             if r in dead or r in claimed or parked.get(r):
                 return False
+        self._take_locks(t)
+        return True
+
+    def _take_locks(self, t: int) -> None:
+        """Hold every lock of a task (each checked free by the caller)."""
+        claimed, used = self._claimed, self._used
         for r in self._claims[t]:
             claimed[r] = t
         for r in self._uses[t]:
             used[r] = used.get(r, 0) + 1
-        return True
 
     def _park(self, t: int, r: str, claimer: bool) -> None:
         self._parked.setdefault(r, []).append(t)
