@@ -189,7 +189,9 @@ class GraphRun:
         """A phase's report was logged: note a bad outcome. A report turned
         into a "rerun" (pytest-rerunfailures) voids the attempt so far."""
         if self.planner is None:
-            self._noted(nodeid, report)
+            # controlled mode: noted exactly as the controller reads the same
+            # report, so that worker and controller agree on ``ended_well``
+            note_outcome(report, self.bad, self.flags)
             return
         if nodeid not in self.started:
             return
@@ -199,12 +201,6 @@ class GraphRun:
             self.again.add(nodeid)
         elif nodeid not in self.bad and (bad := bad_outcome(report)) is not None:
             self.bad[nodeid] = bad
-
-    def _noted(self, nodeid: str, report: pytest.TestReport) -> None:
-        """Controlled mode: note a bad outcome and the flags exactly as the
-        controller reads them off the same report, so that worker and
-        controller agree on ``ended_well``."""
-        note_outcome(report, self.bad, self.flags)
 
     def ended_well(self, nodeid: str) -> bool:
         """Controlled mode: whether a test that ran here satisfied what it
