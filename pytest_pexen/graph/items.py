@@ -276,8 +276,6 @@ def _lock_clash(meta: SchedMeta) -> bool:
     tags as stored."""
     claims, host_claims = _CLAIMS(meta), _HOST_CLAIMS(meta)
     uses, host_uses = _USES(meta), _HOST_USES(meta)
-    if not (claims or host_claims or uses or host_uses):
-        return False  # no lock at all: most tests
     return bool(
         ((claims or host_claims) and (uses or host_uses))
         or ((host_claims or host_uses) and (claims or uses))
