@@ -36,7 +36,7 @@ import pytest
 
 from ..graph.outcome import OUTCOMES, merge_own, own_outcome
 from ..graph.runtime import runs_tests
-from ..internals import requesting_item
+from ..internals import option_given, requesting_item
 
 _RANK = {word: len(OUTCOMES) - n for n, word in enumerate(OUTCOMES)}
 BAD = ("error", "fail")
@@ -96,7 +96,7 @@ def transportable(text: object) -> str:
 
 def strict_warn(config: pytest.Config) -> bool:
     """``--pexen-strict-warn`` or the ini option ``pexen_strict_warn``."""
-    return bool(config.getoption("pexen_strict_warn") or config.getini("pexen_strict_warn"))
+    return option_given(config, "pexen_strict_warn")
 
 
 class TestState:
@@ -298,7 +298,7 @@ def recorder(config: pytest.Config) -> Recorder:
 
 
 def report_wanted(config: pytest.Config) -> bool:
-    return bool(config.getoption("pexen_junitxml") or config.getini("pexen_junitxml"))
+    return option_given(config, "pexen_junitxml")
 
 
 def collected(config: pytest.Config, items: list[pytest.Item]) -> None:
