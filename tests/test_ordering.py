@@ -336,6 +336,53 @@ def test_module_neighbours_stay_together(pytester: pytest.Pytester) -> None:
     assert names(pytester) == ["test_a2", "test_b1", "test_b2", "test_b3", "test_a1"]
 
 
+def test_serial_order_keeps_modules_together(pytester: pytest.Pytester) -> None:
+    """A test whose providers ran runs next to its module's other ready
+    tests, and a run that must leave a module goes where the most tests are
+    ready; pexen's order used to go back and forth between the modules
+    (load, other, report, index, summary: three module changes, each a
+    module fixture set up again)."""
+    pytester.makeconftest(
+        """
+        import pytest
+        @pytest.fixture(scope="module", autouse=True)
+        def module_log(request):
+            with open("log.txt", "a") as log:
+                print("setup", request.module.__name__, file=log)
+        @pytest.fixture(autouse=True)
+        def test_log(request, module_log):
+            with open("log.txt", "a") as log:
+                print(request.node.name, file=log)
+        """
+    )
+    pytester.makepyfile(
+        test_a="""
+            import pytest_pexen as pexen
+            @pexen.requires("test_b.py::test_load")
+            def test_report(): pass
+            @pexen.requires("test_b.py::test_index")
+            def test_summary(): pass
+        """,
+        test_b="""
+            import pytest_pexen as pexen
+            @pexen.requires("test_load")
+            def test_index(): pass
+            def test_load(): pass
+            def test_other(): pass
+        """,
+    )
+    pytester.runpytest("-p", "pexen").assert_outcomes(passed=5)
+    assert (pytester.path / "log.txt").read_text().splitlines() == [
+        "setup test_b",
+        "test_load",
+        "test_index",
+        "test_other",
+        "setup test_a",
+        "test_report",
+        "test_summary",
+    ]
+
+
 def test_exitfirst_stops_as_usual(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_a="""

@@ -287,6 +287,46 @@ def test_order_keeps_insertion_and_affinity() -> None:
     assert p.order(affinity=lambda k: k.split("::")[0]) == ["m1::x", "m2::b", "m2::c", "m1::a"]
 
 
+def module(key: str) -> str:
+    return key.split("::")[0]
+
+
+def test_order_affinity_stays_in_a_stretch_then_goes_to_the_fullest() -> None:
+    """The rules of ``order(affinity=...)`` (see its docstring)."""
+    # m3::p first (the only ready task); nothing after it is ready, so the
+    # stretch with the most ready tasks (m2's two) runs before m1's one
+    p = make(
+        ("m1::a", {"requires": ["p"]}),
+        ("m2::b", {"requires": ["p"]}),
+        ("m2::c", {"requires": ["p"]}),
+        ("m3::p", {"provides": ["p"]}),
+    )
+    assert p.order(affinity=module) == ["m3::p", "m2::b", "m2::c", "m1::a"]
+    # a test held back in the last test's module (m1::a) runs as soon as it
+    # is ready, before the next module's tests
+    p = make(
+        ("m1::a", {"requires": ["x"]}),
+        ("m1::x", {"provides": ["x"]}),
+        ("m2::b", {}),
+        ("m2::c", {"requires": ["x"]}),
+    )
+    assert p.order(affinity=module) == ["m1::x", "m1::a", "m2::b", "m2::c"]
+    # modules interleaved on purpose (as pytest-order may leave them) are
+    # stretches of one test each: nothing pulls m1::b ahead of m2::a
+    p = make(("m1::a", {}), ("m2::a", {}), ("m1::b", {}), ("m2::b", {}))
+    assert p.order(affinity=module) == ["m1::a", "m2::a", "m1::b", "m2::b"]
+    # never a lower priority (or another group) while a better one is ready,
+    # even in the same module
+    p = make(
+        ("m1::a", {"priority": 1}),
+        ("m1::b", {"provides": ["b"]}),
+        ("m2::c", {"requires": ["b"]}),
+        ("m2::d", {"priority": 1}),
+        ("m1::g", {"group": "late"}),
+    )
+    assert p.order(affinity=module) == ["m1::b", "m2::c", "m2::d", "m1::a", "m1::g"]
+
+
 def test_choose_provider_rule() -> None:
     assert choose_provider([("a", 1, 0), ("b", 0, 2), ("c", 0, 1), ("d", 0, 1)]) == "c"
     with pytest.raises(ValueError):

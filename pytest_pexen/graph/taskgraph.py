@@ -149,8 +149,9 @@ class TestGraph:
 
     def order(self, planner: Planner[str]) -> list[pytest.Item]:
         """The serial run order: stable, priority-aware, topological, keeping
-        module neighbours together when something had to move. ``planner``
-        (fresh from ``planner()``) is left untouched."""
+        a module's tests together when something had to move (see
+        ``Planner.order``). ``planner`` (fresh from ``planner()``) is left
+        untouched."""
         if self._in_order():
             return list(self.items)
         modules: dict[str, str] = {}

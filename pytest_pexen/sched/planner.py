@@ -219,6 +219,8 @@ class Planner(Generic[K]):
         # tasks started before their requirements were met (start_after): a
         # failed requirement drops them as it drops a waiting task
         self._early: dict[int, None] = {}
+        # the tasks made ready, in turn, while ``order()`` runs on paper
+        self._readied: list[int] | None = None
         self.unrunnable: list[Unrunnable[K]] = []
         self._unrunnable_of: dict[int, Unrunnable[K]] = {}
 
@@ -864,36 +866,118 @@ class Planner(Generic[K]):
         """Run the whole graph on paper, one task at a time, and return the
         order (used for a serial run); this consumes the planner.
 
-        Without constraints the order is the insertion order. ``affinity``
-        (say, a test's module) keeps neighbours together: when a task that
-        was held back becomes ready while another affinity runs, the tasks
-        that follow the last one in that affinity (and of equal priority)
-        go first.
+        Without constraints the order is the insertion order; else each
+        next task is the best ready one (lowest priority value, then longest
+        critical path, then insertion order). ``affinity`` (say, a test's
+        module, whose fixtures pytest sets up once per stretch of its tests)
+        keeps neighbours together instead. A stretch is a run of tasks with
+        one affinity, one after the other in insertion order (a module's
+        tests, unless something put others between them on purpose, as
+        pytest-order does). Of the ready tasks of the best priority in the
+        running group, the next one is
+
+        1. the first (in insertion order) of the last task's stretch: a task
+           that was held back runs as soon as it can among its neighbours;
+        2. else the task inserted right after the last one: nothing moves;
+        3. else the first of the stretch with the most ready tasks (ties:
+           the stretch that comes first), the longest stretch there can be
+           from now on.
         """
+        if affinity is None:
+            return self._order_by_rank()
         out: list[K] = []
-        state, keys, prio = self._state, self._keys, self._prio
-        # each task's affinity, once (the scan below asks for it again and again)
-        scopes = [affinity(key) for key in keys] if affinity is not None else []
-        last = -1
+        state, keys, prio, group = self._state, self._keys, self._prio, self._group
+        heaps, pop, push = self._heaps, heapq.heappop, heapq.heappush
+        # a bucket: the tasks of one stretch, group and priority (numbered in
+        # insertion order), with a heap of its ready task ids and their
+        # count; each (group, priority) has a heap of (-count, bucket) that
+        # ranks its buckets (stale entries skipped: their count changed)
+        stretch: list[int] = []  # each task's stretch: the id of its first task
+        previous: Hashable = object()
+        for key in keys:
+            scope = affinity(key)
+            stretch.append(stretch[-1] if scope == previous else len(stretch))
+            previous = scope
+        bucket_id: dict[tuple[int, int, int], int] = {}
+        bucket = [
+            bucket_id.setdefault((group[t], prio[t], stretch[t]), len(bucket_id))
+            for t in range(len(keys))
+        ]
+        ready: list[list[int]] = [[] for _ in bucket_id]
+        count = [0] * len(bucket_id)
+        rankings: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        ranking = [rankings.setdefault(key[:2], []) for key in bucket_id]
+
+        def readied(ts: Iterable[int]) -> None:
+            for t in ts:
+                b = bucket[t]
+                push(ready[b], t)
+                count[b] += 1
+                push(ranking[b], (-count[b], b))
+
+        readied(dict.fromkeys(e[2] for heap in heaps for e in heap if state[e[2]] == _READY))
+        news: list[int] = []
+        self._readied = news
+        last = cur = -1  # the last task and its bucket
+        while self.active and self._current < len(heaps):
+            gi = self._current
+            heap = heaps[gi]
+            while heap and state[heap[0][2]] != _READY:
+                pop(heap)
+            if not heap:
+                break
+            best, t = heap[0][0], heap[0][2]
+            if last >= 0:  # else the first task: the best one
+                b = bucket_id.get((gi, best, stretch[last]), -1)
+                if b < 0 or not count[b]:
+                    b = -1
+                    n = last + 1
+                    if n < self._prepared and (
+                        state[n] == _READY and prio[n] == best and group[n] == gi
+                    ):
+                        t = n
+                    else:  # the fullest stretch
+                        rank = rankings[gi, best]
+                        while rank and -rank[0][0] != count[rank[0][1]]:
+                            pop(rank)
+                        b = rank[0][1] if rank else -1
+                if b >= 0:
+                    todo = ready[b]
+                    while state[todo[0]] != _READY:  # ran out of turn (rule 2)
+                        pop(todo)
+                    t = todo[0]
+            if not self.start(keys[t]):  # pragma: no cover - nothing else holds locks
+                break
+            b = bucket[t]
+            count[b] -= 1
+            if b != cur:
+                if cur >= 0 and count[cur]:  # ranked again with what it has left
+                    push(ranking[cur], (-count[cur], cur))
+                cur = b
+            out.append(keys[t])
+            self.done(keys[t])
+            last = t
+            if news:
+                readied(news)
+                news.clear()
+        self._readied = None
+        return out
+
+    def _order_by_rank(self) -> list[K]:
+        """``order()`` without an affinity: the best ready task each time."""
+        out: list[K] = []
+        state, keys = self._state, self._keys
         while self.active and self._current < len(self._heaps):
             heap = self._heaps[self._current]
             while heap and state[heap[0][2]] != _READY:
                 heapq.heappop(heap)
             if not heap:
                 break
-            best, t = heap[0][0], heap[0][2]
-            if scopes and last >= 0 and t < last and scopes[t] != (scope := scopes[last]):
-                n = last + 1
-                while n < self._prepared and scopes[n] == scope:
-                    if state[n] == _READY and prio[n] == best and self._group[n] == self._current:
-                        t = n
-                        break
-                    n += 1
-            if not self.start(keys[t]):  # pragma: no cover - nothing else holds locks
+            key = keys[heap[0][2]]
+            if not self.start(key):  # pragma: no cover - nothing else holds locks
                 break
-            out.append(keys[t])
-            self.done(keys[t])
-            last = t
+            out.append(key)
+            self.done(key)
         return out
 
     def start(self, key: K) -> bool:
@@ -1022,6 +1106,8 @@ class Planner(Generic[K]):
     def _make_ready(self, t: int) -> None:
         self._state[t] = _READY
         heapq.heappush(self._heaps[self._group[t]], (self._prio[t], -self._cp[t], t))
+        if self._readied is not None:
+            self._readied.append(t)
 
     def _provided(self, g: int) -> None:
         """One provider of tag ``g`` has settled it well: once none is left,
