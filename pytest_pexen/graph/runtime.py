@@ -120,10 +120,13 @@ class GraphRun:
                 shared.update(json_copy(given))
         return shared
 
-    def begin(self, nodeid: str) -> None:
+    def begin(self, nodeid: str) -> str | None:
         """An attempt of the test starts (a rerun plugin may make several):
-        what an earlier attempt wrote is discarded."""
-        self.shared.pop(nodeid, None)
+        what an earlier attempt wrote is discarded. Start the test in the
+        planner, or say why it must be skipped (``skip_reason``)."""
+        if self.shared:
+            self.shared.pop(nodeid, None)
+        return self.skip_reason(nodeid)
 
     def preset(self, nodeid: str, skip: str | None, shared: dict[str, Any] | None) -> None:
         """The controller's word on a test about to run (controlled mode)."""
@@ -144,12 +147,12 @@ class GraphRun:
         planner = self.planner
         if planner is None or nodeid not in planner:
             return None
+        if planner.start(nodeid):  # most tests (a dropped one never starts)
+            self.started.add(nodeid)
+            return self.host_skips.get(nodeid) if self.host_skips else None
         why = planner.unrunnable_reason(nodeid)
         if why is not None:
             return f"pexen: {why.reason}"
-        if planner.start(nodeid):
-            self.started.add(nodeid)
-            return self.host_skips.get(nodeid)
         if planner.is_waiting(nodeid):
             return (
                 "pexen: a requirement of this test has not run yet (the test order "
@@ -211,21 +214,29 @@ class GraphRun:
     def finish(self, nodeid: str) -> None:
         """The test is over (all attempts): tell the planner and pass its
         shared state on."""
-        if self.planner is None or nodeid not in self.started:
+        planner, started = self.planner, self.started
+        if planner is None or nodeid not in started:
             return
-        if nodeid in self.again:  # another attempt follows
+        if self.again and nodeid in self.again:  # another attempt follows
             self.again.discard(nodeid)
             return
-        self.started.discard(nodeid)
-        bad = self.bad.pop(nodeid, None)
-        deps_ok, locks_ok = self.flags.pop(nodeid, (bad is None, True))
-        self.planner.done(
-            nodeid, ok=bad is None, deps_ok=deps_ok, locks_ok=locks_ok, outcome=bad or "failed"
-        )
-        self.inputs.pop(nodeid, None)
-        shared = self.shared.get(nodeid)
+        started.discard(nodeid)
+        # most tests pass and have no flags: the dicts are empty
+        bad = self.bad.pop(nodeid, None) if self.bad else None
+        flags = self.flags.pop(nodeid, None) if self.flags else None
+        if bad is None and flags is None:
+            planner.done(nodeid)
+            deps_ok = True
+        else:
+            deps_ok, locks_ok = flags or (bad is None, True)
+            planner.done(
+                nodeid, ok=bad is None, deps_ok=deps_ok, locks_ok=locks_ok, outcome=bad or "failed"
+            )
+        if self.inputs:
+            self.inputs.pop(nodeid, None)
+        shared = self.shared.get(nodeid) if self.shared else None
         if deps_ok and shared and unserialisable(shared) is None:
-            for dep in self.planner.dependents(nodeid):
+            for dep in planner.dependents(nodeid):
                 self.hand_on(dep, shared)
 
     def hand_on(self, dependent: str, shared: dict[str, Any]) -> None:
@@ -261,9 +272,7 @@ class RunHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        nodeid = item.nodeid
-        self.run.begin(nodeid)
-        reason = self.run.skip_reason(nodeid)
+        reason = self.run.begin(item.nodeid)
         if reason is not None:
             pytest.skip(reason)
 
@@ -274,8 +283,10 @@ class RunHooks:
         report = yield
         run = self.run
         when = call.when
-        if report.passed and when != "call" and run.planner is not None:
-            return report  # a passed setup or teardown in a serial run: nothing to note
+        if report.passed and run.planner is not None and (when != "call" or not run.shared):
+            # a passed phase in a serial run: nothing to note, unless the
+            # test left shared state (checked below)
+            return report
         nodeid = item.nodeid
         if when == "call" and report.passed and nodeid in run.shared:
             problem = unserialisable(run.shared[nodeid])
