@@ -928,7 +928,10 @@ class Planner(Generic[K]):
                 break
             best, t = heap[0][0], heap[0][2]
             if last >= 0:  # else the first task: the best one
-                b = bucket_id.get((gi, best, stretch[last]), -1)
+                if group[last] == gi and prio[last] == best:
+                    b = cur
+                else:
+                    b = bucket_id.get((gi, best, stretch[last]), -1)
                 if b < 0 or not count[b]:
                     b = -1
                     n = last + 1
@@ -946,7 +949,8 @@ class Planner(Generic[K]):
                     while state[todo[0]] != _READY:  # ran out of turn (rule 2)
                         pop(todo)
                     t = todo[0]
-            if not self.start(keys[t]):  # pragma: no cover - nothing else holds locks
+            key = keys[t]
+            if not self.start(key):  # pragma: no cover - nothing else holds locks
                 break
             b = bucket[t]
             count[b] -= 1
@@ -954,8 +958,8 @@ class Planner(Generic[K]):
                 if cur >= 0 and count[cur]:  # ranked again with what it has left
                     push(ranking[cur], (-count[cur], cur))
                 cur = b
-            out.append(keys[t])
-            self.done(keys[t])
+            out.append(key)
+            self.done(key)
             last = t
             if news:
                 readied(news)
