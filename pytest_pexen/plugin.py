@@ -28,8 +28,6 @@ from .results import recorder as results
 from .results.recorder import pexen_results
 from .watchdog import plugin as timeouts
 from .watchdog.settings import hang_path
-from .xdist import hookspecs as xdist_hookspecs
-from .xdist.plugin import DistPlugin, choose_dist, configure_node
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,7 +51,14 @@ _parser: list[pytest.Parser] = []  # kept to extend options of plugins loaded af
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
     pluginmanager.add_hookspecs(graph_hookspecs)
-    pluginmanager.add_hookspecs(xdist_hookspecs)
+    # the xdist driver's are added where it runs (pytest_configure): a run
+    # without xdist never imports the driver
+
+
+def _add_xdist_hookspecs(config: pytest.Config) -> None:
+    from .xdist import hookspecs as xdist_hookspecs
+
+    config.pluginmanager.add_hookspecs(xdist_hookspecs)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -62,13 +67,18 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     ``--cache-clear --pexen-resume`` while the journal is in the cache. And
     before xdist turns ``-n N`` into ``--dist load``: make it pexen."""
     resume.check_cache_clear(config)
-    choose_dist(config)
+    if getattr(config.option, "numprocesses", None):  # no -n: nothing to choose
+        from .xdist.plugin import choose_dist
+
+        choose_dist(config)
     return (yield)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """What each xdist worker is told at its start (xdist hook)."""
+    from .xdist.plugin import configure_node
+
     configure_node(node)
     resume.configure_node(node)
     timeouts.configure_node(node)
@@ -110,6 +120,7 @@ def pytest_pexen_lost_ends(
     return hang_records(config, journal, state), hang_path(journal)
 
 
+@pytest.hookimpl(optionalhook=True)  # its spec comes with the xdist driver
 def pytest_pexen_xdist_scheduler(scheduler: PexenScheduling) -> None:
     """The xdist controller's scheduler: the capabilities plug in."""
     resume.attach_scheduler(scheduler)
@@ -117,6 +128,7 @@ def pytest_pexen_xdist_scheduler(scheduler: PexenScheduling) -> None:
     compat.attach_scheduler(scheduler)
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_pexen_xdist_worker(worker: PexenWorker) -> None:
     """A worker's loop under pexen's scheduling: the capabilities plug in."""
     config = worker.config
@@ -324,10 +336,14 @@ def pytest_configure(config: pytest.Config) -> None:
         if workerinput.get("pexen"):
             from .xdist.worker import PexenWorker
 
+            _add_xdist_hookspecs(config)
             config.pluginmanager.register(PexenWorker(config, graph), "pexen-worker")
     else:
         host_tags.given_tags(config)  # a malformed --pexen-host-tags is a usage error at once
         if config.getoption("dist", "no") == "pexen" and config.getoption("tx", None):
+            from .xdist.plugin import DistPlugin
+
+            _add_xdist_hookspecs(config)
             config.pluginmanager.register(DistPlugin(config), "pexen-dist")
     resume.configure(config)
     if option_given(config, "pexen_timeline"):
