@@ -23,7 +23,7 @@ from .graph.keys import RECORDER
 from .graph.plugin import GraphPlugin
 from .graph.runtime import pexen_shared, runs_tests
 from .internals import add_dist_choice, option_given
-from .journal import reboots, resume
+from .journal import reboots
 from .journal.reboots import pexen_boot_count, pexen_reboot
 from .markers import MARKERS
 from .watchdog import plugin as timeouts
@@ -66,7 +66,10 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     """Before pytest's cache plugin clears the cache (at configure): refuse
     ``--cache-clear --pexen-resume`` while the journal is in the cache. And
     before xdist turns ``-n N`` into ``--dist load``: make it pexen."""
-    resume.check_cache_clear(config)
+    if getattr(config.option, "pexen_resume", False):
+        from .journal import resume
+
+        resume.check_cache_clear(config)
     if getattr(config.option, "numprocesses", None):  # no -n: nothing to choose
         from .xdist.plugin import choose_dist
 
@@ -131,6 +134,7 @@ class _XdistHooks:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         """What each xdist worker is told at its start (xdist hook)."""
+        from .journal import resume
         from .xdist.plugin import configure_node
 
         configure_node(node)
@@ -140,6 +144,8 @@ class _XdistHooks:
     @pytest.hookimpl(optionalhook=True)
     def pytest_pexen_xdist_scheduler(self, scheduler: PexenScheduling) -> None:
         """The xdist controller's scheduler: the capabilities plug in."""
+        from .journal import resume
+
         resume.attach_scheduler(scheduler)
         timeouts.attach_scheduler(scheduler)
         compat.attach_scheduler(scheduler)
@@ -368,7 +374,10 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(DistPlugin(config), "pexen-dist")
     if config.getoption("pexen_resume"):
         config.pluginmanager.register(_ResumeHooks(), "pexen-resume-hooks")
-    resume.configure(config)
+    if workerinput is None:  # xdist workers never journal
+        from .journal import resume
+
+        resume.configure(config)
     if option_given(config, "pexen_timeline"):
         from .timeline import page as timeline
 

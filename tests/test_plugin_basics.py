@@ -207,11 +207,18 @@ def test_plain_run_imports_no_unused_capability(pytester: pytest.Pytester) -> No
     result.assert_outcomes(passed=2)
 
 
-def test_plain_suite_xdist_workers_import_no_planner(pytester: pytest.Pytester) -> None:
+def test_plain_suite_xdist_workers_import_no_planner_nor_journal(
+    pytester: pytest.Pytester,
+) -> None:
     # a suite without pexen metadata is handed to xdist's load scheduler:
     # its workers send the controller a plain graph, made without the task
-    # graph's module or the planner (every worker would import both)
-    unused = ["pytest_pexen.graph.taskgraph", "pytest_pexen.sched.planner"]
+    # graph's module or the planner (every worker would import both); and
+    # workers never journal (the controller does)
+    unused = [
+        "pytest_pexen.graph.taskgraph",
+        "pytest_pexen.sched.planner",
+        "pytest_pexen.journal.resume",
+    ]
     pytester.makepyfile(
         f"""
         import sys
