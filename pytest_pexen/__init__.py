@@ -11,6 +11,7 @@ PYTEST_DONT_REWRITE
 import sys
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec, PathFinder
+from typing import TYPE_CHECKING, Any
 
 
 class _OwnModules:
@@ -55,7 +56,20 @@ from .journal.reboots import reboot  # noqa: E402
 from .markers import claims, group, host_tags, priority, provides, requires, timeout, uses  # noqa: E402
 from .sched import PexenWarning, TaskFailError, task_fail_wrap  # noqa: E402
 from .sched.errors import DepcheckError, MutexError, PexenError  # noqa: E402
-from .xdist.hosts import PexenSecurityWarning  # noqa: E402
+
+if TYPE_CHECKING:
+    from .xdist.hosts import PexenSecurityWarning
+
+
+def __getattr__(name: str) -> Any:
+    """``PexenSecurityWarning`` is the xdist driver's: imported on first use,
+    as a run without xdist never imports the driver."""
+    if name == "PexenSecurityWarning":
+        from .xdist.hosts import PexenSecurityWarning
+
+        return PexenSecurityWarning
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "META_KEY",

@@ -10,6 +10,7 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 from collections.abc import Generator
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
@@ -18,23 +19,21 @@ from . import hookspecs
 from .compat import plugin as compat
 from .graph import hookspecs as graph_hookspecs
 from .graph import host_tags
+from .graph.keys import RECORDER
 from .graph.plugin import GraphPlugin
 from .graph.runtime import pexen_shared, runs_tests
 from .internals import add_dist_choice, option_given
-from .journal import reboots, resume
+from .journal import reboots
 from .journal.reboots import pexen_boot_count, pexen_reboot
 from .markers import MARKERS
-from .results import recorder as results
-from .results.recorder import pexen_results
 from .watchdog import plugin as timeouts
 from .watchdog.settings import hang_path
-from .xdist import hookspecs as xdist_hookspecs
-from .xdist.plugin import DistPlugin, choose_dist, configure_node
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from .graph.hookspecs import GraphRelations, StoppedBoot
+    from .results.recorder import Results
     from .xdist.scheduler import PexenScheduling
     from .xdist.worker import PexenWorker
 
@@ -44,7 +43,6 @@ __all__ = [
     "pexen_results",
     "pexen_shared",
     "pytest_cmdline_main",
-    "pytest_configure_node",
 ]
 
 _parser: list[pytest.Parser] = []  # kept to extend options of plugins loaded after us
@@ -53,7 +51,14 @@ _parser: list[pytest.Parser] = []  # kept to extend options of plugins loaded af
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
     pluginmanager.add_hookspecs(graph_hookspecs)
-    pluginmanager.add_hookspecs(xdist_hookspecs)
+    # the xdist driver's are added where it runs (pytest_configure): a run
+    # without xdist never imports the driver
+
+
+def _add_xdist_hookspecs(config: pytest.Config) -> None:
+    from .xdist import hookspecs as xdist_hookspecs
+
+    config.pluginmanager.add_hookspecs(xdist_hookspecs)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -61,17 +66,15 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     """Before pytest's cache plugin clears the cache (at configure): refuse
     ``--cache-clear --pexen-resume`` while the journal is in the cache. And
     before xdist turns ``-n N`` into ``--dist load``: make it pexen."""
-    resume.check_cache_clear(config)
-    choose_dist(config)
+    if getattr(config.option, "pexen_resume", False):
+        from .journal import resume
+
+        resume.check_cache_clear(config)
+    if getattr(config.option, "numprocesses", None):  # no -n: nothing to choose
+        from .xdist.plugin import choose_dist
+
+        choose_dist(config)
     return (yield)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node: Any) -> None:
-    """What each xdist worker is told at its start (xdist hook)."""
-    configure_node(node)
-    resume.configure_node(node)
-    timeouts.configure_node(node)
 
 
 def pytest_pexen_relations(
@@ -81,49 +84,80 @@ def pytest_pexen_relations(
     return compat.derive(config, items)
 
 
-def pytest_pexen_resumed(session: pytest.Session, ended: dict[str, dict[str, Any]]) -> None:
-    """A serial run resumed: pytest-dependency learns how the tests of the
-    earlier boots ended (under xdist the compat layer's controller does)."""
-    if compat.plugin_loaded(session.config, "pytest_dependency"):
-        from .compat.dependency import restore_records
-
-        restore_records(session.items, ended)
+# The hooks below are registered only by a run that can call them: each
+# hook implementation registered costs every pytest process time (pluggy
+# inspects and checks it), and most runs resume nothing, run no
+# executable test and start no xdist worker.
 
 
-def pytest_pexen_sub_results(config: pytest.Config) -> results.Results:
-    """An executable test's sub-results go to the results recorder."""
-    return results.Results(results.recorder(config))
+class _ResumeHooks:
+    """What a resumed run asks of other capabilities (``--pexen-resume``)."""
+
+    def pytest_pexen_resumed(
+        self, session: pytest.Session, ended: dict[str, dict[str, Any]]
+    ) -> None:
+        """A serial run resumed: pytest-dependency learns how the tests of the
+        earlier boots ended (under xdist the compat layer's controller does)."""
+        if compat.plugin_loaded(session.config, "pytest_dependency"):
+            from .compat.dependency import restore_records
+
+            restore_records(session.items, ended)
+
+    def pytest_pexen_lost_ends(
+        self, config: pytest.Config, journal: Path, state: StoppedBoot
+    ) -> tuple[list[dict[str, Any]], Path]:
+        """A run resumes: the tests the watchdog's last resort stopped, with the
+        stacks it left beside the journal."""
+        from .watchdog.limits import hang_records
+
+        return hang_records(config, journal, state), hang_path(journal)
 
 
-def pytest_pexen_reboot(config: pytest.Config) -> NoReturn:
-    """An executable test asks for a reboot: ``pexen.reboot()``."""
-    reboots.reboot()
+class _ExecHooks:
+    """What executable tests (``--pexen-exec``) ask of other capabilities."""
+
+    def pytest_pexen_sub_results(self, config: pytest.Config) -> Results:
+        """An executable test's sub-results go to the results recorder."""
+        from .results import recorder
+
+        return recorder.Results(recorder.recorder(config))
+
+    def pytest_pexen_reboot(self, config: pytest.Config) -> NoReturn:
+        """An executable test asks for a reboot: ``pexen.reboot()``."""
+        reboots.reboot()
 
 
-def pytest_pexen_lost_ends(
-    config: pytest.Config, journal: Path, state: StoppedBoot
-) -> tuple[list[dict[str, Any]], Path]:
-    """A run resumes: the tests the watchdog's last resort stopped, with the
-    stacks it left beside the journal."""
-    from .watchdog.limits import hang_records
+class _XdistHooks:
+    """An xdist controller's and a pexen-scheduled worker's hooks (the
+    specifications of pexen's own come with the driver: optional here)."""
 
-    return hang_records(config, journal, state), hang_path(journal)
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """What each xdist worker is told at its start (xdist hook)."""
+        from .journal import resume
+        from .xdist.plugin import configure_node
 
+        configure_node(node)
+        resume.configure_node(node)
+        timeouts.configure_node(node)
 
-def pytest_pexen_xdist_scheduler(scheduler: PexenScheduling) -> None:
-    """The xdist controller's scheduler: the capabilities plug in."""
-    resume.attach_scheduler(scheduler)
-    timeouts.attach_scheduler(scheduler)
-    compat.attach_scheduler(scheduler)
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_pexen_xdist_scheduler(self, scheduler: PexenScheduling) -> None:
+        """The xdist controller's scheduler: the capabilities plug in."""
+        from .journal import resume
 
+        resume.attach_scheduler(scheduler)
+        timeouts.attach_scheduler(scheduler)
+        compat.attach_scheduler(scheduler)
 
-def pytest_pexen_xdist_worker(worker: PexenWorker) -> None:
-    """A worker's loop under pexen's scheduling: the capabilities plug in."""
-    config = worker.config
-    # a test asked for a reboot: no test begins here any more
-    worker.on_command(reboots.STOP, lambda args: reboots.stop(config, str(args.get("reason"))))
-    timeouts.attach_worker(worker)
-    compat.attach_worker(worker)
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_pexen_xdist_worker(self, worker: PexenWorker) -> None:
+        """A worker's loop under pexen's scheduling: the capabilities plug in."""
+        config = worker.config
+        # a test asked for a reboot: no test begins here any more
+        worker.on_command(reboots.STOP, lambda args: reboots.stop(config, str(args.get("reason"))))
+        timeouts.attach_worker(worker)
+        compat.attach_worker(worker)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -310,7 +344,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_plugin_registered(plugin: Any, manager: pytest.PytestPluginManager) -> None:
-    if _parser and getattr(plugin, "__name__", "") == "xdist.plugin":
+    # called for every plugin registered (a hundred a run): most are objects
+    # without ``__name__``, whose failed lookup would raise inside getattr
+    if _parser and isinstance(plugin, ModuleType) and plugin.__name__ == "xdist.plugin":
         add_dist_choice(_parser[0])
 
 
@@ -324,12 +360,24 @@ def pytest_configure(config: pytest.Config) -> None:
         if workerinput.get("pexen"):
             from .xdist.worker import PexenWorker
 
+            _add_xdist_hookspecs(config)
+            config.pluginmanager.register(_XdistHooks(), "pexen-xdist-hooks")
             config.pluginmanager.register(PexenWorker(config, graph), "pexen-worker")
     else:
         host_tags.given_tags(config)  # a malformed --pexen-host-tags is a usage error at once
+        if config.getoption("dist", "no") != "no":  # xdist's controller
+            config.pluginmanager.register(_XdistHooks(), "pexen-xdist-hooks")
         if config.getoption("dist", "no") == "pexen" and config.getoption("tx", None):
+            from .xdist.plugin import DistPlugin
+
+            _add_xdist_hookspecs(config)
             config.pluginmanager.register(DistPlugin(config), "pexen-dist")
-    resume.configure(config)
+    if config.getoption("pexen_resume"):
+        config.pluginmanager.register(_ResumeHooks(), "pexen-resume-hooks")
+    if workerinput is None:  # xdist workers never journal
+        from .journal import resume
+
+        resume.configure(config)
     if option_given(config, "pexen_timeline"):
         from .timeline import page as timeline
 
@@ -340,12 +388,19 @@ def pytest_configure(config: pytest.Config) -> None:
         from .exec.items import PLUGIN, ExecPlugin
 
         config.pluginmanager.register(ExecPlugin(config), PLUGIN)
-    results.configure(config)
-    if runs_tests(config) and results.report_wanted(config):
+        config.pluginmanager.register(_ExecHooks(), "pexen-exec-hooks")
+    # the results capability: imported by a run that asks for its report
+    # or strict warnings, else once a collected test uses its fixture
+    report = option_given(config, "pexen_junitxml")
+    if report or option_given(config, "pexen_strict_warn"):
+        from .results import recorder as results
+
+        results.configure(config)
+    if runs_tests(config) and report:
         from .results import suite_properties  # it uses the recorder: registered from here
 
         config.pluginmanager.register(suite_properties, "pexen-suite-properties")
-    if workerinput is None and results.report_wanted(config):
+    if workerinput is None and report:
         from .graph.outputs import check_writable
         from .results.junit import XunitWriter, report_path
 
@@ -356,11 +411,31 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    results.collected(session.config, session.items)
+    config = session.config
+    if not config.pluginmanager.has_plugin(RECORDER) and any(
+        "pexen_results" in names or "subtests" in names
+        for names in (getattr(item, "fixturenames", ()) for item in session.items)
+    ):  # record sub-results from now on (a look at each test's fixture names, once)
+        from .results.recorder import recorder
+
+        recorder(config)
     timeouts.collected(session.config, session.items)
 
 
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    results.terminal_summary(terminalreporter, config)
+    if config.pluginmanager.has_plugin(RECORDER) or not runs_tests(config):
+        # sub-results were recorded here, or an xdist controller looks at its reports
+        from .results.recorder import terminal_summary
+
+        terminal_summary(terminalreporter, config)
+
+
+@pytest.fixture(scope="session")
+def pexen_results(request: pytest.FixtureRequest) -> Results:
+    """Several results per test: ``add(outcome, name, message)``, ``info``,
+    ``warn``, ``fail`` (soft). Goes to the test running now."""
+    from .results.recorder import fixture_value
+
+    return fixture_value(request)

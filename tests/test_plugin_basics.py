@@ -184,6 +184,13 @@ def test_plain_run_imports_no_unused_capability(pytester: pytest.Pytester) -> No
         "pytest_pexen.xdist.scheduler",
         "pytest_pexen.sched.engine",
         "pytest_pexen.sched.pool",
+        # the xdist driver, in a run without -n (issue 22, start-up)
+        "pytest_pexen.xdist",
+        "pytest_pexen.xdist.plugin",
+        "pytest_pexen.xdist.hookspecs",
+        "pytest_pexen.xdist.hosts",
+        # the sub-results' recorder, in a run whose tests do not use it
+        "pytest_pexen.results.recorder",
     ]
     pytester.makepyfile(
         f"""
@@ -197,6 +204,33 @@ def test_plain_run_imports_no_unused_capability(pytester: pytest.Pytester) -> No
         """
     )
     result = pytester.runpytest_subprocess("-p", "pexen")
+    result.assert_outcomes(passed=2)
+
+
+def test_plain_suite_xdist_workers_import_no_planner_nor_journal(
+    pytester: pytest.Pytester,
+) -> None:
+    # a suite without pexen metadata is handed to xdist's load scheduler:
+    # its workers send the controller a plain graph, made without the task
+    # graph's module or the planner (every worker would import both); and
+    # workers never journal (the controller does)
+    unused = [
+        "pytest_pexen.graph.taskgraph",
+        "pytest_pexen.sched.planner",
+        "pytest_pexen.journal.resume",
+    ]
+    pytester.makepyfile(
+        f"""
+        import sys
+
+        def test_one():
+            pass
+
+        def test_modules():
+            assert [name for name in {unused!r} if name in sys.modules] == []
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "pexen", "-n", "2", timeout=120)
     result.assert_outcomes(passed=2)
 
 

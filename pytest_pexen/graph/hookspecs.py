@@ -20,12 +20,14 @@ if TYPE_CHECKING:
     from .taskgraph import TestGraph
 
 
-class GraphRelations(Protocol):
-    """Relations between tests that another plugin's markers put on them
-    (the compat layer: pytest-dependency, pytest-order)."""
+if TYPE_CHECKING:  # in annotations only: no Protocol class made at run time
 
-    def apply(self, graph: TestGraph) -> None:
-        """Add the relations to the task graph."""
+    class GraphRelations(Protocol):
+        """Relations between tests that another plugin's markers put on them
+        (the compat layer: pytest-dependency, pytest-order)."""
+
+        def apply(self, graph: TestGraph) -> None:
+            """Add the relations to the task graph."""
 
 
 @pytest.hookspec(firstresult=True)
@@ -44,11 +46,13 @@ def pytest_pexen_resumed(session: pytest.Session, ended: dict[str, dict[str, Any
     (pytest-dependency's records, for their dependents)."""
 
 
-class SubResults(Protocol):
-    """Sub-results of the test running now (``pexen_results``)."""
+if TYPE_CHECKING:  # in annotations only: no Protocol class made at run time
 
-    def add(self, outcome: str, name: str | None = None, message: str | None = None) -> None:
-        """Record one sub-result."""
+    class SubResults(Protocol):
+        """Sub-results of the test running now (``pexen_results``)."""
+
+        def add(self, outcome: str, name: str | None = None, message: str | None = None) -> None:
+            """Record one sub-result."""
 
 
 @pytest.hookspec(firstresult=True)
@@ -64,19 +68,21 @@ def pytest_pexen_reboot(config: pytest.Config) -> None:
     (an executable test ran ``pexen-reboot``): never returns."""
 
 
-class StoppedBoot(Protocol):
-    """What a capability reads of the journal a run resumes from (its
-    ``journal.State``): the last boot, whether it stopped cleanly, and the
-    tests it left running."""
+if TYPE_CHECKING:  # in annotations only: no Protocol class made at run time
 
-    @property
-    def boot(self) -> int: ...
+    class StoppedBoot(Protocol):
+        """What a capability reads of the journal a run resumes from (its
+        ``journal.State``): the last boot, whether it stopped cleanly, and the
+        tests it left running."""
 
-    @property
-    def stop(self) -> Mapping[str, Any] | None: ...
+        @property
+        def boot(self) -> int: ...
 
-    @property
-    def running(self) -> Mapping[str, Mapping[str, Any]]: ...
+        @property
+        def stop(self) -> Mapping[str, Any] | None: ...
+
+        @property
+        def running(self) -> Mapping[str, Mapping[str, Any]]: ...
 
 
 @pytest.hookspec

@@ -15,6 +15,8 @@ from __future__ import annotations
 import pytest
 
 JOURNAL = "pexen-journal"  # the journaling process's plugin (journal.resume.JournalPlugin)
+# the sub-results' recorder (results.recorder.Recorder), registered on first need
+RECORDER = "pexen-results"
 # seconds the run took before this boot (set when a run resumes)
 EARLIER_KEY = pytest.StashKey[float]()
 # per test, how often the run stopped while it ran (journal.reboots, journal.resume)

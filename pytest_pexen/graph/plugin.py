@@ -152,8 +152,6 @@ class GraphPlugin:
             return None
         if self.graph is not None:
             return self.graph.spec()
-        from .taskgraph import plain_spec
-
         return plain_spec([i.nodeid for i in items])
 
     def _metas(
@@ -414,6 +412,17 @@ class GraphPlugin:
                         reporter.write_line(f"{n}. {item.nodeid}")
             return True  # the plan is shown, nothing runs
         return None
+
+
+def plain_spec(nodeids: list[str]) -> GraphSpec:
+    """The graph of tests without any pexen metadata: independent tasks
+    (made here, not in taskgraph, which imports the planner: an xdist worker
+    of a plain suite needs neither)."""
+    return {
+        "tasks": [[n, [], [], [], [], 0, None] for n in nodeids],
+        "groups": [[None, None]],
+        "phantoms": {},
+    }
 
 
 def _filtered(message: Warning) -> str:

@@ -199,15 +199,6 @@ class TestGraph:
         return True
 
 
-def plain_spec(nodeids: list[str]) -> GraphSpec:
-    """The graph of tests without any pexen metadata: independent tasks."""
-    return {
-        "tasks": [[n, [], [], [], [], 0, None] for n in nodeids],
-        "groups": [[None, None]],
-        "phantoms": {},
-    }
-
-
 def spec_planner(
     spec: GraphSpec,
     missing: str = "error",

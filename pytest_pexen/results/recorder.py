@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from ..graph.keys import RECORDER
 from ..graph.outcome import OUTCOMES, merge_own, own_outcome
 from ..graph.runtime import runs_tests
 from ..internals import option_given, requesting_item
@@ -284,9 +285,6 @@ def first_line(text: str) -> str:
     return next((line for line in text.splitlines() if line.strip()), "failed")
 
 
-RECORDER = "pexen-results"
-
-
 def recorder(config: pytest.Config) -> Recorder:
     """The process's recorder, registered on first need."""
     plugin = config.pluginmanager.get_plugin(RECORDER)
@@ -299,18 +297,6 @@ def recorder(config: pytest.Config) -> Recorder:
 
 def report_wanted(config: pytest.Config) -> bool:
     return option_given(config, "pexen_junitxml")
-
-
-def collected(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Start recording if some collected test uses ``pexen_results`` or
-    ``subtests`` (a look at each test's fixture names, once)."""
-    if config.pluginmanager.has_plugin(RECORDER):
-        return
-    if any(
-        "pexen_results" in names or "subtests" in names
-        for names in (getattr(item, "fixturenames", ()) for item in items)
-    ):
-        recorder(config)
 
 
 def configure(config: pytest.Config) -> None:
@@ -375,10 +361,9 @@ class Results:
         self.add("fail", name, message)
 
 
-@pytest.fixture(scope="session")
-def pexen_results(request: pytest.FixtureRequest) -> Results:
-    """Several results per test: ``add(outcome, name, message)``, ``info``,
-    ``warn``, ``fail`` (soft). Goes to the test running now."""
+def fixture_value(request: pytest.FixtureRequest) -> Results:
+    """What the ``pexen_results`` fixture gives (the fixture is the entry
+    point's, so that a run that does not use it does not import this)."""
     plugin = request.config.pluginmanager.get_plugin(RECORDER)
     if plugin is None:  # asked for by name at run time (getfixturevalue)
         plugin = recorder(request.config)
@@ -391,9 +376,8 @@ def pexen_results(request: pytest.FixtureRequest) -> Results:
 def terminal_summary(reporter: Any, config: pytest.Config) -> None:
     """The warn, fail and error messages of ``pexen_results`` (pytest shows
     subtests' own), how many tests warned and how many they failed;
-    nothing at all for a suite without them."""
-    if runs_tests(config) and not config.pluginmanager.has_plugin(RECORDER):
-        return  # nothing recorded sub-results here (an xdist controller looks)
+    nothing at all for a suite without them (the entry point calls this
+    only where tests ran with a recorder, or on an xdist controller)."""
     lines: list[tuple[int, str]] = []
     warned: dict[str, bool] = {}
     failed: set[str] = set()

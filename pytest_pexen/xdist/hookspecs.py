@@ -1,7 +1,8 @@
 """pexen's internal hooks: how capabilities meet the xdist driver.
 
-Implemented by the entry point (plugin.py), which knows every capability;
-not a public API.
+Implemented by the entry point (plugin.py), which knows every capability,
+and added by it only in the processes the driver runs in (a run without
+xdist does not import the driver); not a public API.
 
 PYTEST_DONT_REWRITE
 """

@@ -43,13 +43,15 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..graph.taskgraph import GraphSpec
 from ..internals import find_interactor, late_teardown, nearest_items, uses_shared_scope
 from .protocol import Entry
+
+if TYPE_CHECKING:
+    from ..graph.taskgraph import GraphSpec
 
 SHUTDOWN = object()
 
