@@ -5,11 +5,16 @@ plugin installed the way users install it (a wheel, not an editable
 install: pytest assertion-rewrites the modules of an installed plugin's
 package, not those of an editable one) and ``PYTHONDONTWRITEBYTECODE=1``, as
 in many container images. Contenders, each run a fresh process, taken in
-alternating pairs (which of the two goes first alternates too):
+alternating rounds (which goes first rotates):
 
 * ``-p no:pexen`` (the anchor) and the plugin, serial (goal: <= +0.02 s);
 * the same at ``-n 2`` (goal: <= +0.05 s): the controller and both workers
   start the plugin.
+
+The plugin runs twice per round: named with ``-p pexen`` (as the README
+shows it; pytest then looks through every installed distribution's entry
+points once more to find it) and loaded by pytest's entry-point autoload
+alone (no ``-p``: how an installed plugin is usually met).
 
 Prints, per figure, the median of the pairs' differences with their spread
 (min-max), the median times and their ratio, in wall time and in CPU time
@@ -61,8 +66,11 @@ def write_suite(root: Path) -> None:
 
 
 def run(exe: Path, root: Path, plugin: str, workers: int, extra: list[str]) -> tuple[float, float]:
-    """One pytest process; its (wall, CPU) seconds."""
-    cmd = [str(exe), "-m", "pytest", "-q", "-p", plugin, *extra]
+    """One pytest process; its (wall, CPU) seconds. ``plugin`` "autoload":
+    no ``-p`` at all."""
+    cmd = [str(exe), "-m", "pytest", "-q", *extra]
+    if plugin != "autoload":
+        cmd[3:3] = ["-p", plugin]
     if workers:
         cmd += ["-n", str(workers)]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -105,19 +113,21 @@ def main() -> None:
         root = Path(tmp)
         write_suite(root)
         for workers in args.workers:
-            times: dict[str, list[tuple[float, float]]] = {"no:pexen": [], "pexen": []}
+            contenders = ["no:pexen", "pexen", "autoload"]
+            times: dict[str, list[tuple[float, float]]] = {c: [] for c in contenders}
             run(exe, root, "pexen", workers, extra)  # warm the page cache, not counted
             for n in range(args.pairs):
-                order = ["no:pexen", "pexen"] if n % 2 == 0 else ["pexen", "no:pexen"]
-                for plugin in order:
+                for plugin in contenders[n % 3 :] + contenders[: n % 3]:
                     times[plugin].append(run(exe, root, plugin, workers, extra))
             goal = 0.05 if workers else 0.02
             name = f"-n {workers}" if workers else "serial"
             print(f"{name}, 30 tests, median of {args.pairs} pairs, each run a fresh process:")
-            for i, label in enumerate(("wall", "CPU")):
-                anchor = [t[i] for t in times["no:pexen"]]
-                ours = [t[i] for t in times["pexen"]]
-                print(summary(label, anchor, ours, goal))
+            for plugin, title in (("pexen", "-p pexen"), ("autoload", "autoloaded")):
+                print(f" {title}:")
+                for i, label in enumerate(("wall", "CPU")):
+                    anchor = [t[i] for t in times["no:pexen"]]
+                    ours = [t[i] for t in times[plugin]]
+                    print(summary(label, anchor, ours, goal))
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
