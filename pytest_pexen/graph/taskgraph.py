@@ -241,11 +241,15 @@ def spec_planner(
     timed = durations or {}
 
     def rows() -> Iterator[TaskRow[str]]:
-        for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]:
-            if nodeid in hosts and not hosts_apart:
-                claims = claims + hosts[nodeid][0]
-                uses = uses + hosts[nodeid][1]
-            yield (nodeid, requires, provides, claims, uses, priority, group, timed.get(nodeid))
+        if hosts and not hosts_apart:
+            for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]:
+                if nodeid in hosts:
+                    claims = claims + hosts[nodeid][0]
+                    uses = uses + hosts[nodeid][1]
+                yield (nodeid, requires, provides, claims, uses, priority, group, timed.get(nodeid))
+        else:  # each task as it is, with its duration (most often: none known)
+            for task in spec["tasks"]:
+                yield (*task, timed.get(task[0]))
 
     planner.add_many(rows())
     planner.prepare(missing=missing)
@@ -387,9 +391,13 @@ def build(
         # provider a virtual tag pulls in can depend on what was pulled
         # before it, and every xdist worker must pull in the same tests
         wanted = _REQUIRES(metas[nodeid])
-        resolved = requires[nodeid] = (
-            list(dict.fromkeys(resolve(nodeid, t) for t in sorted(wanted))) if wanted else _NONE
-        )
+        if wanted:
+            resolved = [resolve(nodeid, t) for t in sorted(wanted)]
+            if len(resolved) > 1:  # two names of one test
+                resolved = list(dict.fromkeys(resolved))
+        else:
+            resolved = _NONE
+        requires[nodeid] = resolved
         for tag in resolved:
             provs = providers(tag)
             if tag not in explicit:
@@ -400,7 +408,7 @@ def build(
             if not provs:
                 unresolved.add(tag)
                 continue
-            if any(p in chosen for p in provs):
+            if not chosen.isdisjoint(provs):  # a provider is in already
                 continue
             if not pull:
                 for p in provs:

@@ -312,7 +312,8 @@ class Planner(Generic[K]):
     def _tag_ids(self, tags: Iterable[str]) -> tuple[int, ...]:
         """Tag ids (new tags interned), without repeats: a set's in sorted
         order (see ``_in_order``), anything else in first-seen order. A set
-        of one tag, the common case, costs one dict operation."""
+        of one tag or a list or tuple of one, the common cases, costs one
+        dict operation."""
         ids, names = self._tag_id, self._tag_name
         if isinstance(tags, (set, frozenset)):  # no repeats to remove
             if len(tags) == 1:
@@ -322,6 +323,9 @@ class Planner(Generic[K]):
                         names.append(tag)
                     return (tid,)
             return tuple([self._intern(tag) for tag in sorted(tags)])
+        if isinstance(tags, (list, tuple)) and len(tags) == 1:  # most tasks' tags
+            known = ids.get(tags[0])
+            return (self._intern(tags[0]) if known is None else known,)
         return tuple(dict.fromkeys([self._intern(tag) for tag in tags]))
 
     def add(
