@@ -306,11 +306,11 @@ def collected(config: pytest.Config, items: list[pytest.Item]) -> None:
     ``subtests`` (a look at each test's fixture names, once)."""
     if config.pluginmanager.has_plugin(RECORDER):
         return
-    if any(
-        "pexen_results" in names or "subtests" in names
-        for names in (getattr(item, "fixturenames", ()) for item in items)
-    ):
-        recorder(config)
+    for item in items:  # a plain loop: no generator per test
+        names = getattr(item, "fixturenames", ())
+        if "pexen_results" in names or "subtests" in names:
+            recorder(config)
+            return
 
 
 def configure(config: pytest.Config) -> None:

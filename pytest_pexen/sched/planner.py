@@ -414,7 +414,9 @@ class Planner(Generic[K]):
         for t in tids:
             for g in prov[t]:
                 if tstate[g] == _PENDING:
-                    providers[g] = _with(providers[g], t)
+                    # a tag's first provider (most often its only one) as is
+                    ids = providers[g]
+                    providers[g] = t if ids == () else _with(ids, t)
                     left[g] += 1
                 else:
                     late.append(t)
@@ -423,7 +425,8 @@ class Planner(Generic[K]):
         for t in tids:
             n = 0
             for g in req[t]:
-                requirers[g] = _with(requirers[g], t)
+                ids = requirers[g]
+                requirers[g] = t if ids == () else _with(ids, t)
                 st = tstate[g]
                 if st == _PENDING:
                     if left[g]:
@@ -452,13 +455,14 @@ class Planner(Generic[K]):
         # nothing below raises
         for t in late:
             self._prov[t] = tuple(g for g in self._prov[t] if tstate[g] == _PENDING)
+        group, group_open = self._group, self._group_open
         for t in new:
-            if self._group[t] < self._current:
+            if group[t] < self._current:
                 if self._current < len(self._group_names):
-                    self._group[t] = self._current
+                    group[t] = self._current
                 else:
-                    self._current = self._group[t]
-            self._group_open[self._group[t]] += 1
+                    self._current = group[t]
+            group_open[group[t]] += 1
         self._unsettled += len(new)
         self._prepared = len(self._keys)
         if self._use_critical_path():
