@@ -76,7 +76,7 @@ class GraphPlugin:
         self.config = config
         self.deselected: list[pytest.Item] = []
         self.graph: taskgraph.TestGraph | None = None
-        self.order: list[pytest.Item] = []
+        self.order: list[pytest.Item] = []  # the planned order, under --pexen-plan
         self.compat: GraphRelations | None = None  # pytest-dependency / pytest-order markers
         workerinput = getattr(config, "workerinput", None)
         # on an xdist worker: is the controller scheduling with pexen?
@@ -238,8 +238,10 @@ class GraphPlugin:
         except (DepcheckError, MutexError, ValueError) as exc:
             raise pytest.UsageError(f"pexen: {exc}") from None
         self.graph = graph
-        self.order = graph.items if planner is None else graph.order(planner)
-        items[:] = self.order
+        order = graph.items if planner is None else graph.order(planner)
+        items[:] = order
+        if config.getoption("pexen_plan"):  # kept only to be shown: a large suite's list
+            self.order = order
         if graph.pulled:
             self._undeselect({p.item.nodeid for p in graph.pulled})
         if config.getoption("pexen_graph"):

@@ -391,10 +391,11 @@ def build(
         # provider a virtual tag pulls in can depend on what was pulled
         # before it, and every xdist worker must pull in the same tests
         wanted = _REQUIRES(metas[nodeid])
-        if wanted:
-            resolved = [resolve(nodeid, t) for t in sorted(wanted)]
-            if len(resolved) > 1:  # two names of one test
-                resolved = list(dict.fromkeys(resolved))
+        if len(wanted) == 1:  # most often: a list of one, of its exact size
+            (tag,) = wanted
+            resolved = [resolve(nodeid, tag)]
+        elif wanted:  # without repeats (two names of one test)
+            resolved = list(dict.fromkeys([resolve(nodeid, t) for t in sorted(wanted)]))
         else:
             resolved = _NONE
         requires[nodeid] = resolved
@@ -470,9 +471,10 @@ def _place_pulled(
     it, so that nothing selected has to move for it. Providers pulled in for
     the same test keep their collection ``order``, except that those from
     its own module come last, next to it (module fixtures are set up once).
-    Returns the tests and their node ids."""
+    Returns the tests and their node ids (``selected_ids`` itself when
+    nothing was pulled in: the caller's list, which nobody changes)."""
     if not pulled:
-        return list(selected), list(selected_ids)
+        return list(selected), selected_ids
     slot: dict[str, tuple[int, int, bool, int]] = {
         nodeid: (n, 0, False, 0) for n, nodeid in enumerate(selected_ids)
     }
