@@ -2,7 +2,10 @@
 
 Each helper returns the registered ``pexen_*`` pytest marker, so it works
 as a decorator, in ``pytestmark`` and in ``pytest.param(marks=...)``, and
-checks its arguments at once, where the mistake is made.
+checks its arguments at once, where the mistake is made. The marker is
+made with ``with_args``: what calling it does for arguments that are not
+one function or class (checked here already), without looking at the first
+argument again (a suite of 20,000 marked tests makes 20,000 markers at import).
 
 PYTEST_DONT_REWRITE
 """
@@ -40,12 +43,12 @@ def _strings(helper: str, values: tuple[str, ...]) -> tuple[str, ...]:
 
 def requires(*tags: str) -> pytest.MarkDecorator:
     """Run only after every selected provider of each tag passed."""
-    return pytest.mark.pexen_requires(*_strings("requires", tags))
+    return pytest.mark.pexen_requires.with_args(*_strings("requires", tags))
 
 
 def provides(*tags: str) -> pytest.MarkDecorator:
     """This test provides the tags when it passes."""
-    return pytest.mark.pexen_provides(*_strings("provides", tags))
+    return pytest.mark.pexen_provides.with_args(*_strings("provides", tags))
 
 
 SCOPES = ("global", "host")
@@ -63,26 +66,28 @@ def claims(*resources: str, scope: str = "global") -> pytest.MarkDecorator:
     """Exclusive lock: no other test claiming or using a resource runs
     meanwhile; with ``scope="host"`` only on the same host (a port, a
     device: something every machine has one of)."""
-    return pytest.mark.pexen_claims(*_strings("claims", resources), **_scope("claims", scope))
+    return pytest.mark.pexen_claims.with_args(
+        *_strings("claims", resources), **_scope("claims", scope)
+    )
 
 
 def uses(*resources: str, scope: str = "global") -> pytest.MarkDecorator:
     """Shared lock: may overlap other users of a resource, never a claimer;
     with ``scope="host"`` only claimers on the same host count."""
-    return pytest.mark.pexen_uses(*_strings("uses", resources), **_scope("uses", scope))
+    return pytest.mark.pexen_uses.with_args(*_strings("uses", resources), **_scope("uses", scope))
 
 
 def host_tags(*tags: str) -> pytest.MarkDecorator:
     """Run only on a worker whose host has all these tags (given to hosts
     by ``--pexen-host-tags``)."""
-    return pytest.mark.pexen_host_tags(*_strings("host_tags", tags))
+    return pytest.mark.pexen_host_tags.with_args(*_strings("host_tags", tags))
 
 
 def priority(n: int) -> pytest.MarkDecorator:
     """Among ready tests, lower runs first (default 0)."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"pexen.priority() takes an int, got {n!r}")
-    return pytest.mark.pexen_priority(n)
+    return pytest.mark.pexen_priority.with_args(n)
 
 
 def group(name: str, workers: int | None = None) -> pytest.MarkDecorator:
@@ -94,7 +99,7 @@ def group(name: str, workers: int | None = None) -> pytest.MarkDecorator:
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
     ):
         raise ValueError(f"pexen.group() workers must be a positive int or None, got {workers!r}")
-    return pytest.mark.pexen_group(name, workers=workers)
+    return pytest.mark.pexen_group.with_args(name, workers=workers)
 
 
 def timeout(seconds: float) -> pytest.MarkDecorator:
@@ -105,4 +110,4 @@ def timeout(seconds: float) -> pytest.MarkDecorator:
         or not 0 < seconds < math.inf
     ):  # nan too
         raise ValueError(f"pexen.timeout() takes a positive number of seconds, got {seconds!r}")
-    return pytest.mark.pexen_timeout(seconds)
+    return pytest.mark.pexen_timeout.with_args(seconds)

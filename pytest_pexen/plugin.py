@@ -412,13 +412,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
-    if not config.pluginmanager.has_plugin(RECORDER) and any(
-        "pexen_results" in names or "subtests" in names
-        for names in (getattr(item, "fixturenames", ()) for item in session.items)
-    ):  # record sub-results from now on (a look at each test's fixture names, once)
-        from .results.recorder import recorder
+    if not config.pluginmanager.has_plugin(RECORDER):
+        # record sub-results from now on if a test uses them (a look at each
+        # test's fixture names, once; a plain loop: no generator per test)
+        for item in session.items:
+            names = getattr(item, "fixturenames", ())
+            if "pexen_results" in names or "subtests" in names:
+                from .results.recorder import recorder
 
-        recorder(config)
+                recorder(config)
+                break
     timeouts.collected(session.config, session.items)
 
 

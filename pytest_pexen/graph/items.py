@@ -109,17 +109,17 @@ def _pexen_marks(
     node: pytest.Item | pytest.Collector, cache: dict[int, list[pytest.Mark]]
 ) -> list[pytest.Mark]:
     """The pexen markers of a node and its parents, closest first (what
-    ``iter_markers`` gives, with each parent's share looked up only once)."""
-    marks = [m for m in node.own_markers if m.name.startswith("pexen_")]
+    ``iter_markers`` gives): those of a parent and above are looked up once
+    per parent, and ``cache`` keeps them by the parent's id."""
+    own = node.own_markers
+    marks = [m for m in own if m.name.startswith("pexen_")] if own else []
     parent = node.parent
-    while parent is not None:
-        share = cache.get(id(parent))
-        if share is None:
-            share = cache[id(parent)] = [
-                m for m in parent.own_markers if m.name.startswith("pexen_")
-            ]
-        marks.extend(share)
-        parent = parent.parent
+    if parent is not None:
+        above = cache.get(id(parent))
+        if above is None:
+            above = cache[id(parent)] = _pexen_marks(parent, cache)
+        if above:
+            marks += above
     return marks
 
 
@@ -205,18 +205,19 @@ def meta_from_marks(
     meta = SchedMeta.empty() if mutable else _lean_meta(MarkedMeta)
     seen: set[str] = set()
     workers: int | None = None
+    filled: dict[str, tuple[str, ...]] = {}  # without mutable: the tags by field
     for mark in marks:  # closest first
         name = mark.name
         if name in _TAG_MARKERS:
-            field = _field(item, mark)
+            # only keywords (a lock's scope) can make the field another one
+            field = _field(item, mark) if mark.kwargs else _TAG_MARKERS[name]
             tags = _tags(item, mark)
             if mutable:
                 getattr(meta, field).update(tags)
-                continue
-            old = READ_TAGS[field](meta)
-            new = tuple(dict.fromkeys((*old, *tags) if old else tags))
-            # the marker's own tuple when it is the whole field, as is usual
-            WRITE_TAGS[field](meta, tags if new == tags else new)
+            else:
+                old = filled.get(field)
+                filled[field] = tags if old is None else (*old, *tags)
+            continue
         elif name in seen:
             continue  # a closer marker already set this single value
         elif name == "pexen_priority":
@@ -238,6 +239,11 @@ def meta_from_marks(
         elif name == "pexen_group":
             meta.group, workers = _group(item, mark)
         seen.add(name)
+    for field, tags in filled.items():
+        if len(tags) > 1:  # without repeats; a marker's own tuple if it has none, as is usual
+            new = tuple(dict.fromkeys(tags))
+            tags = tags if new == tags else new
+        WRITE_TAGS[field](meta, tags)
     return meta, workers
 
 

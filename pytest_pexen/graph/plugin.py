@@ -76,7 +76,7 @@ class GraphPlugin:
         self.config = config
         self.deselected: list[pytest.Item] = []
         self.graph: taskgraph.TestGraph | None = None
-        self.order: list[pytest.Item] = []
+        self.order: list[pytest.Item] = []  # the planned order, under --pexen-plan
         self.compat: GraphRelations | None = None  # pytest-dependency / pytest-order markers
         workerinput = getattr(config, "workerinput", None)
         # on an xdist worker: is the controller scheduling with pexen?
@@ -157,21 +157,23 @@ class GraphPlugin:
     def _metas(
         self,
         items: list[pytest.Item],
+        nodeids: list[str],
         metas: dict[str, SchedMeta],
         limits: dict[str | None, int | None],
         errors: list[str],
     ) -> None:
+        """The metadata of each test (``nodeids``: theirs) not in ``metas`` yet."""
         hooked = bool(self.config.pluginmanager.hook.pytest_pexen_task.get_hookimpls())
         cache: dict[int, list[pytest.Mark]] = {}
-        for item in items:
-            if item.nodeid in metas:
+        for item, nodeid in zip(items, nodeids, strict=True):
+            if nodeid in metas:
                 continue
             try:
                 meta, workers = build_meta(item, hooked, cache)
             except MetaError as exc:
                 errors.append(str(exc))
                 continue
-            metas[item.nodeid] = meta
+            metas[nodeid] = meta
             if workers is not None:
                 old = limits.get(meta.group)
                 limits[meta.group] = workers if old is None else min(old, workers)
@@ -181,38 +183,47 @@ class GraphPlugin:
         metas: dict[str, SchedMeta] = {}
         limits: dict[str | None, int | None] = {}
         errors: list[str] = []
-        self._metas(items, metas, limits, errors)
+        ids = [item.nodeid for item in items]  # read once (see TestGraph.nodeids)
+        self._metas(items, ids, metas, limits, errors)
         if errors:
             raise _bad_metadata(errors)
         self.compat = compat = config.hook.pytest_pexen_relations(config=config, items=items)
-        if compat is None and not any(_uses_pexen(metas[item.nodeid]) for item in items):
+        if compat is None and not any(_uses_pexen(metas[nodeid]) for nodeid in ids):
             if config.getoption("pexen_graph"):  # asked for: the tests, no edges
                 from . import taskgraph
 
-                self._write_graph(taskgraph.build(items, [], metas, limits))
+                self._write_graph(taskgraph.build(items, ids, [], [], metas, limits))
             return  # invisible when unused: pytest's own order, no planner
         from . import taskgraph
 
         pull = not config.getoption("pexen_no_pull")
-        candidates = [item for item in self.deselected if item.nodeid not in metas]
-        self._metas(candidates, metas, limits, errors)
+        candidates: list[pytest.Item] = []
+        candidate_ids: list[str] = []
+        for item in self.deselected:
+            nodeid = item.nodeid
+            if nodeid not in metas:
+                candidates.append(item)
+                candidate_ids.append(nodeid)
+        self._metas(candidates, candidate_ids, metas, limits, errors)
         if errors:  # a deselected test's too: it may be the provider pulled in
             raise _bad_metadata(errors)
         try:
-            graph = taskgraph.build(items, candidates, metas, limits, pull)
+            graph = taskgraph.build(items, ids, candidates, candidate_ids, metas, limits, pull)
             # a node-id selection (or --lf) leaves tests uncollected: look for
             # missing providers in the selected tests' modules, then the tree
             # (with pulling off too: their dependents are skipped, not errors)
             for more in (self._siblings, self._tree):
                 if not graph.unresolved:
                     break
-                seen = {i.nodeid for i in items} | {i.nodeid for i in candidates}
-                extra = [i for i in more(items) if i.nodeid not in seen]
-                self._metas(extra, metas, limits, errors)
+                seen = {*ids, *candidate_ids}
+                extra = [(i, nodeid) for i in more(items) if (nodeid := i.nodeid) not in seen]
+                extra_items, extra_ids = [i for i, _ in extra], [n for _, n in extra]
+                self._metas(extra_items, extra_ids, metas, limits, errors)
                 if errors:
                     raise _bad_metadata(errors)
-                candidates += extra
-                graph = taskgraph.build(items, candidates, metas, limits, pull)
+                candidates += extra_items
+                candidate_ids += extra_ids
+                graph = taskgraph.build(items, ids, candidates, candidate_ids, metas, limits, pull)
             if compat is not None:
                 compat.apply(graph)
             # under --dist pexen the controller plans (and checks) the graph;
@@ -225,8 +236,10 @@ class GraphPlugin:
         except (DepcheckError, MutexError, ValueError) as exc:
             raise pytest.UsageError(f"pexen: {exc}") from None
         self.graph = graph
-        self.order = graph.items if planner is None else graph.order(planner)
-        items[:] = self.order
+        order = graph.items if planner is None else graph.order(planner)
+        items[:] = order
+        if config.getoption("pexen_plan"):  # kept only to be shown: a large suite's list
+            self.order = order
         if graph.pulled:
             self._undeselect({p.item.nodeid for p in graph.pulled})
         if config.getoption("pexen_graph"):

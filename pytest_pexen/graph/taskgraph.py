@@ -68,6 +68,10 @@ class TestGraph:
     __test__ = False  # not a test class, whatever its name says
 
     items: list[pytest.Item]
+    # the node id of each item, in the same order: pytest makes the string
+    # anew (a property) each time ``item.nodeid`` is read, and the plan of a
+    # large suite read it about ten times per test
+    nodeids: list[str]
     metas: dict[str, SchedMeta]
     requires: dict[str, list[str]]
     # a list or a tuple each (a test only required by its node id: a tuple,
@@ -94,15 +98,16 @@ class TestGraph:
         (``planner()``): a large suite's rows are then never all alive at
         once, on top of the graph and the planner."""
         hosts: dict[str, list[list[str]]] = {}
-        for item in self.items:
-            meta = self.metas[item.nodeid]
+        metas = self.metas
+        for nodeid in self.nodeids:
+            meta = metas[nodeid]
             host_claims, host_uses, host_tags = (
                 _HOST_CLAIMS(meta),
                 _HOST_USES(meta),
                 _HOST_TAGS(meta),
             )
             if host_claims or host_uses or host_tags:
-                hosts[item.nodeid] = [sorted(host_claims), sorted(host_uses), sorted(host_tags)]
+                hosts[nodeid] = [sorted(host_claims), sorted(host_uses), sorted(host_tags)]
         rows = self._rows()
         spec: GraphSpec = {
             "tasks": rows if lazy and not hosts else list(rows),  # check_scopes reads them too
@@ -122,14 +127,14 @@ class TestGraph:
     def _rows(self) -> Iterator[list[Any]]:
         """Each task of the spec: [node id, requires, provides, claims,
         uses, priority, group]."""
-        for item in self.items:
-            nodeid = item.nodeid
-            meta = self.metas[nodeid]
+        metas, requires, provides = self.metas, self.requires, self.provides
+        for nodeid in self.nodeids:
+            meta = metas[nodeid]
             claims, uses = _CLAIMS(meta), _USES(meta)
             yield [
                 nodeid,
-                self.requires[nodeid],
-                self.provides[nodeid],
+                requires[nodeid],
+                provides[nodeid],
                 sorted(claims) if claims else _NONE,
                 sorted(uses) if uses else _NONE,
                 meta.priority,
@@ -140,7 +145,7 @@ class TestGraph:
         """Order the groups again, once relations were added after ``build``
         (compat.plugin.Compat.apply: a group after the groups it must follow)."""
         self.groups = _group_order(
-            self.items, self.metas, dict(self.groups), self.requires, self.provides
+            self.nodeids, self.metas, dict(self.groups), self.requires, self.provides
         )
 
     def planner(self, missing: str = "error") -> Planner[str]:
@@ -184,13 +189,13 @@ class TestGraph:
         if len(self.groups) != 1 or self.phantoms or self.unresolved:
             return False
         metas, requires, provides = self.metas, self.requires, self.provides
+        nodeids = self.nodeids
         last: dict[str, int] = {}  # the position of each tag's last provider
-        for n, item in enumerate(self.items):
-            for tag in provides[item.nodeid]:
+        for n, nodeid in enumerate(nodeids):
+            for tag in provides[nodeid]:
                 last[tag] = n
-        priority = metas[self.items[0].nodeid].priority if self.items else 0
-        for n, item in enumerate(self.items):
-            nodeid = item.nodeid
+        priority = metas[nodeids[0]].priority if nodeids else 0
+        for n, nodeid in enumerate(nodeids):
             if metas[nodeid].priority != priority:
                 return False
             for tag in requires[nodeid]:
@@ -228,11 +233,15 @@ def spec_planner(
     timed = durations or {}
 
     def rows() -> Iterator[TaskRow[str]]:
-        for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]:
-            if nodeid in hosts and not hosts_apart:
-                claims = claims + hosts[nodeid][0]
-                uses = uses + hosts[nodeid][1]
-            yield (nodeid, requires, provides, claims, uses, priority, group, timed.get(nodeid))
+        if hosts and not hosts_apart:
+            for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]:
+                if nodeid in hosts:
+                    claims = claims + hosts[nodeid][0]
+                    uses = uses + hosts[nodeid][1]
+                yield (nodeid, requires, provides, claims, uses, priority, group, timed.get(nodeid))
+        else:  # each task as it is, with its duration (most often: none known)
+            for task in spec["tasks"]:
+                yield (*task, timed.get(task[0]))
 
     planner.add_many(rows())
     planner.prepare(missing=missing)
@@ -261,7 +270,7 @@ def check_scopes(spec: GraphSpec) -> None:
 
 
 def _group_order(
-    items: list[pytest.Item],
+    nodeids: list[str],
     metas: dict[str, SchedMeta],
     limits: dict[str | None, int | None],
     requires: dict[str, list[str]],
@@ -274,8 +283,8 @@ def _group_order(
     early too). Groups that require from each other keep the first order:
     the planner then names the contradiction."""
     best: dict[str | None, tuple[int, int]] = {}
-    for n, item in enumerate(items):
-        meta = metas[item.nodeid]
+    for n, nodeid in enumerate(nodeids):
+        meta = metas[nodeid]
         prio, first = best.get(meta.group, (meta.priority, n))
         best[meta.group] = (min(prio, meta.priority), first)
     if len(best) == 1:  # one group (most suites): nothing to order
@@ -311,15 +320,19 @@ def _group_order(
 
 def build(
     selected: list[pytest.Item],
+    selected_ids: list[str],
     candidates: list[pytest.Item],
+    candidate_ids: list[str],
     metas: dict[str, SchedMeta],
     limits: dict[str | None, int | None],
     pull: bool = True,
 ) -> TestGraph:
     """Resolve requirements among ``selected`` tests, pulling providers in
-    from ``candidates`` (collected, not selected) unless ``pull`` is off."""
-    every = {item.nodeid: item for item in candidates}
-    every.update((item.nodeid, item) for item in selected)
+    from ``candidates`` (collected, not selected) unless ``pull`` is off.
+    ``selected_ids`` and ``candidate_ids`` are their node ids, read once by
+    the caller (see ``TestGraph.nodeids``)."""
+    every = dict(zip(candidate_ids, candidates, strict=True))
+    every.update(zip(selected_ids, selected, strict=True))
     explicit: dict[str, list[str]] = {}
     # the parametrizations of each parametrized test, by the id without
     # them; a test without parameters is found in ``every`` itself
@@ -355,7 +368,7 @@ def build(
             return [tag]
         return by_base.get(tag, [])
 
-    chosen = {item.nodeid for item in selected}
+    chosen = set(selected_ids)
     order: dict[str, int] = {}  # position in the collection: made when a test is pulled in
     requires: dict[str, list[str]] = {}
     # the node ids each test is required by (most often one, its own):
@@ -364,15 +377,20 @@ def build(
     pulled: list[Pulled] = []
     phantoms: dict[str, list[str]] = {}
     unresolved: set[str] = set()
-    queue = [item.nodeid for item in selected]
+    queue = list(selected_ids)
     for nodeid in queue:  # grows as providers are pulled in
         # tags in sorted order, never the set's (hash-seeded) order: which
         # provider a virtual tag pulls in can depend on what was pulled
         # before it, and every xdist worker must pull in the same tests
         wanted = _REQUIRES(metas[nodeid])
-        resolved = requires[nodeid] = (
-            list(dict.fromkeys(resolve(nodeid, t) for t in sorted(wanted))) if wanted else _NONE
-        )
+        if len(wanted) == 1:  # most often: a list of one, of its exact size
+            (tag,) = wanted
+            resolved = [resolve(nodeid, tag)]
+        elif wanted:  # without repeats (two names of one test)
+            resolved = list(dict.fromkeys([resolve(nodeid, t) for t in sorted(wanted)]))
+        else:
+            resolved = _NONE
+        requires[nodeid] = resolved
         for tag in resolved:
             provs = providers(tag)
             if tag not in explicit:
@@ -383,7 +401,7 @@ def build(
             if not provs:
                 unresolved.add(tag)
                 continue
-            if any(p in chosen for p in provs):
+            if not chosen.isdisjoint(provs):  # a provider is in already
                 continue
             if not pull:
                 for p in provs:
@@ -409,13 +427,14 @@ def build(
     provides = {
         nodeid: _provided(_PROVIDES(metas[nodeid]), implicit.get(nodeid)) for nodeid in queue
     }
-    items = _place_pulled(selected, pulled, order)
+    items, nodeids = _place_pulled(selected, selected_ids, pulled, order)
     return TestGraph(
         items=items,
+        nodeids=nodeids,
         metas=metas,
         requires=requires,
         provides=provides,
-        groups=_group_order(items, metas, limits, requires, provides),
+        groups=_group_order(nodeids, metas, limits, requires, provides),
         pulled=pulled,
         phantoms=phantoms,
         unresolved=unresolved,
@@ -435,16 +454,21 @@ def _provided(own: Collection[str], implicit: tuple[str, ...] | None) -> Sequenc
 
 
 def _place_pulled(
-    selected: list[pytest.Item], pulled: list[Pulled], order: dict[str, int]
-) -> list[pytest.Item]:
+    selected: list[pytest.Item],
+    selected_ids: list[str],
+    pulled: list[Pulled],
+    order: dict[str, int],
+) -> tuple[list[pytest.Item], list[str]]:
     """Put each pulled-in provider just before the first test that needed
     it, so that nothing selected has to move for it. Providers pulled in for
     the same test keep their collection ``order``, except that those from
-    its own module come last, next to it (module fixtures are set up once)."""
+    its own module come last, next to it (module fixtures are set up once).
+    Returns the tests and their node ids (``selected_ids`` itself when
+    nothing was pulled in: the caller's list, which nobody changes)."""
     if not pulled:
-        return list(selected)
+        return list(selected), selected_ids
     slot: dict[str, tuple[int, int, bool, int]] = {
-        item.nodeid: (n, 0, False, 0) for n, item in enumerate(selected)
+        nodeid: (n, 0, False, 0) for n, nodeid in enumerate(selected_ids)
     }
     for p in pulled:
         pos, depth, _, _ = slot[p.by]
@@ -453,8 +477,9 @@ def _place_pulled(
         if nodeid not in slot or candidate < slot[nodeid]:
             slot[nodeid] = candidate
     pulled_items = {p.item.nodeid: p.item for p in pulled}
-    everything = list(selected) + list(pulled_items.values())
-    return sorted(everything, key=lambda item: slot[item.nodeid])
+    everything = [*zip(selected_ids, selected, strict=True), *pulled_items.items()]
+    everything.sort(key=lambda pair: slot[pair[0]])
+    return [item for _, item in everything], [nodeid for nodeid, _ in everything]
 
 
 def describe_pulled(graph: TestGraph, deselected: Container[str]) -> list[str]:

@@ -314,7 +314,8 @@ class Planner(Generic[K]):
     def _tag_ids(self, tags: Iterable[str]) -> tuple[int, ...]:
         """Tag ids (new tags interned), without repeats: a set's in sorted
         order (see ``_in_order``), anything else in first-seen order. A set
-        of one tag, the common case, costs one dict operation."""
+        of one tag or a list or tuple of one, the common cases, costs one
+        dict operation."""
         ids, names = self._tag_id, self._tag_name
         if isinstance(tags, (set, frozenset)):  # no repeats to remove
             if len(tags) == 1:
@@ -324,6 +325,9 @@ class Planner(Generic[K]):
                         names.append(tag)
                     return (tid,)
             return tuple([self._intern(tag) for tag in sorted(tags)])
+        if isinstance(tags, (list, tuple)) and len(tags) == 1:  # most tasks' tags
+            known = ids.get(tags[0])
+            return (self._intern(tags[0]) if known is None else known,)
         return tuple(dict.fromkeys([self._intern(tag) for tag in tags]))
 
     def add(
@@ -412,7 +416,9 @@ class Planner(Generic[K]):
         for t in tids:
             for g in prov[t]:
                 if tstate[g] == _PENDING:
-                    providers[g] = _with(providers[g], t)
+                    # a tag's first provider (most often its only one) as is
+                    ids = providers[g]
+                    providers[g] = t if ids == () else _with(ids, t)
                     left[g] += 1
                 else:
                     late.append(t)
@@ -421,7 +427,8 @@ class Planner(Generic[K]):
         for t in tids:
             n = 0
             for g in req[t]:
-                requirers[g] = _with(requirers[g], t)
+                ids = requirers[g]
+                requirers[g] = t if ids == () else _with(ids, t)
                 st = tstate[g]
                 if st == _PENDING:
                     if left[g]:
@@ -450,13 +457,14 @@ class Planner(Generic[K]):
         # nothing below raises
         for t in late:
             self._prov[t] = tuple(g for g in self._prov[t] if tstate[g] == _PENDING)
+        group, group_open = self._group, self._group_open
         for t in new:
-            if self._group[t] < self._current:
+            if group[t] < self._current:
                 if self._current < len(self._group_names):
-                    self._group[t] = self._current
+                    group[t] = self._current
                 else:
-                    self._current = self._group[t]
-            self._group_open[self._group[t]] += 1
+                    self._current = group[t]
+            group_open[group[t]] += 1
         self._unsettled += len(new)
         self._prepared = len(self._keys)
         if self._use_critical_path():
