@@ -170,7 +170,7 @@ class TestGraph:
         keys = planner.copy(shared=True).order(affinity=module)
         # made once the run on paper is over: alive together with it, the
         # table of every test set the peak memory of a large collection
-        by_id = {item.nodeid: item for item in self.items}
+        by_id = dict(zip(self.nodeids, self.items, strict=True))
         ordered = [by_id.pop(k) for k in keys if k in by_id]
         # tests that can never run keep their place at the end: they are
         # reported skipped with the reason when their turn comes (what is
