@@ -31,7 +31,8 @@ import sys, time
 t0 = time.perf_counter()
 from pytest_pexen import journal
 from pytest_pexen.journal.resume import Resume, identity
-from pytest_pexen.graph.taskgraph import plain_spec, spec_planner
+from pytest_pexen.graph.plugin import plain_spec
+from pytest_pexen.graph.taskgraph import spec_planner
 path = sys.argv[1]
 start = time.perf_counter()
 state = journal.load(path)
