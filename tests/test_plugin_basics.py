@@ -192,19 +192,7 @@ def test_plain_run_imports_no_unused_capability(pytester: pytest.Pytester) -> No
         # the sub-results' recorder, in a run whose tests do not use it
         "pytest_pexen.results.recorder",
     ]
-    pytester.makepyfile(
-        f"""
-        import sys
-
-        def test_one():
-            pass
-
-        def test_modules():
-            assert [name for name in {unused!r} if name in sys.modules] == []
-        """
-    )
-    result = pytester.runpytest_subprocess("-p", "pexen")
-    result.assert_outcomes(passed=2)
+    _run_importing_none(pytester, unused, "-p", "pexen")
 
 
 def test_plain_suite_xdist_workers_import_no_planner_nor_journal(
@@ -219,19 +207,7 @@ def test_plain_suite_xdist_workers_import_no_planner_nor_journal(
         "pytest_pexen.sched.planner",
         "pytest_pexen.journal.resume",
     ]
-    pytester.makepyfile(
-        f"""
-        import sys
-
-        def test_one():
-            pass
-
-        def test_modules():
-            assert [name for name in {unused!r} if name in sys.modules] == []
-        """
-    )
-    result = pytester.runpytest_subprocess("-p", "pexen", "-n", "2", timeout=120)
-    result.assert_outcomes(passed=2)
+    _run_importing_none(pytester, unused, "-p", "pexen", "-n", "2")
 
 
 def test_xdist_run_without_compat_markers_imports_no_compat_layer(
@@ -268,3 +244,21 @@ def test_xdist_run_without_compat_markers_imports_no_compat_layer(
     result = pytester.runpytest_subprocess("-p", "pexen", "-n", "2", timeout=120)
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["controller loaded: []"])
+
+
+def _run_importing_none(pytester: pytest.Pytester, unused: list[str], *args: str) -> None:
+    """A plain two-test run whose second test asserts that none of the
+    ``unused`` modules was imported in its process (under ``-n``, a worker's)."""
+    pytester.makepyfile(
+        f"""
+        import sys
+
+        def test_one():
+            pass
+
+        def test_modules():
+            assert [name for name in {unused!r} if name in sys.modules] == []
+        """
+    )
+    result = pytester.runpytest_subprocess(*args, timeout=120)
+    result.assert_outcomes(passed=2)
