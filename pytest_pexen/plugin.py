@@ -389,13 +389,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(ExecPlugin(config), PLUGIN)
         config.pluginmanager.register(_ExecHooks(), "pexen-exec-hooks")
-    # the results capability: imported by a run that asks for its report
-    # or strict warnings, else once a collected test uses its fixture
+    # the results capability: records from the start of a run that asks for
+    # its report or strict warnings, else from when a collected test uses
+    # its fixture (pytest_collection_finish); imported only then
     report = option_given(config, "pexen_junitxml")
-    if report or option_given(config, "pexen_strict_warn"):
-        from .results import recorder as results
+    if runs_tests(config) and (report or option_given(config, "pexen_strict_warn")):
+        from .results.recorder import recorder
 
-        results.configure(config)
+        recorder(config)
     if runs_tests(config) and report:
         from .results import suite_properties  # it uses the recorder: registered from here
 

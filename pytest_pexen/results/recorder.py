@@ -36,7 +36,6 @@ import pytest
 
 from ..graph.keys import RECORDER
 from ..graph.outcome import OUTCOMES, merge_own, own_outcome
-from ..graph.runtime import runs_tests
 from ..internals import option_given, requesting_item
 
 _RANK = {word: len(OUTCOMES) - n for n, word in enumerate(OUTCOMES)}
@@ -297,14 +296,6 @@ def recorder(config: pytest.Config) -> Recorder:
 
 def report_wanted(config: pytest.Config) -> bool:
     return option_given(config, "pexen_junitxml")
-
-
-def configure(config: pytest.Config) -> None:
-    """Record from the start when a report or strict warnings are asked
-    for; otherwise only once collection shows a test that needs it."""
-    if not runs_tests(config) or not (report_wanted(config) or strict_warn(config)):
-        return
-    recorder(config)
 
 
 class Results:
