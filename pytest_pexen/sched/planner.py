@@ -316,18 +316,12 @@ class Planner(Generic[K]):
         order (see ``_in_order``), anything else in first-seen order. A set
         of one tag or a list or tuple of one, the common cases, costs one
         dict operation."""
-        ids, names = self._tag_id, self._tag_name
+        if isinstance(tags, (set, frozenset, list, tuple)) and len(tags) == 1:  # most tasks'
+            (tag,) = tags
+            known = self._tag_id.get(tag)
+            return (self._intern(tag) if known is None else known,)
         if isinstance(tags, (set, frozenset)):  # no repeats to remove
-            if len(tags) == 1:
-                for tag in tags:
-                    tid = ids.setdefault(tag, len(names))
-                    if tid == len(names):
-                        names.append(tag)
-                    return (tid,)
             return tuple([self._intern(tag) for tag in sorted(tags)])
-        if isinstance(tags, (list, tuple)) and len(tags) == 1:  # most tasks' tags
-            known = ids.get(tags[0])
-            return (self._intern(tags[0]) if known is None else known,)
         return tuple(dict.fromkeys([self._intern(tag) for tag in tags]))
 
     def add(
