@@ -611,6 +611,41 @@ def test_follow_goes_on_across_a_fresh_run_and_can_time_out(
     assert out.splitlines()[-1] == "2 of 2 tests finished: 2 pass; stopped: finished"
 
 
+def test_a_fresh_run_replaces_the_journal_and_leaves_nothing_beside_it(
+    pytester: pytest.Pytester, runs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh run writes a new journal file instead of emptying the last
+    one in place (which waits for the disk to discard its blocks): a reader
+    that has the last run's journal open still reads all of it. The last
+    journal is removed at the end, with any one a killed run left aside."""
+    pytester.makepyfile(
+        test_f="""
+        import os
+        from runlog import ran, kill
+        def test_a():
+            ran("a")
+            if os.environ.get("KILL"):
+                kill()
+        """
+    )
+    state = pytester.path / "state.jsonl"
+    monkeypatch.setenv("KILL", "self")
+    assert run(pytester, "--pexen-state=state.jsonl").ret != 0
+    killed = sorted(p.name for p in pytester.path.glob("state.jsonl*"))
+    assert run(pytester, "--pexen-state=state.jsonl").ret != 0  # killed once more
+    # the second run set the first one's journal aside, and was killed with it there
+    assert [p.name for p in pytester.path.glob("state.jsonl.old-*")]
+    monkeypatch.delenv("KILL")
+    with state.open("rb") as last:  # the killed run's journal, open in a reader
+        assert run(pytester, "--pexen-state=state.jsonl").ret == 0
+        old = [json.loads(line) for line in last.read().splitlines()]
+    assert [r["type"] for r in old] == ["run", "start"]
+    assert [r["type"] for r in journal.read(state)] == ["run", "start", "end", "stop"]
+    assert sorted(p.name for p in pytester.path.glob("state.jsonl*")) == killed
+    assert killed == ["state.jsonl", "state.jsonl.lock"]
+    assert ran(runs) == ["a", "a", "a"]
+
+
 @pytest.mark.parametrize("content", [b"", b'{"type":"run","gap":0,"form'], ids=["empty", "torn"])
 def test_empty_or_torn_header_journal_is_no_journal(
     pytester: pytest.Pytester, content: bytes

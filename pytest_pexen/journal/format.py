@@ -59,6 +59,8 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -523,6 +525,21 @@ def mark_gap(path: Path, value: int) -> None:
         os.close(fd)
 
 
+_ASIDE = ".old-"  # the last run's journal, renamed aside: ``<name>.old-<pid>``
+
+
+def _remove_aside(path: Path) -> None:
+    """Remove the journals set aside at ``path`` (see ``Writer._fresh``)."""
+    prefix = path.name + _ASIDE
+    try:
+        with os.scandir(path.parent) as entries:
+            for entry in entries:
+                if entry.name.startswith(prefix):
+                    os.unlink(entry.path)
+    except OSError:
+        pass  # left for the next run
+
+
 class Writer:
     """Appends records; each goes through to the OS at once, so a killed
     process loses nothing. ``fsync``: ``auto`` also syncs to disk at most
@@ -535,20 +552,47 @@ class Writer:
     with a hole in it."""
 
     def __init__(self, path: Path, fsync: str, fresh: bool) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if fresh else 0)
-        self.fd = os.open(path, flags, 0o644)
         self.path = path
         self.fsync = fsync
         self.synced = time.monotonic()
         self.deferred = False  # with always: a record written, its sync left to the next
         self.lost: str | None = None
         self.lost_line: str | None = None
-        if not fresh:
-            try:
-                self._end_torn_line()
-            except OSError:
-                os.close(self.fd)
-                raise
+        self.aside = False  # the last run's journal is set aside (see _fresh)
+        if fresh:
+            self.fd = self._fresh()
+            return
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self._end_torn_line()
+        except OSError:
+            os.close(self.fd)
+            raise
+
+    def _fresh(self) -> int:
+        """A new, empty journal at ``path``. Emptying the last run's in place
+        (``O_TRUNC``) or removing it frees its blocks, which on a disk
+        mounted with ``discard`` waits for the device in the call (2 ms
+        here, at the first test's start): the old journal is renamed aside
+        instead (a directory entry) and removed at the end (``close``). A
+        journal that cannot be renamed (gone, or a directory that forbids
+        it) is emptied in place as before."""
+        path = self.path
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+        aside = path.with_name(f"{path.name}{_ASIDE}{os.getpid()}")
+        try:  # a regular file only: a symlink's target, or a device, is written through
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                return os.open(path, flags, 0o644)
+            os.rename(path, aside)
+        except OSError:
+            return os.open(path, flags, 0o644)
+        try:
+            fd = os.open(path, flags | os.O_EXCL, 0o644)
+        except OSError:  # no inode left on a full disk: the old one, emptied, then
+            os.rename(aside, path)
+            return os.open(path, flags, 0o644)
+        self.aside = True
+        return fd
 
     def _end_torn_line(self) -> None:
         """A killed writer may have left half a line: cut it off, so that
@@ -615,11 +659,17 @@ class Writer:
 
     def close(self, finished: bool = False) -> None:
         """Sync and close; ``finished``: the run ran to its end (a journal
-        that lost records then says so: see ``GAP_FINISHED``)."""
+        that lost records then says so: see ``GAP_FINISHED``). The last
+        run's journal, set aside by ``_fresh`` (and any a killed run left),
+        is removed by a thread while pytest reports the run and exits: that
+        waits for the disk, and nothing waits for it (a file it leaves, the
+        next run removes)."""
         self.sync()
         os.close(self.fd)
         if self.lost is not None and finished:
             mark_gap(self.path, GAP_FINISHED)
+        if self.aside:
+            threading.Thread(target=_remove_aside, args=(self.path,), name="pexen-journal").start()
 
     def lost_where(self) -> str:
         """Where the records stop, in words: the first one not written."""
