@@ -1,93 +1,62 @@
 """pytest-pexen: run a pytest suite as a pexen task graph.
 
-``import pytest_pexen as pexen`` gives the whole public API: the marker
-helpers, the metadata stash key, the controlled-failure error and the
-warning class. The engine for plain callables is ``pytest_pexen.sched``,
-its factories ``pytest_pexen.factory``.
+``import pytest_pexen as pexen`` gives the whole public API (``_api``): the
+marker helpers, the metadata stash key, the errors and the warning classes.
+The engine for plain callables is ``pytest_pexen.sched``, its factories
+``pytest_pexen.factory``.
+
+pytest imports this package through its assertion rewriting hook, which
+compiles it from source in every process under ``PYTHONDONTWRITEBYTECODE=1``
+(it cannot cache the result there), so this module is kept to what must run
+first: ``_OwnModules``, then the API from ``_api``.
 
 PYTEST_DONT_REWRITE
 """
 
 import sys
-from collections.abc import Sequence
 from importlib.machinery import ModuleSpec, PathFinder
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 
 class _OwnModules:
-    """Import pexen's own modules the standard way, from their bytecode.
-
-    pytest imports an entry-point plugin's package through its assertion
-    rewriting hook, which parses and compiles every module from source; it
-    caches the result in a pyc of its own, which it cannot write under
-    ``PYTHONDONTWRITEBYTECODE=1`` (as in many container images), so every
-    pytest process, each xdist worker included, compiled all of pexen again
-    (0.1 s). Every pexen module opts out of rewriting (PYTEST_DONT_REWRITE
-    in its docstring), so what pytest would make of it is what Python
-    makes: this finder, placed just ahead of pytest's hook, lets the
-    standard import, with its bytecode cache, find them."""
+    """Import pexen's other modules the standard way, from their bytecode:
+    pytest's hook would compile each from source too. Every pexen module
+    opts out of rewriting (PYTEST_DONT_REWRITE), so what pytest would make
+    of it is what Python makes. Placed just ahead of pytest's hook, if one
+    is installed (outside pytest nothing needs it)."""
 
     @staticmethod
-    def find_spec(
-        name: str, path: Sequence[str] | None = None, target: object = None
-    ) -> ModuleSpec | None:
-        if not name.startswith(__name__ + "."):
-            return None
-        return PathFinder.find_spec(name, path)
+    def find_spec(name: str, path: object = None, target: object = None) -> ModuleSpec | None:
+        return PathFinder.find_spec(name, path) if name.startswith("pytest_pexen.") else None  # type: ignore[arg-type]
 
 
-def _ahead_of_pytest() -> None:
-    """Put ``_OwnModules`` just ahead of pytest's rewriting hook, if one is
-    installed (not otherwise: outside pytest nothing needs it)."""
-    for n, finder in enumerate(sys.meta_path):
-        if type(finder).__module__ == "_pytest.assertion.rewrite":
-            sys.meta_path.insert(n, _OwnModules())
-            return
-        if isinstance(finder, _OwnModules):
-            return
+for _n, _finder in enumerate(sys.meta_path):
+    if type(_finder).__module__ == "_pytest.assertion.rewrite":
+        sys.meta_path.insert(_n, _OwnModules())
+        break
 
-
-_ahead_of_pytest()
-
-from ._version import __version__ as __version__  # noqa: E402
-from .graph.items import META_KEY  # noqa: E402
-from .journal.format import PexenJournalWarning  # noqa: E402
-from .journal.reboots import reboot  # noqa: E402
-from .markers import claims, group, host_tags, priority, provides, requires, timeout, uses  # noqa: E402
-from .sched import PexenWarning, TaskFailError, task_fail_wrap  # noqa: E402
-from .sched.errors import DepcheckError, MutexError, PexenError  # noqa: E402
+from ._api import (
+    META_KEY,
+    DepcheckError,
+    MutexError,
+    PexenError,
+    PexenJournalWarning,
+    PexenWarning,
+    TaskFailError,
+    __all__,
+    __getattr__,
+    claims,
+    group,
+    host_tags,
+    priority,
+    provides,
+    reboot,
+    requires,
+    task_fail_wrap,
+    timeout,
+    uses,
+)
 
 if TYPE_CHECKING:
+    from ._version import __version__
     from .xdist.hosts import PexenSecurityWarning
-
-
-def __getattr__(name: str) -> Any:
-    """``PexenSecurityWarning`` is the xdist driver's: imported on first use,
-    as a run without xdist never imports the driver."""
-    if name == "PexenSecurityWarning":
-        from .xdist.hosts import PexenSecurityWarning
-
-        return PexenSecurityWarning
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = [
-    "META_KEY",
-    "DepcheckError",
-    "MutexError",
-    "PexenError",
-    "PexenJournalWarning",
-    "PexenSecurityWarning",
-    "PexenWarning",
-    "TaskFailError",
-    "claims",
-    "group",
-    "host_tags",
-    "priority",
-    "provides",
-    "reboot",
-    "requires",
-    "task_fail_wrap",
-    "timeout",
-    "uses",
-]

@@ -18,6 +18,34 @@ import pytest
 from _pytest.runner import CallInfo, check_interactive_exception
 
 
+class HooksOnly:
+    """Base of pexen's plugin classes: ``dir()`` of one lists its hooks only.
+
+    pytest goes through every name ``dir()`` gives of each plugin object it
+    registers: pluggy for hook implementations, and pytest's fixture
+    manager for fixtures, which looks each name up along the class's MRO
+    and unwraps what it finds (object's thirty dunders included). That is
+    ~20 K instructions a name, so ~2 M per plugin object of a run, where
+    only the ``pytest_*`` methods are anything to either."""
+
+    def __dir__(self) -> tuple[str, ...]:
+        cls = type(self)
+        hooks: tuple[str, ...] | None = cls.__dict__.get("_hooks")
+        if hooks is None:  # once per class, when pytest first looks
+            names = {name: None for c in cls.__mro__ for name in vars(c)}
+            hooks = tuple(name for name in names if name.startswith("pytest_"))
+            cls._hooks = hooks  # type: ignore[attr-defined]
+        return hooks
+
+
+def module_dir(names: dict[str, Any], shown: list[str]) -> Callable[[], list[str]]:
+    """A module's ``__dir__`` (PEP 562) for a plugin module (see HooksOnly):
+    its hooks and the names in ``shown`` (its fixtures)."""
+    listed = [name for name in names if name.startswith("pytest_")]
+    listed += [name for name in shown if name not in listed]
+    return lambda: listed
+
+
 def find_interactor(config: pytest.Config) -> Any:
     """xdist's ``WorkerInteractor`` plugin of this worker process: it owns
     the channel to the controller and the item index put on each report."""

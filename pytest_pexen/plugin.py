@@ -22,7 +22,7 @@ from .graph import host_tags
 from .graph.keys import RECORDER
 from .graph.plugin import GraphPlugin
 from .graph.runtime import pexen_shared, runs_tests
-from .internals import add_dist_choice, option_given
+from .internals import HooksOnly, add_dist_choice, module_dir, option_given
 from .journal import reboots
 from .journal.reboots import pexen_boot_count, pexen_reboot
 from .markers import MARKERS
@@ -90,7 +90,7 @@ def pytest_pexen_relations(
 # executable test and start no xdist worker.
 
 
-class _ResumeHooks:
+class _ResumeHooks(HooksOnly):
     """What a resumed run asks of other capabilities (``--pexen-resume``)."""
 
     def pytest_pexen_resumed(
@@ -113,7 +113,7 @@ class _ResumeHooks:
         return hang_records(config, journal, state), hang_path(journal)
 
 
-class _ExecHooks:
+class _ExecHooks(HooksOnly):
     """What executable tests (``--pexen-exec``) ask of other capabilities."""
 
     def pytest_pexen_sub_results(self, config: pytest.Config) -> Results:
@@ -127,7 +127,7 @@ class _ExecHooks:
         reboots.reboot()
 
 
-class _XdistHooks:
+class _XdistHooks(HooksOnly):
     """An xdist controller's and a pexen-scheduled worker's hooks (the
     specifications of pexen's own come with the driver: optional here)."""
 
@@ -443,3 +443,7 @@ def pexen_results(request: pytest.FixtureRequest) -> Results:
     from .results.recorder import fixture_value
 
     return fixture_value(request)
+
+
+# pytest looks at every name of a plugin module (see HooksOnly): show it the hooks and fixtures
+__dir__ = module_dir(globals(), __all__)

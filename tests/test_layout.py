@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("graph",),  # the core: markers -> task graph -> serial run
     ("xdist",),  # the core: the xdist driver
     ("results", "journal", "timeline", "watchdog", "compat", "exec"),  # capabilities
+    ("_api",),  # the public API, which the package re-exports
     ("plugin", "", "__main__"),  # entry points: the package, plugin.py, python -m
 ]
 # Imports across a layer's units that the design allows, with the reason.

@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from ..graph.taskgraph import module_id
-from ..internals import skip_at_test
+from ..internals import HooksOnly, skip_at_test
 from .relations import Relations, marked
 
 Key = tuple[str, str, Hashable]  # scope, node id of the scope's node, name
@@ -174,7 +174,7 @@ def _names(depends: Any) -> list[Any] | None:
         return None
 
 
-class WorkerResults:
+class WorkerResults(HooksOnly):
     """On a pexen-controlled xdist worker: pytest-dependency's lookups see
     the outcome of the test each name resolves to, wherever it ran.
 

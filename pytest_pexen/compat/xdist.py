@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..internals import HooksOnly
 from .dependency import DependencyIndex, WorkerResults, journaled_phases, record_phase
 from .relations import AFTER
 
@@ -57,7 +58,7 @@ class _Hold:
     keep: list[int] = field(default_factory=list)  # its module's tests, queued behind it
 
 
-class CompatControl:
+class CompatControl(HooksOnly):
     """The controller's side of pinned modules and shared results."""
 
     def __init__(self, sched: GraphScheduling, spec: dict[str, Any]) -> None:

@@ -52,6 +52,7 @@ from ..graph.keys import boot_count
 from ..graph.outcome import OUTCOMES
 from ..graph.runtime import RUN_KEY, json_copy
 from ..graph.shared import SHARED_KEY
+from ..internals import HooksOnly
 from ..sched.errors import PexenWarning
 from ..sched.meta import SchedMeta, retrieve_meta
 
@@ -403,7 +404,7 @@ class LoopDir(pytest.Directory):
         return []
 
 
-class ExecPlugin:
+class ExecPlugin(HooksOnly):
     """Collection hooks for executable tests, registered with ``--pexen-exec``."""
 
     def __init__(self, config: pytest.Config) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ..internals import collect_cached
+from ..internals import HooksOnly, collect_cached
 from ..sched.errors import DepcheckError, MutexError, PexenWarning
 from ..sched.meta import READ_TAGS, SchedMeta
 from .items import MetaError, build_meta
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .taskgraph import GraphSpec
 
 
-class _Unfiltered:
+class _Unfiltered(HooksOnly):
     """Under ``--lf``: each file's tests as collected, before the ``--lf``
     collect wrapper drops those that did not fail, which are the very
     providers a pull-in may need. Innermost wrapper (trylast), so it sees
@@ -53,7 +53,7 @@ class _Unfiltered:
         return report
 
 
-class _LastWord:
+class _LastWord(HooksOnly):
     """The outermost ``pytest_collection_modifyitems`` wrapper (registered
     at the start of the collection): its code after the ``yield`` sees the
     final list of tests."""
@@ -69,7 +69,7 @@ class _LastWord:
         self.graph.collection_modified(session, items)
 
 
-class GraphPlugin:
+class GraphPlugin(HooksOnly):
     """Collection-time planning and run-time enforcement for one session."""
 
     def __init__(self, config: pytest.Config) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..internals import HooksOnly
 from ..sched.errors import failure_flags
 from .shared import SHARED_KEY
 
@@ -263,7 +264,7 @@ def unserialisable(shared: dict[str, Any]) -> str | None:
     return None
 
 
-class RunHooks:
+class RunHooks(HooksOnly):
     """The per-test hooks, registered only when a graph runs in this process
     (so a plain suite pays nothing per test)."""
 

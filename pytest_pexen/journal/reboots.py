@@ -26,6 +26,7 @@ import pytest
 
 from ..graph.keys import BOOTS_KEY, boot_count
 from ..graph.runtime import runs_tests
+from ..internals import HooksOnly
 
 JOURNALED_KEY = pytest.StashKey[bool]()  # this run writes a journal (a reboot needs one)
 ENV = "PEXEN_BOOT_COUNT"
@@ -145,7 +146,7 @@ def _restore_env(value: str | None) -> None:
         os.environ[ENV] = value
 
 
-class RebootHooks:
+class RebootHooks(HooksOnly):
     """Per test, where tests run: ``PEXEN_BOOT_COUNT`` in the environment,
     and a reboot request turned into a "rebooting" report."""
 
@@ -195,7 +196,7 @@ def stop(config: pytest.Config, reason: str) -> None:
             guard.session.shouldstop = reason
 
 
-class WorkerStop:
+class WorkerStop(HooksOnly):
     """On an xdist worker of a run that can reboot: once a reboot is asked
     for, tests sent here but not begun are not run (no reports at all):
     the controller journals them as handed back (``back``), and they run

@@ -47,7 +47,7 @@ import pytest
 from ..graph.keys import BOOTS_KEY, EARLIER_KEY, JOURNAL
 from ..graph.outcome import is_subtest, merge_own, own_outcome
 from ..graph.runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
-from ..internals import option_given
+from ..internals import HooksOnly, option_given
 from . import format as journal
 from .format import PexenJournalWarning
 from .reboots import JOURNALED_KEY, STOP, reboot_command, reboot_env
@@ -334,7 +334,7 @@ def _plain_location(location: Any) -> bool:
     )
 
 
-class JournalPlugin:
+class JournalPlugin(HooksOnly):
     """The journaling process's hooks (serial process or xdist controller)."""
 
     def __init__(self, config: pytest.Config, path: Path | None, resume: Resume | None) -> None:
@@ -828,7 +828,7 @@ class JournalPlugin:
             print(f"pexen: the reboot command {command!r} failed (exit {done.returncode})")
 
 
-class ResumedStatus:
+class ResumedStatus(HooksOnly):
     """Reports of finished tests told again read "PASSED (resumed)" in the
     terminal (registered only when a run resumes)."""
 
@@ -845,7 +845,7 @@ class ResumedStatus:
         return status
 
 
-class SkipEnded:
+class SkipEnded(HooksOnly):
     """Serial resume: tests that ended before are not run again (they were
     reported from the journal); the test before one of them tears down as
     if it were not there."""
@@ -927,7 +927,7 @@ def warn(message: str) -> bool:
     return True
 
 
-class Unjournaled:
+class Unjournaled(HooksOnly):
     """Registered when the run cannot have its journal: says so once."""
 
     def __init__(self, message: str) -> None:

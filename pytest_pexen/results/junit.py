@@ -41,7 +41,7 @@ import pytest
 
 from ..graph.keys import EARLIER_KEY
 from ..graph.outcome import merge_own, own_outcome
-from ..internals import longrepr_text
+from ..internals import HooksOnly, longrepr_text
 from .recorder import (
     BAD,
     SubResult,
@@ -113,7 +113,7 @@ class Case:
     last: Any = None  # its latest report (captured output, user properties); None: none yet
 
 
-class XunitWriter:
+class XunitWriter(HooksOnly):
     """Registered where reports arrive when a report is asked for."""
 
     def __init__(self, config: pytest.Config, path: Path) -> None:

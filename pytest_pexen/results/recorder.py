@@ -36,7 +36,7 @@ import pytest
 
 from ..graph.keys import RECORDER
 from ..graph.outcome import OUTCOMES, merge_own, own_outcome
-from ..internals import option_given, requesting_item
+from ..internals import HooksOnly, option_given, requesting_item
 
 _RANK = {word: len(OUTCOMES) - n for n, word in enumerate(OUTCOMES)}
 BAD = ("error", "fail")
@@ -134,7 +134,7 @@ def soft_summary(subs: list[SubResult], strict: bool) -> str:
     return "\n".join([head, *lines])
 
 
-class Recorder:
+class Recorder(HooksOnly):
     """The per-test hooks that collect sub-results where tests run (serial
     process or xdist worker) and put them, with the final outcome, on the
     tests' reports."""

@@ -46,6 +46,7 @@ from typing import Any
 import pytest
 
 from ..graph.keys import JOURNAL
+from ..internals import HooksOnly
 from ..journal.format import JournalError, Record
 from ..journal.format import ran as journal_ran
 
@@ -677,7 +678,7 @@ def write_page(records: Iterable[Record], path: Path) -> Timeline:
 
 
 # ------------------------------------------------------------ pytest
-class TimelinePlugin:
+class TimelinePlugin(HooksOnly):
     """``--pexen-timeline``: the page is written when the session ends, from
     the journal this run wrote (every boot of a resumed run), or from the
     records it kept in memory when it has no journal file."""

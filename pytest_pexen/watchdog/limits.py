@@ -60,6 +60,7 @@ import pytest
 from ..graph.keys import JOURNAL
 from ..graph.runtime import RUN_KEY
 from ..internals import (
+    HooksOnly,
     find_interactor,
     get_signal_handler,
     in_test_phase,
@@ -138,7 +139,7 @@ class _Running:
         self.landed_at = math.inf
 
 
-class TestTimer:
+class TestTimer(HooksOnly):
     """The per-test hooks of a process that runs tests with limits."""
 
     __test__ = False  # not a test class, whatever pytest's name pattern says
@@ -602,7 +603,7 @@ class _Watched:
         self.timer: Timer | None = None
 
 
-class ControllerTimer:
+class ControllerTimer(HooksOnly):
     """The xdist controller's timer per running test with a limit: from the
     moment the worker says it started it, to its end."""
 
@@ -723,7 +724,7 @@ class ControllerTimer:
 
 
 # ------------------------------------------------------------ the whole run
-class SessionLimit:
+class SessionLimit(HooksOnly):
     """``--pexen-session-timeout``: after it no test starts. Where tests run,
     each later one is skipped at its setup; the xdist scheduler sends no new
     test (it asks ``over()``). The run fails if a test was skipped for it."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..internals import local_pid
+from ..internals import HooksOnly, local_pid
 from .hosts import warn_open_gateways
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 DURATIONS_KEY = "pexen/durations"
 
 
-class DistPlugin:
+class DistPlugin(HooksOnly):
     """Registered in the xdist controller when pexen schedules."""
 
     def __init__(self, config: pytest.Config) -> None:

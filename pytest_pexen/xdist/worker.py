@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..internals import find_interactor, late_teardown, nearest_items, uses_shared_scope
+from ..internals import HooksOnly, find_interactor, late_teardown, nearest_items, uses_shared_scope
 from .protocol import Entry
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class ControllerChannel:
         return getattr(self.channel, name)
 
 
-class PexenWorker:
+class PexenWorker(HooksOnly):
     """Registered on xdist workers when the controller schedules with pexen."""
 
     def __init__(self, config: pytest.Config, graph_source: Any) -> None:
