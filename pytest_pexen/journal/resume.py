@@ -360,14 +360,9 @@ class JournalPlugin(HooksOnly):
         # the serial process (this process runs the tests), not an xdist
         # controller: it writes each test's records around its protocol
         self.serial = not under_xdist(config)
-        self.wrapping: str | None = None  # the test whose protocol writes its end
         self.run: GraphRun | None = None  # the session's pexen run, once there is one
-        self.note: str | None = None  # for the header
         self.unwritten: str | None = None  # why the journal could not be opened
         self.trouble: str | None = None  # what went wrong with it, if not said yet
-
-    def pytest_report_header(self) -> list[str]:
-        return [self.note] if self.note else []
 
     # ------------------------------------------------------------ selection
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -378,11 +373,6 @@ class JournalPlugin(HooksOnly):
         if not self.serial:
             return  # an xdist controller: the workers collect
         self._selected([item.nodeid for item in session.items])
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        if self.tests is None:
-            self._selected(list(ids))
 
     def _selected(self, ids: list[str]) -> None:
         self.tests = sorted(ids)
@@ -441,15 +431,6 @@ class JournalPlugin(HooksOnly):
     @property
     def boot(self) -> int:
         return self.resume.boot if self.resume is not None else 0
-
-    def pytest_runtest_logstart(self, nodeid: str) -> None:
-        if self.replaying:
-            return
-        test = self.open.get(nodeid)
-        if test is None:  # a test started without being sent (not in this process)
-            self.started(nodeid, None)
-        else:  # sent to a worker (xdist): it has begun there
-            test.began = True
 
     def started(self, nodeid: str, worker: str | None) -> None:
         """A test starts (serial), or is sent to a worker (xdist): the
@@ -513,10 +494,6 @@ class JournalPlugin(HooksOnly):
                 self.reboot_env = env  # the command reboots the first asker's host
             self._rebooting(report.nodeid, test.reboot, env)
 
-    def pytest_runtest_logfinish(self, nodeid: str) -> None:
-        if not self.replaying and nodeid in self.open and nodeid != self.wrapping:
-            self._end(nodeid)
-
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_protocol(
         self, item: pytest.Item, nextitem: pytest.Item | None
@@ -538,9 +515,7 @@ class JournalPlugin(HooksOnly):
         if not mine:
             return (yield)
         self.started(nodeid, None)
-        self.wrapping = nodeid
         result = yield
-        self.wrapping = None
         if nodeid in self.open:
             self._end(nodeid)
         if nextitem is None and self.writer is not None:
@@ -828,6 +803,41 @@ class JournalPlugin(HooksOnly):
             print(f"pexen: the reboot command {command!r} failed (exit {done.returncode})")
 
 
+class ControllerJournal(JournalPlugin):
+    """The journal of an xdist controller: it learns of a test's start and
+    end from its worker's reports (a serial process journals each test
+    around its protocol, and registers none of these hooks: each costs
+    every pytest process its registration, and every test its call)."""
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        if self.tests is None:
+            self._selected(list(ids))
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        if self.replaying:
+            return
+        test = self.open.get(nodeid)
+        if test is None:  # a test started without being sent (not in this process)
+            self.started(nodeid, None)
+        else:  # sent to a worker (xdist): it has begun there
+            test.began = True
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        if not self.replaying and nodeid in self.open:
+            self._end(nodeid)
+
+
+class _Header(HooksOnly):
+    """A line under pytest's header (what a resume found)."""
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+
+    def pytest_report_header(self) -> list[str]:
+        return [self.line]
+
+
 class ResumedStatus(HooksOnly):
     """Reports of finished tests told again read "PASSED (resumed)" in the
     terminal (registered only when a run resumes)."""
@@ -1098,8 +1108,9 @@ def configure(config: pytest.Config) -> None:
     timeline = option_given(config, "pexen_timeline")
     if path is None and not timeline:
         return
-    plugin = JournalPlugin(config, path, resume)
+    plugin = (ControllerJournal if under_xdist(config) else JournalPlugin)(config, path, resume)
     if timeline and resume is None:
         plugin.kept = []
-    plugin.note = note
     config.pluginmanager.register(plugin, JOURNAL)
+    if note is not None:
+        config.pluginmanager.register(_Header(note), "pexen-journal-header")
