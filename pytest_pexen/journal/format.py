@@ -60,6 +60,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -559,6 +560,7 @@ class Writer:
         self.lost: str | None = None
         self.lost_line: str | None = None
         self.aside = False  # the last run's journal is set aside (see _fresh)
+        self.closing: threading.Thread | None = None  # see close()
         if fresh:
             self.fd = self._fresh()
             return
@@ -659,17 +661,39 @@ class Writer:
 
     def close(self, finished: bool = False) -> None:
         """Sync and close; ``finished``: the run ran to its end (a journal
-        that lost records then says so: see ``GAP_FINISHED``). The last
-        run's journal, set aside by ``_fresh`` (and any a killed run left),
-        is removed by a thread while pytest reports the run and exits: that
-        waits for the disk, and nothing waits for it (a file it leaves, the
-        next run removes)."""
+        that lost records then says so: see ``GAP_FINISHED``). The sync,
+        and the removal of the last run's journal set aside by ``_fresh``
+        (and any a killed run left), wait for the disk, not for this
+        process: a thread does them while pytest reports the run and exits
+        (the interpreter waits for it before it exits; ``wait()`` before a
+        reboot command). A journal that lost records is closed here."""
+        if self.lost is not None:
+            self._finish(finished)
+            return
+        self.closing = threading.Thread(
+            target=self._finish, args=(finished,), name="pexen-journal-close"
+        )
+        self.closing.start()
+
+    def wait(self) -> None:
+        """On disk and closed (see ``close``)."""
+        if self.closing is not None:
+            self.closing.join()
+
+    def _finish(self, finished: bool) -> None:
+        lost = self.lost
         self.sync()
         os.close(self.fd)
         if self.lost is not None and finished:
             mark_gap(self.path, GAP_FINISHED)
+        if lost is None and self.lost is not None:  # after pytest's report: said here
+            print(
+                f"pexen: the journal {self.path} could not be synced to disk at the end "
+                f"({self.lost}); --pexen-resume will not continue this run",
+                file=sys.stderr,
+            )
         if self.aside:
-            threading.Thread(target=_remove_aside, args=(self.path,), name="pexen-journal").start()
+            _remove_aside(self.path)
 
     def lost_where(self) -> str:
         """Where the records stop, in words: the first one not written."""

@@ -788,6 +788,8 @@ class JournalPlugin(HooksOnly):
     def pytest_unconfigure(self) -> None:
         if self.reboot is None:
             return
+        if self.writer is not None:
+            self.writer.wait()  # the journal on disk before the machine reboots
         command = reboot_command(self.config)
         if self.unwritten is not None or (self.writer is not None and self.writer.lost):
             # a resume would refuse this journal: a reboot would strand the run
