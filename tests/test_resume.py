@@ -535,6 +535,7 @@ phases = st.lists(
     lineno=st.none() | st.integers(0, 10**6),
     name=st.text(),
     reports=phases,
+    provides=st.lists(st.text(), max_size=3),
 )
 def test_directly_formatted_records_are_the_json_of_their_fields(
     test: str,
@@ -546,6 +547,7 @@ def test_directly_formatted_records_are_the_json_of_their_fields(
     lineno: int | None,
     name: str,
     reports: list[list[object]],
+    provides: list[str],
 ) -> None:
     """The start and plain end records are formatted without the JSON
     encoder (they are most of the journal's cost): whatever the node id
@@ -559,12 +561,14 @@ def test_directly_formatted_records_are_the_json_of_their_fields(
     assert record["test"] == test and abs(record["t"] - t) <= 5e-7 + t * 1e-15
     assert journal.value(record, "worker") == worker and journal.value(record, "boot") == boot
     where = (path, lineno, name)
-    line = journal.plain_end_line(test, t, duration, worker, boot, where, reports)  # type: ignore[arg-type]
+    line = journal.plain_end_line(test, t, duration, worker, boot, where, reports, provides)  # type: ignore[arg-type]
     assert "\n" not in line
     record = json.loads(line)
-    assert record == journal.end_record(
-        test, t, "pass", duration, where, reports, worker=worker, boot=boot
+    expected = journal.end_record(
+        test, t, "pass", duration, where, reports, provides=provides, worker=worker, boot=boot
     )
+    assert record == expected and list(record) == list(expected)  # key for key
+    assert list(journal.value(record, "provides")) == provides
     assert record["outcome"] == "pass" and record["duration"] == duration
     assert journal.location(record) == where
     assert journal.value(record, "worker") == worker and journal.value(record, "boot") == boot

@@ -389,17 +389,20 @@ def plain_end_line(
     boot: int,
     where: tuple[str, int | None, str],
     phases: list[list[Any]],
+    provides: list[str],
 ) -> str:
     """The ``end`` record of a test that passed and carries nothing but its
-    times (no sub-results, shared state or provides; every report a plain
-    passed phase ``[when, duration, start, stop]``), formatted directly for
-    the same reason as ``start_line``: the common case. The same JSON as
-    ``end_record`` makes of it."""
+    times and the tags it provides (no sub-results or shared state; every
+    report a plain passed phase ``[when, duration, start, stop]``),
+    formatted directly for the same reason as ``start_line``: the common
+    case. The same JSON as ``end_record`` makes of it."""
     t = round(t, 6)  # the phases' times are relative to the t written
     line = (
         f'{{"type":"end","test":{_string(test)},"t":{t:.6f},"outcome":"pass",'
         f'"duration":{duration!r}'
     )
+    if provides:
+        line += f',"provides":[{",".join([_string(tag) for tag in provides])}]'
     if worker is not None:
         line += f',"worker":{_string(worker)}'
     if boot:

@@ -569,7 +569,6 @@ class JournalPlugin(HooksOnly):
             and outcome == "pass"
             and shared is None
             and not test.results
-            and not provides
         ):
             line = journal.plain_end_line(
                 nodeid,
@@ -579,6 +578,7 @@ class JournalPlugin(HooksOnly):
                 self.boot,
                 test.location,  # type: ignore[arg-type]
                 test.reports,  # type: ignore[arg-type]
+                provides,
             )
             self.writer.write_line(line, self.serial)
             return
