@@ -159,15 +159,7 @@ class TestGraph:
         untouched."""
         if self._in_order():
             return list(self.items)
-        modules: dict[str, str] = {}
-
-        def module(nodeid: str) -> str:
-            """The module of a test, one string per module (the order keeps
-            every test's, and a new string each was 1.2 MB at 20,000 tests)."""
-            name = module_id(nodeid)
-            return modules.setdefault(name, name)
-
-        keys = planner.copy(shared=True).order(affinity=module)
+        keys = planner.copy(shared=True).order(affinity=module_id)
         # made once the run on paper is over: alive together with it, the
         # table of every test set the peak memory of a large collection
         by_id = dict(zip(self.nodeids, self.items, strict=True))
