@@ -271,19 +271,14 @@ class Planner(Generic[K]):
         third of the cost of ``add()``)."""
         tid = self._tag_id.get(tag)
         if tid is None:
-            tid = self._tag_id[tag] = self._shared_int(len(self._tag_name))
+            n, keys = len(self._tag_name), self._keys
+            # the very int object of task n's id if there is one: an int
+            # above 256 is an object of its own (32 bytes) wherever it is
+            # made, and a large graph has about as many tags as tasks, so a
+            # tag id and a task id of one value share one (see add_many())
+            tid = self._tag_id[tag] = self._index[keys[n]] if n < len(keys) else n
             self._tag_name.append(tag)
         return tid
-
-    def _shared_int(self, n: int) -> int:
-        """``n``, as the very int object that is task ``n``'s or tag
-        ``n``'s id if there is one: an int above 256 is an object of its own
-        (32 bytes) wherever it is made, and a large graph has about as many
-        tags as tasks, so a tag id and a task id of one value share one."""
-        keys, names = self._keys, self._tag_name
-        if n < len(keys):
-            return self._index[keys[n]]
-        return self._tag_id[names[n]] if n < len(names) else n
 
     def _grow_tags(self) -> None:
         """Give every interned tag its entry in the tag columns (pending, no
@@ -346,6 +341,7 @@ class Planner(Generic[K]):
         fields, the common case, cost a truth test each)."""
         self._check_unshared()
         index, keys, group_id, tag_ids = self._index, self._keys, self._group_id, self._tag_ids
+        tag_id, tag_name = self._tag_id, self._tag_name
         add_prio, add_req, add_prov = self._prio.append, self._req.append, self._prov.append
         add_claims, add_uses, add_group = self._claims.append, self._uses.append, self._group.append
         add_dur, add_state = self._dur.append, self._state.append
@@ -365,7 +361,8 @@ class Planner(Generic[K]):
             if gi is None:
                 self.add_group(group)
                 gi = group_id[group]
-            index[key] = self._shared_int(len(keys))
+            n = len(keys)  # the new id: tag n's very int object if there is one (_intern)
+            index[key] = tag_id[tag_name[n]] if n < len(tag_name) else n
             keys.append(key)
             add_prio(priority)
             add_req(tag_ids(requires) if requires else ())
@@ -530,12 +527,9 @@ class Planner(Generic[K]):
                 queue.append(t)
             elif not need[t]:
                 queue.append(t)
-        for t in new:
-            if t in skip:
-                need[t] = 0  # dropped at once, which settles it (and its dependents)
-                queue.append(t)
-            elif not need[t]:
-                queue.append(t)
+        for t in skip:
+            need[t] = 0  # dropped at once, which settles it (and its dependents)
+        queue += [t for t in new if not need[t]]
         for t in queue:  # the list grows while we walk it
             for g in prov[t]:
                 if tstate[g] != _PENDING:
@@ -543,7 +537,8 @@ class Planner(Generic[K]):
                 left[g] -= 1
                 if left[g]:
                     continue
-                for r in _ids(requirers[g]):
+                rs = requirers[g]
+                for r in (rs,) if isinstance(rs, int) else rs:  # _ids(), inline
                     if state[r] <= _RUNNING:
                         need[r] -= 1
                         if not need[r]:
