@@ -159,15 +159,7 @@ class TestGraph:
         untouched."""
         if self._in_order():
             return list(self.items)
-        modules: dict[str, str] = {}
-
-        def module(nodeid: str) -> str:
-            """The module of a test, one string per module (the order keeps
-            every test's, and a new string each was 1.2 MB at 20,000 tests)."""
-            name = module_id(nodeid)
-            return modules.setdefault(name, name)
-
-        keys = planner.copy(shared=True).order(affinity=module)
+        keys = planner.copy(shared=True).order(affinity=module_id)
         # made once the run on paper is over: alive together with it, the
         # table of every test set the peak memory of a large collection
         by_id = dict(zip(self.nodeids, self.items, strict=True))
@@ -185,22 +177,27 @@ class TestGraph:
         earlier ones is). The planner's run on paper, which starts the first
         ready test each time, would then give them back as they are; this
         check costs a pass over the tags instead of a copy of the planner
-        and a run."""
+        and a run. One pass, which a shuffled suite (pytest-randomly) leaves
+        at its first test that requires what no test before it provides."""
         if len(self.groups) != 1 or self.phantoms or self.unresolved:
             return False
         metas, requires, provides = self.metas, self.requires, self.provides
         nodeids = self.nodeids
-        last: dict[str, int] = {}  # the position of each tag's last provider
-        for n, nodeid in enumerate(nodeids):
-            for tag in provides[nodeid]:
-                last[tag] = n
+        provided: set[str] = set()  # by the tests so far
+        required: set[str] = set()  # by the tests so far: no provider may follow
         priority = metas[nodeids[0]].priority if nodeids else 0
-        for n, nodeid in enumerate(nodeids):
+        for nodeid in nodeids:
             if metas[nodeid].priority != priority:
                 return False
-            for tag in requires[nodeid]:
-                if last.get(tag, n) >= n:
+            wanted, given = requires[nodeid], provides[nodeid]
+            if wanted:
+                if not provided.issuperset(wanted):
                     return False
+                required.update(wanted)
+            if given:
+                if not required.isdisjoint(given):  # a provider after a requirer
+                    return False
+                provided.update(given)
         return True
 
 
@@ -282,11 +279,15 @@ def _group_order(
     on its priority if that is lower (what an urgent group waits for runs
     early too). Groups that require from each other keep the first order:
     the planner then names the contradiction."""
-    best: dict[str | None, tuple[int, int]] = {}
+    best: dict[str | None, tuple[int, int]] = {}  # lowest priority, first test
     for n, nodeid in enumerate(nodeids):
         meta = metas[nodeid]
-        prio, first = best.get(meta.group, (meta.priority, n))
-        best[meta.group] = (min(prio, meta.priority), first)
+        group, priority = meta.group, meta.priority
+        known = best.get(group)
+        if known is None:
+            best[group] = (priority, n)
+        elif priority < known[0]:
+            best[group] = (priority, known[1])
     if len(best) == 1:  # one group (most suites): nothing to order
         return [(group, limits.get(group)) for group in best]
     ranked = sorted(best, key=best.__getitem__)

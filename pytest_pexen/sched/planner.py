@@ -219,8 +219,6 @@ class Planner(Generic[K]):
         # tasks started before their requirements were met (start_after): a
         # failed requirement drops them as it drops a waiting task
         self._early: dict[int, None] = {}
-        # the tasks made ready, in turn, while ``order()`` runs on paper
-        self._readied: list[int] | None = None
         self.unrunnable: list[Unrunnable[K]] = []
         self._unrunnable_of: dict[int, Unrunnable[K]] = {}
 
@@ -273,19 +271,14 @@ class Planner(Generic[K]):
         third of the cost of ``add()``)."""
         tid = self._tag_id.get(tag)
         if tid is None:
-            tid = self._tag_id[tag] = self._shared_int(len(self._tag_name))
+            n, keys = len(self._tag_name), self._keys
+            # the very int object of task n's id if there is one: an int
+            # above 256 is an object of its own (32 bytes) wherever it is
+            # made, and a large graph has about as many tags as tasks, so a
+            # tag id and a task id of one value share one (see add_many())
+            tid = self._tag_id[tag] = self._index[keys[n]] if n < len(keys) else n
             self._tag_name.append(tag)
         return tid
-
-    def _shared_int(self, n: int) -> int:
-        """``n``, as the very int object that is task ``n``'s or tag
-        ``n``'s id if there is one: an int above 256 is an object of its own
-        (32 bytes) wherever it is made, and a large graph has about as many
-        tags as tasks, so a tag id and a task id of one value share one."""
-        keys, names = self._keys, self._tag_name
-        if n < len(keys):
-            return self._index[keys[n]]
-        return self._tag_id[names[n]] if n < len(names) else n
 
     def _grow_tags(self) -> None:
         """Give every interned tag its entry in the tag columns (pending, no
@@ -348,6 +341,7 @@ class Planner(Generic[K]):
         fields, the common case, cost a truth test each)."""
         self._check_unshared()
         index, keys, group_id, tag_ids = self._index, self._keys, self._group_id, self._tag_ids
+        tag_id, tag_name = self._tag_id, self._tag_name
         add_prio, add_req, add_prov = self._prio.append, self._req.append, self._prov.append
         add_claims, add_uses, add_group = self._claims.append, self._uses.append, self._group.append
         add_dur, add_state = self._dur.append, self._state.append
@@ -367,7 +361,8 @@ class Planner(Generic[K]):
             if gi is None:
                 self.add_group(group)
                 gi = group_id[group]
-            index[key] = self._shared_int(len(keys))
+            n = len(keys)  # the new id: tag n's very int object if there is one (_intern)
+            index[key] = tag_id[tag_name[n]] if n < len(tag_name) else n
             keys.append(key)
             add_prio(priority)
             add_req(tag_ids(requires) if requires else ())
@@ -532,12 +527,9 @@ class Planner(Generic[K]):
                 queue.append(t)
             elif not need[t]:
                 queue.append(t)
-        for t in new:
-            if t in skip:
-                need[t] = 0  # dropped at once, which settles it (and its dependents)
-                queue.append(t)
-            elif not need[t]:
-                queue.append(t)
+        for t in skip:
+            need[t] = 0  # dropped at once, which settles it (and its dependents)
+        queue += [t for t in new if not need[t]]
         for t in queue:  # the list grows while we walk it
             for g in prov[t]:
                 if tstate[g] != _PENDING:
@@ -545,7 +537,8 @@ class Planner(Generic[K]):
                 left[g] -= 1
                 if left[g]:
                     continue
-                for r in _ids(requirers[g]):
+                rs = requirers[g]
+                for r in (rs,) if isinstance(rs, int) else rs:  # _ids(), inline
                     if state[r] <= _RUNNING:
                         need[r] -= 1
                         if not need[r]:
@@ -887,86 +880,149 @@ class Planner(Generic[K]):
         """
         if affinity is None:
             return self._order_by_rank()
-        out: list[K] = []
-        state, keys, prio, group = self._state, self._keys, self._prio, self._group
-        heaps, pop, push = self._heaps, heapq.heappop, heapq.heappush
-        # a bucket: the tasks of one stretch, group and priority (numbered in
-        # insertion order), with a heap of its ready task ids and their
-        # count; each (group, priority) has a heap of (-count, bucket) that
-        # ranks its buckets (stale entries skipped: their count changed)
-        stretch: list[int] = []  # each task's stretch: the id of its first task
-        previous: Hashable = object()
-        for key in keys:
-            scope = affinity(key)
-            stretch.append(stretch[-1] if scope == previous else len(stretch))
-            previous = scope
+        keys, prio, group = self._keys, self._prio, self._group
+        # a bucket: the tasks of one stretch, group and priority, numbered
+        # in insertion order
         bucket_id: dict[tuple[int, int, int], int] = {}
-        bucket = [
-            bucket_id.setdefault((group[t], prio[t], stretch[t]), len(bucket_id))
-            for t in range(len(keys))
-        ]
-        ready: list[list[int]] = [[] for _ in bucket_id]
-        count = [0] * len(bucket_id)
-        rankings: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        ranking = [rankings.setdefault(key[:2], []) for key in bucket_id]
+        bucket: list[int] = []  # each task's
+        previous: Hashable = object()
+        b = s = -1
+        for t, key in enumerate(keys):
+            scope = affinity(key)
+            if scope == previous:  # the stretch goes on, and most often the bucket
+                if group[t] == group[t - 1] and prio[t] == prio[t - 1]:
+                    bucket.append(b)
+                    continue
+            else:
+                previous, s = scope, t
+            b = bucket_id.setdefault((group[t], prio[t], s), len(bucket_id))
+            bucket.append(b)
+        return self._on_paper(bucket, bucket_id)
 
-        def readied(ts: Iterable[int]) -> None:
-            for t in ts:
-                b = bucket[t]
-                push(ready[b], t)
-                count[b] += 1
-                push(ranking[b], (-count[b], b))
+    def _on_paper(self, bucket: list[int], bucket_id: dict[tuple[int, int, int], int]) -> list[K]:
+        """The run on paper of ``order(affinity=...)``, over the buckets
+        that ``bucket`` gives each task.
 
-        readied(dict.fromkeys(e[2] for heap in heaps for e in heap if state[e[2]] == _READY))
-        news: list[int] = []
-        self._readied = news
+        A task that starts here ends at once, and well: ``start()`` and
+        ``done()`` are inlined, and the tasks made ready go to their bucket,
+        not to the group's heap (``_make_ready``), which would rank them by
+        priority, critical path and insertion order: what the rules need is
+        the best priority that has ready tasks, and the first of a bucket.
+        So a class (a group and priority, numbered in rank order) counts its
+        ready tasks, and a heap of class ids finds the best one. The planner
+        is spent afterwards (its heaps are not kept up to date)."""
+        state, keys = self._state, self._keys
+        tstate, left, need = self._tag_state, self._tag_left, self._need
+        provs, requirers, heaps = self._prov, self._tag_requirers, self._heaps
+        claims, uses, caps, running = (
+            self._claims,
+            self._uses,
+            self._group_limit,
+            self._group_running,
+        )
+        group_open, pop, push = self._group_open, heapq.heappop, heapq.heappush
+        ready_, waiting, pending, ok, done = _READY, _WAITING, _PENDING, _OK, _DONE
+        classes = sorted({key[:2] for key in bucket_id})  # (group, priority)
+        class_id = {gp: c for c, gp in enumerate(classes)}
+        of_class = [class_id[key[:2]] for key in bucket_id]  # each bucket's
+        stretch = [key[2] for key in bucket_id]  # each bucket's: its first task
+        # each bucket's ready tasks (a heap, with those that ran out of turn,
+        # rule 2) and their count; each class's buckets ranked by count, most
+        # first, then id: a heap of ``b - count * n`` (one int compares
+        # faster than a tuple; stale entries skipped: their count changed),
+        # and the class's count
+        n = len(stretch)
+        ready: list[list[int]] = [[] for _ in stretch]
+        count = [0] * n
+        ranking: list[list[int]] = [[] for _ in classes]
+        in_class = [0] * len(classes)
+        best: list[int] = []  # the classes with ready tasks (stale: none left)
+        for t in dict.fromkeys([e[2] for heap in heaps for e in heap if state[e[2]] == ready_]):
+            b = bucket[t]
+            push(ready[b], t)
+            count[b] += 1
+            c = of_class[b]
+            push(ranking[c], b - count[b] * n)
+            in_class[c] += 1
+            if in_class[c] == 1:
+                push(best, c)
+        out: list[K] = []
         last = cur = -1  # the last task and its bucket
-        while self.active and self._current < len(heaps):
+        while self._unsettled > 0 and self._current < len(heaps):
             gi = self._current
-            heap = heaps[gi]
-            while heap and state[heap[0][2]] != _READY:
-                pop(heap)
-            if not heap:
+            while best and not in_class[best[0]]:
+                pop(best)
+            c = best[0] if best else -1
+            if c < 0 or classes[c][0] != gi:  # nothing ready in the running group
                 break
-            best, t = heap[0][0], heap[0][2]
-            if last >= 0:  # else the first task: the best one
-                if group[last] == gi and prio[last] == best:
+            if last < 0:  # the first task: the best one, as the group's heap ranks it
+                heap = heaps[gi]
+                while state[heap[0][2]] != ready_:
+                    pop(heap)
+                t = heap[0][2]
+            else:
+                if of_class[cur] == c:
                     b = cur
                 else:
-                    b = bucket_id.get((gi, best, stretch[last]), -1)
+                    b = bucket_id.get((gi, classes[c][1], stretch[cur]), -1)
                 if b < 0 or not count[b]:
                     b = -1
-                    n = last + 1
-                    if n < self._prepared and (
-                        state[n] == _READY and prio[n] == best and group[n] == gi
-                    ):
-                        t = n
-                    else:  # the fullest stretch
-                        rank = rankings[gi, best]
-                        while rank and -rank[0][0] != count[rank[0][1]]:
+                    t = last + 1
+                    if not (t < self._prepared and state[t] == ready_ and of_class[bucket[t]] == c):
+                        # the fullest stretch (only the last one may lack an entry)
+                        rank = ranking[c]
+                        while rank[0] != (b := rank[0] % n) - count[b] * n:
                             pop(rank)
-                        b = rank[0][1] if rank else -1
                 if b >= 0:
                     todo = ready[b]
-                    while state[todo[0]] != _READY:  # ran out of turn (rule 2)
+                    while state[todo[0]] != ready_:  # ran out of turn (rule 2)
                         pop(todo)
-                    t = todo[0]
-            key = keys[t]
-            if not self.start(key):  # pragma: no cover - nothing else holds locks
+                    t = pop(todo)
+            # start(): t is ready and in the running group
+            cap = caps[gi]
+            if cap is not None and running[gi] >= cap:  # pragma: no cover - one at a time
+                break
+            locks = claims[t] or uses[t]
+            if locks and not self._lock(t):  # pragma: no cover - nothing else holds locks
                 break
             b = bucket[t]
             count[b] -= 1
+            in_class[c] -= 1
             if b != cur:
                 if cur >= 0 and count[cur]:  # ranked again with what it has left
-                    push(ranking[cur], (-count[cur], cur))
+                    push(ranking[of_class[cur]], cur - count[cur] * n)
                 cur = b
-            out.append(key)
-            self.done(key)
+            out.append(keys[t])
+            # done(): it passed; the tags it settles ready their requirers
+            state[t] = done
+            if locks:
+                self._unlock(t)  # nobody waits for its locks (they were free)
+            for g in provs[t]:
+                if tstate[g] != pending:
+                    continue
+                left[g] -= 1
+                if left[g]:
+                    continue
+                tstate[g] = ok
+                rs = requirers[g]
+                for r in (rs,) if isinstance(rs, int) else rs:
+                    if state[r] == waiting:
+                        need[r] -= 1
+                        if not need[r]:
+                            state[r] = ready_
+                            b = bucket[r]
+                            push(ready[b], r)
+                            count[b] += 1
+                            k = of_class[b]
+                            push(ranking[k], b - count[b] * n)
+                            in_class[k] += 1
+                            if in_class[k] == 1:
+                                push(best, k)
+            self._unsettled -= 1  # _settle()
+            group_open[gi] -= 1
+            if not group_open[gi]:
+                self._advance()
             last = t
-            if news:
-                readied(news)
-                news.clear()
-        self._readied = None
         return out
 
     def _order_by_rank(self) -> list[K]:
@@ -1112,8 +1168,6 @@ class Planner(Generic[K]):
     def _make_ready(self, t: int) -> None:
         self._state[t] = _READY
         heapq.heappush(self._heaps[self._group[t]], (self._prio[t], -self._cp[t], t))
-        if self._readied is not None:
-            self._readied.append(t)
 
     def _provided(self, g: int) -> None:
         """One provider of tag ``g`` has settled it well: once none is left,
