@@ -446,3 +446,147 @@ def test_rerun_of_a_flaky_provider_counts_the_last_attempt(pytester: pytest.Pyte
     result = pytester.runpytest("-p", "pexen", "--reruns", "1", "-rs")
     assert result.parseoutcomes() == {"passed": 2, "failed": 1, "skipped": 1, "rerun": 2}
     result.stdout.fnmatch_lines(["*pexen: 'y' not provided: test_a.py::test_broken failed"])
+
+
+# A serial run that goes as planned leaves the planner untold (graph.runtime.OnPlan);
+# whatever differs catches it up and hands over to the full run hooks. The same
+# outcomes either way:
+
+
+def test_a_run_as_planned_makes_no_report_through_pexen(pytester: pytest.Pytester) -> None:
+    """Every test passes in its turn: no ``makereport`` wrapper, no end of
+    test hook; the planner, read after the run, knows every test ended."""
+    pytester.makeconftest(
+        """
+        import pytest
+        from pytest_pexen.graph.runtime import RUN_KEY
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_sessionfinish(session):
+            plugin = session.config.pluginmanager.get_plugin("pexen-run")
+            hooks = ("pytest_runtest_makereport", "pytest_runtest_logfinish")
+            print("HOOKS", [name for name in hooks if hasattr(plugin, name)])
+            print("ACTIVE", session.config.stash[RUN_KEY].planner.active)
+        """
+    )
+    pytester.makepyfile(
+        test_a="""
+        import pytest_pexen as pexen
+        @pexen.requires("test_a.py::test_c")
+        def test_b(): pass
+        def test_c(): pass
+        """
+    )
+    result = pytester.runpytest("-p", "pexen", "-s")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*HOOKS [[][]]", "ACTIVE False"])
+
+
+def test_the_planner_read_mid_run_is_caught_up(pytester: pytest.Pytester) -> None:
+    """Read during a test's call: the tests before it ended, it runs; the
+    run goes on with the planner told (a failure after it skips dependents)."""
+    pytester.makeconftest(
+        """
+        import pytest
+        from pytest_pexen.graph.runtime import RUN_KEY
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtest_call(item):
+            if item.name == "test_p":
+                planner = item.config.stash[RUN_KEY].planner
+                keys = [(n, f"test_a.py::{n}") for n in ("test_first", "test_p", "test_d")]
+                print("STATE", [
+                    (n, planner.is_running(key), planner.is_waiting(key)) for n, key in keys
+                ])
+        """
+    )
+    pytester.makepyfile(
+        test_a="""
+        import pytest_pexen as pexen
+        @pexen.requires("p")
+        def test_d(): pass
+        def test_first(): pass
+        @pexen.provides("p")
+        def test_p(): assert False
+        """
+    )
+    result = pytester.runpytest("-p", "pexen", "-s", "-rs")
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*STATE [[]('test_first', False, False), ('test_p', True, False), "
+            "('test_d', False, True)[]]",
+            "*pexen: 'p' not provided: test_a.py::test_p failed*",
+        ]
+    )
+
+
+def test_a_controlled_failure_from_a_call_wrapper_keeps_its_flags(
+    pytester: pytest.Pytester,
+) -> None:
+    """The test itself passed; a conftest wrapper of its call raises the
+    controlled failure: its flags count as a test's own do."""
+    pytester.makeconftest(
+        """
+        import pytest
+        import pytest_pexen as pexen
+
+        @pytest.hookimpl(wrapper=True)
+        def pytest_runtest_call(item):
+            yield
+            if item.name == "test_p":
+                raise pexen.TaskFailError("leaked a thread", deps_ok=True)
+            if item.name == "test_q":
+                raise pexen.TaskFailError("broke the disk", deps_ok=False)
+        """
+    )
+    pytester.makepyfile(
+        test_a="""
+        import pytest_pexen as pexen
+        @pexen.requires("db")
+        def test_d(): pass
+        @pexen.requires("x")
+        def test_e(): pass
+        @pexen.provides("db")
+        def test_p(): pass
+        @pexen.provides("x")
+        def test_q(): pass
+        """
+    )
+    assert dict(outcomes(pytester)) == {
+        "test_p": "failed",
+        "test_q": "failed",
+        "test_d": "passed",
+        "test_e": "skipped",
+    }
+
+
+def test_a_test_run_out_of_its_turn_waits_for_nothing(pytester: pytest.Pytester) -> None:
+    """A run loop of another plugin runs the tests backwards: a test whose
+    provider has not run yet is skipped with the reason, the rest run."""
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtestloop(session):
+            items = session.items[::-1]
+            for n, item in enumerate(items):
+                following = items[n + 1] if n + 1 < len(items) else None
+                item.config.hook.pytest_runtest_protocol(item=item, nextitem=following)
+            return True
+        """
+    )
+    pytester.makepyfile(
+        test_a="""
+        import pytest_pexen as pexen
+        @pexen.provides("p")
+        def test_p(): pass
+        @pexen.requires("p")
+        def test_d(): pass
+        def test_z(): pass
+        """
+    )
+    result = pytester.runpytest("-p", "pexen", "-rs")
+    result.assert_outcomes(passed=2, skipped=1)
+    result.stdout.fnmatch_lines(["*test_a.py*a requirement of this test has not run yet*"])

@@ -25,7 +25,7 @@ from ..internals import HooksOnly, collect_cached
 from ..sched.errors import DepcheckError, MutexError, PexenWarning
 from ..sched.meta import READ_TAGS, SchedMeta
 from .items import MetaError, build_meta
-from .runtime import RUN_KEY, GraphRun, RunHooks
+from .runtime import RUN_KEY, GraphRun
 from .shared import SHARED_KEY, initial_shared
 
 if TYPE_CHECKING:
@@ -136,11 +136,11 @@ class GraphPlugin(HooksOnly):
                 gc.enable()
         if self.controlled and self.graph is not None and RUN_KEY not in config.stash:
             # without metadata, xdist's own load scheduler runs the suite
-            self._start_run(GraphRun(None, config.stash[SHARED_KEY]))
+            self._start_run(GraphRun(None, config.stash[SHARED_KEY]), [])
 
-    def _start_run(self, run: GraphRun) -> None:
+    def _start_run(self, run: GraphRun, planned: list[pytest.Item]) -> None:
         self.config.stash[RUN_KEY] = run
-        self.config.pluginmanager.register(RunHooks(run), "pexen-run")
+        run.register(self.config.pluginmanager, planned)
 
     @property
     def run(self) -> GraphRun | None:
@@ -251,7 +251,8 @@ class GraphPlugin(HooksOnly):
         assert planner is not None
         from .host_tags import serial_skips
 
-        self._start_run(GraphRun(planner, config.stash[SHARED_KEY], serial_skips(config, graph)))
+        run = GraphRun(planner, config.stash[SHARED_KEY], serial_skips(config, graph))
+        self._start_run(run, order)
 
     def _write_graph(self, graph: taskgraph.TestGraph) -> None:
         """``--pexen-graph``: written by the first xdist worker only (every

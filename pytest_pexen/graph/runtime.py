@@ -6,6 +6,11 @@ how each test ended, so a failed provider's dependents are skipped with the
 tag and the culprit named, transitively. Shared state flows from a provider
 that passed to its direct dependents.
 
+The order was made by running the planner on paper, every test passing. A
+run that goes the same way would only repeat that run, so while it does
+(``OnPlan``) the planner is not told; the first thing that differs catches
+it up and ``RunHooks`` take over.
+
 PYTEST_DONT_REWRITE
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Generator
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -94,7 +100,7 @@ class GraphRun:
         initial_shared: dict[str, Any],
         host_skips: dict[str, str] | None = None,
     ) -> None:
-        self.planner = planner
+        self._planner = planner
         # tests whose host tags this host lacks (graph.host_tags.serial_skips): started
         # in the planner in their turn and skipped, so dependents are too
         self.host_skips = host_skips or {}
@@ -107,6 +113,54 @@ class GraphRun:
         self.skipped: dict[str, str] = {}
         self.again: set[str] = set()  # tests a rerun plugin runs once more
         self.outputs: dict[str, dict[str, Any]] = {}  # controlled: what each test hands on
+        self._on_plan: OnPlan | None = None  # the run still goes as planned (see OnPlan)
+        self._plugins: pytest.PytestPluginManager | None = None
+
+    @property
+    def planner(self) -> Planner[str] | None:
+        """The planner (None: controlled mode), told of every test so far:
+        reading it ends the run as planned (a resume restores into it, the
+        session's time limit aborts it)."""
+        if self._on_plan is not None:
+            self.leave_plan()
+        return self._planner
+
+    def register(self, plugins: pytest.PytestPluginManager, planned: list[pytest.Item]) -> None:
+        """Register the run's hooks. ``planned``: the tests in their planned
+        order; the run follows them as planned (``OnPlan``) where it can: a
+        serial run without tests this host skips."""
+        self._plugins = plugins
+        planner = self._planner
+        if planner is None or self.host_skips or not planned:
+            plugins.register(RunHooks(self), RUN_PLUGIN)
+            return
+        if planner.unrunnable:  # never started on paper: they end the planned stretch
+            doomed = {u.task for u in planner.unrunnable}
+            end = next((n for n, i in enumerate(planned) if i.nodeid in doomed), len(planned))
+            planned = planned[:end]
+        self._on_plan = OnPlan(self, planned)
+        plugins.register(self._on_plan, RUN_PLUGIN)
+
+    def leave_plan(self) -> None:
+        """The run no longer goes as planned: tell the planner what the
+        tests run so far did (each started and ended well, as on paper; the
+        one under way started), and let ``RunHooks`` take over."""
+        on_plan, planner, plugins = self._on_plan, self._planner, self._plugins
+        if on_plan is None:  # already (a hook call under way still calls OnPlan's)
+            return
+        assert planner is not None and plugins is not None
+        self._on_plan = None
+        on_plan.end = 0  # its hooks, if called still, do what RunHooks' do
+        ended = on_plan.next - 1 if on_plan.inside else on_plan.next
+        for item in islice(on_plan.tests, ended):
+            planner.start(item.nodeid)
+            planner.done(item.nodeid)
+        if on_plan.inside:
+            nodeid = on_plan.tests[ended].nodeid
+            planner.start(nodeid)
+            self.started.add(nodeid)
+        plugins.unregister(on_plan)
+        plugins.register(RunHooks(self), RUN_PLUGIN)
 
     def shared_for(self, nodeid: str) -> dict[str, Any]:
         """The ``pexen_shared`` dict of a test's current attempt (created on
@@ -115,6 +169,8 @@ class GraphRun:
         attempt can change what it starts from."""
         shared = self.shared.get(nodeid)
         if shared is None:
+            if self._on_plan is not None:  # the hooks that pass shared state on take over
+                self.leave_plan()
             shared = self.shared[nodeid] = json_copy(self.initial_shared)
             given = self.inputs.get(nodeid)
             if given:
@@ -137,7 +193,7 @@ class GraphRun:
 
     def skip_reason(self, nodeid: str) -> str | None:
         """Start the test in the planner, or say why it must be skipped."""
-        if self.planner is None:
+        if self._planner is None:
             return self.skipped.get(nodeid)
         reason = self._why_not(nodeid)
         if reason is not None:
@@ -145,7 +201,7 @@ class GraphRun:
         return reason
 
     def _why_not(self, nodeid: str) -> str | None:
-        planner = self.planner
+        planner = self._planner
         if planner is None or nodeid not in planner:
             return None
         if planner.start(nodeid):  # most tests (a dropped one never starts)
@@ -176,7 +232,7 @@ class GraphRun:
             flags = failure_flags(excinfo.value)
         if flags is not None:  # for the controller, or the journal
             report.pexen_flags = list(flags)  # type: ignore[attr-defined]
-        if self.planner is not None:
+        if self._planner is not None:
             if flags is not None:
                 self.flags[nodeid] = flags
             return
@@ -192,7 +248,7 @@ class GraphRun:
     def logged(self, nodeid: str, report: pytest.TestReport) -> None:
         """A phase's report was logged: note a bad outcome. A report turned
         into a "rerun" (pytest-rerunfailures) voids the attempt so far."""
-        if self.planner is None:
+        if self._planner is None:
             # controlled mode: noted exactly as the controller reads the same
             # report, so that worker and controller agree on ``ended_well``
             note_outcome(report, self.bad, self.flags)
@@ -215,7 +271,7 @@ class GraphRun:
     def finish(self, nodeid: str) -> None:
         """The test is over (all attempts): tell the planner and pass its
         shared state on."""
-        planner, started = self.planner, self.started
+        planner, started = self._planner, self.started
         if planner is None or nodeid not in started:
             return
         if self.again and nodeid in self.again:  # another attempt follows
@@ -264,6 +320,66 @@ def unserialisable(shared: dict[str, Any]) -> str | None:
     return None
 
 
+RUN_PLUGIN = "pexen-run"
+
+
+def _begin(run: GraphRun, item: pytest.Item) -> None:
+    """A test's setup begins: start it in the planner, or skip it."""
+    reason = run.begin(item.nodeid)
+    if reason is not None:
+        pytest.skip(reason)
+
+
+class OnPlan(HooksOnly):
+    """The per-test hooks of a serial run while it goes as the planner's run
+    on paper went (``TestGraph.order``): each test in its planned turn (the
+    one before has ended: pytest's protocol starts a test after the last
+    one's end), and every phase passed. Telling the planner
+    would repeat that run (a start and an end per test), so it is not told;
+    the first thing that differs hands over to ``RunHooks``, the planner
+    caught up first (``GraphRun.leave_plan``): a test out of its turn or one
+    the plan drops, a phase that did not pass, an exception out of a test's
+    call (before its report is made: ``RunHooks`` reads the exception for a
+    controlled failure's flags), shared state, or anyone reading the planner.
+    Three hooks instead of four, none a ``makereport`` wrapper."""
+
+    def __init__(self, run: GraphRun, tests: list[pytest.Item]) -> None:
+        self.run = run
+        self.tests = tests
+        self.end = len(tests)
+        self.next = 0  # the next test's place in ``tests``
+        self.inside = False  # between a test's setup and its passed teardown
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        n = self.next
+        self.inside = True
+        if n < self.end and item is self.tests[n]:
+            self.next = n + 1
+            return
+        self.inside = False  # the test before has ended; this one starts below
+        self.run.leave_plan()
+        _begin(self.run, item)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None]:
+        __tracebackhide__ = True  # a failing test's traceback is the user's
+        try:
+            return (yield)
+        except BaseException:
+            self.run.leave_plan()
+            raise
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.outcome == "passed":  # ``report.passed``, without a call
+            if report.when == "teardown":
+                self.inside = False
+            return
+        run = self.run
+        run.leave_plan()
+        run.logged(report.nodeid, report)  # as RunHooks would have
+
+
 class RunHooks(HooksOnly):
     """The per-test hooks, registered only when a graph runs in this process
     (so a plain suite pays nothing per test)."""
@@ -273,9 +389,7 @@ class RunHooks(HooksOnly):
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        reason = self.run.begin(item.nodeid)
-        if reason is not None:
-            pytest.skip(reason)
+        _begin(self.run, item)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -284,7 +398,7 @@ class RunHooks(HooksOnly):
         report = yield
         run = self.run
         when = call.when
-        if report.passed and run.planner is not None and (when != "call" or not run.shared):
+        if report.passed and run._planner is not None and (when != "call" or not run.shared):
             # a passed phase in a serial run: nothing to note, unless the
             # test left shared state (checked below)
             return report

@@ -809,7 +809,8 @@ class Planner(Generic[K]):
         if state[t] != _RUNNING:
             raise ValueError(f"task {self._describe(key)} ended but was not running")
         state[t] = _DONE
-        self._group_running[self._group[t]] -= 1
+        gi = self._group[t]
+        self._group_running[gi] -= 1
         if self._early:
             self._early.pop(t, None)
         dropped: list[Unrunnable[K]] = []
@@ -824,7 +825,12 @@ class Planner(Generic[K]):
         else:
             self._ended_badly[t] = f"{self._describe(key)} {outcome}"
             self._fail_provides(t, dropped)
-        self._settle(t)
+        # as _settle(), inline: every task ends here
+        self._unsettled -= 1
+        group_open = self._group_open
+        group_open[gi] -= 1
+        if not group_open[gi] and gi == self._current:
+            self._advance()
         return dropped
 
     def dependents(self, key: K) -> list[K]:
@@ -1052,7 +1058,11 @@ class Planner(Generic[K]):
         cap = self._group_limit[gi]
         if cap is not None and self._group_running[gi] >= cap:
             return False
-        return self._begin(t, gi)
+        if (self._claims[t] or self._uses[t]) and not self._lock(t):
+            return False
+        self._state[t] = _RUNNING  # as _begin(), inline: a serial run starts each test here
+        self._group_running[gi] += 1
+        return True
 
     def start_early(self, key: K, on_hand: Callable[[K], bool]) -> bool:
         """Start a task that still waits, if all it waits for are order-only
@@ -1172,17 +1182,22 @@ class Planner(Generic[K]):
     def _provided(self, g: int) -> None:
         """One provider of tag ``g`` has settled it well: once none is left,
         its requirers stop waiting for it."""
-        left, tstate, state, need = self._tag_left, self._tag_state, self._state, self._need
+        tstate = self._tag_state
         if tstate[g] != _PENDING:
             return
-        left[g] -= 1
-        if left[g]:
+        left = self._tag_left
+        n = left[g] - 1
+        left[g] = n
+        if n:
             return
         tstate[g] = _OK
-        for r in _ids(self._tag_requirers[g]):
+        ids = self._tag_requirers[g]
+        state, need = self._state, self._need
+        for r in (ids,) if isinstance(ids, int) else ids:  # _ids(), inline
             if state[r] == _WAITING:
-                need[r] -= 1
-                if not need[r]:
+                n = need[r] - 1
+                need[r] = n
+                if not n:
                     self._make_ready(r)
 
     def _fail_provides(self, first: int, dropped: list[Unrunnable[K]]) -> None:
