@@ -809,8 +809,7 @@ class Planner(Generic[K]):
         if state[t] != _RUNNING:
             raise ValueError(f"task {self._describe(key)} ended but was not running")
         state[t] = _DONE
-        gi = self._group[t]
-        self._group_running[gi] -= 1
+        self._group_running[self._group[t]] -= 1
         if self._early:
             self._early.pop(t, None)
         dropped: list[Unrunnable[K]] = []
@@ -825,12 +824,7 @@ class Planner(Generic[K]):
         else:
             self._ended_badly[t] = f"{self._describe(key)} {outcome}"
             self._fail_provides(t, dropped)
-        # as _settle(), inline: every task ends here
-        self._unsettled -= 1
-        group_open = self._group_open
-        group_open[gi] -= 1
-        if not group_open[gi] and gi == self._current:
-            self._advance()
+        self._settle(t)
         return dropped
 
     def dependents(self, key: K) -> list[K]:
@@ -1058,11 +1052,7 @@ class Planner(Generic[K]):
         cap = self._group_limit[gi]
         if cap is not None and self._group_running[gi] >= cap:
             return False
-        if (self._claims[t] or self._uses[t]) and not self._lock(t):
-            return False
-        self._state[t] = _RUNNING  # as _begin(), inline: a serial run starts each test here
-        self._group_running[gi] += 1
-        return True
+        return self._begin(t, gi)
 
     def start_early(self, key: K, on_hand: Callable[[K], bool]) -> bool:
         """Start a task that still waits, if all it waits for are order-only
