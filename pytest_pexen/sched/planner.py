@@ -937,7 +937,9 @@ class Planner(Generic[K]):
         ranking: list[list[int]] = [[] for _ in classes]
         in_class = [0] * len(classes)
         best: list[int] = []  # the classes with ready tasks (stale: none left)
-        for t in dict.fromkeys([e[2] for heap in heaps for e in heap if state[e[2]] == ready_]):
+
+        def queue(t: int) -> None:
+            """Task ``t`` is ready: into its bucket, counted in its class."""
             b = bucket[t]
             push(ready[b], t)
             count[b] += 1
@@ -946,6 +948,9 @@ class Planner(Generic[K]):
             in_class[c] += 1
             if in_class[c] == 1:
                 push(best, c)
+
+        for t in dict.fromkeys([e[2] for heap in heaps for e in heap if state[e[2]] == ready_]):
+            queue(t)
         out: list[K] = []
         last = cur = -1  # the last task and its bucket
         while self._unsettled > 0 and self._current < len(heaps):
@@ -1010,14 +1015,7 @@ class Planner(Generic[K]):
                         need[r] -= 1
                         if not need[r]:
                             state[r] = ready_
-                            b = bucket[r]
-                            push(ready[b], r)
-                            count[b] += 1
-                            k = of_class[b]
-                            push(ranking[k], b - count[b] * n)
-                            in_class[k] += 1
-                            if in_class[k] == 1:
-                                push(best, k)
+                            queue(r)
             self._unsettled -= 1  # _settle()
             group_open[gi] -= 1
             if not group_open[gi]:
