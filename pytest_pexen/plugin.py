@@ -397,10 +397,10 @@ def pytest_configure(config: pytest.Config) -> None:
         from .results.recorder import recorder
 
         recorder(config)
-    if runs_tests(config) and report:
-        from .results import suite_properties  # it uses the recorder: registered from here
+        if report:
+            from .results import suite_properties  # it uses the recorder: registered from here
 
-        config.pluginmanager.register(suite_properties, "pexen-suite-properties")
+            config.pluginmanager.register(suite_properties, "pexen-suite-properties")
     if workerinput is None and report:
         from .graph.outputs import check_writable
         from .results.junit import XunitWriter, report_path
