@@ -337,6 +337,11 @@ def _plain_location(location: Any) -> bool:
 class JournalPlugin(HooksOnly):
     """The journaling process's hooks (serial process or xdist controller)."""
 
+    # the serial process (this process runs the tests), not an xdist
+    # controller (ControllerJournal): it writes each test's records around
+    # its protocol
+    serial = True
+
     def __init__(self, config: pytest.Config, path: Path | None, resume: Resume | None) -> None:
         self.config = config
         self.path = path  # None: no journal file (the records are only kept, see below)
@@ -357,9 +362,6 @@ class JournalPlugin(HooksOnly):
         self.reboot_env: dict[str, str] = {}  # PEXEN_REBOOT_HOST, PEXEN_REBOOT_WORKER
         self.session: pytest.Session | None = None
         self.provides: dict[str, list[str]] | None = None
-        # the serial process (this process runs the tests), not an xdist
-        # controller: it writes each test's records around its protocol
-        self.serial = not under_xdist(config)
         self.run: GraphRun | None = None  # the session's pexen run, once there is one
         self.unwritten: str | None = None  # why the journal could not be opened
         self.trouble: str | None = None  # what went wrong with it, if not said yet
@@ -810,6 +812,8 @@ class ControllerJournal(JournalPlugin):
     end from its worker's reports (a serial process journals each test
     around its protocol, and registers none of these hooks: each costs
     every pytest process its registration, and every test its call)."""
+
+    serial = False
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
