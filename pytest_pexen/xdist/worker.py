@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..internals import HooksOnly, find_interactor, late_teardown, nearest_items, uses_shared_scope
-from .protocol import Entry
+from .protocol import Entry, off_the_wire
 
 if TYPE_CHECKING:
     from ..graph.taskgraph import GraphSpec
@@ -182,7 +182,7 @@ class PexenWorker(HooksOnly):
                 self.commands.put(command)  # for the loop, after this test
                 return {"stopping": True}
             if command[0] == "pexen_run":
-                arrived.extend(command[1]["entries"])
+                arrived.extend(off_the_wire(command[1]["entries"]))
             elif command[0] == "pexen_answer":
                 answer: dict[str, Any] = command[1]
                 if answer.get("revoked"):  # all but the tests it says to keep
@@ -206,7 +206,7 @@ class PexenWorker(HooksOnly):
             if command is SHUTDOWN or command[0] == "shutdown":
                 return True
             if command[0] == "pexen_run":
-                todo.extend(command[1]["entries"])
+                todo.extend(off_the_wire(command[1]["entries"]))
             elif command[0] == "pexen_verdict":
                 self.verdicts.update(command[1]["tests"])
 
