@@ -569,12 +569,12 @@ def test_directly_formatted_records_are_the_json_of_their_fields(
     )
     assert record == expected and list(record) == list(expected)  # key for key
     assert list(journal.value(record, "provides")) == provides
-    assert record["outcome"] == "pass" and record["duration"] == round(duration, 6)
+    assert record["outcome"] == "pass" and record["duration"] == duration
     assert journal.location(record) == where
     assert journal.value(record, "worker") == worker and journal.value(record, "boot") == boot
     assert journal.value(record, "ok") is True and journal.value(record, "why") is None
     for written, kept in zip(reports, record["reports"], strict=True):
-        assert kept[:2] == [written[0], round(written[1], 6)]  # durations to the microsecond
+        assert kept[:2] == written[:2]
         for was, now in zip(written[2:], journal.phase_times(record, kept), strict=True):
             assert abs(now - was) <= 1.5e-6 + 4e9 * 2**-52  # microseconds, as float sums go
 

@@ -395,14 +395,11 @@ def plain_end_line(
     times and the tags it provides (no sub-results or shared state; every
     report a plain passed phase ``[when, duration, start, stop]``),
     formatted directly for the same reason as ``start_line``: the common
-    case. The same JSON as ``end_record`` makes of it; its durations are
-    written to the microsecond, as ``:.6f`` (``repr`` of a float, its
-    shortest exact form, costs four times as much, and a record has up to
-    seven)."""
+    case. The same JSON as ``end_record`` makes of it."""
     t = round(t, 6)  # the phases' times are relative to the t written
     line = (
         f'{{"type":"end","test":{_string(test)},"t":{t:.6f},"outcome":"pass",'
-        f'"duration":{duration:.6f}'
+        f'"duration":{duration!r}'
     )
     if provides:
         line += f',"provides":[{",".join([_string(tag) for tag in provides])}]'
@@ -420,7 +417,7 @@ def plain_end_line(
         )
     reports = ",".join(
         [
-            f"[{_string(when)},{took:.6f},{begin - t:.6f},{stop - t:.6f}]"
+            f"[{_string(when)},{took!r},{begin - t:.6f},{stop - t:.6f}]"
             for when, took, begin, stop in phases
         ]
     )
@@ -437,11 +434,10 @@ def end_record(
     **fields: Any,
 ) -> Record:
     """The ``end`` record: ``fields`` (``DEFAULTS``' keys) left out at their
-    usual value; each plain passed phase's times made relative to ``t``;
-    durations kept to the microsecond."""
+    usual value; each plain passed phase's times made relative to ``t``."""
     t = round(t, 6)
     record: Record = {"type": "end", "test": test, "t": t, "outcome": outcome}
-    record["duration"] = round(duration, 6)
+    record["duration"] = duration
     for key, value in fields.items():
         if not _usual(value, DEFAULTS[key]):
             record[key] = value
@@ -451,7 +447,7 @@ def end_record(
         else:
             record["location"] = list(where)
     record["reports"] = [
-        [data[0], round(data[1], 6), round(data[2] - t, 6), round(data[3] - t, 6)]
+        [data[0], data[1], round(data[2] - t, 6), round(data[3] - t, 6)]
         if isinstance(data, list)
         else data
         for data in phases

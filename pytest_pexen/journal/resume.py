@@ -575,7 +575,7 @@ class JournalPlugin(HooksOnly):
             line = journal.plain_end_line(
                 nodeid,
                 time.time(),
-                test.duration,
+                round(test.duration, 6),
                 test.worker,
                 self.boot,
                 test.location,  # type: ignore[arg-type]
@@ -588,7 +588,7 @@ class JournalPlugin(HooksOnly):
             nodeid,
             time.time(),
             outcome,
-            test.duration,
+            round(test.duration, 6),
             test.location,
             test.reports,
             results=test.results,
