@@ -283,3 +283,48 @@ def test_random_dag_outcomes_as_serial(pytester: pytest.Pytester, logs: Path, se
         assert {k: v for k, v in ours.items() if k in steady} == {
             k: v for k, v in serial.items() if k in steady
         }
+
+
+def test_a_worker_has_no_end_of_test_hook(pytester: pytest.Pytester) -> None:
+    """A worker's tests end in the controller's planner, which reads their
+    reports: the worker registers no end-of-test hook, and what a test
+    hands on still reaches the test that needs it on another worker."""
+    pytester.makeconftest(
+        """
+        import os
+
+        def pytest_sessionfinish(session):
+            worker = os.environ.get("PYTEST_XDIST_WORKER")
+            if worker:
+                plugin = session.config.pluginmanager.get_plugin("pexen-run")
+                with open(f"hooks-{worker}.txt", "w") as out:
+                    out.write(repr(hasattr(plugin, "pytest_runtest_logfinish")))
+        """
+    )
+    pytester.makepyfile(
+        test_a="""
+        import time
+        import pytest_pexen as pexen
+
+        @pexen.provides("token")
+        def test_give(pexen_shared):
+            pexen_shared["token"] = 42
+
+        @pexen.requires("token")
+        def test_take(pexen_shared):
+            assert pexen_shared["token"] == 42
+
+        @pexen.requires("token")
+        def test_fail():
+            assert False
+
+        @pexen.requires("test_a.py::test_fail")
+        def test_after_fail(): pass
+
+        def test_slow(): time.sleep(0.3)
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "pexen", "-n", "2", "-rs")
+    result.assert_outcomes(passed=3, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED*not provided: test_a.py::test_fail failed"])
+    assert sorted(p.read_text() for p in pytester.path.glob("hooks-gw*.txt")) == ["False", "False"]

@@ -9,7 +9,7 @@ that passed to its direct dependents.
 The order was made by running the planner on paper, every test passing. A
 run that goes the same way would only repeat that run, so while it does
 (``OnPlan``) the planner is not told; the first thing that differs catches
-it up and ``RunHooks`` take over.
+it up and ``PlannerHooks`` take over.
 
 PYTEST_DONT_REWRITE
 """
@@ -131,8 +131,11 @@ class GraphRun:
         serial run without tests this host skips."""
         self._plugins = plugins
         planner = self._planner
-        if planner is None or self.host_skips or not planned:
+        if planner is None:
             plugins.register(RunHooks(self), RUN_PLUGIN)
+            return
+        if self.host_skips or not planned:
+            plugins.register(PlannerHooks(self), RUN_PLUGIN)
             return
         if planner.unrunnable:  # never started on paper: they end the planned stretch
             doomed = {u.task for u in planner.unrunnable}
@@ -144,13 +147,13 @@ class GraphRun:
     def leave_plan(self) -> None:
         """The run no longer goes as planned: tell the planner what the
         tests run so far did (each started and ended well, as on paper; the
-        one under way started), and let ``RunHooks`` take over."""
+        one under way started), and let ``PlannerHooks`` take over."""
         on_plan, planner, plugins = self._on_plan, self._planner, self._plugins
         if on_plan is None:  # already (a hook call under way still calls OnPlan's)
             return
         assert planner is not None and plugins is not None
         self._on_plan = None
-        on_plan.end = 0  # its hooks, if called still, do what RunHooks' do
+        on_plan.end = 0  # its hooks, if called still, do what PlannerHooks' do
         ended = on_plan.next - 1 if on_plan.inside else on_plan.next
         for item in islice(on_plan.tests, ended):
             planner.start(item.nodeid)
@@ -160,7 +163,7 @@ class GraphRun:
             planner.start(nodeid)
             self.started.add(nodeid)
         plugins.unregister(on_plan)
-        plugins.register(RunHooks(self), RUN_PLUGIN)
+        plugins.register(PlannerHooks(self), RUN_PLUGIN)
 
     def shared_for(self, nodeid: str) -> dict[str, Any]:
         """The ``pexen_shared`` dict of a test's current attempt (created on
@@ -336,7 +339,7 @@ class OnPlan(HooksOnly):
     one before has ended: pytest's protocol starts a test after the last
     one's end), and every phase passed. Telling the planner
     would repeat that run (a start and an end per test), so it is not told;
-    the first thing that differs hands over to ``RunHooks``, the planner
+    the first thing that differs hands over to ``PlannerHooks``, the planner
     caught up first (``GraphRun.leave_plan``): a test out of its turn or one
     the plan drops, a phase that did not pass, an exception out of a test's
     call (before its report is made: ``RunHooks`` reads the exception for a
@@ -382,7 +385,10 @@ class OnPlan(HooksOnly):
 
 class RunHooks(HooksOnly):
     """The per-test hooks, registered only when a graph runs in this process
-    (so a plain suite pays nothing per test)."""
+    (so a plain suite pays nothing per test). These alone on an xdist
+    worker (controlled mode), whose tests' ends the controller's planner
+    reads off their reports; ``PlannerHooks`` where this process has the
+    planner."""
 
     def __init__(self, run: GraphRun) -> None:
         self.run = run
@@ -398,9 +404,14 @@ class RunHooks(HooksOnly):
         report = yield
         run = self.run
         when = call.when
-        if report.passed and run._planner is not None and (when != "call" or not run.shared):
-            # a passed phase in a serial run: nothing to note, unless the
-            # test left shared state (checked below)
+        if (
+            report.passed
+            and (when != "call" or not run.shared)
+            and (when != "teardown" or run._planner is not None)
+        ):
+            # a passed phase: nothing to note, unless the test left shared
+            # state (checked below), or it is the teardown of a test on a
+            # worker (what it hands on goes on that report: see ``made``)
             return report
         nodeid = item.nodeid
         if when == "call" and report.passed and nodeid in run.shared:
@@ -418,6 +429,11 @@ class RunHooks(HooksOnly):
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not report.passed:  # a passed phase changes nothing (see GraphRun.logged)
             self.run.logged(report.nodeid, report)
+
+
+class PlannerHooks(RunHooks):
+    """``RunHooks`` where this process has the planner (a serial run): the
+    planner hears of each test's end."""
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         self.run.finish(nodeid)
