@@ -68,8 +68,13 @@ def note_outcome(
     test ended well. False for a report that does not count: a kept
     fixture's late teardown (its test had ended), or a "rerun"
     (pytest-rerunfailures), which voids the attempt's notes so far."""
+    extra = report.__dict__
+    if extra.get("outcome") == "passed":
+        # most reports (the xdist controller notes each): nothing to note;
+        # a getattr of an absent attribute raises and catches inside
+        return not extra.get("pexen_late", False)
     nodeid = report.nodeid
-    if getattr(report, "pexen_late", False):
+    if extra.get("pexen_late", False):
         return False
     if str(report.outcome) == "rerun":
         bad.pop(nodeid, None)

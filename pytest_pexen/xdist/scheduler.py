@@ -81,19 +81,11 @@ class Outcomes:
         self.shared: dict[str, dict[str, Any]] = {}
 
     def record(self, report: pytest.TestReport) -> None:
-        extra = report.__dict__
-        if extra.get("outcome") == "passed":
-            # most reports: nothing to note but the state a test hands on
-            # (note_outcome's lookups cost ~20 K instructions a report here)
-            shared = extra.get("pexen_shared")
-            if shared and not extra.get("pexen_late"):
-                self.shared[report.nodeid] = shared
-            return
         if not note_outcome(report, self.bad, self.flags):
             if str(report.outcome) == "rerun":  # pytest-rerunfailures: the attempt is void
                 self.shared.pop(report.nodeid, None)
             return
-        shared = getattr(report, "pexen_shared", None)
+        shared = report.__dict__.get("pexen_shared")
         if shared:
             self.shared[report.nodeid] = shared
 
