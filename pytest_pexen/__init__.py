@@ -40,7 +40,6 @@ from ._api import (
     DepcheckError,
     MutexError,
     PexenError,
-    PexenJournalWarning,
     PexenWarning,
     TaskFailError,
     __all__,
@@ -59,4 +58,5 @@ from ._api import (
 
 if TYPE_CHECKING:
     from ._version import __version__
+    from .journal.format import PexenJournalWarning
     from .xdist.hosts import PexenSecurityWarning

@@ -13,24 +13,29 @@ PYTEST_DONT_REWRITE
 from typing import TYPE_CHECKING, Any
 
 from .graph.items import META_KEY
-from .journal.format import PexenJournalWarning
 from .journal.reboots import reboot
 from .markers import claims, group, host_tags, priority, provides, requires, timeout, uses
 from .sched import PexenWarning, TaskFailError, task_fail_wrap
 from .sched.errors import DepcheckError, MutexError, PexenError
 
 if TYPE_CHECKING:
+    from .journal.format import PexenJournalWarning
     from .xdist.hosts import PexenSecurityWarning
 
 
 def __getattr__(name: str) -> Any:
     """The package's names loaded on first use: ``PexenSecurityWarning`` is
-    the xdist driver's (a run without xdist never imports the driver), the
+    the xdist driver's (a run without xdist never imports the driver),
+    ``PexenJournalWarning`` the journal's (xdist workers never journal), the
     version is read by what states it."""
     if name == "PexenSecurityWarning":
         from .xdist.hosts import PexenSecurityWarning
 
         return PexenSecurityWarning
+    if name == "PexenJournalWarning":
+        from .journal.format import PexenJournalWarning
+
+        return PexenJournalWarning
     if name == "__version__":
         from ._version import __version__
 

@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from ..graph.taskgraph import module_id
+from ..graph.items import module_id
 from ..internals import HooksOnly, skip_at_test
 from .relations import Relations, marked
 

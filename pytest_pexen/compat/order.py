@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from ..graph.taskgraph import module_id
+from ..graph.items import module_id
 from .relations import Relations, marked
 
 # pytest-order's ordinal names (sorter.orders_map)

@@ -36,6 +36,15 @@ class MetaError(Exception):
     """A marker or the hook gave a test metadata it cannot have."""
 
 
+def base_id(nodeid: str) -> str:
+    """The node id without its parametrization: ``f.py::test[1]`` -> ``f.py::test``."""
+    return nodeid.partition("[")[0]
+
+
+def module_id(nodeid: str) -> str:
+    return nodeid.partition("::")[0]
+
+
 def _field(item: pytest.Item, mark: pytest.Mark) -> str:
     """The metadata field a tag marker fills: a lock marker's ``scope``
     keyword picks the global or the per-host lock."""

@@ -19,6 +19,7 @@ import pytest
 from ..sched.errors import MutexError
 from ..sched.meta import READ_TAGS, SchedMeta
 from ..sched.planner import Planner, TaskRow, choose_provider
+from .items import base_id, module_id
 
 # a task: [node id, requires, provides, claims, uses, priority, group];
 # spec["hosts"] (only when some test has them): node id -> [host claims,
@@ -41,15 +42,6 @@ NO_PULL_OUTCOME = "was not selected (pulling providers in is off: --pexen-no-pul
 # its own. Never mutated: whoever changes a test's tags (compat.Compat.apply)
 # puts a new list in its place.
 _NONE: list[str] = []
-
-
-def base_id(nodeid: str) -> str:
-    """The node id without its parametrization: ``f.py::test[1]`` -> ``f.py::test``."""
-    return nodeid.partition("[")[0]
-
-
-def module_id(nodeid: str) -> str:
-    return nodeid.partition("::")[0]
 
 
 @dataclass

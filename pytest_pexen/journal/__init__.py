@@ -23,21 +23,35 @@ its own and draws ``--timeline`` with ``pytest_pexen.timeline``.
 PYTEST_DONT_REWRITE
 """
 
-from .format import (
-    DEFAULTS,
-    FORMAT,
-    EmptyJournal,
-    JournalError,
-    PexenJournalWarning,
-    Record,
-    State,
-    follow,
-    load,
-    location,
-    ran,
-    read,
-    value,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .format import (
+        DEFAULTS,
+        FORMAT,
+        EmptyJournal,
+        JournalError,
+        PexenJournalWarning,
+        Record,
+        State,
+        follow,
+        load,
+        location,
+        ran,
+        read,
+        value,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """The reader API, loaded on first use: importing ``reboots`` (as every
+    pytest process does, for its fixtures) need not load the format."""
+    if name in __all__:
+        from . import format
+
+        return getattr(format, name)
+    raise AttributeError(f"module 'pytest_pexen.journal' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULTS",

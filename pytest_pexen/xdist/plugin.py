@@ -22,7 +22,7 @@ from ..internals import HooksOnly, local_pid
 from .hosts import warn_open_gateways
 
 if TYPE_CHECKING:
-    from .scheduler import PexenScheduling
+    from .scheduler import Outcomes, PexenScheduling
 
 DURATIONS_KEY = "pexen/durations"
 
@@ -31,10 +31,11 @@ class DistPlugin(HooksOnly):
     """Registered in the xdist controller when pexen schedules."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from .scheduler import Outcomes
-
+        # the scheduler's module (and the planner's) is imported when xdist
+        # asks for the scheduler, once the workers are starting: not here,
+        # before they are started; reports reach us only after that
+        self.outcomes: Outcomes
         self.config = config
-        self.outcomes = Outcomes()
         cache = getattr(config, "cache", None)
         saved = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
         self.durations: dict[str, float] = saved if isinstance(saved, dict) else {}
@@ -44,9 +45,10 @@ class DistPlugin(HooksOnly):
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> PexenScheduling:
         from ..internals import no_socket_clones
-        from .scheduler import GraphScheduling, PexenScheduling
+        from .scheduler import GraphScheduling, Outcomes, PexenScheduling
 
         no_socket_clones(config)
+        self.outcomes = Outcomes()
         graph = GraphScheduling(config, log, self.outcomes, self.durations)
         self.scheduler = PexenScheduling(graph)
         config.hook.pytest_pexen_xdist_scheduler(scheduler=self.scheduler)

@@ -50,18 +50,21 @@ import contextlib
 import json
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from xdist.scheduler import LoadScheduling
 
 from ..graph.host_tags import given_tags
+from ..graph.items import base_id, module_id
 from ..graph.runtime import note_outcome
-from ..graph.taskgraph import GraphSpec, base_id, module_id, spec_planner
 from ..sched.errors import DepcheckError, MutexError
-from ..sched.planner import Planner, Unrunnable
 from . import hosts
 from .protocol import Deadline, Earlier, Entry, Listeners, Placement, on_the_wire
+
+if TYPE_CHECKING:
+    from ..graph.taskgraph import GraphSpec
+    from ..sched.planner import Planner, Unrunnable
 
 MAX_BATCH = 32
 PREFETCH = 2  # a worker's queue (its running test included) short enough to refill
@@ -546,6 +549,8 @@ class GraphScheduling:
         # time finds the tests before it ended or running, never all workers
         # waiting on a test that none of them can start
         compat = "pins" in spec or "order_only" in spec or "dependency" in spec
+        from ..graph.taskgraph import spec_planner  # not for a suite handed to load
+
         try:
             self.planner = spec_planner(
                 spec,
