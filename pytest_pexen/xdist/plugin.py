@@ -31,14 +31,12 @@ class DistPlugin(HooksOnly):
     """Registered in the xdist controller when pexen schedules."""
 
     def __init__(self, config: pytest.Config) -> None:
-        # the scheduler's module (and the planner's) is imported when xdist
-        # asks for the scheduler, once the workers are starting: not here,
-        # before they are started; reports reach us only after that
-        self.outcomes: Outcomes
+        # made with the scheduler, whose module is imported when xdist asks
+        # for it (the workers are starting then), not here, before they start;
+        # the durations of earlier runs are read then too
+        self.outcomes: Outcomes | None = None
+        self.durations: dict[str, float] = {}
         self.config = config
-        cache = getattr(config, "cache", None)
-        saved = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
-        self.durations: dict[str, float] = saved if isinstance(saved, dict) else {}
         self.scheduler: PexenScheduling | None = None
         warn_open_gateways(config)
 
@@ -48,17 +46,23 @@ class DistPlugin(HooksOnly):
         from .scheduler import GraphScheduling, Outcomes, PexenScheduling
 
         no_socket_clones(config)
-        self.outcomes = Outcomes()
-        graph = GraphScheduling(config, log, self.outcomes, self.durations)
+        cache = getattr(config, "cache", None)
+        saved = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
+        if isinstance(saved, dict):
+            self.durations = saved
+        self.outcomes = outcomes = Outcomes()
+        graph = GraphScheduling(config, log, outcomes, self.durations)
         self.scheduler = PexenScheduling(graph)
         config.hook.pytest_pexen_xdist_scheduler(scheduler=self.scheduler)
         return self.scheduler
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
-        self.outcomes.started.add(nodeid)
+        if self.outcomes is not None:  # None: another plugin made the scheduler
+            self.outcomes.started.add(nodeid)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.outcomes.record(report)
+        if self.outcomes is not None:
+            self.outcomes.record(report)
         if str(report.when) == "???" and self.scheduler is not None:  # xdist's crash report
             self.scheduler.crash_reported(report)
 
