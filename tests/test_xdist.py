@@ -423,3 +423,24 @@ def test_a_path_that_does_not_exist_under_n_ends_as_with_load(pytester: pytest.P
     assert "INTERNALERROR" not in ours.stdout.str() + ours.stderr.str()
     assert ours.ret == theirs.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     ours.stdout.fnmatch_lines(["*no tests ran*"])
+
+
+def test_a_second_run_starts_the_long_test_first(
+    pytester: pytest.Pytester, span_log: Path
+) -> None:
+    """Durations recorded by a run (pytest's cache) rank the next run's tests:
+    among tests equal on paper, the long one, collected last, starts first,
+    and no test waits behind it on its worker while the other one runs dry."""
+    body = ["import time, pytest_pexen as pexen", "@pexen.provides('r')", "def test_root(): pass"]
+    for i in range(8):
+        body += ["@pexen.requires('r')", f"def test_short{i}(): time.sleep(0.02)"]
+    body += ["@pexen.requires('r')", "def test_long(): time.sleep(0.6)"]
+    pytester.makepyfile(test_rank="\n".join(body))
+    run(pytester, "-n", "2").assert_outcomes(passed=10)
+    assert (pytester.path / ".pytest_cache" / "v" / "pexen" / "durations").exists()
+    span_log.unlink()
+    run(pytester, "-n", "2").assert_outcomes(passed=10)
+    s = spans(span_log)
+    order = sorted((name for name in s if name != "test_root"), key=lambda n: s[n]["start"])
+    assert order.index("test_long") <= 1, order
+    assert all(s[name]["start"] < s["test_long"]["end"] for name in order), s

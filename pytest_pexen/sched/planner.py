@@ -842,6 +842,14 @@ class Planner(Generic[K]):
                     out[r] = None
         return [self._keys[r] for r in out]
 
+    def by_rank(self, keys: list[K]) -> list[K]:
+        """``keys`` in the order the planner would start them, were they all
+        ready: priority, then longest remaining chain (critical path), then
+        insertion. For a driver choosing among tasks itself (the xdist
+        controller's follow-ons)."""
+        index, prio, cp = self._index, self._prio, self._cp
+        return sorted(keys, key=lambda k: (prio[index[k]], -cp[index[k]], index[k]))
+
     def abort(self, reason: str) -> list[Unrunnable[K]]:
         """Drop every task that has not started (a stop: -x, a time limit)."""
         dropped: list[Unrunnable[K]] = []

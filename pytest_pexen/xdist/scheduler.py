@@ -72,6 +72,7 @@ SCAN = 128  # tests looked at when continuing in a worker's class or module
 LOOK = 64  # ready tests looked at to keep a worker out of others' modules
 SHORT = 0.02  # seconds: tests this short are worth sending before a worker is idle
 AHEAD = 2  # a worker's queue (beyond its running test) short enough to send a follow-on
+LONG = 4  # a test this many times the typical one (and SHORT or more) has nothing queued behind it
 
 
 class Outcomes:
@@ -701,10 +702,15 @@ class GraphScheduling:
                     plenty
                     and len(pending) <= low
                     and not (compat is not None and compat.owns_work(node))
+                    and not self._long(self.collection[pending[-1]])
                 )
             )
             and not (compat is not None and compat.holding(node))
         ]
+        if len(idle) > 1:
+            # a worker with nothing queued first: the best test ready goes
+            # where it starts now, not behind another worker's queue
+            idle.sort(key=lambda node: len(self.node2pending[node]) > 0)
         for node in idle:
             entries = self._next_entries(node)
             if not entries:
@@ -746,11 +752,15 @@ class GraphScheduling:
             queued = {collection[i] for i in pending}
             line = list(pending)  # the worker's queue, in its order
             entries: list[Entry] = []
-            look = deque(collection[i] for i in pending)  # whose dependents may follow
+            last = collection[pending[-1]]
+            # whose dependents may follow; behind a long test only its own,
+            # which cannot start anywhere before it ends
+            look = deque([last] if self._long(last) else [collection[i] for i in pending])
             while look and len(pending) + len(entries) <= AHEAD:
                 key = look.popleft()
                 module = module_id(key)
-                for dep in planner.dependents(key):
+                deps = planner.dependents(key)
+                for dep in planner.by_rank(deps) if len(deps) > 1 else deps:
                     n = index[dep]
                     if (
                         self.taken[n]
@@ -767,7 +777,8 @@ class GraphScheduling:
                     self.taken[n] = 1
                     queued.add(dep)
                     look.append(dep)
-                    if len(pending) + len(entries) > AHEAD:
+                    if len(pending) + len(entries) > AHEAD or self._long(dep):
+                        look.clear()  # nothing queued behind a long test
                         break
             if entries:
                 self.last[node] = entries[-1][0]
@@ -800,6 +811,8 @@ class GraphScheduling:
             self.last[node] = index
             if self.compat is not None and self.compat.pinned(key):
                 break  # its module's next test goes to this worker: none queued before it
+            if self._long(key):
+                break  # nothing queued behind it: another worker may be free sooner
         self._queue_skips(self.planner.take_dropped())
         return entries
 
@@ -933,6 +946,16 @@ class GraphScheduling:
             if self.planner.start(key):
                 return key
         return None
+
+    def _long(self, key: str) -> bool:
+        """Whether a test took, in an earlier run (durations from pytest's
+        cache), ``SHORT`` or more and several times the typical test of this
+        run: one queued behind it on its worker would wait for it while the
+        other workers run several tests each, and may end the run late.
+        Nothing is queued behind such a test; behind the others, a worker's
+        next tests may be (it saves a round trip to the controller each)."""
+        duration = self.durations.get(key, 0.0)
+        return duration >= SHORT and duration >= LONG * self.typical
 
     def _low_water(self) -> int:
         """How short a worker's queue may get, while plenty of tests are
