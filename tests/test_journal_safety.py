@@ -784,3 +784,22 @@ def test_workers_of_a_killed_controller_start_nothing_more_and_print_nothing(
     assert [name for name in after if name.endswith(killer[1:])] == [], names  # same pid
     stderr = (pytester.path / "stderr").read_text(errors="replace")  # written after the run
     assert "cannot send" not in stderr and "Warning" not in stderr, stderr
+
+
+def test_tests_sent_together_get_a_start_record_each(pytester: pytest.Pytester) -> None:
+    """Under xdist the start records of the tests sent to a worker together
+    are written at once: still one valid line a test, its start before its end."""
+    body = ["import pytest_pexen as pexen"]
+    for i in range(60):
+        body += [f"@pexen.provides('t{i}')", f"def test_{i}(): pass"]
+    pytester.makepyfile(test_many="\n".join(body))
+    run(pytester, "-n", "2", "--pexen-state=state.jsonl").assert_outcomes(passed=60)
+    seen: dict[str, list[str]] = {}
+    for record in journal.read(pytester.path / "state.jsonl"):
+        if record["type"] in ("start", "end"):
+            seen.setdefault(record["test"], []).append(record["type"])
+            assert record["worker"] in ("gw0", "gw1")
+    assert len(seen) == 60
+    assert all(kinds == ["start", "end"] for kinds in seen.values()), seen
+    lines = (pytester.path / "state.jsonl").read_text().splitlines()
+    assert all(json.loads(line) for line in lines)

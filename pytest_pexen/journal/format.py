@@ -620,7 +620,8 @@ class Writer:
         self.write_line(_ENCODER.encode(record), deferred)
 
     def write_line(self, line: str, deferred: bool = False) -> None:
-        """Append one record already formatted as a JSON object.
+        """Append one record already formatted as a JSON object (or several,
+        a line each, in one write).
         ``deferred``: with ``always``, leave the sync to the next record (or
         ``sync()``), which is written before any more test code runs: the
         serial run's end record, synced with the next test's start."""
@@ -701,7 +702,7 @@ class Writer:
     def lost_where(self) -> str:
         """Where the records stop, in words: the first one not written."""
         try:
-            record = json.loads(self.lost_line or "")
+            record = json.loads((self.lost_line or "").partition("\n")[0])
         except ValueError:
             return "its end"
         kind = record.get("type")

@@ -446,6 +446,23 @@ class JournalPlugin(HooksOnly):
         else:
             self._write(journal.start_record(nodeid, now, worker, self.boot))
 
+    def sent(self, nodeids: list[str], worker: str) -> None:
+        """Tests sent to an xdist worker together (see ``started``): their
+        start records in one write. A write releases the GIL, which the
+        controller's execnet threads are often waiting for: in a 5,000-test
+        run a write took the main thread 0.1 ms (cProfile), against 2 us
+        in a process of its own."""
+        if len(nodeids) == 1 or self.writer is None or self.kept is not None:
+            for nodeid in nodeids:
+                self.started(nodeid, worker)
+            return
+        now, boot, opened = time.time(), self.boot, self.open
+        for nodeid in nodeids:
+            opened[nodeid] = _Test(start=now, worker=worker)
+        self.writer.write_line(
+            "\n".join([journal.start_line(nodeid, now, worker, boot) for nodeid in nodeids])
+        )
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.replaying:
             return
@@ -976,8 +993,7 @@ def attach_scheduler(scheduler: PexenScheduling) -> None:
     if plugin is not None:
 
         def sent(node: Any, nodeids: list[str]) -> None:
-            for nodeid in nodeids:
-                plugin.started(nodeid, node.gateway.id)
+            plugin.sent(nodeids, node.gateway.id)
 
         graph.listeners.on_sent(sent)
     resume = config.stash.get(RESUME_KEY, None)
