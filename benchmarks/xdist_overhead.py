@@ -13,10 +13,14 @@ alternating rounds:
   the same conditions on a loaded machine
 
 ``--plain`` uses the same files without markers (pexen hands such a suite
-to xdist's ``load``). Prints the median wall time of each with its spread,
-and the ratios to the anchor (median of the rounds' ratios, min-max); the
-same for the CPU time (user + system of the run and its workers), which a
-machine shared with other work disturbs much less than the wall time.
+to xdist's ``load``). Every contender runs without pytest's cache (so
+without pexen's default journal, and without durations from an earlier
+round) unless ``--journal``: then with pytest's cache, emptied before each
+run, so pexen journals the run as it does by default. Prints the median
+wall time of each with its spread, and the ratios to the anchor (median of
+the rounds' ratios, min-max); the same for the CPU time (user + system of
+the run and its workers), which a machine shared with other work disturbs
+much less than the wall time.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import functools
 import os
 import random
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -40,6 +45,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, help="default: a fresh one (printed)")
     parser.add_argument("--plain", action="store_true", help="the same tests without markers")
     parser.add_argument("--old", type=Path, help="a directory holding another pytest_pexen")
+    parser.add_argument(
+        "--journal", action="store_true", help="with pytest's cache: pexen's default journal on"
+    )
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     n = str(args.workers)
@@ -60,7 +68,11 @@ def main() -> None:
 
         def measure(name: str) -> float:
             options, env = contenders[name]
-            timing = _bench.pytest(root, *options, env=env)
+            if args.journal:
+                shutil.rmtree(root / ".pytest_cache", ignore_errors=True)  # cold, as the others
+                timing = _bench.run([*_bench.BASE, *options], root, env=env)
+            else:
+                timing = _bench.pytest(root, *options, env=env)
             times.setdefault(name, []).append(timing.wall)
             cpus.setdefault(name, []).append(timing.cpu)
             return timing.wall
@@ -76,6 +88,7 @@ def main() -> None:
     kind = "plain" if args.plain else "random-DAG"
     print(
         f"{args.tests} tiny {kind} tests in {args.modules} modules, -n {args.workers}, "
+        f"{'with' if args.journal else 'without'} pytest's cache (pexen's journal), "
         f"median of {args.pairs} rounds (fresh processes, alternating)"
     )
     labels = {
