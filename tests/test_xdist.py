@@ -444,3 +444,25 @@ def test_a_second_run_starts_the_long_test_first(
     order = sorted((name for name in s if name != "test_root"), key=lambda n: s[n]["start"])
     assert order.index("test_long") <= 1, order
     assert all(s[name]["start"] < s["test_long"]["end"] for name in order), s
+
+
+@pytest.mark.parametrize(
+    "saved",
+    ['{"test_d.py::test_a": "x", "test_d.py::test_b": null, "test_d.py::test_c": NaN}', "[1]"],
+    ids=["bad-values", "not-a-dict"],
+)
+def test_a_broken_durations_cache_is_ignored(pytester: pytest.Pytester, saved: str) -> None:
+    """The durations kept in pytest's cache are a file anyone may edit: what
+    is not a duration in seconds is left out, never an INTERNALERROR."""
+    pytester.makepyfile(
+        test_d="import pytest_pexen as pexen\n"
+        "@pexen.provides('a')\ndef test_a(): pass\n"
+        "@pexen.requires('a')\ndef test_b(): pass\n"
+        "def test_c(): pass\n"
+    )
+    cache = pytester.path / ".pytest_cache" / "v" / "pexen"
+    cache.mkdir(parents=True)
+    (cache / "durations").write_text(saved)
+    result = run(pytester, "-n", "2")
+    result.assert_outcomes(passed=3)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()

@@ -14,6 +14,7 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -47,9 +48,7 @@ class DistPlugin(HooksOnly):
 
         no_socket_clones(config)
         cache = getattr(config, "cache", None)
-        saved = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
-        if isinstance(saved, dict):
-            self.durations = saved
+        self.durations = durations(cache.get(DURATIONS_KEY, {}) if cache is not None else {})
         self.outcomes = outcomes = Outcomes()
         graph = GraphScheduling(config, log, outcomes, self.durations)
         self.scheduler = PexenScheduling(graph)
@@ -73,6 +72,22 @@ class DistPlugin(HooksOnly):
         handed = self.scheduler is not None and self.scheduler.handed
         if cache is not None and self.durations and not handed:
             cache.set(DURATIONS_KEY, self.durations)
+
+
+def durations(saved: object) -> dict[str, float]:
+    """The durations an earlier run kept in pytest's cache, without what is
+    not a test's duration in seconds: the cache is a file anyone may edit
+    or break, and it must not break the run."""
+    if not isinstance(saved, dict):
+        return {}
+    return {
+        key: float(value)
+        for key, value in saved.items()
+        if isinstance(key, str)
+        and type(value) in (int, float)
+        and math.isfinite(value)
+        and value >= 0
+    }
 
 
 def configure_node(node: Any) -> None:
