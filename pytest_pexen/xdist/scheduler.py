@@ -269,7 +269,7 @@ class GraphScheduling:
         self.ran: dict[Any, int] = {}  # each worker's latest test completed
         self.crashed: dict[str, int] = {}  # crashed, rerun or not yet decided
         self.rerun: set[int] = set()  # crashed tests a crash handler re-queued
-        self.typical = SHORT  # moving average of test durations in this run
+        self.typical = SHORT  # moving average of test durations in this run (see _start)
         self.scoped: list[int] = []  # as the workers report it
         self.members: dict[str, list[int]] = {}
         self.cursor: dict[str, int] = {}
@@ -561,6 +561,9 @@ class GraphScheduling:
             )
         except (DepcheckError, MutexError) as exc:  # DepcheckError: the workers found it first
             raise pytest.UsageError(f"pexen: {exc}") from None
+        known = sorted(d for d in map(self.durations.get, self.collection) if d is not None)
+        if known:  # an earlier run's: the typical test from the start, not after a few
+            self.typical = known[len(known) // 2]
         if spec.get("hosts"):
             if compat:  # its placements (pinned modules, depends() waits) know no hosts
                 raise pytest.UsageError(
