@@ -425,9 +425,7 @@ def test_a_path_that_does_not_exist_under_n_ends_as_with_load(pytester: pytest.P
     ours.stdout.fnmatch_lines(["*no tests ran*"])
 
 
-def test_a_second_run_starts_the_long_test_first(
-    pytester: pytest.Pytester, span_log: Path
-) -> None:
+def test_a_second_run_starts_the_long_test_first(pytester: pytest.Pytester, span_log: Path) -> None:
     """Durations recorded by a run (pytest's cache) rank the next run's tests:
     among tests equal on paper, the long one, collected last, starts first,
     and no test waits behind it on its worker while the other one runs dry."""
