@@ -434,34 +434,25 @@ class JournalPlugin(HooksOnly):
     def boot(self) -> int:
         return self.resume.boot if self.resume is not None else 0
 
-    def started(self, nodeid: str, worker: str | None) -> None:
-        """A test starts (serial), or is sent to a worker (xdist): the
-        controller learns of a start only after the fact, and a test that
+    def started(self, nodeids: list[str], worker: str | None) -> None:
+        """Tests start (serial: one), or are sent to a worker together (xdist):
+        the controller learns of a start only after the fact, and a test that
         kills the machine may kill the controller first; so under xdist a
-        test counts as running once sent, and a resume runs it again."""
-        now = time.time()
-        self.open[nodeid] = _Test(start=now, worker=worker)
-        if self.writer is not None and self.kept is None:  # the common case, made cheap
-            self.writer.write_line(journal.start_line(nodeid, now, worker, self.boot))
-        else:
-            self._write(journal.start_record(nodeid, now, worker, self.boot))
-
-    def sent(self, nodeids: list[str], worker: str) -> None:
-        """Tests sent to an xdist worker together (see ``started``): their
-        start records in one write. A write releases the GIL, which the
-        controller's execnet threads are often waiting for: in a 5,000-test
-        run a write took the main thread 0.1 ms (cProfile), against 2 us
-        in a process of its own."""
-        if len(nodeids) == 1 or self.writer is None or self.kept is not None:
-            for nodeid in nodeids:
-                self.started(nodeid, worker)
-            return
-        now, boot, opened = time.time(), self.boot, self.open
+        test counts as running once sent, and a resume runs it again. The
+        start records of tests sent together go in one write: a write
+        releases the GIL, which the controller's execnet threads are often
+        waiting for (in a 5,000-test run a write took the main thread 0.1 ms,
+        cProfile, against 2 us in a process of its own)."""
+        now, boot = time.time(), self.boot
         for nodeid in nodeids:
-            opened[nodeid] = _Test(start=now, worker=worker)
-        self.writer.write_line(
-            "\n".join([journal.start_line(nodeid, now, worker, boot) for nodeid in nodeids])
-        )
+            self.open[nodeid] = _Test(start=now, worker=worker)
+        if self.writer is not None and self.kept is None:  # the common case, made cheap
+            self.writer.write_line(
+                "\n".join([journal.start_line(nodeid, now, worker, boot) for nodeid in nodeids])
+            )
+        else:
+            for nodeid in nodeids:
+                self._write(journal.start_record(nodeid, now, worker, boot))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.replaying:
@@ -533,7 +524,7 @@ class JournalPlugin(HooksOnly):
         )
         if not mine:
             return (yield)
-        self.started(nodeid, None)
+        self.started([nodeid], None)
         result = yield
         if nodeid in self.open:
             self._end(nodeid)
@@ -842,7 +833,7 @@ class ControllerJournal(JournalPlugin):
             return
         test = self.open.get(nodeid)
         if test is None:  # a test started without being sent (not in this process)
-            self.started(nodeid, None)
+            self.started([nodeid], None)
         else:  # sent to a worker (xdist): it has begun there
             test.began = True
 
@@ -993,7 +984,7 @@ def attach_scheduler(scheduler: PexenScheduling) -> None:
     if plugin is not None:
 
         def sent(node: Any, nodeids: list[str]) -> None:
-            plugin.sent(nodeids, node.gateway.id)
+            plugin.started(nodeids, node.gateway.id)
 
         graph.listeners.on_sent(sent)
     resume = config.stash.get(RESUME_KEY, None)
