@@ -803,3 +803,57 @@ def test_tests_sent_together_get_a_start_record_each(pytester: pytest.Pytester) 
     assert all(kinds == ["start", "end"] for kinds in seen.values()), seen
     lines = (pytester.path / "state.jsonl").read_text().splitlines()
     assert all(json.loads(line) for line in lines)
+
+
+FORKS = """
+import os
+
+def test_fork():
+    pid = os.fork()
+    if pid == 0:  # the child forgets os._exit: it runs the rest of the session
+        os.environ["FORKED_CHILD"] = "1"
+        raise SystemExit(0)
+    os.waitpid(pid, 0)
+    # the child's session has ended: it wrote none of the run's records
+    assert not os.path.exists("report.xml")
+    assert not os.path.exists("timeline.html")
+
+def test_reboot(pexen_reboot):
+    if os.environ.get("FORKED_CHILD"):
+        pexen_reboot()
+
+def test_after():
+    pass
+"""
+
+
+def test_a_forked_child_that_runs_on_writes_none_of_the_runs_records(
+    pytester: pytest.Pytester,
+) -> None:
+    """A test that forks a child which goes on running the session (it
+    raised where it should have called ``os._exit``): the child's session
+    reports other outcomes (its copy of the test fails with SystemExit, a
+    test asks for a reboot), but the journal, the xUnit report and the
+    timeline are the real run's, and no reboot command runs."""
+    pytester.makepyfile(test_f=FORKS)
+    rebooted = pytester.path / "rebooted"
+    result = run(
+        pytester,
+        "-p",
+        "no:randomly",
+        "--pexen-state=state.jsonl",
+        f"--pexen-reboot-cmd=touch {rebooted}",
+        "--pexen-junitxml=report.xml",
+        "--pexen-timeline=timeline.html",
+    )
+    assert result.ret == 0, result.stdout.str()
+    assert "3 passed" in result.stdout.str()
+    records = list(journal.read(pytester.path / "state.jsonl"))
+    ends = [(r["test"], r["outcome"]) for r in records if r["type"] == "end"]
+    assert ends == [(f"test_f.py::test_{name}", "pass") for name in ("fork", "reboot", "after")]
+    assert [r["type"] for r in records].count("stop") == 1
+    assert records[-1]["type"] == "stop" and records[-1]["reason"] == "finished"
+    suite = ET.parse(pytester.path / "report.xml").getroot()
+    assert [case.find("failure") for case in suite.iter("testcase")] == [None] * 3
+    assert (pytester.path / "timeline.html").exists()
+    assert not rebooted.exists()

@@ -553,10 +553,16 @@ class Writer:
     A record that cannot be written (a full disk) never fails the run: the
     writer stops there (``lost`` says why, ``lost_line`` is the record),
     and marks the header (``gap``), so that no resume trusts a journal
-    with a hole in it."""
+    with a hole in it.
+
+    Only the process that opened it writes: a test that forks a child which
+    goes on running the session (it returned or raised where it should have
+    called ``os._exit``) would otherwise journal a second run over the real
+    one, with the same tests and other outcomes."""
 
     def __init__(self, path: Path, fsync: str, fresh: bool) -> None:
         self.path = path
+        self.pid = os.getpid()
         self.fsync = fsync
         self.synced = time.monotonic()
         self.deferred = False  # with always: a record written, its sync left to the next
@@ -625,7 +631,7 @@ class Writer:
         ``deferred``: with ``always``, leave the sync to the next record (or
         ``sync()``), which is written before any more test code runs: the
         serial run's end record, synced with the next test's start."""
-        if self.lost is not None:
+        if self.lost is not None or os.getpid() != self.pid:
             return
         data = line.encode() + b"\n"
         try:
@@ -670,7 +676,10 @@ class Writer:
         (and any a killed run left), wait for the disk, not for this
         process: a thread does them while pytest reports the run and exits
         (the interpreter waits for it before it exits; ``wait()`` before a
-        reboot command). A journal that lost records is closed here."""
+        reboot command). A journal that lost records is closed here. A
+        forked copy of the process leaves it alone."""
+        if os.getpid() != self.pid:
+            return
         if self.lost is not None:
             self._finish(finished)
             return

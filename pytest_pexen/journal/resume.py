@@ -365,6 +365,7 @@ class JournalPlugin(HooksOnly):
         self.run: GraphRun | None = None  # the session's pexen run, once there is one
         self.unwritten: str | None = None  # why the journal could not be opened
         self.trouble: str | None = None  # what went wrong with it, if not said yet
+        self.pid = os.getpid()  # a test's forked child that runs on reboots nothing
 
     # ------------------------------------------------------------ selection
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -796,7 +797,7 @@ class JournalPlugin(HooksOnly):
             )
 
     def pytest_unconfigure(self) -> None:
-        if self.reboot is None:
+        if self.reboot is None or os.getpid() != self.pid:
             return
         if self.writer is not None:
             self.writer.wait()  # the journal on disk before the machine reboots

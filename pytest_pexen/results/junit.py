@@ -130,6 +130,7 @@ class XunitWriter(HooksOnly):
         self.suite_properties: list[tuple[str, str]] = []
         self.start = time.time()
         self.problem: str | None = None
+        self.pid = os.getpid()
 
     def pytest_sessionstart(self) -> None:
         self.start = time.time()
@@ -213,6 +214,8 @@ class XunitWriter(HooksOnly):
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if os.getpid() != self.pid:
+            return  # a test's forked child that ran on: the report is the run's, not its
         try:
             # tens of thousands of new objects, none of them garbage: without
             # a pause, the collector would walk the whole session's heap

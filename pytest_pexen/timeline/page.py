@@ -687,12 +687,15 @@ class TimelinePlugin(HooksOnly):
         self.config = config
         self.path = path
         self.note: str | None = None
+        self.pid = os.getpid()
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_sessionfinish(self) -> Generator[None, object, object]:
         # after every other plugin's sessionfinish: the journal's stop record
         # is written; before the terminal's summary, which prints the note
         result = yield
+        if os.getpid() != self.pid:
+            return result  # a test's forked child that ran on: the page is the run's
         from ..journal.format import read
 
         plugin = self.config.pluginmanager.get_plugin(JOURNAL)
