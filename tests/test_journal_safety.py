@@ -857,3 +857,28 @@ def test_a_forked_child_that_runs_on_writes_none_of_the_runs_records(
     assert [case.find("failure") for case in suite.iter("testcase")] == [None] * 3
     assert (pytester.path / "timeline.html").exists()
     assert not rebooted.exists()
+
+
+@XDIST
+@pytest.mark.parametrize("fsync", ["auto", "always"])
+def test_dev_null_as_the_journal_is_quiet_and_locks_nothing(
+    pytester: pytest.Pytester, xdist: list[str], fsync: str
+) -> None:
+    """``--pexen-state=/dev/null`` (how many people say "no file"): it
+    cannot be synced (EINVAL), which is no lost record; and it is not
+    locked, whose lock file would have to be made in ``/dev``."""
+    lock = Path("/dev/null.lock")
+    if lock.exists():
+        pytest.skip("/dev/null.lock is left over from something else")
+    pytester.makepyfile(test_d="def test_a(): pass\ndef test_b(): pass\n")
+    try:
+        result = run(
+            pytester, *xdist, "-W", "error", "--pexen-state=/dev/null", f"--pexen-fsync={fsync}"
+        )
+        made = lock.exists()
+    finally:
+        lock.unlink(missing_ok=True)
+    assert result.ret == 0, result.stdout.str()
+    result.assert_outcomes(passed=2)
+    assert not [line for line in result.stdout.lines if "pexen:" in line], result.stdout.str()
+    assert not made

@@ -57,6 +57,8 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import stat
@@ -476,7 +478,7 @@ def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
 
-def lock(path: Path) -> int:
+def lock(path: Path) -> int | None:
     """Hold the journal at ``path`` for this process's whole life: one run
     per journal. An OS lock (``flock``) on ``<path>.lock``, which names the
     holder's pid; the kernel drops it when the process ends, however it
@@ -484,9 +486,17 @@ def lock(path: Path) -> int:
     keep open; Busy (with the holder's pid) if another process holds it,
     OSError if it cannot be written (a read-only checkout). The directory
     is made if missing, and the journal file (if there is one) opened for
-    appending, to find out now rather than once tests run."""
+    appending, to find out now rather than once tests run.
+
+    A journal that is not a file (``/dev/null``, a reader's pipe) is not
+    locked (None): no run can be resumed from it, and its lock file would
+    have to be made beside it, in ``/dev``, which only root may write."""
     import fcntl
 
+    with contextlib.suppress(OSError):
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+            return None
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -641,7 +651,7 @@ class Writer:
             if self.fsync == "always":
                 self.deferred = deferred
                 if not deferred:
-                    _datasync(self.fd)
+                    self._datasync()
             elif self.fsync == "auto" and time.monotonic() - self.synced >= 1.0:
                 self.sync()
         except OSError as exc:
@@ -663,11 +673,22 @@ class Writer:
         ``never``."""
         if self.fsync != "never" and self.lost is None:
             try:
-                _datasync(self.fd)
+                self._datasync()
             except OSError as exc:
                 self._lose("", exc)
             self.synced = time.monotonic()
             self.deferred = False
+
+    def _datasync(self) -> None:
+        """``fdatasync``; a journal that cannot be synced (``/dev/null``, a
+        pipe: EINVAL) has nothing on a disk to lose, and is not synced
+        again."""
+        try:
+            _datasync(self.fd)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            self.fsync = "never"
 
     def close(self, finished: bool = False) -> None:
         """Sync and close; ``finished``: the run ran to its end (a journal

@@ -1039,7 +1039,8 @@ def _hold(config: pytest.Config, path: Path, strict: bool) -> str | None:
                 f"pexen: cannot write the journal {path}: {exc.strerror or exc}"
             ) from None
         return f"pexen: this run is not journaled: cannot write {path}: {exc.strerror or exc}"
-    config.add_cleanup(lambda: os.close(fd))
+    if fd is not None:
+        config.add_cleanup(lambda: os.close(fd))
     return None
 
 
