@@ -953,15 +953,20 @@ def warn(message: str) -> bool:
 
 
 class Unjournaled(HooksOnly):
-    """Registered when the run cannot have its journal: says so once."""
+    """Registered when the run cannot have its journal: says so once, as a
+    warning where the machine stops it (pytest warns so of its own cache),
+    as a line of the summary where another run holds it: runs side by side
+    (``tox p``, an editor's test runner, a test that runs pytest on its
+    own checkout) are ordinary, and pytest says nothing of them."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, warns: bool) -> None:
         self.message = message
+        self.warns = warns
         self.said = False
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self) -> None:
-        self.said = warn(self.message)
+        self.said = self.warns and warn(self.message)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.said:
@@ -1016,9 +1021,9 @@ def check_cache_clear(config: pytest.Config) -> None:
         )
 
 
-def _hold(config: pytest.Config, path: Path, strict: bool) -> str | None:
+def _hold(config: pytest.Config, path: Path, strict: bool) -> Unjournaled | None:
     """Take the journal's lock for this run (journal.lock), keeping it until
-    the end; the reason this run cannot have the journal, or None. With
+    the end; what says why this run cannot have the journal, or None. With
     ``strict`` (a journal the user named, or a resume) that reason is a
     usage error instead: nothing has run yet."""
     try:
@@ -1029,16 +1034,20 @@ def _hold(config: pytest.Config, path: Path, strict: bool) -> str | None:
                 f"pexen: the journal {path} is in use by another pytest run (pid "
                 f"{busy.pid}); wait for it to end, or give this run its own --pexen-state"
             ) from None
-        return (
+        return Unjournaled(
             f"pexen: this run is not journaled: {path} is in use by another "
-            f"pytest run (pid {busy.pid})"
+            f"pytest run (pid {busy.pid})",
+            warns=False,
         )
     except OSError as exc:
         if strict:
             raise pytest.UsageError(
                 f"pexen: cannot write the journal {path}: {exc.strerror or exc}"
             ) from None
-        return f"pexen: this run is not journaled: cannot write {path}: {exc.strerror or exc}"
+        return Unjournaled(
+            f"pexen: this run is not journaled: cannot write {path}: {exc.strerror or exc}",
+            warns=True,
+        )
     if fd is not None:
         config.add_cleanup(lambda: os.close(fd))
     return None
@@ -1090,13 +1099,15 @@ def configure(config: pytest.Config) -> None:
                 f"pexen: --pexen-resume: cannot open pytest's cache: {exc.strerror or exc}"
             ) from None
         path, why = None, "pytest's cache cannot be written"
-        unjournaled = f"pexen: this run is not journaled: {why} ({exc.strerror or exc})"
+        unjournaled = Unjournaled(
+            f"pexen: this run is not journaled: {why} ({exc.strerror or exc})", warns=True
+        )
     if path is not None and (resuming or not quiet):
         unjournaled = _hold(config, path, strict)
         if unjournaled is not None:
-            path, why = None, unjournaled
+            path, why = None, unjournaled.message
     if unjournaled is not None and not quiet:
-        config.pluginmanager.register(Unjournaled(unjournaled), "pexen-unjournaled")
+        config.pluginmanager.register(unjournaled, "pexen-unjournaled")
     config.stash[JOURNALED_KEY] = path is not None and not quiet
     resume: Resume | None = None
     note = None
