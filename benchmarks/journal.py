@@ -5,7 +5,9 @@
    same run with ``--pexen-state=none``; the cost per test is the median
    of the rounds' differences over the number of tests (goals: <= 0.05 ms
    with auto, <= 0.5 ms with always). Each run is a fresh process, the
-   contenders take turns round by round.
+   contenders take turns round by round. ``--subtests K``: each test runs
+   K trivial subtests (pytest's ``subtests`` fixture, pytest >= 9), and the
+   cost is given per subtest too.
 2. A journal of a finished 10,000-test run: reading, checking and
    restoring it (``journal.load``, ``Resume.check``, ``Resume.restore`` into
    the run's planner), timed in a fresh process (goal: <= 1 s); and, for
@@ -46,11 +48,17 @@ print(time.perf_counter() - start)
 """
 
 
-def write_suite(root: Path, tests: int) -> Path:
+def write_suite(root: Path, tests: int, subtests: int = 0) -> Path:
     root.mkdir(parents=True)
     (root / "pytest.ini").write_text("[pytest]\n")
+    body = (
+        f"(subtests):\n    for n in range({subtests}):\n        with subtests.test(n=n):\n"
+        "            pass\n"
+        if subtests
+        else "():\n    pass\n"
+    )
     for f in range(0, tests, PER_FILE):
-        text = "\n".join(f"def test_{i}():\n    pass\n" for i in range(f, min(tests, f + PER_FILE)))
+        text = "\n".join(f"def test_{i}{body}" for i in range(f, min(tests, f + PER_FILE)))
         (root / f"test_{f // PER_FILE:03d}.py").write_text(text)
     return root
 
@@ -62,19 +70,20 @@ def run(suite: Path, extra: list[str]) -> tuple[float, float]:
     return timing.wall, timing.cpu
 
 
-def journal_cost(root: Path, tests: int, rounds: int) -> None:
+def journal_cost(root: Path, tests: int, rounds: int, subtests: int) -> None:
     """Each journal mode against ``--pexen-state=none`` in rounds of one run
     each, taking turns; the cost is the median of the rounds' differences
     (a slow spell of the machine hits both runs of a round alike). The modes
     are measured one after the other, so that ``always``'s disk writes do
     not slow down the other runs."""
-    suite = write_suite(root / "cost", tests)
+    suite = write_suite(root / "cost", tests, subtests)
     base = ["--pexen-state=none"]
     modes = {
         "auto (default)": ["--pexen-state=j.jsonl"],
         "always": ["--pexen-state=j.jsonl", "--pexen-fsync=always"],
     }
-    print(f"{tests} trivial tests, serial, each run a fresh process, {rounds} rounds")
+    each = f", {subtests} trivial subtests each" if subtests else ""
+    print(f"{tests} trivial tests{each}, serial, each run a fresh process, {rounds} rounds")
     for name, extra in modes.items():
         run(suite, base)  # warm caches, check the suite passes
         run(suite, extra)
@@ -86,8 +95,11 @@ def journal_cost(root: Path, tests: int, rounds: int) -> None:
         for n, measure in enumerate(("wall", "cpu")):
             diff = statistics.median(o[n] - t[n] for o, t in zip(ours, theirs, strict=True))
             anchor = statistics.median(t[n] for t in theirs)
+            per_subtest = (
+                f", {diff / (tests * subtests) * 1000:+.4f} ms per subtest" if subtests else ""
+            )
             print(
-                f"  {name:15} {measure:4}: {diff / tests * 1000:+.4f} ms per test "
+                f"  {name:15} {measure:4}: {diff / tests * 1000:+.4f} ms per test{per_subtest} "
                 f"({(anchor + diff) / anchor:.3f}x the {anchor:.3f} s of "
                 "--pexen-state=none)"
             )
@@ -125,12 +137,14 @@ def resume_cost(root: Path, tests: int, rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tests", type=int, default=2000)
-    parser.add_argument("--resume-tests", type=int, default=10000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--subtests", type=int, default=0, help="trivial subtests per test")
+    parser.add_argument("--resume-tests", type=int, default=10000, help="0: skip figure 2")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        journal_cost(Path(tmp), args.tests, args.rounds)
-        resume_cost(Path(tmp), args.resume_tests, args.rounds)
+        journal_cost(Path(tmp), args.tests, args.rounds, args.subtests)
+        if args.resume_tests:
+            resume_cost(Path(tmp), args.resume_tests, args.rounds)
 
 
 if __name__ == "__main__":

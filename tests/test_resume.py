@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -223,6 +224,75 @@ def test_resumed_skips_and_xfails_read_as_before(
         ]
     )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.skipif(not hasattr(pytest, "Subtests"), reason="subtests: pytest >= 9")
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_resumed_subtests_read_as_before(pytester: pytest.Pytester, xdist: list[str]) -> None:
+    """Subtests that passed with nothing to show are journaled in a few
+    bytes each (a test may have thousands); reported again after a reboot,
+    they read as in the first boot: the terminal, and the xUnit report's
+    sub-results, names and outcomes."""
+    pytester.makepyfile(
+        test_s="""
+        import unittest, pytest_pexen as pexen
+
+        def test_sub(subtests):
+            for i in range(3):
+                with subtests.test("check", i=i, s="x"):
+                    pass
+            with subtests.test(msg="talks"):
+                print("hello")
+            with subtests.test(msg="fails", i=9):
+                assert 0
+
+        class T(unittest.TestCase):
+            def test_u(self):
+                for i in range(2):
+                    with self.subTest(i=i):
+                        self.assertTrue(True)
+
+        def test_reboot(pexen_boot_count):
+            if pexen_boot_count == 0:
+                pexen.reboot()
+    """
+    )
+
+    def cases(report: str) -> list[tuple[str | None, list[str]]]:
+        root = ET.parse(pytester.path / report).getroot()
+        return sorted(
+            (case.get("name"), sorted(child.tag for child in case if child.tag != "system-out"))
+            for case in root.iter("testcase")
+            if case.get("name") != "test_reboot"
+        )
+
+    def lines(result: pytest.RunResult) -> list[str]:
+        """What ``-v`` and the short summary say of each subtest of
+        ``test_sub``: xdist's ``-v`` lines are worded otherwise than a
+        resume's, and pytest's capture swallows the ``-v`` lines of
+        unittest's passing subtests in a run (a resume, reporting them
+        outside any test, shows them)."""
+        said = (
+            re.search(r"SUB(PASSED|FAILED)\S*( \([^)]*\))?", line.replace(" (resumed)", ""))
+            for line in result.stdout.lines
+            if "test_u" not in line
+        )
+        return sorted(found.group(0) for found in said if found is not None)
+
+    args = [*xdist, "-v", "-rA", "--pexen-reboot-cmd=true"]
+    first = run(pytester, *args, "--pexen-junitxml=first.xml")
+    assert first.ret == 2
+    ends = records(pytester.path / "state.jsonl", "end")
+    sub = next(r for r in ends if r["test"] == "test_s.py::test_sub")
+    assert sum(isinstance(data, list) and len(data) == 6 for data in sub["reports"]) == 3
+    resumed = run(pytester, *args, "--pexen-resume", "--pexen-junitxml=resumed.xml")
+    assert resumed.ret == 1
+    assert "INTERNALERROR" not in resumed.stdout.str() + resumed.stderr.str()
+    assert lines(resumed) == lines(first)
+    said = lines(first)
+    assert sum("SUBPASSED[check]" in x for x in said) == 3 and "SUBPASSED[talks]" in said, said
+    assert cases("resumed.xml") == cases("first.xml")
+    assert "check] (i=0, s='x')" in str(cases("first.xml"))
 
 
 SYNC_WATCH = """

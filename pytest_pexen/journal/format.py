@@ -449,7 +449,7 @@ def end_record(
         else:
             record["location"] = list(where)
     record["reports"] = [
-        [data[0], data[1], round(data[2] - t, 6), round(data[3] - t, 6)]
+        [data[0], data[1], round(data[2] - t, 6), round(data[3] - t, 6), *data[4:]]
         if isinstance(data, list)
         else data
         for data in phases

@@ -80,6 +80,9 @@ _PLAIN_FIELDS = frozenset(
         "$report_type",
     )
 )
+# a subtest's report (pytest >= 9): what a plain passed one holds besides
+_SUBTEST = getattr(pytest, "SubtestReport", None)
+_SUBTEST_FIELDS = _PLAIN_FIELDS | {"context", "_report_type", "_subtest.context"}  # (xdist's)
 
 
 def journal_path(config: pytest.Config) -> tuple[Path | None, str]:
@@ -193,7 +196,7 @@ class Resume:
             replayed = []
             for data in record.get("reports") or []:
                 report: Any = (
-                    compact_report(test, location, record.get("worker"), data, record)
+                    compact_report(config, test, location, record.get("worker"), data, record)
                     if isinstance(data, list)
                     else report_from_journal(config, data)
                 )
@@ -236,20 +239,48 @@ def report_from_journal(config: pytest.Config, data: Any) -> Any:
     for key in ("longrepr", "location"):
         if isinstance(data.get(key), list):
             data = {**data, key: tuple(data[key])}
-    return config.hook.pytest_report_from_serializable(config=config, data=data)
+    report = config.hook.pytest_report_from_serializable(config=config, data=data)
+    context = getattr(report, "context", None)
+    if context is not None and isinstance(data.get("_subtest.context"), dict):
+        # a subtest's: pytest repr()s its kwargs again as it reads them back
+        # ("i=0" would read "i='0'"); they are what the first boot showed
+        object.__setattr__(context, "kwargs", data["_subtest.context"].get("kwargs") or {})
+    return report
 
 
 def compact_report(
+    config: pytest.Config,
     nodeid: str,
     location: tuple[str, int | None, str] | None,
     worker: str | None,
     data: list[Any],
     record: dict[str, Any],
-) -> pytest.TestReport:
+) -> Any:
     """A plain passed phase report again, from ``[when, duration, start,
-    stop]`` (the times relative to its end ``record``'s)."""
+    stop]`` (the times relative to its end ``record``'s); a plain passed
+    subtest's from ``[..., msg, kwargs]``, made by pytest from what its
+    serialiser would have written."""
     when, duration = data[0], data[1]
     start, stop = journal.phase_times(record, data)
+    if len(data) > 4:
+        serialised = {
+            "nodeid": nodeid,
+            "location": location or (nodeid, None, nodeid),
+            "keywords": {},
+            "outcome": "passed",
+            "longrepr": None,
+            "when": when,
+            "user_properties": [],
+            "sections": [],
+            "duration": duration,
+            "start": start,
+            "stop": stop,
+            "_report_type": "SubTestReport",
+            "_subtest.context": {"msg": data[4], "kwargs": data[5]},
+        }
+        if worker is not None:
+            serialised["worker_id"] = worker
+        return report_from_journal(config, serialised)
     report = pytest.TestReport(
         nodeid,
         location or (nodeid, None, nodeid),
@@ -469,9 +500,12 @@ class JournalPlugin(HooksOnly):
             test.location = report.location
             test.plain = _plain_location(test.location)
         test.worker = extra.get("worker_id", test.worker)
-        if type(data) is list:  # a plain passed phase (see _serialise), never a subtest's
-            test.duration += report.duration
-            return  # nothing else to read
+        if type(data) is list:  # plain, passed (see _serialise): nothing else to read
+            if len(data) == 4:
+                test.duration += report.duration
+            else:  # a subtest: its time is in its test's call's
+                test.plain = False
+            return
         if not is_subtest(report):  # a subtest's time is in its test's call's
             test.duration += report.duration
         test.plain = False
@@ -536,17 +570,24 @@ class JournalPlugin(HooksOnly):
     def _serialise(self, report: pytest.TestReport) -> dict[str, Any] | list[Any]:
         """The report as the journal keeps it: a passed phase that carries
         nothing but its times (the common case) as ``[when, duration,
-        start, stop]``, anything else as pytest serialises it for xdist."""
+        start, stop]``, a passed subtest that carries nothing else as
+        ``[when, duration, start, stop, msg, kwargs]`` (a test can have
+        thousands: pytest's serialiser took a trivial subtest's time again),
+        anything else as pytest serialises it for xdist."""
         extra = report.__dict__
         if (
             extra["outcome"] == "passed"
             and extra["longrepr"] is None
             and not extra["sections"]
             and not extra["user_properties"]
-            and extra.keys() <= _PLAIN_FIELDS
-            and type(report) is pytest.TestReport
         ):
-            return [report.when, report.duration, report.start, report.stop]
+            kind = type(report)
+            if kind is pytest.TestReport and extra.keys() <= _PLAIN_FIELDS:
+                return [report.when, report.duration, report.start, report.stop]
+            if kind is _SUBTEST and extra.keys() <= _SUBTEST_FIELDS:
+                context = extra["context"]
+                when, took, start, stop = report.when, report.duration, report.start, report.stop
+                return [when, took, start, stop, context.msg, dict(context.kwargs)]
         data: dict[str, Any] = self.config.hook.pytest_report_to_serializable(
             config=self.config, report=report
         )
