@@ -57,7 +57,6 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
@@ -493,10 +492,13 @@ def lock(path: Path) -> int | None:
     have to be made beside it, in ``/dev``, which only root may write."""
     import fcntl
 
-    with contextlib.suppress(OSError):
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
-            return None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = stat.S_IFREG  # not there yet: the journal file is made, and locked
+    if not stat.S_ISREG(mode):
+        os.close(os.open(path, os.O_WRONLY | os.O_APPEND))  # written to? found out now
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
     try:
