@@ -259,3 +259,18 @@ def no_socket_clones(config: pytest.Config) -> None:
         return clone(node)
 
     dsession._clone_node = clone_unless_socket
+
+
+def observe_sends(node: Any, sent: Callable[[list[int]], None]) -> None:
+    """Call ``sent(indices)`` just before xdist's controller sends tests to
+    worker ``node``. Every xdist scheduler but ``each`` sends through
+    ``send_runtest_some``; no hook tells of a send, and the worker's
+    "test started" event arrives only after the test has begun (a test that
+    takes the machine down can take the controller first)."""
+    send = node.send_runtest_some
+
+    def send_runtest_some(indices: Any) -> None:
+        sent(list(indices))
+        send(indices)
+
+    node.send_runtest_some = send_runtest_some

@@ -70,11 +70,23 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
         from .journal import resume
 
         resume.check_cache_clear(config)
-    if getattr(config.option, "numprocesses", None):  # no -n: nothing to choose
+    if getattr(config.option, "numprocesses", None) or getattr(config.option, "tx", None):
         from .xdist.plugin import choose_dist
 
-        choose_dist(config)
+        note = choose_dist(config)
+        if note is not None:
+            config.pluginmanager.register(_HeaderLine(note), "pexen-dist-note")
     return (yield)
+
+
+class _HeaderLine(HooksOnly):
+    """One line of the run's header (registered only when there is one)."""
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+
+    def pytest_report_header(self) -> str:
+        return self.line
 
 
 def pytest_pexen_relations(

@@ -128,6 +128,72 @@ def test_kill_then_resume(
     assert sorted(ran(runs)) == ["after", "db", "fail", "kill0", "kill1"]
 
 
+PLAIN_KILL = """
+import json, os, signal, time
+
+def ran(name):
+    with open(os.environ["RUNS"], "a") as f:
+        f.write(name + "\\n")
+
+def test_kill(pexen_boot_count):
+    ran(f"kill{pexen_boot_count}")
+    if pexen_boot_count == 0:  # once the other file's tests are journaled as ended
+        wanted = {"test_b.py::test_one", "test_b.py::test_two"}
+        for _ in range(200):
+            with open("state.jsonl") as f:
+                ended = {r["test"] for r in map(json.loads, f) if r["type"] == "end"}
+            if wanted <= ended:
+                break
+            time.sleep(0.05)
+        os.kill(os.getppid(), signal.SIGKILL)  # the xdist controller
+"""
+
+
+@pytest.mark.parametrize("mode", ["loadfile", "worksteal"])
+def test_resume_under_another_dist_mode(pytester: pytest.Pytester, runs: Path, mode: str) -> None:
+    """xdist's own modes send every collected test: a resume under one of
+    them would run the finished tests again (and a test that brought the
+    machine down would do it again at boot count 0, for ever). The journal
+    has the test as started from the moment xdist's scheduler sends it, and
+    the resume is scheduled by pexen, saying so in one line."""
+    pytester.makepyfile(
+        test_a=PLAIN_KILL,
+        test_b="""
+        import os
+        def test_one():
+            with open(os.environ["RUNS"], "a") as f: f.write("one\\n")
+        def test_two():
+            with open(os.environ["RUNS"], "a") as f: f.write("two\\n")
+        """,
+    )
+    first = run(pytester, "-n", "2", "--dist", mode)
+    assert first.ret != 0
+    assert sorted(ran(runs)) == ["kill0", "one", "two"]
+    started = [r["test"] for r in records(pytester.path / "state.jsonl", "start")]
+    assert "test_a.py::test_kill" in started
+
+    second = run(pytester, "-n", "2", "--dist", mode, "-v", "--pexen-resume")
+    assert second.ret == 0
+    second.stdout.fnmatch_lines(
+        [
+            f"pexen: this resume is scheduled by pexen (--dist pexen): --dist {mode} "
+            "would run the finished tests again",
+            "*resuming*(boot 1): 2 of 3 tests finished before; running again: "
+            "test_a.py::test_kill (boot count 1)*",
+        ]
+    )
+    second.assert_outcomes(passed=3)
+    assert sorted(ran(runs)) == ["kill0", "kill1", "one", "two"]
+
+
+def test_resume_of_dist_each_is_refused(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_s="def test_a(): pass")
+    result = run(pytester, "-n", "2", "--dist", "each", "--pexen-resume")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: pexen: --pexen-resume cannot continue a --dist each run*"])
+    assert "Traceback" not in result.stderr.str()
+
+
 DEPENDENCY = """
 import json, os, signal, time
 import pytest

@@ -47,7 +47,7 @@ import pytest
 from ..graph.keys import BOOTS_KEY, EARLIER_KEY, JOURNAL
 from ..graph.outcome import is_subtest, merge_own, own_outcome
 from ..graph.runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
-from ..internals import HooksOnly, option_given
+from ..internals import HooksOnly, observe_sends, option_given
 from . import format as journal
 from .format import PexenJournalWarning
 from .reboots import JOURNALED_KEY, STOP, reboot_command, reboot_env
@@ -869,6 +869,12 @@ class ControllerJournal(JournalPlugin):
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         if self.tests is None:
             self._selected(list(ids))
+        if self.config.option.dist != "pexen":
+            # another --dist mode: its tests are journaled as started when
+            # xdist's scheduler sends them, as pexen's scheduler tells of
+            # its sends (attach_scheduler)
+            worker = node.gateway.id
+            observe_sends(node, lambda indices: self.started([ids[i] for i in indices], worker))
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         if self.replaying:

@@ -100,10 +100,36 @@ def configure_node(node: Any) -> None:
     node.workerinput["pexen_killable"] = dist == "pexen" and local_pid(node) is not None
 
 
-def choose_dist(config: pytest.Config) -> None:
-    """Before xdist turns ``-n N`` into ``--dist load``: make it pexen."""
+def choose_dist(config: pytest.Config) -> str | None:
+    """Before xdist turns ``-n N`` into ``--dist load``: make it pexen.
+
+    A resume is scheduled by pexen whatever ``--dist`` says: xdist's own
+    modes send every collected test, so the finished ones would run again
+    (and a test that asked for a reboot would ask again, for ever). Returns
+    the header line that says so, if the mode was another one. ``each``
+    runs every test on every worker: no single journal entry tells whether
+    a test is finished there, so its resume is refused."""
     option = config.option
     if getattr(option, "pexen_plan", False):
         option.numprocesses = 0  # the plan is computed and shown serially
-    elif getattr(option, "numprocesses", None) and getattr(option, "dist", None) == "no":
-        option.dist = "pexen"
+        return None
+    distributed = getattr(option, "numprocesses", None) or getattr(option, "tx", None)
+    mode = "load" if getattr(option, "distload", False) else getattr(option, "dist", "no")
+    if not distributed or mode == "pexen":
+        return None
+    if mode == "no":  # without -n, --tx alone does not distribute
+        if getattr(option, "numprocesses", None):
+            option.dist = "pexen"
+        return None
+    if not getattr(option, "pexen_resume", False):
+        return None
+    if mode == "each":
+        raise pytest.UsageError(
+            "pexen: --pexen-resume cannot continue a --dist each run (every worker "
+            "runs every test); resume it serially or with --dist pexen"
+        )
+    option.dist, option.distload = "pexen", False
+    return (
+        f"pexen: this resume is scheduled by pexen (--dist pexen): --dist {mode} "
+        "would run the finished tests again"
+    )
