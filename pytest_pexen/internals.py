@@ -274,3 +274,15 @@ def observe_sends(node: Any, sent: Callable[[list[int]], None]) -> None:
         send(indices)
 
     node.send_runtest_some = send_runtest_some
+
+
+def forks_tests(config: pytest.Config, items: list[pytest.Item]) -> bool:
+    """Whether pytest-forked runs some of ``items`` in a child process
+    (``--forked``, or its ``forked`` marker): then a test's setup, call and
+    teardown, and the making of their reports, happen in a process whose
+    memory this one never sees; only its reports come back."""
+    if not config.pluginmanager.has_plugin("pytest_forked"):
+        return False
+    return bool(config.getoption("forked", False)) or any(
+        item.get_closest_marker("forked") is not None for item in items
+    )

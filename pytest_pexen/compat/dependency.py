@@ -231,7 +231,9 @@ class WorkerResults(HooksOnly):
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         phases = self.phases.setdefault(report.nodeid, {})
         record_phase(phases, report.when, str(report.outcome))
-        if report.when == "teardown" and not getattr(report, "pexen_late", False):
+        if report.when in ("teardown", "???") and not getattr(report, "pexen_late", False):
+            # "???": the test's process died (pytest-forked's report of a
+            # crashed child): no other phase follows
             self.known[report.nodeid] = self.phases.pop(report.nodeid)
 
     def fill(self, manager: Any, depends: Any, item: Node) -> None:

@@ -299,7 +299,8 @@ def start_worker(worker: PexenWorker, index: DependencyIndex) -> WorkerResults:
     def ask(test: str, wait: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
         answer = worker.hold({"test": test, "wait": wait})
         if answer.get("stopping"):
-            return {}, {n: "the run is stopping" for n in wait}
+            why = answer.get("why", "the run is stopping")
+            return {}, {n: why for n in wait}
         return answer.get("phases", {}), answer.get("reasons", {})
 
     results = WorkerResults(index, ask)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ..internals import HooksOnly, collect_cached
+from ..internals import HooksOnly, collect_cached, forks_tests
 from ..sched.errors import DepcheckError, MutexError, PexenWarning
 from ..sched.meta import READ_TAGS, SchedMeta
 from .items import MetaError, build_meta
@@ -136,11 +136,14 @@ class GraphPlugin(HooksOnly):
                 gc.enable()
         if self.controlled and self.graph is not None and RUN_KEY not in config.stash:
             # without metadata, xdist's own load scheduler runs the suite
-            self._start_run(GraphRun(None, config.stash[SHARED_KEY]), [])
+            self._start_run(GraphRun(None, config.stash[SHARED_KEY]), [], items)
 
-    def _start_run(self, run: GraphRun, planned: list[pytest.Item]) -> None:
-        self.config.stash[RUN_KEY] = run
-        run.register(self.config.pluginmanager, planned)
+    def _start_run(
+        self, run: GraphRun, planned: list[pytest.Item], items: list[pytest.Item]
+    ) -> None:
+        config = self.config
+        config.stash[RUN_KEY] = run
+        run.register(config.pluginmanager, planned, forks_tests(config, items))
 
     @property
     def run(self) -> GraphRun | None:
@@ -252,7 +255,7 @@ class GraphPlugin(HooksOnly):
         from .host_tags import serial_skips
 
         run = GraphRun(planner, config.stash[SHARED_KEY], serial_skips(config, graph))
-        self._start_run(run, order)
+        self._start_run(run, order, order)
 
     def _write_graph(self, graph: taskgraph.TestGraph) -> None:
         """``--pexen-graph``: written by the first xdist worker only (every

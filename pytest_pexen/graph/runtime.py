@@ -17,6 +17,7 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Generator
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -120,6 +121,7 @@ class GraphRun:
         self.outputs: dict[str, dict[str, Any]] = {}  # controlled: what each test hands on
         self._on_plan: OnPlan | None = None  # the run still goes as planned (see OnPlan)
         self._plugins: pytest.PytestPluginManager | None = None
+        self._decided: tuple[str, str | None] | None = None  # see ForkedHooks
 
     @property
     def planner(self) -> Planner[str] | None:
@@ -130,16 +132,21 @@ class GraphRun:
             self.leave_plan()
         return self._planner
 
-    def register(self, plugins: pytest.PytestPluginManager, planned: list[pytest.Item]) -> None:
+    def register(
+        self, plugins: pytest.PytestPluginManager, planned: list[pytest.Item], forked: bool
+    ) -> None:
         """Register the run's hooks. ``planned``: the tests in their planned
         order; the run follows them as planned (``OnPlan``) where it can: a
-        serial run without tests this host skips."""
+        serial run without tests this host skips, none run in a forked
+        child (``forked``: see ``ForkedHooks``)."""
         self._plugins = plugins
         planner = self._planner
+        if forked:
+            plugins.register(ForkedHooks(self), "pexen-run-forked")
         if planner is None:
             plugins.register(RunHooks(self), RUN_PLUGIN)
             return
-        if self.host_skips or not planned:
+        if self.host_skips or not planned or forked:
             plugins.register(PlannerHooks(self), RUN_PLUGIN)
             return
         if planner.unrunnable:  # never started on paper: they end the planned stretch
@@ -188,10 +195,35 @@ class GraphRun:
     def begin(self, nodeid: str) -> str | None:
         """An attempt of the test starts (a rerun plugin may make several):
         what an earlier attempt wrote is discarded. Start the test in the
-        planner, or say why it must be skipped (``skip_reason``)."""
+        planner, or say why it must be skipped (``skip_reason``), unless
+        that was decided before its process was forked (``decide``)."""
+        if self._decided is not None and self._decided[0] == nodeid:
+            reason, self._decided = self._decided[1], None
+            return reason
         if self.shared:
             self.shared.pop(nodeid, None)
         return self.skip_reason(nodeid)
+
+    def decide(self, nodeid: str) -> None:
+        """Start the test in the planner, or decide its skip, now, in this
+        process, before pytest-forked forks the child that sets it up: the
+        child's ``begin`` takes the decision it inherits."""
+        self._decided = (nodeid, self.begin(nodeid))
+
+    def returned(self, report: pytest.TestReport) -> None:
+        """A report made in a forked child: note here what the child noted
+        (failure flags, the shared state its test hands on)."""
+        extra = report.__dict__
+        nodeid = report.nodeid
+        shared = extra.get("pexen_shared")
+        if shared is not None:
+            if self._planner is None:
+                self.outputs[nodeid] = shared
+            else:
+                self.shared[nodeid] = shared
+        flags = extra.get("pexen_flags")
+        if flags and report.failed and self._planner is not None:
+            self.flags[nodeid] = (bool(flags[0]), bool(flags[1]))
 
     def preset(self, nodeid: str, skip: str | None, shared: dict[str, Any] | None) -> None:
         """The controller's word on a test about to run (controlled mode)."""
@@ -434,6 +466,40 @@ class RunHooks(HooksOnly):
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not report.passed:  # a passed phase changes nothing (see GraphRun.logged)
             self.run.logged(report.nodeid, report)
+
+
+class ForkedHooks(HooksOnly):
+    """Beside the run's hooks when pytest-forked runs tests in a child
+    process: it calls ``logstart``, ``logreport`` and ``logfinish`` here,
+    but a test's setup, call and teardown, and the making of their reports,
+    in a forked child whose memory this process never sees. So a serial
+    run's planner starts the test here, before the fork, and what the child
+    noted comes back on its reports: the failure flags (already on them)
+    and the shared state the test hands on (put on its teardown report, as
+    on an xdist worker)."""
+
+    def __init__(self, run: GraphRun) -> None:
+        self.run = run
+        self.pid = os.getpid()
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        if self.run._planner is not None:
+            self.run.decide(nodeid)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when == "teardown" and os.getpid() != self.pid:
+            shared = self.run.shared.get(item.nodeid)
+            if shared and unserialisable(shared) is None:
+                report.pexen_shared = shared  # type: ignore[attr-defined]
+        return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.run.returned(report)
 
 
 class PlannerHooks(RunHooks):

@@ -38,6 +38,7 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import json
+import os
 import queue
 import socket
 import time
@@ -98,6 +99,7 @@ class PexenWorker(HooksOnly):
         self.additions: dict[str, Callable[[list[pytest.Item]], Any]] = {}
         self.starting: list[Callable[[], None]] = []
         self.ending: list[Callable[[], None]] = []
+        self.pid = os.getpid()
         interactor = find_interactor(config)
         self.channel = interactor.channel = ControllerChannel(interactor.channel)
         config.hook.pytest_pexen_xdist_worker(worker=self)
@@ -173,7 +175,15 @@ class PexenWorker(HooksOnly):
         tests queued here (one of them could be what the awaited tests wait
         for); its answer says so, and then the queue, and what it sent
         before answering, are dropped but for the tests it keeps here. A
-        shutdown ends the wait."""
+        shutdown ends the wait.
+
+        A test that runs in a child process the worker forked (pytest-forked's
+        ``--forked``) cannot ask: the child has the channel's descriptor but
+        not its receiving thread, so it would wait for ever, and what it wrote
+        would be mixed into the worker's own messages. It is answered at once,
+        with ``why`` the answer is missing."""
+        if os.getpid() != self.pid:
+            return {"stopping": True, "why": "not known in a forked test process"}
         find_interactor(self.config).sendevent("unscheduled", indices={"pexen_hold": request})
         arrived: list[Entry] = []
         while True:
