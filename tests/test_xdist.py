@@ -241,6 +241,43 @@ def test_other_dist_mode_warns_once(pytester: pytest.Pytester) -> None:
     assert "INTERNALERROR" not in result.stdout.str()
 
 
+def test_a_conftest_scheduler_is_the_suites_choice(pytester: pytest.Pytester) -> None:
+    """A conftest's own ``pytest_xdist_make_scheduler`` (freqtrade's, say)
+    is what xdist uses under ``-n`` alone: pexen does not take ``-n`` over
+    then, as it does not take an explicit ``--dist`` over. ``--dist pexen``
+    still asks for pexen's."""
+    pytester.makeconftest(
+        """
+        from xdist.scheduler import LoadScopeScheduling
+
+        class ByPrefix(LoadScopeScheduling):
+            def _split_scope(self, nodeid):
+                return nodeid.rsplit("_", 1)[0]
+
+        def pytest_xdist_make_scheduler(config, log):
+            return ByPrefix(config, log)
+        """
+    )
+    pytester.makepyfile(
+        test_g="""
+        import pytest
+        seen = []
+        @pytest.mark.parametrize("i", range(6))
+        def test_alpha_x(i):
+            seen.append(i)
+            assert seen == list(range(i + 1))  # all on one worker, in order
+        @pytest.mark.parametrize("i", range(6))
+        def test_beta_x(i):
+            pass
+        """
+    )
+    result = run(pytester, "-n", "2", "-v")
+    result.stdout.fnmatch_lines(["scheduling tests via ByPrefix"])
+    result.assert_outcomes(passed=12)
+    explicit = run(pytester, "-n", "2", "-v", "--dist", "pexen")
+    explicit.stdout.fnmatch_lines(["scheduling tests via PexenScheduling"])
+
+
 def test_other_dist_mode_warning_is_an_error_under_w_error(pytester: pytest.Pytester) -> None:
     """Raised on a worker, the warning still obeys ``-W error``: one
     collection error in one line (the tests still run, as under xdist with

@@ -100,8 +100,19 @@ def configure_node(node: Any) -> None:
     node.workerinput["pexen_killable"] = dist == "pexen" and local_pid(node) is not None
 
 
+def own_scheduler(config: pytest.Config) -> bool:
+    """Whether the suite brings a scheduler of its own: a conftest (or
+    another plugin) that implements ``pytest_xdist_make_scheduler``, which
+    under ``-n`` alone xdist asks before making its ``load``. Its scheduler
+    is the suite's choice, as an explicit ``--dist`` is. The controller
+    does not collect: its conftests are the initial ones, loaded by now."""
+    hook = getattr(config.pluginmanager.hook, "pytest_xdist_make_scheduler", None)
+    return hook is not None and bool(hook.get_hookimpls())
+
+
 def choose_dist(config: pytest.Config) -> str | None:
-    """Before xdist turns ``-n N`` into ``--dist load``: make it pexen.
+    """Before xdist turns ``-n N`` into ``--dist load``: make it pexen,
+    unless the suite has a scheduler of its own (``own_scheduler``).
 
     A resume is scheduled by pexen whatever ``--dist`` says: xdist's own
     modes send every collected test, so the finished ones would run again
@@ -118,7 +129,7 @@ def choose_dist(config: pytest.Config) -> str | None:
     if not distributed or mode == "pexen":
         return None
     if mode == "no":  # without -n, --tx alone does not distribute
-        if getattr(option, "numprocesses", None):
+        if getattr(option, "numprocesses", None) and not own_scheduler(config):
             option.dist = "pexen"
         return None
     if not getattr(option, "pexen_resume", False):
