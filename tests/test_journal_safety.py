@@ -272,6 +272,24 @@ def wait_for(path: Path, process: subprocess.Popen[bytes]) -> None:
         time.sleep(0.05)
 
 
+def test_a_run_inside_a_test_names_the_run_around_it(pytester: pytest.Pytester) -> None:
+    """A test that runs ``pytest.main()`` in its own process, in the same
+    rootdir: the journal is held by the run around it, not "another pytest
+    run" with this very process's pid."""
+    pytester.mkdir("inner").joinpath("test_i.py").write_text("def test_i(): pass\n")
+    pytester.makepyfile(
+        test_outer="""
+        import pytest
+        def test_nested(capsys):
+            assert pytest.main(["-q", "-p", "pexen", "inner"]) == 0
+            out = capsys.readouterr().out
+            assert "is in use by the pytest run this one runs inside" in out
+            assert "another pytest run" not in out
+        """
+    )
+    run(pytester, "test_outer.py").assert_outcomes(passed=1)
+
+
 @XDIST
 def test_two_runs_never_share_a_journal(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, xdist: list[str]

@@ -1076,15 +1076,20 @@ def _hold(config: pytest.Config, path: Path, strict: bool) -> Unjournaled | None
     try:
         fd = journal.lock(path)
     except journal.Busy as busy:
+        # a test that runs pytest.main() in its own process holds no lock of
+        # its own: the run around it does
+        holder = (
+            "the pytest run this one runs inside"
+            if busy.pid == str(os.getpid())
+            else f"another pytest run (pid {busy.pid})"
+        )
         if strict:
             raise pytest.UsageError(
-                f"pexen: the journal {path} is in use by another pytest run (pid "
-                f"{busy.pid}); wait for it to end, or give this run its own --pexen-state"
+                f"pexen: the journal {path} is in use by {holder}; wait for it to "
+                "end, or give this run its own --pexen-state"
             ) from None
         return Unjournaled(
-            f"pexen: this run is not journaled: {path} is in use by another "
-            f"pytest run (pid {busy.pid})",
-            warns=False,
+            f"pexen: this run is not journaled: {path} is in use by {holder}", warns=False
         )
     except OSError as exc:
         if strict:
