@@ -292,6 +292,63 @@ def test_resumed_skips_and_xfails_read_as_before(
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_resumed_output_of_passed_tests_reads_as_before(
+    pytester: pytest.Pytester, xdist: list[str]
+) -> None:
+    """A passed test that printed or logged is journaled in the compact form
+    ``[when, duration, start, stop, sections]`` (not through pytest's
+    serialiser, a few times the cost); reported again, its captured
+    sections read as in the first boot: -rA and the xUnit report."""
+    pytester.makeini("[pytest]\njunit_logging = all\nlog_level = INFO\n")
+    pytester.makepyfile(
+        test_s="""
+        import logging, pytest, pytest_pexen as pexen
+        @pytest.fixture
+        def noisy():
+            print("set up \\u00e9")
+            yield
+            print("torn down")
+        def test_loud(noisy):
+            print("hello \\"there\\"")
+            logging.getLogger("t").info("a log line")
+        def test_reboot(pexen_boot_count):
+            if pexen_boot_count == 0:
+                pexen.reboot()
+    """
+    )
+    first = run(pytester, *xdist, "--pexen-reboot-cmd=true", "-rA", "--junitxml=first.xml")
+    assert first.ret == 2
+    record = journal.load(pytester.path / "state.jsonl").ended["test_s.py::test_loud"]
+    reports: list[list[object]] = record["reports"]  # type: ignore[assignment]
+    assert [len(r) for r in reports] == [5, 5, 5]
+    # each phase repeats the sections before it: journaled as their places
+    assert [[s if isinstance(s, int) else s[0] for s in r[4]] for r in reports] == [  # type: ignore[union-attr]
+        ["Captured stdout setup"],
+        [0, "Captured stdout call", "Captured log call"],
+        [0, 1, 2, "Captured stdout teardown"],
+    ]
+    result = run(pytester, *xdist, "-rA", "--pexen-resume", "--junitxml=again.xml")
+    result.assert_outcomes(passed=2)
+    out = result.stdout.str()
+    for line in [
+        "set up \u00e9",
+        'hello "there"',
+        "INFO     t:test_s.py:9 a log line",
+        "torn down",
+    ]:
+        assert line in out
+    result.stdout.fnmatch_lines(["*- Captured stdout setup -*", "*- Captured log call -*"])
+
+    def system_out(name: str) -> str:
+        root = ET.parse(pytester.path / name).getroot()
+        case = next(c for c in root.iter("testcase") if c.get("name") == "test_loud")
+        return "".join(e.text or "" for e in case.iter("system-out"))
+
+    assert system_out("again.xml") == system_out("first.xml")
+    assert 'hello "there"' in system_out("again.xml")
+
+
 @pytest.mark.skipif(not hasattr(pytest, "Subtests"), reason="subtests: pytest >= 9")
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
 def test_resumed_subtests_read_as_before(pytester: pytest.Pytester, xdist: list[str]) -> None:

@@ -24,7 +24,8 @@ Records (format 2; each a JSON object on one line, ``type`` first; times
   ``location`` (when the node id does not give them), ``reports`` (the
   test's reports, to report them again on resume: a plain passed phase as
   ``[when, duration, start, stop]``, ``start`` and ``stop`` relative to the
-  record's ``t``; any other as pytest serialises it for xdist).
+  record's ``t``, one that printed or logged as ``[..., sections]``; any
+  other as pytest serialises it for xdist).
 - ``back``: a test sent to an xdist worker that never began it (the run
   stopped first): ``test``, ``t``, ``boot``; it is not running, and runs
   after a resume as if never sent.
@@ -337,7 +338,7 @@ def ran(record: Record) -> tuple[float, float] | None:
         return (given[0], given[1]) if isinstance(given, list) and len(given) == 2 else None
     begin = end = None
     for data in record.get("reports") or ():
-        if isinstance(data, list) and len(data) == 4:
+        if isinstance(data, list) and len(data) in (4, 5):
             start, stop = phase_times(record, data)
         elif isinstance(data, dict) and data.get("start") and data.get("stop"):
             start, stop = data["start"], data["stop"]  # (a crash report has none)
@@ -394,7 +395,8 @@ def plain_end_line(
 ) -> str:
     """The ``end`` record of a test that passed and carries nothing but its
     times and the tags it provides (no sub-results or shared state; every
-    report a plain passed phase ``[when, duration, start, stop]``),
+    report a plain passed phase ``[when, duration, start, stop]``, with
+    its captured output ``[..., sections]``),
     formatted directly for the same reason as ``start_line``: the common
     case. The same JSON as ``end_record`` makes of it."""
     t = round(t, 6)  # the phases' times are relative to the t written
@@ -418,11 +420,22 @@ def plain_end_line(
         )
     reports = ",".join(
         [
-            f"[{_string(when)},{took!r},{begin - t:.6f},{stop - t:.6f}]"
-            for when, took, begin, stop in phases
+            f"[{_string(phase[0])},{phase[1]!r},{phase[2] - t:.6f},{phase[3] - t:.6f}]"
+            if len(phase) == 4
+            else f"[{_string(phase[0])},{phase[1]!r},{phase[2] - t:.6f},{phase[3] - t:.6f},"
+            f"[{','.join([_section(entry) for entry in phase[4]])}]]"
+            for phase in phases
         ]
     )
     return f'{line},"reports":[{reports}]}}'
+
+
+def _section(entry: Any) -> str:
+    """A captured section of a plain phase: ``[title, text]``, or the place
+    of the same section in the test's previous phase (an int)."""
+    if type(entry) is int:
+        return str(entry)
+    return f"[{_string(entry[0])},{_string(entry[1])}]"
 
 
 def end_record(

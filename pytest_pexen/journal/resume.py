@@ -194,7 +194,11 @@ class Resume:
         for test, record in self.ended.items():
             location = journal.location(record)
             replayed = []
+            earlier: list[Any] | None = None  # see shared_sections
             for data in record.get("reports") or []:
+                if isinstance(data, list) and len(data) == 5:
+                    earlier = resolve_sections(data, earlier)
+                    data = [*data[:4], earlier]
                 report: Any = (
                     compact_report(config, test, location, record.get("worker"), data, record)
                     if isinstance(data, list)
@@ -257,12 +261,13 @@ def compact_report(
     record: dict[str, Any],
 ) -> Any:
     """A plain passed phase report again, from ``[when, duration, start,
-    stop]`` (the times relative to its end ``record``'s); a plain passed
-    subtest's from ``[..., msg, kwargs]``, made by pytest from what its
-    serialiser would have written."""
+    stop]`` (the times relative to its end ``record``'s), with its captured
+    output from ``[..., sections]``; a plain passed subtest's from ``[...,
+    msg, kwargs]``, made by pytest from what its serialiser would have
+    written."""
     when, duration = data[0], data[1]
     start, stop = journal.phase_times(record, data)
-    if len(data) > 4:
+    if len(data) > 5:
         serialised = {
             "nodeid": nodeid,
             "location": location or (nodeid, None, nodeid),
@@ -288,7 +293,7 @@ def compact_report(
         "passed",
         None,
         when,
-        [],
+        [(title, text) for title, text in data[4]] if len(data) == 5 else [],
         duration,
         start=start,
         stop=stop,
@@ -315,6 +320,7 @@ class _Test:
         "reboot",
         "reports",
         "results",
+        "sections",
         "shared",
         "start",
         "worker",
@@ -328,6 +334,8 @@ class _Test:
         self.outcome = "pass"  # its own, phase by phase
         self.pexen_outcome: str | None = None  # with its sub-results (results.Recorder)
         self.reports: list[dict[str, Any] | list[Any]] = []
+        # the captured sections of its last phase journaled with them (see shared_sections)
+        self.sections: list[Any] | None = None
         self.shared: dict[str, Any] | None = None
         self.results: list[Any] = []
         self.duration = 0.0
@@ -337,6 +345,33 @@ class _Test:
         # and pytest's location: its end record is written the cheap way
         self.plain = False
         self.began = False  # under xdist: its worker said it began (not only sent)
+
+
+def shared_sections(test: _Test, data: list[Any]) -> None:
+    """A phase's captured sections (``data[4]``) as the journal keeps them:
+    each that the test's previous phase journaled with them, at the same
+    place, as that place's number (pytest gives every phase of a test the
+    sections of the phases before it too: a teardown's repeats what its
+    call printed). ``resolve_sections`` reads them back."""
+    kept = data[4]
+    earlier, test.sections = test.sections, kept
+    if earlier:
+        data[4] = [
+            n if n < len(earlier) and earlier[n] == entry else entry for n, entry in enumerate(kept)
+        ]
+
+
+def resolve_sections(data: list[Any], earlier: list[Any] | None) -> list[list[str]]:
+    """The sections of a ``[when, duration, start, stop, sections]`` report,
+    each place number replaced by that section of ``earlier`` (the previous
+    such report's); what is not a ``[title, text]`` pair is left out."""
+    sections = []
+    for entry in data[4] if isinstance(data[4], list) else ():
+        if type(entry) is int and earlier is not None and 0 <= entry < len(earlier):
+            entry = earlier[entry]
+        if isinstance(entry, list) and len(entry) == 2 and all(type(x) is str for x in entry):
+            sections.append(entry)
+    return sections
 
 
 def capped(text: str) -> str:
@@ -495,13 +530,15 @@ class JournalPlugin(HooksOnly):
         if test is None or extra.get("pexen_late"):
             self._write({"type": "report", "test": report.nodeid, "report": data})
             return
+        if type(data) is list and len(data) == 5:
+            shared_sections(test, data)
         test.reports.append(data)
         if test.location is None:
             test.location = report.location
             test.plain = _plain_location(test.location)
         test.worker = extra.get("worker_id", test.worker)
         if type(data) is list:  # plain, passed (see _serialise): nothing else to read
-            if len(data) == 4:
+            if len(data) < 6:
                 test.duration += report.duration
             else:  # a subtest: its time is in its test's call's
                 test.plain = False
@@ -570,7 +607,9 @@ class JournalPlugin(HooksOnly):
     def _serialise(self, report: pytest.TestReport) -> dict[str, Any] | list[Any]:
         """The report as the journal keeps it: a passed phase that carries
         nothing but its times (the common case) as ``[when, duration,
-        start, stop]``, a passed subtest that carries nothing else as
+        start, stop]``, or nothing but its times and what it printed or
+        logged as ``[when, duration, start, stop, sections]`` (each
+        ``[title, text]``), a passed subtest that carries nothing else as
         ``[when, duration, start, stop, msg, kwargs]`` (a test can have
         thousands: pytest's serialiser took a trivial subtest's time again),
         anything else as pytest serialises it for xdist."""
@@ -578,13 +617,19 @@ class JournalPlugin(HooksOnly):
         if (
             extra["outcome"] == "passed"
             and extra["longrepr"] is None
-            and not extra["sections"]
             and not extra["user_properties"]
         ):
             kind = type(report)
+            sections = extra["sections"]
             if kind is pytest.TestReport and extra.keys() <= _PLAIN_FIELDS:
-                return [report.when, report.duration, report.start, report.stop]
-            if kind is _SUBTEST and extra.keys() <= _SUBTEST_FIELDS:
+                if not sections:
+                    return [report.when, report.duration, report.start, report.stop]
+                if all(type(title) is str and type(text) is str for title, text in sections):
+                    # what it printed or logged (each section capped), in the
+                    # record's own fast form, not through pytest's serialiser
+                    kept = [[title, capped(text)] for title, text in sections]
+                    return [report.when, report.duration, report.start, report.stop, kept]
+            elif kind is _SUBTEST and not sections and extra.keys() <= _SUBTEST_FIELDS:
                 context = extra["context"]
                 when, took, start, stop = report.when, report.duration, report.start, report.stop
                 return [when, took, start, stop, context.msg, dict(context.kwargs)]
