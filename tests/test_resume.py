@@ -643,6 +643,39 @@ def test_no_journal_is_a_fresh_run_and_none_writes_nothing(
     )
 
 
+def test_summary_counts_each_test_of_a_shared_node_id(pytester: pytest.Pytester) -> None:
+    """A collector can give several tests one node id (pyyaml's suite
+    does): each is journaled in its turn, and the summary of a finished
+    run counts them all, not "2 not finished"."""
+    pytester.makeconftest(
+        """
+        import pytest
+        class Case(pytest.Item):
+            def runtest(self):
+                pass
+        class Cases(pytest.File):
+            def collect(self):
+                for _ in range(3):
+                    yield Case.from_parent(self, name="same")
+        def pytest_collect_file(parent, file_path):
+            if file_path.suffix == ".case":
+                return Cases.from_parent(parent, path=file_path)
+        """
+    )
+    pytester.path.joinpath("a.case").write_text("")
+    pytester.makepyfile(test_s="def test_other(): pass")
+    run(pytester).assert_outcomes(passed=4)
+    summary = subprocess.run(
+        [sys.executable, "-m", "pytest_pexen.journal", "state.jsonl"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert summary.stdout.splitlines()[-1] == "4 of 4 tests finished: 4 pass; stopped: finished"
+    assert summary.returncode == 0
+
+
 def test_follow_and_summary_while_the_run_goes_on(pytester: pytest.Pytester, runs: Path) -> None:
     pytester.makepyfile(
         test_s="""

@@ -30,7 +30,9 @@ def summary(records: Iterator[Record], out: IO[str]) -> int:
     """Print one line per finished test as the records come, then the
     totals; the number of tests that did not pass (for the exit code)."""
     header: Record = {}
-    ended: dict[str, str] = {}
+    # each test's outcomes, in order: a suite can collect several tests
+    # under one node id (pyyaml's does), each journaled in its turn
+    ended: dict[str, list[str]] = {}
     running: set[str] = set()
     stop: Record | None = None
     for record in records:
@@ -44,7 +46,7 @@ def summary(records: Iterator[Record], out: IO[str]) -> int:
             running.add(record["test"])
         elif kind == "end":
             running.discard(record["test"])
-            ended[record["test"]] = str(record.get("outcome"))
+            ended.setdefault(record["test"], []).append(str(record.get("outcome")))
             out.write(_line(record) + "\n")
         elif kind == "boot":
             for test in sorted(running):
@@ -59,17 +61,25 @@ def summary(records: Iterator[Record], out: IO[str]) -> int:
         elif kind == "stop":
             stop = record
         out.flush()
+    tests: list[str] = header.get("tests", [])
+    times: dict[str, int] = {}  # how many tests have each node id
+    for test in tests:
+        times[test] = times.get(test, 0) + 1
     counts: dict[str, int] = {}
-    for outcome in ended.values():
-        counts[outcome] = counts.get(outcome, 0) + 1
-    total = len(header.get("tests", []))
+    finished = failed = 0
+    for test, outcomes in ended.items():
+        for outcome in outcomes[-times.get(test, 1) :]:  # its last ones
+            counts[outcome] = counts.get(outcome, 0) + 1
+            finished += 1
+            failed += outcome in ("fail", "error")
+    total = len(tests)
     parts = [f"{n} {word}" for word, n in sorted(counts.items())]
-    left = total - len(ended)
+    left = max(total - finished, 0)
     if left:
         parts.append(f"{left} not finished")
     state = f"stopped: {stop.get('reason')}" if stop else "no stop record (running or killed)"
-    out.write(f"{len(ended)} of {total} tests finished: {', '.join(parts) or 'none'}; {state}\n")
-    return sum(1 for o in ended.values() if o in ("fail", "error")) + left
+    out.write(f"{finished} of {total} tests finished: {', '.join(parts) or 'none'}; {state}\n")
+    return failed + left
 
 
 def main(argv: list[str] | None = None) -> int:
