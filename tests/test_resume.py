@@ -128,7 +128,20 @@ def test_kill_then_resume(
     assert sorted(ran(runs)) == ["after", "db", "fail", "kill0", "kill1"]
 
 
-PLAIN_KILL = """
+# a test that kills the run waits for these tests' ends in the journal first
+WAIT_FOR_ENDS = """
+def wait_for_ends(*wanted):
+    for _ in range(200):
+        with open("state.jsonl") as f:
+            ended = {r["test"] for r in map(json.loads, f) if r["type"] == "end"}
+        if set(wanted) <= ended:
+            return
+        time.sleep(0.05)
+"""
+
+
+PLAIN_KILL = (
+    """
 import json, os, signal, time
 
 def ran(name):
@@ -138,15 +151,11 @@ def ran(name):
 def test_kill(pexen_boot_count):
     ran(f"kill{pexen_boot_count}")
     if pexen_boot_count == 0:  # once the other file's tests are journaled as ended
-        wanted = {"test_b.py::test_one", "test_b.py::test_two"}
-        for _ in range(200):
-            with open("state.jsonl") as f:
-                ended = {r["test"] for r in map(json.loads, f) if r["type"] == "end"}
-            if wanted <= ended:
-                break
-            time.sleep(0.05)
+        wait_for_ends("test_b.py::test_one", "test_b.py::test_two")
         os.kill(os.getppid(), signal.SIGKILL)  # the xdist controller
 """
+    + WAIT_FOR_ENDS
+)
 
 
 @pytest.mark.parametrize("mode", ["loadfile", "worksteal"])
@@ -194,7 +203,8 @@ def test_resume_of_dist_each_is_refused(pytester: pytest.Pytester) -> None:
     assert "Traceback" not in result.stderr.str()
 
 
-DEPENDENCY = """
+DEPENDENCY = (
+    """
 import json, os, signal, time
 import pytest
 import pytest_pexen as pexen
@@ -216,13 +226,7 @@ def test_broken():
 def test_kill(pexen_boot_count):
     ran(f"kill{pexen_boot_count}")
     if pexen_boot_count == 0:  # once test_a and test_broken are journaled as ended
-        wanted = {"test_dep.py::test_a", "test_dep.py::test_broken"}
-        for _ in range(200):
-            with open("state.jsonl") as f:
-                ended = {r["test"] for r in map(json.loads, f) if r["type"] == "end"}
-            if wanted <= ended:
-                break
-            time.sleep(0.05)
+        wait_for_ends("test_dep.py::test_a", "test_dep.py::test_broken")
         pid = os.getppid() if os.environ.get("KILL") == "parent" else os.getpid()
         os.kill(pid, signal.SIGKILL)
 
@@ -241,6 +245,8 @@ def test_runtime(request):
     depends(request, ["test_a"])
     ran("runtime")
 """
+    + WAIT_FOR_ENDS
+)
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
