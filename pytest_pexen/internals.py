@@ -2,6 +2,8 @@
 
 A new pytest or xdist release is then one file to check. Each function
 says which internal it relies on and why no public API does the job.
+Also the wall clock as the records need it (``real_time``): tests patch
+the standard one.
 
 PYTEST_DONT_REWRITE
 """
@@ -9,6 +11,7 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from types import FrameType, MethodType
@@ -16,6 +19,39 @@ from typing import Any, cast
 
 import pytest
 from _pytest.runner import CallInfo, check_interactive_exception
+
+
+def _since_boot() -> Callable[[], float]:
+    clock = getattr(time, "CLOCK_BOOTTIME", None)  # Linux: counts a suspend too
+    if clock is None:
+        return time.monotonic
+    get = time.clock_gettime
+    return lambda: get(clock)
+
+
+# held in a tuple, not as module attributes: freezegun replaces every
+# module's attribute that is a clock it fakes
+_CLOCKS = (time.time, _since_boot(), time.monotonic)
+_ANCHOR = (_CLOCKS[0](), _CLOCKS[1]())
+
+
+def real_monotonic() -> float:
+    """``time.monotonic()``, which freezegun fakes too: the watchdog's
+    deadlines and the journal's syncs go on while a test freezes time."""
+    return _CLOCKS[2]()
+
+
+def real_time() -> float:
+    """The wall clock for the run's records (the journal, the xUnit report),
+    even while a test or fixture freezes time: freezegun replaces
+    ``time.time`` wherever a module refers to it, time-machine patches the
+    function itself (for a module or session fixture, or from a conftest,
+    the whole run). It is ``time.time()`` while that agrees, within a
+    second, with the wall time at import plus the time since (a clock that
+    neither patches); otherwise the latter."""
+    now = _CLOCKS[0]()
+    anchored = _ANCHOR[0] + (_CLOCKS[1]() - _ANCHOR[1])
+    return now if -1.0 < now - anchored < 1.0 else anchored
 
 
 class HooksOnly:

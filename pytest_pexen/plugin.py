@@ -80,13 +80,17 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
 
 
 class _HeaderLine(HooksOnly):
-    """One line of the run's header (registered only when there is one)."""
+    """One line at the start of the run, under ``-q`` too (registered only
+    when there is one)."""
 
     def __init__(self, line: str) -> None:
         self.line = line
 
-    def pytest_report_header(self) -> str:
-        return self.line
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(self.line)
 
 
 def pytest_pexen_relations(

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from pytest_pexen.journal import format as journal
+from pytest_pexen.journal.resume import identity
 from pytest_pexen.timeline.page import analyse
 
 XDIST = pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
@@ -575,7 +576,7 @@ FORMAT_1 = (
 def test_a_journal_of_the_older_format_is_refused_in_one_line(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_s="def test_a(): pass\n")
     (pytester.path / "state.jsonl").write_text(FORMAT_1)
-    says = f"journal format 1; this pytest-pexen reads format {journal.FORMAT}"
+    says = "journal format 1; this pytest-pexen reads formats 2 and 3"
     result = run(pytester, "--pexen-state=state.jsonl", "--pexen-resume")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
@@ -590,6 +591,112 @@ def test_a_journal_of_the_older_format_is_refused_in_one_line(pytester: pytest.P
         assert done.returncode == 2 and done.stdout == ""
         assert done.stderr == f"pexen journal: state.jsonl: {says}\n"
     assert run(pytester, "--pexen-state=state.jsonl").ret == 0  # a fresh run starts it anew
+
+
+# a journal as pytest-pexen wrote it in format 2 (test_a ended, test_b was running)
+FORMAT_2 = (
+    '{"type":"run","gap":0,"format":2,"id":"5e4d","t":1796564644.5,"pexen":"0.1.0",'
+    '"tests":["test_s.py::test_a","test_s.py::test_b"],"identity":"x",'
+    '"options":{"shared":{},"strict_warn":false},"workers":1}\n'
+    '{"type":"start","test":"test_s.py::test_a","t":1796564644.6}\n'
+    '{"type":"end","test":"test_s.py::test_a","t":1796564644.7,"outcome":"pass",'
+    '"duration":0.01,"line":0,"reports":[["setup",0.001,-0.02,-0.019],'
+    '["call",0.001,-0.018,-0.017],["teardown",0.001,-0.016,-0.015]]}\n'
+    '{"type":"start","test":"test_s.py::test_b","t":1796564644.8}\n'
+)
+
+
+def test_a_journal_of_format_2_resumes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_s="def test_a(): pass\ndef test_b(): pass\n")
+    tests = ["test_s.py::test_a", "test_s.py::test_b"]
+    same = identity(tests, {"shared": {}, "strict_warn": False})
+    (pytester.path / "state.jsonl").write_text(
+        FORMAT_2.replace('"identity":"x"', f'"identity":"{same}"')
+    )
+    result = run(pytester, "--pexen-state=state.jsonl", "--pexen-resume", "-v")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*test_a PASSED (resumed)*", "*test_b PASSED*"])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        ('["call",0.001,-0.018,-0.017]', '["call","soon",-0.018,-0.017]'),
+        ('"tests":["test_s.py::test_a","test_s.py::test_b"]', '"tests":[["test_s.py::test_a"]]'),
+    ],
+    ids=["report", "header"],
+)
+def test_a_damaged_journal_is_one_line(pytester: pytest.Pytester, damage: tuple[str, str]) -> None:
+    pytester.makepyfile(test_s="def test_a(): pass\ndef test_b(): pass\n")
+    (pytester.path / "state.jsonl").write_text(FORMAT_2.replace(*damage))
+    result = run(pytester, "--pexen-state=state.jsonl", "--pexen-resume")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    lines = [line for line in result.stderr.lines if line.strip()]
+    assert len(lines) == 1 and "a damaged journal" in lines[0], lines
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_pexen.journal", "state.jsonl"],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "Traceback" not in done.stderr
+
+
+FROZEN = """
+import os, time
+import pytest, pytest_pexen as pexen
+
+@pytest.fixture(scope="module")
+def frozen():
+    if os.environ["FREEZER"] == "freezegun":
+        import freezegun
+        with freezegun.freeze_time("2001-01-01 00:00:00"):
+            yield
+    else:
+        import time_machine
+        with time_machine.travel("2001-01-01 00:00:00", tick=False):
+            yield
+
+def test_one(frozen):
+    time.sleep(0.2)
+
+def test_two(frozen):
+    time.sleep(0.2)
+
+@pexen.timeout(1)
+def test_hangs(frozen):
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("freezer", ["freezegun", "time_machine"])
+def test_a_frozen_clock_stops_no_record_and_no_watchdog(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, freezer: str
+) -> None:
+    """A module fixture freezes time at 2001 (freezegun replaces ``time.time``
+    and ``monotonic`` wherever a module refers to them, time-machine patches
+    the function itself): the journal's times stayed frozen (the timeline
+    then spanned 25 years), the xUnit suite took 0 s, and a hung test's
+    time limit never came (the watchdog's deadlines are monotonic)."""
+    pytest.importorskip(freezer)
+    monkeypatch.setenv("FREEZER", freezer)
+    pytester.makepyfile(test_f=FROZEN)
+    started = time.time()
+    result = run(pytester, "--pexen-junitxml=r.xml", "--pexen-timeline=t.html")
+    assert time.time() - started < 50
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*Timeout: test_f.py::test_hangs exceeded 1 s*"])
+    state = pytester.path / ".pytest_cache" / "d" / "pexen" / "state.jsonl"
+    records = list(journal.read(state))
+    assert all(abs(r["t"] - started) < 60 for r in records if "t" in r), records
+    ends = [r for r in records if r["type"] == "end"]
+    assert all(0 <= r["duration"] < 30 for r in ends), ends
+    suite = ET.parse(pytester.path / "r.xml").getroot()
+    assert 1.0 < float(suite.get("time", 0)) < 30
+    line = next(x for x in result.stdout.lines if "timeline written" in x)
+    assert float(line.split("makespan ")[1].split(" s")[0]) < 30
 
 
 # ------------------------------------------------------------ 6. readers and odd states

@@ -158,13 +158,24 @@ def test_kill(pexen_boot_count):
 )
 
 
-@pytest.mark.parametrize("mode", ["loadfile", "worksteal"])
+@pytest.mark.parametrize("mode", ["loadfile", "worksteal", "conftest"])
 def test_resume_under_another_dist_mode(pytester: pytest.Pytester, runs: Path, mode: str) -> None:
     """xdist's own modes send every collected test: a resume under one of
     them would run the finished tests again (and a test that brought the
     machine down would do it again at boot count 0, for ever). The journal
     has the test as started from the moment xdist's scheduler sends it, and
-    the resume is scheduled by pexen, saying so in one line."""
+    the resume is scheduled by pexen, saying so in one line. The same for a
+    suite whose conftest brings its own scheduler (used under ``-n``)."""
+    dist = ["--dist", mode]
+    if mode == "conftest":
+        pytester.makeconftest(
+            """
+            from xdist.scheduler import LoadScopeScheduling
+            def pytest_xdist_make_scheduler(config, log):
+                return LoadScopeScheduling(config, log)
+            """
+        )
+        dist, mode = [], "load with the conftest's scheduler"
     pytester.makepyfile(
         test_a=PLAIN_KILL,
         test_b="""
@@ -175,18 +186,18 @@ def test_resume_under_another_dist_mode(pytester: pytest.Pytester, runs: Path, m
             with open(os.environ["RUNS"], "a") as f: f.write("two\\n")
         """,
     )
-    first = run(pytester, "-n", "2", "--dist", mode)
+    first = run(pytester, "-n", "2", *dist)
     assert first.ret != 0
     assert sorted(ran(runs)) == ["kill0", "one", "two"]
     started = [r["test"] for r in records(pytester.path / "state.jsonl", "start")]
     assert "test_a.py::test_kill" in started
 
-    second = run(pytester, "-n", "2", "--dist", mode, "-v", "--pexen-resume")
+    second = run(pytester, "-n", "2", *dist, "-q", "--pexen-resume")
     assert second.ret == 0
     second.stdout.fnmatch_lines(
         [
-            f"pexen: this resume is scheduled by pexen (--dist pexen): --dist {mode} "
-            "would run the finished tests again",
+            f"pexen: --pexen-resume is scheduled by pexen (--dist pexen), not --dist {mode}: "
+            "xdist's scheduler would send the tests that finished before again*",
             "*resuming*(boot 1): 2 of 3 tests finished before; running again: "
             "test_a.py::test_kill (boot count 1)*",
         ]

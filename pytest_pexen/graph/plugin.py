@@ -277,9 +277,11 @@ class GraphPlugin(HooksOnly):
         """Another --dist mode: say once (from the first worker) that the
         pexen metadata of the suite is not enforced (pytest-dependency's and
         pytest-order's markers alone are not pexen's to warn about)."""
+        dist = self.config.workerinput.get("pexen_dist")  # type: ignore[attr-defined]
+        default = "" if "conftest" in str(dist) else " (the default with -n)"
         self._record_warning(
-            f"pexen: --dist {self.config.workerinput.get('pexen_dist')} does not enforce "  # type: ignore[attr-defined]
-            "pexen ordering and locks; use --dist pexen (the default with -n)"
+            f"pexen: --dist {dist} does not enforce pexen ordering and locks; "
+            f"use --dist pexen{default}"
         )
 
     def _record_warning(self, text: str) -> None:

@@ -481,9 +481,20 @@ class ForkedHooks(HooksOnly):
     def __init__(self, run: GraphRun) -> None:
         self.run = run
         self.pid = os.getpid()
+        self.running: str | None = None  # the test whose protocol runs
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        self.running = item.nodeid
+        try:
+            return (yield)
+        finally:
+            self.running = None
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
-        if self.run._planner is not None:
+        # only a test that runs now: a resume reports the tests that ended
+        # before (logstart and all) outside any protocol
+        if nodeid == self.running and self.run._planner is not None:
             self.run.decide(nodeid)
 
     @pytest.hookimpl(wrapper=True)
@@ -499,7 +510,8 @@ class ForkedHooks(HooksOnly):
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.run.returned(report)
+        if report.nodeid == self.running:
+            self.run.returned(report)
 
 
 class PlannerHooks(RunHooks):

@@ -71,7 +71,9 @@ from typing import IO, Any
 
 import pytest
 
-FORMAT = 2
+FORMAT = 3
+# the formats read: 3 added the compact form of a passed phase with captured output
+READS = (2, 3)
 Record = dict[str, Any]
 # the values of the start and end fields that a record leaves out
 DEFAULTS: dict[str, Any] = {
@@ -139,11 +141,14 @@ def read(path: str | os.PathLike[str]) -> Iterator[Record]:
 def _check_header(record: Record, path: Path) -> None:
     if record.get("type") != "run":
         raise JournalError(f"{path}: not a pexen journal (no run header)")
-    if record.get("format") != FORMAT:
+    if record.get("format") not in READS:
         raise JournalError(
             f"{path}: journal format {record.get('format')!r}; this "
-            f"pytest-pexen reads format {FORMAT}"
+            f"pytest-pexen reads formats {' and '.join(map(str, READS))}"
         )
+    tests = record.get("tests", [])
+    if not isinstance(tests, list) or not all(type(test) is str for test in tests):
+        raise JournalError(f"{path}: a damaged journal (its header's tests are not node ids)")
 
 
 def follow(
@@ -160,7 +165,7 @@ def follow(
     buffer = b""
     number = 0
     first = b""  # the header line as read: a new run at the same path rewrites it
-    idle_since = time.monotonic()
+    idle_since = _monotonic[0]()
     try:
         while True:
             if handle is None:
@@ -173,7 +178,7 @@ def follow(
                 buffer, number, first = b"", 0, b""
             chunk = handle.read() if handle is not None else b""
             if chunk:
-                idle_since = time.monotonic()
+                idle_since = _monotonic[0]()
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
@@ -188,7 +193,7 @@ def follow(
                     if record["type"] == "stop":
                         return
                 continue
-            if timeout is not None and time.monotonic() - idle_since > timeout:
+            if timeout is not None and _monotonic[0]() - idle_since > timeout:
                 return
             if handle is not None and _replaced(handle, path):
                 handle.close()
@@ -263,6 +268,7 @@ def load(path: str | os.PathLike[str]) -> State:
         elif kind == "back" and isinstance(test, str):
             state.running.pop(test, None)
         elif kind == "end" and isinstance(test, str):
+            _check_reports(record, path)
             state.running.pop(test, None)
             state.ended.pop(test, None)
             state.ended[test] = record
@@ -281,6 +287,31 @@ def load(path: str | os.PathLike[str]) -> State:
         raise EmptyJournal(f"{path}: empty journal")
     state.elapsed += last - first
     return state
+
+
+def _check_reports(record: Record, path: str | os.PathLike[str]) -> None:
+    """An end record's compact reports (``[when, duration, start, stop,
+    ...]``) are what a resume can report again; a damaged one is a
+    ``JournalError``, not a traceback in the middle of the resume."""
+    reports = record.get("reports") or []
+    if not isinstance(reports, list):
+        reports = [None]
+    t = record.get("t")
+    for data in reports:
+        if isinstance(data, dict):
+            continue
+        if (
+            isinstance(data, list)
+            and 4 <= len(data) <= 6
+            and type(data[0]) is str
+            and all(type(x) in (int, float) for x in data[1:4])
+            and type(t) in (int, float)
+        ):
+            continue
+        raise JournalError(
+            f"{path}: a damaged journal (the end record of {record.get('test')} "
+            "has a report it cannot read)"
+        )
 
 
 def _interrupt(state: State) -> None:
@@ -338,7 +369,13 @@ def ran(record: Record) -> tuple[float, float] | None:
         return (given[0], given[1]) if isinstance(given, list) and len(given) == 2 else None
     begin = end = None
     for data in record.get("reports") or ():
-        if isinstance(data, list) and len(data) in (4, 5):
+        if (
+            isinstance(data, list)
+            and len(data) in (4, 5)
+            and type(record.get("t")) in (int, float)
+            and type(data[2]) in (int, float)
+            and type(data[3]) in (int, float)
+        ):
             start, stop = phase_times(record, data)
         elif isinstance(data, dict) and data.get("start") and data.get("stop"):
             start, stop = data["start"], data["stop"]  # (a crash report has none)
@@ -351,6 +388,9 @@ def ran(record: Record) -> tuple[float, float] | None:
 
 # the data and the file size, without other metadata (mtime): what a reader needs
 _datasync = getattr(os, "fdatasync", os.fsync)
+# in a tuple: freezegun replaces a module's attributes that are clocks it
+# fakes, and a test that freezes time must not stop the writer's syncs
+_monotonic = (time.monotonic,)
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=repr)
 _string: Any = json.encoder.encode_basestring_ascii  # as _ENCODER writes a str
 
@@ -589,7 +629,7 @@ class Writer:
         self.path = path
         self.pid = os.getpid()
         self.fsync = fsync
-        self.synced = time.monotonic()
+        self.synced = _monotonic[0]()
         self.deferred = False  # with always: a record written, its sync left to the next
         self.lost: str | None = None
         self.lost_line: str | None = None
@@ -667,7 +707,7 @@ class Writer:
                 self.deferred = deferred
                 if not deferred:
                     self._datasync()
-            elif self.fsync == "auto" and time.monotonic() - self.synced >= 1.0:
+            elif self.fsync == "auto" and _monotonic[0]() - self.synced >= 1.0:
                 self.sync()
         except OSError as exc:
             self._lose(line, exc)
@@ -691,7 +731,7 @@ class Writer:
                 self._datasync()
             except OSError as exc:
                 self._lose("", exc)
-            self.synced = time.monotonic()
+            self.synced = _monotonic[0]()
             self.deferred = False
 
     def _datasync(self) -> None:

@@ -36,7 +36,6 @@ import hashlib
 import json
 import os
 import subprocess
-import time
 import uuid
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -47,7 +46,7 @@ import pytest
 from ..graph.keys import BOOTS_KEY, EARLIER_KEY, JOURNAL
 from ..graph.outcome import is_subtest, merge_own, own_outcome
 from ..graph.runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
-from ..internals import HooksOnly, observe_sends, option_given
+from ..internals import HooksOnly, observe_sends, option_given, real_time
 from . import format as journal
 from .format import PexenJournalWarning
 from .reboots import JOURNALED_KEY, STOP, reboot_command, reboot_env
@@ -479,7 +478,7 @@ class JournalPlugin(HooksOnly):
                 "gap": journal.NO_GAP,  # second: see journal.GAP_PREFIX
                 "format": journal.FORMAT,
                 "id": uuid.uuid4().hex,
-                "t": time.time(),
+                "t": real_time(),
                 "pexen": __version__,
                 "tests": tests,
                 "identity": identity(tests, options),
@@ -491,7 +490,7 @@ class JournalPlugin(HooksOnly):
                 header["graph"] = graph
             self._emit(header)
         else:
-            self._emit({"type": "boot", "boot": resume.boot, "t": time.time(), "workers": workers})
+            self._emit({"type": "boot", "boot": resume.boot, "t": real_time(), "workers": workers})
             for record in resume.late_ends:
                 self._emit(record)
             if resume.late_source is not None:
@@ -510,7 +509,7 @@ class JournalPlugin(HooksOnly):
         releases the GIL, which the controller's execnet threads are often
         waiting for (in a 5,000-test run a write took the main thread 0.1 ms,
         cProfile, against 2 us in a process of its own)."""
-        now, boot = time.time(), self.boot
+        now, boot = real_time(), self.boot
         for nodeid in nodeids:
             self.open[nodeid] = _Test(start=now, worker=worker)
         if self.writer is not None and self.kept is None:  # the common case, made cheap
@@ -526,10 +525,10 @@ class JournalPlugin(HooksOnly):
             return
         extra = report.__dict__
         test = self.open.get(report.nodeid)
-        data = self._serialise(report)
-        if test is None or extra.get("pexen_late"):
-            self._write({"type": "report", "test": report.nodeid, "report": data})
+        if test is None or extra.get("pexen_late"):  # read back one by one: a dict
+            self._write({"type": "report", "test": report.nodeid, "report": self._full(report)})
             return
+        data = self._serialise(report)
         if type(data) is list and len(data) == 5:
             shared_sections(test, data)
         test.reports.append(data)
@@ -633,6 +632,11 @@ class JournalPlugin(HooksOnly):
                 context = extra["context"]
                 when, took, start, stop = report.when, report.duration, report.start, report.stop
                 return [when, took, start, stop, context.msg, dict(context.kwargs)]
+        return self._full(report)
+
+    def _full(self, report: pytest.TestReport) -> dict[str, Any]:
+        """The report as pytest serialises it for xdist, for the journal."""
+        extra = report.__dict__
         data: dict[str, Any] = self.config.hook.pytest_report_to_serializable(
             config=self.config, report=report
         )
@@ -657,6 +661,13 @@ class JournalPlugin(HooksOnly):
                 shared = None  # it failed the test for that already
         outcome = test.pexen_outcome or test.outcome
         provides = self._provides(nodeid) if ok and deps_ok else []
+        now = real_time()
+        duration = test.duration
+        if not 0.0 <= duration <= now - test.start + 1.0:
+            # pytest's clock for the phases was one a test froze or moved
+            # (freezegun fakes perf_counter too): the time between its start
+            # and end records is what it took
+            duration = now - test.start
         if (
             self.writer is not None
             and self.kept is None
@@ -669,8 +680,8 @@ class JournalPlugin(HooksOnly):
         ):
             line = journal.plain_end_line(
                 nodeid,
-                time.time(),
-                round(test.duration, 6),
+                now,
+                round(duration, 6),
                 test.worker,
                 self.boot,
                 test.location,  # type: ignore[arg-type]
@@ -681,9 +692,9 @@ class JournalPlugin(HooksOnly):
             return
         record = journal.end_record(
             nodeid,
-            time.time(),
+            now,
             outcome,
-            round(test.duration, 6),
+            round(duration, 6),
             test.location,
             test.reports,
             results=test.results,
@@ -721,7 +732,7 @@ class JournalPlugin(HooksOnly):
             "teardown" if "call" in done else "call" if "setup" in done else "setup"
         )
         report = pytest.TestReport(
-            item.nodeid, item.location, {}, "failed", text, when, duration=time.time() - test.start
+            item.nodeid, item.location, {}, "failed", text, when, duration=real_time() - test.start
         )
         test.bad = "timed out"
         self.pytest_runtest_logreport(report)
@@ -729,7 +740,7 @@ class JournalPlugin(HooksOnly):
         self.writer.write(
             {
                 "type": "stop",
-                "t": time.time(),
+                "t": real_time(),
                 "reason": "timeout",
                 "exitstatus": int(pytest.ExitCode.TESTS_FAILED),
             }
@@ -746,7 +757,7 @@ class JournalPlugin(HooksOnly):
             {
                 "type": "reboot",
                 "test": nodeid,
-                "t": time.time(),
+                "t": real_time(),
                 "boot": self.boot,
                 "boot_count": count,
                 "command": command,
@@ -853,7 +864,7 @@ class JournalPlugin(HooksOnly):
                 if not test.began and not test.reports:
                     del self.open[nodeid]
                     self._emit(
-                        {"type": "back", "test": nodeid, "t": time.time(), "boot": self.boot}
+                        {"type": "back", "test": nodeid, "t": real_time(), "boot": self.boot}
                     )
         reason = (
             "reboot"
@@ -863,7 +874,7 @@ class JournalPlugin(HooksOnly):
             else "finished"
         )
         self._emit(
-            {"type": "stop", "t": time.time(), "reason": reason, "exitstatus": int(exitstatus)}
+            {"type": "stop", "t": real_time(), "reason": reason, "exitstatus": int(exitstatus)}
         )
         if self.writer is not None:
             self.writer.close(finished=reason == "finished")

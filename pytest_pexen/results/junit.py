@@ -31,7 +31,6 @@ import gc
 import os
 import platform
 import re
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ import pytest
 
 from ..graph.keys import EARLIER_KEY
 from ..graph.outcome import merge_own, own_outcome
-from ..internals import HooksOnly, longrepr_text
+from ..internals import HooksOnly, longrepr_text, real_time
 from .recorder import (
     BAD,
     SubResult,
@@ -128,12 +127,12 @@ class XunitWriter(HooksOnly):
         self.subtest: tuple[type, ...] = (subtest,) if subtest is not None else ()
         self.cases: dict[str, Case] = {}
         self.suite_properties: list[tuple[str, str]] = []
-        self.start = time.time()
+        self.start = real_time()
         self.problem: str | None = None
         self.pid = os.getpid()
 
     def pytest_sessionstart(self) -> None:
-        self.start = time.time()
+        self.start = real_time()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if isinstance(report, self.subtest):
@@ -225,7 +224,7 @@ class XunitWriter(HooksOnly):
             try:
                 # after a resume, the time of the boots before this one too
                 data = render(
-                    self.suite(), time.time() - self.start + self.config.stash.get(EARLIER_KEY, 0.0)
+                    self.suite(), real_time() - self.start + self.config.stash.get(EARLIER_KEY, 0.0)
                 )
             finally:
                 if collecting:

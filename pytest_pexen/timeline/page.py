@@ -208,11 +208,18 @@ def _ran(record: Record) -> tuple[float, float] | None:
         ran = journal_ran(record)
     except (TypeError, ValueError, IndexError, KeyError):
         return None
-    if ran is not None and all(
-        isinstance(x, (int, float)) and not isinstance(x, bool) for x in ran
-    ):
-        return float(ran[0]), float(ran[1])
-    return None
+    if ran is None or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in ran):
+        return None
+    begin, end = float(ran[0]), float(ran[1])
+    # pytest's phase times follow the clock a test may freeze or move
+    # (freezegun, time-machine): times that contradict the test's duration
+    # or its end record's time are not where it ran
+    duration, t = record.get("duration"), record.get("t")
+    if not begin <= end or (isinstance(duration, (int, float)) and end - begin > 2 * duration + 1):
+        return None
+    if isinstance(t, (int, float)) and abs(end - t) > 600:
+        return None
+    return begin, end
 
 
 def analyse(records: Iterable[Record]) -> Timeline:

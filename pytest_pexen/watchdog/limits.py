@@ -65,6 +65,7 @@ from ..internals import (
     get_signal_handler,
     in_test_phase,
     local_pid,
+    real_monotonic,
     set_signal_handler,
 )
 from .settings import Limits, hang_path, limit_of
@@ -106,7 +107,7 @@ class _Running:
     def __init__(self, item: pytest.Item, limit: float) -> None:
         self.item = item
         self.limit = limit
-        self.start = time.monotonic()
+        self.start = real_monotonic()
         self.deadline = self.start + limit
         self.grace_end = math.inf
         self.stacks: str | None = None  # taken at the limit
@@ -213,7 +214,7 @@ class TestTimer(HooksOnly):
             running = self.current
             if running is None or running.paused_at is not None:
                 return
-            running.paused_at = time.monotonic()
+            running.paused_at = real_monotonic()
             if running.timer is not None:
                 self.watchdog.cancel(running.timer)
         if self.guard is not None:
@@ -224,7 +225,7 @@ class TestTimer(HooksOnly):
             running = self.current
             if running is None or running.paused_at is None:
                 return
-            pause = time.monotonic() - running.paused_at
+            pause = real_monotonic() - running.paused_at
             running.paused_at = None
             running.deadline += pause
             running.grace_end += pause
@@ -257,7 +258,7 @@ class TestTimer(HooksOnly):
             return
         running.interrupted = True
         running.landed = _own_frame(frame)
-        running.landed_at = time.monotonic()
+        running.landed_at = real_monotonic()
         pytest.fail(running.message(), pytrace=False)
 
     def _expired(self, running: _Running) -> None:
@@ -269,7 +270,7 @@ class TestTimer(HooksOnly):
         with self.lock:
             if self.current is not running or running.paused_at is not None:
                 return
-            now = time.monotonic()
+            now = real_monotonic()
             if running.stacks is None:
                 running.stacks = thread_stacks()
                 running.grace_end = now + self.grace
@@ -463,8 +464,8 @@ def stop_descendants(pid: int, grace: float = REAP) -> None:
     for target in targets:
         with contextlib.suppress(OSError):
             os.kill(target, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while targets and time.monotonic() < deadline:
+    deadline = real_monotonic() + grace
+    while targets and real_monotonic() < deadline:
         time.sleep(0.02)
         alive = set(descendants(pid))
         targets = [t for t in targets if t in alive]
@@ -499,7 +500,7 @@ class FaultGuard:
         if self.file is None:
             self.file = self.opener()
         self.until = at + spare
-        faulthandler.dump_traceback_later(self.until - time.monotonic(), exit=True, file=self.file)
+        faulthandler.dump_traceback_later(self.until - real_monotonic(), exit=True, file=self.file)
 
     def disarm(self) -> None:
         if self.until:
@@ -598,7 +599,7 @@ class _Watched:
         self.nodeid = nodeid
         self.limit = limit
         self.node = node
-        self.start = time.monotonic()
+        self.start = real_monotonic()
         self.killed = False
         self.timer: Timer | None = None
 
@@ -657,7 +658,7 @@ class ControllerTimer(HooksOnly):
             if watched is None or watched.timer is None:
                 return
             self.watchdog.cancel(watched.timer)
-            due = time.monotonic() + more + MARGIN
+            due = real_monotonic() + more + MARGIN
             watched.timer = self.watchdog.add(due, partial(self._overdue, watched))
 
     def _overdue(self, watched: _Watched) -> None:
@@ -695,7 +696,7 @@ class ControllerTimer(HooksOnly):
         if watched.timer is not None:
             self.watchdog.cancel(watched.timer)
         said = self.said.pop(crashitem, None)
-        elapsed = time.monotonic() - watched.start
+        elapsed = real_monotonic() - watched.start
         if said is None and not watched.killed and elapsed < watched.limit:
             return  # a crash within the limit is a crash
         worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", "?")
@@ -730,7 +731,7 @@ class SessionLimit(HooksOnly):
     test (it asks ``over()``). The run fails if a test was skipped for it."""
 
     def __init__(self, seconds: float, left: float) -> None:
-        self.deadline = time.monotonic() + left
+        self.deadline = real_monotonic() + left
         self.reason = f"session time limit of {seconds:g} s reached"
         self.skip_text = f"pexen: {self.reason}"
         self.mine: set[str] = set()
@@ -738,7 +739,7 @@ class SessionLimit(HooksOnly):
         self.skipped = 0
 
     def over(self) -> bool:
-        return time.monotonic() >= self.deadline
+        return real_monotonic() >= self.deadline
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

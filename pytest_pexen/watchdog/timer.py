@@ -23,10 +23,11 @@ import itertools
 import os
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+
+from ..internals import real_monotonic
 
 # where a test's stack starts: frames below the first one outside these
 # (pytest, pluggy, xdist, execnet, pexen, the interpreter's start-up) are
@@ -122,7 +123,7 @@ class Watchdog:
             if not heap:
                 self._cond.wait()
                 continue
-            left = heap[0][0] - time.monotonic()
+            left = heap[0][0] - real_monotonic()
             if left <= 0:
                 timer = heapq.heappop(heap)[2]
                 timer.active = False

@@ -95,19 +95,31 @@ def configure_node(node: Any) -> None:
     controller kills it when a test will not stop (a local worker under
     pexen's scheduling)."""
     dist = node.config.getoption("dist")
-    node.workerinput["pexen_dist"] = dist
+    # how the warning that another mode enforces nothing names the mode
+    node.workerinput["pexen_dist"] = (
+        "load with the conftest's scheduler"
+        if dist == "load" and node.config.stash.get(OWN_SCHEDULER, False)
+        else dist
+    )
     node.workerinput["pexen"] = dist == "pexen"
     node.workerinput["pexen_killable"] = dist == "pexen" and local_pid(node) is not None
+
+
+OWN_SCHEDULER = pytest.StashKey[bool]()
 
 
 def own_scheduler(config: pytest.Config) -> bool:
     """Whether the suite brings a scheduler of its own: a conftest (or
     another plugin) that implements ``pytest_xdist_make_scheduler``, which
     under ``-n`` alone xdist asks before making its ``load``. Its scheduler
-    is the suite's choice, as an explicit ``--dist`` is. The controller
-    does not collect: its conftests are the initial ones, loaded by now."""
+    is the suite's choice, as an explicit ``--dist`` is. Asked before
+    xdist's controller (which implements the hook too) is registered; the
+    controller does not collect: its conftests are the initial ones, loaded
+    by then. The answer is kept for ``configure_node``."""
     hook = getattr(config.pluginmanager.hook, "pytest_xdist_make_scheduler", None)
-    return hook is not None and bool(hook.get_hookimpls())
+    own = hook is not None and bool(hook.get_hookimpls())
+    config.stash[OWN_SCHEDULER] = own
+    return own
 
 
 def choose_dist(config: pytest.Config) -> str | None:
@@ -129,9 +141,12 @@ def choose_dist(config: pytest.Config) -> str | None:
     if not distributed or mode == "pexen":
         return None
     if mode == "no":  # without -n, --tx alone does not distribute
-        if getattr(option, "numprocesses", None) and not own_scheduler(config):
+        if not getattr(option, "numprocesses", None):
+            return None
+        if not own_scheduler(config):
             option.dist = "pexen"
-        return None
+            return None
+        mode = "load with the conftest's scheduler"
     if not getattr(option, "pexen_resume", False):
         return None
     if mode == "each":
@@ -140,7 +155,10 @@ def choose_dist(config: pytest.Config) -> str | None:
             "runs every test); resume it serially or with --dist pexen"
         )
     option.dist, option.distload = "pexen", False
-    return (
-        f"pexen: this resume is scheduled by pexen (--dist pexen): --dist {mode} "
-        "would run the finished tests again"
+    line = (
+        f"pexen: --pexen-resume is scheduled by pexen (--dist pexen), not --dist {mode}: "
+        "xdist's scheduler would send the tests that finished before again"
     )
+    if mode not in ("load", "worksteal"):  # the tests it kept together may now overlap
+        line += "; its grouping of tests does not hold in this boot"
+    return line
