@@ -278,6 +278,39 @@ def test_a_conftest_scheduler_is_the_suites_choice(pytester: pytest.Pytester) ->
     explicit.stdout.fnmatch_lines(["scheduling tests via PexenScheduling"])
 
 
+def test_several_tests_under_one_node_id(pytester: pytest.Pytester) -> None:
+    """A collector can give several tests one node id (pyyaml's suite
+    does). xdist's ``load`` tells them apart by position, and runs such a
+    plain suite as ever; pexen's scheduling cannot, and says so in one line
+    (it said its graph did not match the collection)."""
+    pytester.makeconftest(
+        """
+        import pytest
+        class Case(pytest.Item):
+            def runtest(self):
+                pass
+        class Cases(pytest.File):
+            def collect(self):
+                for _ in range(3):
+                    yield Case.from_parent(self, name="same")
+        def pytest_collect_file(parent, file_path):
+            if file_path.suffix == ".case":
+                return Cases.from_parent(parent, path=file_path)
+        """
+    )
+    pytester.path.joinpath("a.case").write_text("")
+    pytester.makepyfile(test_s="def test_other(): pass")
+    run(pytester, "-n", "2").assert_outcomes(passed=4)
+    pytester.makepyfile(
+        test_s="import pytest_pexen as pexen\n@pexen.priority(1)\ndef test_other(): pass"
+    )
+    result = run(pytester, "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: pexen: several tests have the node id a.case::same, and pexen's scheduling*"]
+    )
+
+
 def test_other_dist_mode_warning_is_an_error_under_w_error(pytester: pytest.Pytester) -> None:
     """Raised on a worker, the warning still obeys ``-W error``: one
     collection error in one line (the tests still run, as under xdist with

@@ -527,6 +527,19 @@ class GraphScheduling:
                     "'Different tests were collected' advice)"
                 )
         self.index = {nodeid: n for n, nodeid in enumerate(self.collection)}
+        if len(self.index) != len(self.collection):  # a collector repeated a node id
+            seen: set[str] = set()
+            twice = ""
+            for nodeid in self.collection:
+                if nodeid in seen:
+                    twice = nodeid
+                    break
+                seen.add(nodeid)
+            raise pytest.UsageError(
+                f"pexen: several tests have the node id {twice}, and pexen's scheduling "
+                "tells tests apart by node id: run them with --dist load, without "
+                "--pexen-resume"
+            )
         spec = self.spec
         priority = {task[0]: task[5] for task in spec["tasks"]} if spec else {}
         if (
