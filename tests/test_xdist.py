@@ -465,6 +465,17 @@ def test_reruns_count_the_last_attempt(pytester: pytest.Pytester) -> None:
     result = run(pytester, "-n", "2", "--reruns", "1", "-rs")
     assert result.parseoutcomes() == {"passed": 2, "failed": 1, "skipped": 1, "rerun": 2}
     result.stdout.fnmatch_lines(["*pexen: 'y' not provided: test_r.py::test_broken failed"])
+    # one start and one end a test in the journal: pytest-rerunfailures tells
+    # of each attempt's end, and the journal took the void one for the test's
+    # (a "pass" for a failed attempt, then a start without its worker)
+    state = pytester.path / ".pytest_cache" / "d" / "pexen" / "state.jsonl"
+    records = [json.loads(line) for line in state.read_text().splitlines()]
+    for kind in ("start", "end"):
+        tests = [r["test"] for r in records if r["type"] == kind]
+        assert sorted(tests) == sorted(set(tests)) and len(tests) == 4, records
+    ends = {r["test"]: r["outcome"] for r in records if r["type"] == "end"}
+    assert ends["test_r.py::test_flaky"] == "pass" and ends["test_r.py::test_broken"] == "fail"
+    assert all(r.get("worker") for r in records if r["type"] == "start")
 
 
 def test_graph_file_under_xdist(pytester: pytest.Pytester) -> None:

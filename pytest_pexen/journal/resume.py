@@ -318,6 +318,7 @@ class _Test:
         "plain",
         "reboot",
         "reports",
+        "rerun",
         "results",
         "sections",
         "shared",
@@ -339,6 +340,7 @@ class _Test:
         self.results: list[Any] = []
         self.duration = 0.0
         self.reboot: int | None = None  # asked for a reboot at this boot count
+        self.rerun = False  # under xdist: this attempt is void, another follows
         self.location: tuple[str, int | None, str] | None = None
         # it has reports, each a plain passed phase (see JournalPlugin._serialise),
         # and pytest's location: its end record is written the cheap way
@@ -549,6 +551,7 @@ class JournalPlugin(HooksOnly):
             test.results.extend(extra["pexen_results"])
         if str(report.outcome) == "rerun":  # pytest-rerunfailures: the attempt is void
             test.bad, test.flags, test.outcome, test.results = None, None, "pass", []
+            test.rerun = True
             return
         if "pexen_outcome" in extra:
             test.pexen_outcome = extra["pexen_outcome"]
@@ -942,8 +945,13 @@ class ControllerJournal(JournalPlugin):
             test.began = True
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
-        if not self.replaying and nodeid in self.open:
-            self._end(nodeid)
+        test = self.open.get(nodeid)
+        if self.replaying or test is None:
+            return
+        if test.rerun:  # pytest-rerunfailures tells of each attempt's end: not the test's
+            test.rerun = False
+            return
+        self._end(nodeid)
 
 
 class _Header(HooksOnly):
