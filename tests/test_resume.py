@@ -660,16 +660,25 @@ def test_no_journal_is_a_fresh_run_and_none_writes_nothing(
     )
 
 
-def test_summary_counts_each_test_of_a_shared_node_id(pytester: pytest.Pytester) -> None:
+def test_tests_of_a_shared_node_id_summary_and_resume(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A collector can give several tests one node id (pyyaml's suite
-    does): each is journaled in its turn, and the summary of a finished
-    run counts them all, not "2 not finished"."""
+    does): each is journaled in its turn. The summary of a finished run
+    counted them once ("2 not finished"); a serial resume reported one of
+    them and ran none of the others again, though only the first had ended."""
     pytester.makeconftest(
         """
+        import os, signal
         import pytest
         class Case(pytest.Item):
             def runtest(self):
-                pass
+                with open("runs.log", "a") as log:
+                    log.write(f"{self.path.name} {os.environ['PEXEN_BOOT_COUNT']}\\n")
+                with open("runs.log") as log:
+                    second = sum(1 for line in log if line.startswith("b.case")) == 2
+                if self.path.name == "b.case" and second and os.environ.get("KILL"):
+                    os.kill(os.getpid(), signal.SIGKILL)
         class Cases(pytest.File):
             def collect(self):
                 for _ in range(3):
@@ -680,17 +689,32 @@ def test_summary_counts_each_test_of_a_shared_node_id(pytester: pytest.Pytester)
         """
     )
     pytester.path.joinpath("a.case").write_text("")
-    pytester.makepyfile(test_s="def test_other(): pass")
-    run(pytester).assert_outcomes(passed=4)
-    summary = subprocess.run(
-        [sys.executable, "-m", "pytest_pexen.journal", "state.jsonl"],
-        cwd=pytester.path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert summary.stdout.splitlines()[-1] == "4 of 4 tests finished: 4 pass; stopped: finished"
-    assert summary.returncode == 0
+    pytester.path.joinpath("b.case").write_text("")
+
+    def summary() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest_pexen.journal", "state.jsonl"],
+            cwd=pytester.path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    run(pytester).assert_outcomes(passed=6)
+    done = summary()
+    assert done.stdout.splitlines()[-1] == "6 of 6 tests finished: 6 pass; stopped: finished"
+    assert done.returncode == 0
+
+    (pytester.path / "runs.log").unlink()
+    monkeypatch.setenv("KILL", "1")  # the second b.case test kills the run
+    assert run(pytester).ret != 0
+    monkeypatch.delenv("KILL")
+    assert summary().stdout.splitlines()[-1].startswith("4 of 6 tests finished")
+    result = run(pytester, "--pexen-resume")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["*(boot 1): 4 of 6 tests finished before*"])
+    runs = (pytester.path / "runs.log").read_text().split()
+    assert runs == ["a.case", "0"] * 3 + ["b.case", "0"] * 2 + ["b.case", "1"] * 2
 
 
 def test_follow_and_summary_while_the_run_goes_on(pytester: pytest.Pytester, runs: Path) -> None:

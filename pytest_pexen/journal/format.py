@@ -231,6 +231,9 @@ class State:
     def __init__(self, header: Record) -> None:
         self.header = header
         self.ended: dict[str, Record] = {}  # in the order they ended
+        # a node id the header lists more than once (a collector can give
+        # several tests one): the end records before its last, in order
+        self.repeats: dict[str, list[Record]] = {}
         self.late: list[Record] = []  # "report" records
         self.interrupted: dict[str, int] = {}  # test -> times
         self.boot = 0  # boots so far (the first run is boot 0)
@@ -250,12 +253,14 @@ def load(path: str | os.PathLike[str]) -> State:
     """Read a whole journal into a State (JournalError if unreadable)."""
     state: State | None = None
     first = last = 0.0  # the current boot's first and last record times
+    shared: set[str] = set()  # node ids the header lists more than once
     for record in read(path):
         kind = record["type"]
         t = record.get("t")
         if state is None:
             state = State(record)
             first = last = t if isinstance(t, float) else 0.0
+            shared = repeated(state.tests)
             continue
         if isinstance(t, float):
             if kind == "boot":
@@ -270,7 +275,9 @@ def load(path: str | os.PathLike[str]) -> State:
         elif kind == "end" and isinstance(test, str):
             _check_reports(record, path)
             state.running.pop(test, None)
-            state.ended.pop(test, None)
+            earlier = state.ended.pop(test, None)
+            if earlier is not None and test in shared:
+                state.repeats.setdefault(test, []).append(earlier)
             state.ended[test] = record
         elif kind == "report":
             state.late.append(record)
@@ -287,6 +294,17 @@ def load(path: str | os.PathLike[str]) -> State:
         raise EmptyJournal(f"{path}: empty journal")
     state.elapsed += last - first
     return state
+
+
+def repeated(tests: list[str]) -> set[str]:
+    """The node ids that ``tests`` lists more than once."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for test in tests:
+        if test in seen:
+            twice.add(test)
+        seen.add(test)
+    return twice
 
 
 def _check_reports(record: Record, path: str | os.PathLike[str]) -> None:

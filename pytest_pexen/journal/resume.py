@@ -125,8 +125,15 @@ class Resume:
         self.boots = journal.boot_counts(state)
         self.boot = state.boot + 1
         self.ended = state.ended
+        self.repeats = state.repeats  # see journal.State
         self.late_ends: list[dict[str, Any]] = []  # ended, but only known now
         self.late_source: Path | None = None  # where they were read: gone once journaled
+
+    @property
+    def finished(self) -> int:
+        """The tests that ended before (a node id given to several tests
+        counts each)."""
+        return len(self.ended) + sum(map(len, self.repeats.values()))
 
     def add_ended(self, records: list[dict[str, Any]], source: Path) -> None:
         """Tests whose end the stopped boot could not journal (the watchdog's
@@ -190,45 +197,52 @@ class Resume:
     def replay(self, config: pytest.Config) -> None:
         """Report every finished test again, from its journaled reports."""
         hook = config.hook
-        for test, record in self.ended.items():
-            location = journal.location(record)
-            replayed = []
-            earlier: list[Any] | None = None  # see shared_sections
-            for data in record.get("reports") or []:
-                if isinstance(data, list) and len(data) == 5:
-                    earlier = resolve_sections(data, earlier)
-                    data = [*data[:4], earlier]
-                report: Any = (
-                    compact_report(config, test, location, record.get("worker"), data, record)
-                    if isinstance(data, list)
-                    else report_from_journal(config, data)
-                )
-                if report is None:
-                    continue
-                report.pexen_resumed = True
-                location = location or getattr(report, "location", None)
-                replayed.append(report)
-            if not replayed:
-                continue
-            first = replayed[0]
-            facts = list(getattr(first, "pexen_facts", None) or [])
-            first.pexen_facts = [*facts, ["pexen.resumed", "true"]]
-            hook.pytest_runtest_logstart(nodeid=test, location=location)
-            for report in replayed:
-                hook.pytest_runtest_logreport(report=report)
-            hook.pytest_runtest_logfinish(nodeid=test, location=location)
+        for test, last in self.ended.items():
+            for record in [*self.repeats.get(test, ()), last]:
+                self._replay_one(config, test, record)
         for record in self.state.late:
             report = report_from_journal(config, record.get("report"))
             if report is not None:
                 report.pexen_resumed = True
                 hook.pytest_runtest_logreport(report=report)
 
+    @staticmethod
+    def _replay_one(config: pytest.Config, test: str, record: dict[str, Any]) -> None:
+        """Report one finished test again, from its end record."""
+        location = journal.location(record)
+        replayed = []
+        earlier: list[Any] | None = None  # see shared_sections
+        for data in record.get("reports") or []:
+            if isinstance(data, list) and len(data) == 5:
+                earlier = resolve_sections(data, earlier)
+                data = [*data[:4], earlier]
+            report: Any = (
+                compact_report(config, test, location, record.get("worker"), data, record)
+                if isinstance(data, list)
+                else report_from_journal(config, data)
+            )
+            if report is None:
+                continue
+            report.pexen_resumed = True
+            location = location or getattr(report, "location", None)
+            replayed.append(report)
+        if not replayed:
+            return
+        first = replayed[0]
+        facts = list(getattr(first, "pexen_facts", None) or [])
+        first.pexen_facts = [*facts, ["pexen.resumed", "true"]]
+        hook = config.hook
+        hook.pytest_runtest_logstart(nodeid=test, location=location)
+        for report in replayed:
+            hook.pytest_runtest_logreport(report=report)
+        hook.pytest_runtest_logfinish(nodeid=test, location=location)
+
     def header_line(self, selected: int) -> str:
         again = ", ".join(
             f"{t} (boot count {n})" for t, n in self.boots.items() if t not in self.ended
         )
         return (
-            f"pexen: resuming {self.path} (boot {self.boot}): {len(self.ended)} of "
+            f"pexen: resuming {self.path} (boot {self.boot}): {self.finished} of "
             f"{selected} tests finished before" + (f"; running again: {again}" if again else "")
         )
 
@@ -425,6 +439,7 @@ class JournalPlugin(HooksOnly):
         self.open: dict[str, _Test] = {}
         self.replaying = False
         self.replayed = 0  # finished tests reported again
+        self.skip_ended: SkipEnded | None = None  # a serial resume's: what it does not run
         self.reboot: tuple[str, int] | None = None  # the test that asked, its boot count
         self.reboot_env: dict[str, str] = {}  # PEXEN_REBOOT_HOST, PEXEN_REBOOT_WORKER
         self.session: pytest.Session | None = None
@@ -594,7 +609,7 @@ class JournalPlugin(HooksOnly):
             self.serial
             and not self.replaying
             and nodeid not in self.open
-            and (self.resume is None or nodeid not in self.resume.ended)
+            and (self.skip_ended is None or id(item) not in self.skip_ended.done)
         )
         if not mine:
             return (yield)
@@ -816,9 +831,8 @@ class JournalPlugin(HooksOnly):
         resumed_failures = session.testsfailed - failed
         session.testsfailed = failed
         if any(item.nodeid in resume.ended for item in session.items):
-            self.config.pluginmanager.register(
-                SkipEnded(session.items, resume.ended), "pexen-skip-ended"
-            )
+            self.skip_ended = SkipEnded(session.items, resume)
+            self.config.pluginmanager.register(self.skip_ended, "pexen-skip-ended")
         return resumed_failures
 
     def replay(self) -> None:
@@ -839,7 +853,7 @@ class JournalPlugin(HooksOnly):
         finally:
             self.replaying = False
             option.maxfail = maxfail
-        self.replayed = len(resume.ended)
+        self.replayed = resume.finished
 
     # ------------------------------------------------------------ the end
     @pytest.hookimpl(trylast=True)
@@ -984,25 +998,31 @@ class ResumedStatus(HooksOnly):
 class SkipEnded(HooksOnly):
     """Serial resume: tests that ended before are not run again (they were
     reported from the journal); the test before one of them tears down as
-    if it were not there."""
+    if it were not there. Of several tests under one node id, as many as
+    ended, the first ones (they ran first)."""
 
-    def __init__(self, items: list[pytest.Item], ended: dict[str, Any]) -> None:
-        self.ended = ended
-        self.next_real: dict[str, pytest.Item | None] = {}
+    def __init__(self, items: list[pytest.Item], resume: Resume) -> None:
+        left = {test: 1 + len(resume.repeats.get(test, ())) for test in resume.ended}
+        self.done: set[int] = set()  # id() of each test not to run again
+        for item in items:
+            if left.get(item.nodeid, 0):
+                left[item.nodeid] -= 1
+                self.done.add(id(item))
+        self.next_real: dict[int, pytest.Item | None] = {}
         following: pytest.Item | None = None
         for item in reversed(items):
-            self.next_real[item.nodeid] = following
-            if item.nodeid not in ended:
+            self.next_real[id(item)] = following
+            if id(item) not in self.done:
                 following = item
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(
         self, item: pytest.Item, nextitem: pytest.Item | None
     ) -> bool | None:
-        if item.nodeid in self.ended:
+        if id(item) in self.done:
             return True
-        if nextitem is not None and nextitem.nodeid in self.ended:
-            real = self.next_real[item.nodeid]
+        if nextitem is not None and id(nextitem) in self.done:
+            real = self.next_real[id(item)]
             item.ihook.pytest_runtest_protocol(item=item, nextitem=real)
             return True
         return None
