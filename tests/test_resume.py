@@ -206,6 +206,50 @@ def test_resume_under_another_dist_mode(pytester: pytest.Pytester, runs: Path, m
     assert sorted(ran(runs)) == ["kill0", "kill1", "one", "two"]
 
 
+WARNS = (
+    """
+import json, os, signal, time, warnings
+import pytest
+
+class Noisy(UserWarning):
+    pass
+
+def test_warns():
+    warnings.warn("from a finished test", UserWarning)
+
+def test_deprecated():
+    warnings.warn("old api", DeprecationWarning)
+    warnings.warn("noisy", Noisy)
+
+def test_kill(pexen_boot_count):
+    if pexen_boot_count == 0:  # once the other tests are journaled as ended
+        wait_for_ends("test_w.py::test_warns", "test_w.py::test_deprecated")
+        os.kill(os.getppid() if os.environ["KILL"] == "parent" else os.getpid(), 9)
+"""
+    + WAIT_FOR_ENDS
+)
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_resumed_run_shows_the_warnings_of_finished_tests(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, xdist: list[str]
+) -> None:
+    """The warnings summary of a resumed run covers the tests that ended
+    before the kill too (it showed only this boot's)."""
+    monkeypatch.setenv("KILL", "parent" if xdist else "self")
+    pytester.makepyfile(test_w=WARNS)
+    assert run(pytester, *xdist, "-p", "no:randomly").ret != 0
+    result = run(pytester, *xdist, "--pexen-resume")
+    result.assert_outcomes(passed=3, warnings=3)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_w.py:*: UserWarning: from a finished test",
+            "*test_w.py:*: DeprecationWarning: old api",
+            "*test_w.py:*: Noisy: noisy",
+        ]
+    )
+
+
 def test_resume_of_dist_each_is_refused(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_s="def test_a(): pass")
     result = run(pytester, "-n", "2", "--dist", "each", "--pexen-resume")

@@ -31,6 +31,8 @@ Records (format 2; each a JSON object on one line, ``type`` first; times
   after a resume as if never sent.
 - ``report``: a report of a test that had already ended (a fixture it kept
   torn down later): ``test``, ``report``.
+- ``warning``: a warning a test raised: ``test``, ``warning``
+  (``[category, message, filename, lineno]``).
 - ``reboot``: the test asked for a reboot: ``test``, ``t``, ``boot``,
   ``command``.
 - ``stop``: the run stopped: ``t``, ``reason`` (finished, reboot,
@@ -234,6 +236,9 @@ class State:
         # a node id the header lists more than once (a collector can give
         # several tests one): the end records before its last, in order
         self.repeats: dict[str, list[Record]] = {}
+        # each test's warnings ("warning" records: [category, message,
+        # filename, lineno]), those of a test that did not end dropped
+        self.warnings: dict[str, list[Any]] = {}
         self.late: list[Record] = []  # "report" records
         self.interrupted: dict[str, int] = {}  # test -> times
         self.boot = 0  # boots so far (the first run is boot 0)
@@ -281,6 +286,8 @@ def load(path: str | os.PathLike[str]) -> State:
             state.ended[test] = record
         elif kind == "report":
             state.late.append(record)
+        elif kind == "warning" and isinstance(test, str):
+            state.warnings.setdefault(test, []).append(record.get("warning"))
         elif kind == "reboot":
             state.reboot = record
             state.stop = None
@@ -336,6 +343,7 @@ def _interrupt(state: State) -> None:
     """A boot ends: what was still running was interrupted."""
     for test in state.running:
         state.interrupted[test] = state.interrupted.get(test, 0) + 1
+        state.warnings.pop(test, None)  # it runs again, and warns again
     state.running.clear()
 
 

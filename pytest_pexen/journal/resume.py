@@ -31,12 +31,14 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import json
 import os
 import subprocess
 import uuid
+import warnings
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -197,9 +199,11 @@ class Resume:
     def replay(self, config: pytest.Config) -> None:
         """Report every finished test again, from its journaled reports."""
         hook = config.hook
+        said = self.state.warnings
         for test, last in self.ended.items():
-            for record in [*self.repeats.get(test, ()), last]:
-                self._replay_one(config, test, record)
+            for record in self.repeats.get(test, ()):
+                self._replay_one(config, test, record, [])
+            self._replay_one(config, test, last, said.get(test, []))
         for record in self.state.late:
             report = report_from_journal(config, record.get("report"))
             if report is not None:
@@ -207,8 +211,11 @@ class Resume:
                 hook.pytest_runtest_logreport(report=report)
 
     @staticmethod
-    def _replay_one(config: pytest.Config, test: str, record: dict[str, Any]) -> None:
-        """Report one finished test again, from its end record."""
+    def _replay_one(
+        config: pytest.Config, test: str, record: dict[str, Any], said: list[Any]
+    ) -> None:
+        """Report one finished test again, from its end record, and the
+        warnings it raised (``said``)."""
         location = journal.location(record)
         replayed = []
         earlier: list[Any] | None = None  # see shared_sections
@@ -236,6 +243,17 @@ class Resume:
         for report in replayed:
             hook.pytest_runtest_logreport(report=report)
         hook.pytest_runtest_logfinish(nodeid=test, location=location)
+        for entry in said:
+            message = warning_from_journal(entry)
+            if message is not None:
+                hook.pytest_warning_recorded.call_historic(
+                    kwargs={
+                        "warning_message": message,
+                        "when": "runtest",
+                        "nodeid": test,
+                        "location": None,
+                    }
+                )
 
     def header_line(self, selected: int) -> str:
         again = ", ".join(
@@ -245,6 +263,29 @@ class Resume:
             f"pexen: resuming {self.path} (boot {self.boot}): {self.finished} of "
             f"{selected} tests finished before" + (f"; running again: {again}" if again else "")
         )
+
+
+def warning_from_journal(entry: Any) -> warnings.WarningMessage | None:
+    """A journaled ``[category, message, filename, lineno]`` as the warning
+    pytest recorded: its category the class of that name where one is at
+    hand (the builtins, pytest's), else a class made with that name (the
+    summary shows the name; reading a journal imports nothing)."""
+    if not (isinstance(entry, list) and len(entry) == 4 and all(map(_is_str, entry[:3]))):
+        return None
+    path, _, name = entry[0].rpartition(".")
+    home = builtins if path == "builtins" else pytest if path == "pytest" else None
+    known = getattr(home, name, None)
+    category = (
+        known
+        if isinstance(known, type) and issubclass(known, Warning)
+        else type(name, (Warning,), {"__module__": path})
+    )
+    lineno = entry[3] if type(entry[3]) is int else 0
+    return warnings.WarningMessage(category(entry[1]), category, entry[2], lineno)
+
+
+def _is_str(value: Any) -> bool:
+    return type(value) is str
 
 
 def report_from_journal(config: pytest.Config, data: Any) -> Any:
@@ -536,6 +577,23 @@ class JournalPlugin(HooksOnly):
         else:
             for nodeid in nodeids:
                 self._write(journal.start_record(nodeid, now, worker, boot))
+
+    def pytest_warning_recorded(
+        self, warning_message: warnings.WarningMessage, when: str, nodeid: str
+    ) -> None:
+        """A warning a test raised, in a record of its own (an xdist worker
+        tells of it after the test's end): a resume shows it in the
+        warnings summary again."""
+        if when != "runtest" or self.replaying or not nodeid:
+            return
+        category = warning_message.category
+        entry = [
+            f"{category.__module__}.{category.__qualname__}",
+            str(warning_message.message),
+            str(warning_message.filename),
+            warning_message.lineno,
+        ]
+        self._write({"type": "warning", "test": nodeid, "warning": entry})
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.replaying:
