@@ -11,12 +11,14 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from suites import ONE_NODE_ID
 
 from pytest_pexen.journal import format as journal
 
@@ -712,7 +714,8 @@ def test_tests_of_a_shared_node_id_summary_and_resume(
     counted them once ("2 not finished"); a serial resume reported one of
     them and ran none of the others again, though only the first had ended."""
     pytester.makeconftest(
-        """
+        textwrap.dedent(
+            """
         import os, signal
         import pytest
         class Case(pytest.Item):
@@ -723,14 +726,9 @@ def test_tests_of_a_shared_node_id_summary_and_resume(
                     second = sum(1 for line in log if line.startswith("b.case")) == 2
                 if self.path.name == "b.case" and second and os.environ.get("KILL"):
                     os.kill(os.getpid(), signal.SIGKILL)
-        class Cases(pytest.File):
-            def collect(self):
-                for _ in range(3):
-                    yield Case.from_parent(self, name="same")
-        def pytest_collect_file(parent, file_path):
-            if file_path.suffix == ".case":
-                return Cases.from_parent(parent, path=file_path)
         """
+        )
+        + ONE_NODE_ID
     )
     pytester.path.joinpath("a.case").write_text("")
     pytester.path.joinpath("b.case").write_text("")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
+from suites import ONE_NODE_ID
 
 LOGGER = """
 import json, os, time
@@ -284,19 +286,15 @@ def test_several_tests_under_one_node_id(pytester: pytest.Pytester) -> None:
     plain suite as ever; pexen's scheduling cannot, and says so in one line
     (it said its graph did not match the collection)."""
     pytester.makeconftest(
-        """
+        textwrap.dedent(
+            """
         import pytest
         class Case(pytest.Item):
             def runtest(self):
                 pass
-        class Cases(pytest.File):
-            def collect(self):
-                for _ in range(3):
-                    yield Case.from_parent(self, name="same")
-        def pytest_collect_file(parent, file_path):
-            if file_path.suffix == ".case":
-                return Cases.from_parent(parent, path=file_path)
         """
+        )
+        + ONE_NODE_ID
     )
     pytester.path.joinpath("a.case").write_text("")
     pytester.makepyfile(test_s="def test_other(): pass")
