@@ -127,8 +127,7 @@ class GraphPlugin(HooksOnly):
             if self.controlled:
                 self.error = str(exc)  # the controller reports it and stops the run
             elif self.in_worker:  # another --dist mode: nothing is enforced anyway
-                dist = config.workerinput.get("pexen_dist")  # type: ignore[attr-defined]
-                self._record_warning(f"{exc} (not enforced under --dist {dist})")
+                self._record_warning(f"{exc} (not enforced under --dist {self._other_dist()})")
             else:
                 raise
         finally:
@@ -277,12 +276,19 @@ class GraphPlugin(HooksOnly):
         """Another --dist mode: say once (from the first worker) that the
         pexen metadata of the suite is not enforced (pytest-dependency's and
         pytest-order's markers alone are not pexen's to warn about)."""
-        dist = self.config.workerinput.get("pexen_dist")  # type: ignore[attr-defined]
-        default = "" if "conftest" in str(dist) else " (the default with -n)"
+        own = self.config.workerinput.get("pexen_own_scheduler")  # type: ignore[attr-defined]
         self._record_warning(
-            f"pexen: --dist {dist} does not enforce pexen ordering and locks; "
-            f"use --dist pexen{default}"
+            f"pexen: --dist {self._other_dist()} does not enforce pexen ordering and locks; "
+            f"use --dist pexen{'' if own else ' (the default with -n)'}"
         )
+
+    def _other_dist(self) -> str:
+        """How the warnings name the controller's --dist mode (a worker's)."""
+        workerinput = self.config.workerinput  # type: ignore[attr-defined]
+        dist = str(workerinput.get("pexen_dist"))
+        if workerinput.get("pexen_own_scheduler"):
+            return f"{dist} with the conftest's scheduler"
+        return dist
 
     def _record_warning(self, text: str) -> None:
         """Record a PexenWarning once (first worker). Not raised: a raised

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -62,9 +63,7 @@ def summary(records: Iterator[Record], out: IO[str]) -> int:
             stop = record
         out.flush()
     tests: list[str] = header.get("tests", [])
-    times: dict[str, int] = {}  # how many tests have each node id
-    for test in tests:
-        times[test] = times.get(test, 0) + 1
+    times = Counter(tests)  # how many tests have each node id
     counts: dict[str, int] = {}
     finished = failed = 0
     for test, outcomes in ended.items():

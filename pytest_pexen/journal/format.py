@@ -6,7 +6,7 @@ controller). It is what ``--pexen-resume`` continues from after a crash or a
 reboot, and a live result stream that another process may follow while the
 run goes on. JSON only: reading a journal never runs code.
 
-Records (format 2; each a JSON object on one line, ``type`` first; times
+Records (format 3; each a JSON object on one line, ``type`` first; times
 ``t`` in epoch seconds, to the microsecond):
 
 - ``run``: the header: ``gap`` first (0; patched in place to 1 when a
@@ -67,6 +67,7 @@ import stat
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -265,7 +266,7 @@ def load(path: str | os.PathLike[str]) -> State:
         if state is None:
             state = State(record)
             first = last = t if isinstance(t, float) else 0.0
-            shared = repeated(state.tests)
+            shared = {test for test, times in Counter(state.tests).items() if times > 1}
             continue
         if isinstance(t, float):
             if kind == "boot":
@@ -301,17 +302,6 @@ def load(path: str | os.PathLike[str]) -> State:
         raise EmptyJournal(f"{path}: empty journal")
     state.elapsed += last - first
     return state
-
-
-def repeated(tests: list[str]) -> set[str]:
-    """The node ids that ``tests`` lists more than once."""
-    seen: set[str] = set()
-    twice: set[str] = set()
-    for test in tests:
-        if test in seen:
-            twice.add(test)
-        seen.add(test)
-    return twice
 
 
 def _check_reports(record: Record, path: str | os.PathLike[str]) -> None:

@@ -270,7 +270,7 @@ def warning_from_journal(entry: Any) -> warnings.WarningMessage | None:
     pytest recorded: its category the class of that name where one is at
     hand (the builtins, pytest's), else a class made with that name (the
     summary shows the name; reading a journal imports nothing)."""
-    if not (isinstance(entry, list) and len(entry) == 4 and all(map(_is_str, entry[:3]))):
+    if not (isinstance(entry, list) and len(entry) == 4 and all(type(x) is str for x in entry[:3])):
         return None
     path, _, name = entry[0].rpartition(".")
     home = builtins if path == "builtins" else pytest if path == "pytest" else None
@@ -282,10 +282,6 @@ def warning_from_journal(entry: Any) -> warnings.WarningMessage | None:
     )
     lineno = entry[3] if type(entry[3]) is int else 0
     return warnings.WarningMessage(category(entry[1]), category, entry[2], lineno)
-
-
-def _is_str(value: Any) -> bool:
-    return type(value) is str
 
 
 def report_from_journal(config: pytest.Config, data: Any) -> Any:

@@ -95,12 +95,9 @@ def configure_node(node: Any) -> None:
     controller kills it when a test will not stop (a local worker under
     pexen's scheduling)."""
     dist = node.config.getoption("dist")
-    # how the warning that another mode enforces nothing names the mode
-    node.workerinput["pexen_dist"] = (
-        "load with the conftest's scheduler"
-        if dist == "load" and node.config.stash.get(OWN_SCHEDULER, False)
-        else dist
-    )
+    node.workerinput["pexen_dist"] = dist
+    # for the warning that another mode enforces nothing
+    node.workerinput["pexen_own_scheduler"] = node.config.stash.get(OWN_SCHEDULER, False)
     node.workerinput["pexen"] = dist == "pexen"
     node.workerinput["pexen_killable"] = dist == "pexen" and local_pid(node) is not None
 
@@ -115,11 +112,9 @@ def own_scheduler(config: pytest.Config) -> bool:
     is the suite's choice, as an explicit ``--dist`` is. Asked before
     xdist's controller (which implements the hook too) is registered; the
     controller does not collect: its conftests are the initial ones, loaded
-    by then. The answer is kept for ``configure_node``."""
+    by then."""
     hook = getattr(config.pluginmanager.hook, "pytest_xdist_make_scheduler", None)
-    own = hook is not None and bool(hook.get_hookimpls())
-    config.stash[OWN_SCHEDULER] = own
-    return own
+    return hook is not None and bool(hook.get_hookimpls())
 
 
 def choose_dist(config: pytest.Config) -> str | None:
@@ -143,7 +138,8 @@ def choose_dist(config: pytest.Config) -> str | None:
     if mode == "no":  # without -n, --tx alone does not distribute
         if not getattr(option, "numprocesses", None):
             return None
-        if not own_scheduler(config):
+        config.stash[OWN_SCHEDULER] = own = own_scheduler(config)  # for configure_node
+        if not own:
             option.dist = "pexen"
             return None
         mode = "load with the conftest's scheduler"

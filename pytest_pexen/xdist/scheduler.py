@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -528,13 +528,7 @@ class GraphScheduling:
                 )
         self.index = {nodeid: n for n, nodeid in enumerate(self.collection)}
         if len(self.index) != len(self.collection):  # a collector repeated a node id
-            seen: set[str] = set()
-            twice = ""
-            for nodeid in self.collection:
-                if nodeid in seen:
-                    twice = nodeid
-                    break
-                seen.add(nodeid)
+            twice = next(n for n, times in Counter(self.collection).items() if times > 1)
             raise pytest.UsageError(
                 f"pexen: several tests have the node id {twice}, and pexen's scheduling "
                 "tells tests apart by node id: run them with --dist load, without "
