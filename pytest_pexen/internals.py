@@ -312,6 +312,27 @@ def observe_sends(node: Any, sent: Callable[[list[int]], None]) -> None:
     node.send_runtest_some = send_runtest_some
 
 
+def when_idle(config: pytest.Config, idle: Callable[[], None]) -> bool:
+    """Call ``idle()`` whenever xdist's controller is about to wait for its
+    workers' next event with none queued (its loop takes them one at a
+    time from ``DSession.queue``: wrap that queue's ``get``, as no hook
+    tells of it). False where there is no such controller."""
+    dsession: Any = config.pluginmanager.get_plugin("dsession")
+    events: Any = getattr(dsession, "queue", None)
+    get = getattr(events, "get", None)
+    if get is None or not hasattr(events, "queue"):
+        return False
+    waiting = events.queue  # the Queue's deque: an unlocked look, as Queue.empty()'s
+
+    def get_event(block: bool = True, timeout: float | None = None) -> Any:
+        if not waiting:
+            idle()
+        return get(block, timeout)
+
+    events.get = get_event
+    return True
+
+
 def forks_tests(config: pytest.Config, items: list[pytest.Item]) -> bool:
     """Whether pytest-forked runs some of ``items`` in a child process
     (``--forked``, or its ``forked`` marker): then a test's setup, call and

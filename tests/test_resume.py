@@ -799,6 +799,40 @@ def test_follow_and_summary_while_the_run_goes_on(pytester: pytest.Pytester, run
     assert lines[-1] == "5 of 5 tests finished: 1 fail, 4 pass; stopped: finished"
 
 
+def test_an_end_reaches_the_journal_while_the_other_worker_runs_on(
+    pytester: pytest.Pytester,
+) -> None:
+    """Under xdist the controller writes the ends of the events it has
+    queued together, and the rest when it waits for its workers: an end is
+    never left unwritten while nothing else happens (here: the last test
+    ended, the other worker runs on, nothing is left to send)."""
+    pytester.makepyfile(
+        test_s="""
+        import json, time
+        import pytest_pexen as pexen
+
+        def ended(name):
+            with open("state.jsonl") as f:
+                return any(r["type"] == "end" and r["test"] == name for r in map(json.loads, f))
+
+        @pexen.priority(-1)
+        def test_watch():
+            for _ in range(600):
+                if ended("test_s.py::test_quick"):
+                    return
+                time.sleep(0.05)
+            raise AssertionError("test_quick's end is not in the journal")
+
+        def test_quick():
+            time.sleep(0.3)
+    """
+    )
+    result = run(pytester, "-n", "2")
+    result.assert_outcomes(passed=2)
+    ends = [r["test"] for r in records(pytester.path / "state.jsonl", "end")]
+    assert ends == ["test_s.py::test_quick", "test_s.py::test_watch"]
+
+
 def test_records_carry_outcomes_results_and_shared_state(
     pytester: pytest.Pytester, runs: Path
 ) -> None:

@@ -639,7 +639,13 @@ class Writer:
     Only the process that opened it writes: a test that forks a child which
     goes on running the session (it returned or raised where it should have
     called ``os._exit``) would otherwise journal a second run over the real
-    one, with the same tests and other outcomes."""
+    one, with the same tests and other outcomes.
+
+    An xdist controller ``hold``s the end records of the events it has
+    queued, and writes them with the next record, or when it has no event
+    left to handle (``release``): one write for many ends. A write releases
+    the GIL, which the controller's execnet threads are often waiting for,
+    and took the controller 80 us a test in a 5,000-test run (cProfile)."""
 
     def __init__(self, path: Path, fsync: str, fresh: bool) -> None:
         self.path = path
@@ -651,6 +657,7 @@ class Writer:
         self.lost_line: str | None = None
         self.aside = False  # the last run's journal is set aside (see _fresh)
         self.closing: threading.Thread | None = None  # see close()
+        self.held: list[str] = []  # see hold()
         if fresh:
             self.fd = self._fresh()
             return
@@ -701,10 +708,15 @@ class Writer:
         if keep != size:
             os.truncate(self.path, keep)
 
-    def write(self, record: Record, deferred: bool = False) -> None:
-        """Append one record. What is not JSON (a plugin's object on a
-        report, say) is written as its repr: the journal never fails a run."""
-        self.write_line(_ENCODER.encode(record), deferred)
+    def write(self, record: Record, deferred: bool = False, held: bool = False) -> None:
+        """Append one record (``held``: see ``hold``). What is not JSON (a
+        plugin's object on a report, say) is written as its repr: the
+        journal never fails a run."""
+        line = _ENCODER.encode(record)
+        if held:
+            self.hold(line)
+        else:
+            self.write_line(line, deferred)
 
     def write_line(self, line: str, deferred: bool = False) -> None:
         """Append one record already formatted as a JSON object (or several,
@@ -714,6 +726,10 @@ class Writer:
         serial run's end record, synced with the next test's start."""
         if self.lost is not None or os.getpid() != self.pid:
             return
+        if self.held:
+            self.held.append(line)
+            line = "\n".join(self.held)
+            self.held.clear()
         data = line.encode() + b"\n"
         try:
             done = os.write(self.fd, data)
@@ -727,6 +743,22 @@ class Writer:
                 self.sync()
         except OSError as exc:
             self._lose(line, exc)
+
+    def hold(self, line: str) -> None:
+        """Append a record with the next one, or at ``release()``, which
+        the caller makes sure comes before it waits for anything (with
+        ``always``: written at once)."""
+        if self.fsync == "always":
+            self.write_line(line)
+        else:
+            self.held.append(line)
+
+    def release(self) -> None:
+        """Write the records held (see ``hold``)."""
+        if self.held:
+            line = "\n".join(self.held)
+            self.held.clear()
+            self.write_line(line)
 
     def _lose(self, line: str, exc: OSError) -> None:
         self.lost = exc.strerror or str(exc)
@@ -742,6 +774,7 @@ class Writer:
     def sync(self) -> None:
         """To disk now (at the end, before the process exits); not with
         ``never``."""
+        self.release()
         if self.fsync != "never" and self.lost is None:
             try:
                 self._datasync()
@@ -772,6 +805,7 @@ class Writer:
         forked copy of the process leaves it alone."""
         if os.getpid() != self.pid:
             return
+        self.release()
         if self.lost is not None:
             self._finish(finished)
             return

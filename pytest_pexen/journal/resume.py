@@ -48,7 +48,7 @@ import pytest
 from ..graph.keys import BOOTS_KEY, EARLIER_KEY, JOURNAL
 from ..graph.outcome import is_subtest, merge_own, own_outcome
 from ..graph.runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
-from ..internals import HooksOnly, observe_sends, option_given, real_time
+from ..internals import HooksOnly, observe_sends, option_given, real_time, when_idle
 from . import format as journal
 from .format import PexenJournalWarning
 from .reboots import JOURNALED_KEY, STOP, reboot_command, reboot_env
@@ -467,6 +467,7 @@ class JournalPlugin(HooksOnly):
         self.fsync = str(config.getoption("pexen_fsync"))
         self.writer: journal.Writer | None = None
         self.opened = False  # the run header (or boot record) is out
+        self.holding = False  # end records wait for the controller's idle moment
         # the records of a fresh run without their reports, kept for the
         # timeline page (--pexen-timeline), so it is made without reading
         # the journal back; None: not wanted, or a resume (the page is made
@@ -507,9 +508,9 @@ class JournalPlugin(HooksOnly):
             self._open()
         self._emit(record, deferred)
 
-    def _emit(self, record: dict[str, Any], deferred: bool = False) -> None:
+    def _emit(self, record: dict[str, Any], deferred: bool = False, held: bool = False) -> None:
         if self.writer is not None:
-            self.writer.write(record, deferred)
+            self.writer.write(record, deferred, held)
         if self.kept is not None:
             self.kept.append({k: v for k, v in record.items() if k != "reports"})
 
@@ -760,7 +761,10 @@ class JournalPlugin(HooksOnly):
                 test.reports,  # type: ignore[arg-type]
                 provides,
             )
-            self.writer.write_line(line, self.serial)
+            if self.holding:
+                self.writer.hold(line)
+            else:
+                self.writer.write_line(line, self.serial)
             return
         record = journal.end_record(
             nodeid,
@@ -779,7 +783,9 @@ class JournalPlugin(HooksOnly):
             worker=test.worker,
             boot=self.boot,
         )
-        self._write(record, self.serial)
+        if not self.opened:
+            self._open()
+        self._emit(record, self.serial, self.holding)
         if self.kept is not None:  # kept without its reports: say when it ran
             ran = journal.ran({"t": 0.0, "reports": test.reports})  # times absolute here
             self.kept[-1]["ran"] = None if ran is None else list(ran)
@@ -996,12 +1002,19 @@ class ControllerJournal(JournalPlugin):
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         if self.tests is None:
             self._selected(list(ids))
+            self.holding = when_idle(self.config, self._release)
         if self.config.option.dist != "pexen":
             # another --dist mode: its tests are journaled as started when
             # xdist's scheduler sends them, as pexen's scheduler tells of
             # its sends (attach_scheduler)
             worker = node.gateway.id
             observe_sends(node, lambda indices: self.started([ids[i] for i in indices], worker))
+
+    def _release(self) -> None:
+        """The controller waits for its workers: the end records held are
+        written now (see ``journal.Writer.hold``)."""
+        if self.writer is not None and self.writer.held:
+            self.writer.release()
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         if self.replaying:
