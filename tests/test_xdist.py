@@ -543,3 +543,43 @@ def test_a_broken_durations_cache_is_ignored(pytester: pytest.Pytester, saved: s
     result = run(pytester, "-n", "2")
     result.assert_outcomes(passed=3)
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_the_controller_leaves_the_garbage_collector_as_it_found_it(
+    pytester: pytest.Pytester,
+) -> None:
+    """The controller keeps its long-lived objects out of the collector's
+    passes during the run (gc.freeze); a caller that runs pytest in its own
+    process gets them back afterwards, and one that froze objects itself
+    keeps its choice."""
+    pytester.makepyfile(
+        test_s="""
+        import pytest_pexen as pexen
+        @pexen.provides("a")
+        def test_a(): pass
+        @pexen.requires("a")
+        def test_b(): pass
+        """
+    )
+    script = pytester.makepyfile(
+        run_twice="""
+        import gc, sys
+        import pytest
+        args = ["-p", "pexen", "-n", "2", "-q", "-p", "no:cacheprovider", "test_s.py"]
+        assert pytest.main(args) == 0
+        print("frozen after a run:", gc.get_freeze_count(), file=sys.stderr)
+        gc.freeze()
+        assert pytest.main(args) == 0
+        print("mine kept:", gc.get_freeze_count() > 0, file=sys.stderr)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=pytester.path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "frozen after a run: 0" in done.stderr
+    assert "mine kept: True" in done.stderr

@@ -47,6 +47,7 @@ PYTEST_DONT_REWRITE
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -589,6 +590,22 @@ class GraphScheduling:
             listener(spec)  # the compat layer's placement (self.compat)
         if earlier is not None:
             self._resume(earlier)
+        self._freeze()
+
+    def _freeze(self) -> None:
+        """Keep what the controller holds for the whole run (pytest's
+        objects, the collection, the graph and the planner: 60,000 objects
+        at 5,000 tests) out of the garbage collector's passes until the
+        run ends: they live on, and each of the run's full collections
+        walked them all (a third of the controller's collecting time, 0.1 s
+        at 5,000 tests). No test runs in this process; the objects go back
+        to the collector when pytest cleans up (an in-process run's
+        caller collects them as before). Left alone if something else
+        froze objects already: that one decides."""
+        if gc.get_freeze_count():
+            return
+        gc.freeze()
+        self.config.add_cleanup(gc.unfreeze)
 
     def _resume(self, earlier: Earlier) -> None:
         """``--pexen-resume``: what ended in an earlier boot is settled in
