@@ -482,7 +482,8 @@ class JournalPlugin(HooksOnly):
         self.reboot_env: dict[str, str] = {}  # PEXEN_REBOOT_HOST, PEXEN_REBOOT_WORKER
         self.session: pytest.Session | None = None
         self.provides: dict[str, list[str]] | None = None
-        self.run: GraphRun | None = None  # the session's pexen run, once there is one
+        self.run: GraphRun | None = None  # the session's pexen run in this process, if any
+        self.run_looked = False  # for it (see _end)
         self.unwritten: str | None = None  # why the journal could not be opened
         self.trouble: str | None = None  # what went wrong with it, if not said yet
         self.pid = os.getpid()  # a test's forked child that runs on reboots nothing
@@ -727,8 +728,9 @@ class JournalPlugin(HooksOnly):
         deps_ok, locks_ok = test.flags if test.flags else (ok, True)
         shared = test.shared
         if shared is None:
-            run = self.run or self.config.stash.get(RUN_KEY, None)
-            self.run = run
+            if not self.run_looked:  # the first end: a run in this process began before it
+                self.run, self.run_looked = self.config.stash.get(RUN_KEY, None), True
+            run = self.run
             shared = run.shared.get(nodeid) if run is not None else None
             if shared and unserialisable(shared) is not None:
                 shared = None  # it failed the test for that already
