@@ -68,7 +68,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -447,7 +447,7 @@ def plain_end_line(
     boot: int,
     where: tuple[str, int | None, str],
     phases: list[list[Any]],
-    provides: list[str],
+    provides: Sequence[str],
 ) -> str:
     """The ``end`` record of a test that passed and carries nothing but its
     times and the tags it provides (no sub-results or shared state; every

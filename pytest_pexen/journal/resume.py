@@ -39,7 +39,7 @@ import os
 import subprocess
 import uuid
 import warnings
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -481,7 +481,7 @@ class JournalPlugin(HooksOnly):
         self.reboot: tuple[str, int] | None = None  # the test that asked, its boot count
         self.reboot_env: dict[str, str] = {}  # PEXEN_REBOOT_HOST, PEXEN_REBOOT_WORKER
         self.session: pytest.Session | None = None
-        self.provides: dict[str, list[str]] | None = None
+        self.provides: dict[str, Sequence[str]] | None = None
         self.run: GraphRun | None = None  # the session's pexen run in this process, if any
         self.run_looked = False  # for it (see _end)
         self.unwritten: str | None = None  # why the journal could not be opened
@@ -777,7 +777,7 @@ class JournalPlugin(HooksOnly):
             test.reports,
             results=test.results,
             shared=shared,
-            provides=provides,
+            provides=list(provides),
             ok=ok,
             deps_ok=deps_ok,
             locks_ok=locks_ok,
@@ -792,7 +792,7 @@ class JournalPlugin(HooksOnly):
             ran = journal.ran({"t": 0.0, "reports": test.reports})  # times absolute here
             self.kept[-1]["ran"] = None if ran is None else list(ran)
 
-    def _provides(self, nodeid: str) -> list[str]:
+    def _provides(self, nodeid: str) -> Sequence[str]:
         if self.provides is None:
             self.provides = provided_tags(self.config)
         return self.provides.get(nodeid, [])
@@ -1102,7 +1102,7 @@ def under_xdist(config: pytest.Config) -> bool:
     return getattr(config.option, "dist", "no") != "no" and bool(config.getoption("tx", None))
 
 
-def provided_tags(config: pytest.Config) -> dict[str, list[str]]:
+def provided_tags(config: pytest.Config) -> dict[str, Sequence[str]]:
     """Each test's provided tags (serial: from the graph; xdist: from the
     graph the workers sent)."""
     graph = getattr(config.pluginmanager.get_plugin("pexen-graph"), "graph", None)
@@ -1111,7 +1111,7 @@ def provided_tags(config: pytest.Config) -> dict[str, list[str]]:
     dist = config.pluginmanager.get_plugin("pexen-dist")
     spec = getattr(getattr(dist, "scheduler", None), "spec", None)
     if spec:
-        return {task[0]: list(task[2]) for task in spec["tasks"]}
+        return {task[0]: task[2] for task in spec["tasks"]}
     return {}
 
 
@@ -1130,8 +1130,8 @@ def run_graph(config: pytest.Config) -> dict[str, Any] | None:
         spec = getattr(getattr(dist, "scheduler", None), "spec", None)
     if not spec:
         return None
-    tasks = {
-        task[0]: task[1:]
+    tasks = {  # as JSON reads them back (an xdist controller's rows are tuples)
+        task[0]: [list(task[1]), list(task[2]), list(task[3]), list(task[4]), task[5], task[6]]
         for task in spec["tasks"]
         if any(task[1:5]) or task[5] or task[6] is not None
     }

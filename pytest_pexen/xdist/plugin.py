@@ -14,6 +14,7 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
+import gc
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,16 @@ class DistPlugin(HooksOnly):
         self.config = config
         self.scheduler: PexenScheduling | None = None
         warn_open_gateways(config)
+        # registered now, before pytest's own plugins' cleanups (pexen's
+        # configure runs first), so it runs after them: pytest's last
+        # garbage collection (unraisableexception) still skips what the
+        # scheduler froze for the run (GraphScheduling._freeze)
+        config.add_cleanup(self._unfreeze)
+
+    def _unfreeze(self) -> None:
+        if self.scheduler is not None and self.scheduler.graph.frozen:
+            self.scheduler.graph.frozen = False
+            gc.unfreeze()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> PexenScheduling:

@@ -119,6 +119,29 @@ def running_on(node2pending: Mapping[Any, Sequence[int]], index: int | None) -> 
     )
 
 
+def _compact(spec: GraphSpec) -> GraphSpec:
+    """The spec's task rows as tuples, their tag lists as tuples too (the
+    empty ones all the same one): the controller keeps the spec for the
+    run (the journal's header and end records read it), and its lists
+    (25,000 at 5,000 tests) were each garbage-collected object that every
+    full collection walked; a tuple of strings is untracked after the
+    collector's first look, and so is a row of them."""
+    empty: tuple[str, ...] = ()
+    spec["tasks"] = [
+        (
+            nodeid,
+            tuple(requires) if requires else empty,
+            tuple(provides) if provides else empty,
+            tuple(claims) if claims else empty,
+            tuple(uses) if uses else empty,
+            priority,
+            group,
+        )
+        for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]
+    ]
+    return spec
+
+
 class PexenScheduling:
     """What xdist drives (and names in its "scheduling tests via" line):
     pexen's own scheduling (``GraphScheduling``) until the workers' graph
@@ -283,6 +306,7 @@ class GraphScheduling:
         self.hosts: hosts.HostTable | None = None  # tests with host locks or tags
         self.revivable: set[str] = set()  # hosts that lost a worker xdist replaces
         self.stranded = False  # no worker left, none coming (socket workers)
+        self.frozen = False  # see _freeze
 
     # ------------------------------------------------------------ protocol
     @property
@@ -335,7 +359,7 @@ class GraphScheduling:
                 self.exit = payload["exit"]
         if self.spec is None and (payload.get("spec") is not None or payload.get("plain")):
             spec = payload["spec"]
-            self.spec = None if spec is None else json.loads(spec)  # see worker.py
+            self.spec = None if spec is None else _compact(json.loads(spec))  # see worker.py
             self.plain = bool(payload.get("plain"))
             self.scoped = payload.get("scoped") or []
             for listener in self.listeners.graph:
@@ -599,13 +623,13 @@ class GraphScheduling:
         run ends: they live on, and each of the run's full collections
         walked them all (a third of the controller's collecting time, 0.1 s
         at 5,000 tests). No test runs in this process; the objects go back
-        to the collector when pytest cleans up (an in-process run's
-        caller collects them as before). Left alone if something else
-        froze objects already: that one decides."""
-        if gc.get_freeze_count():
-            return
-        gc.freeze()
-        self.config.add_cleanup(gc.unfreeze)
+        to the collector when pytest cleans up (DistPlugin, after pytest's
+        last collection: an in-process run's caller collects them as
+        before). Left alone if something else froze objects already: that
+        one decides."""
+        if not gc.get_freeze_count():
+            gc.freeze()
+            self.frozen = True
 
     def _resume(self, earlier: Earlier) -> None:
         """``--pexen-resume``: what ended in an earlier boot is settled in
