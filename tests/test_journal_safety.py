@@ -1007,3 +1007,31 @@ def test_dev_null_as_the_journal_is_quiet_and_locks_nothing(
     result.assert_outcomes(passed=2)
     assert not [line for line in result.stdout.lines if "pexen:" in line], result.stdout.str()
     assert not made
+
+
+def test_held_end_records_are_written_within_the_hold_limit(tmp_path: Path) -> None:
+    """An xdist controller holds end records until it runs out of events
+    to handle; one that never does still writes them within HOLD seconds,
+    before the record that comes after them, and at its close."""
+    path = tmp_path / "state.jsonl"
+    writer = journal.Writer(path, "auto", fresh=True)
+    writer.hold('{"type":"end","test":"a"}')
+    assert path.read_text() == ""  # held: the controller has events to handle
+    time.sleep(journal.HOLD + 0.05)
+    writer.hold('{"type":"end","test":"b"}')  # the first waited long enough: both out
+    assert path.read_text().splitlines() == [
+        '{"type":"end","test":"a"}',
+        '{"type":"end","test":"b"}',
+    ]
+    writer.hold('{"type":"end","test":"c"}')
+    writer.write_line('{"type":"start","test":"d"}')  # after the ends it follows
+    writer.hold('{"type":"end","test":"d"}')
+    writer.close(finished=True)
+    writer.wait()
+    assert [json.loads(line)["test"] for line in path.read_text().splitlines()] == [
+        "a",
+        "b",
+        "c",
+        "d",
+        "d",
+    ]

@@ -407,6 +407,8 @@ _datasync = getattr(os, "fdatasync", os.fsync)
 # in a tuple: freezegun replaces a module's attributes that are clocks it
 # fakes, and a test that freezes time must not stop the writer's syncs
 _monotonic = (time.monotonic,)
+# the longest an xdist controller holds a test's end record (Writer.hold)
+HOLD = 0.1
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=repr)
 _string: Any = json.encoder.encode_basestring_ascii  # as _ENCODER writes a str
 
@@ -658,6 +660,7 @@ class Writer:
         self.aside = False  # the last run's journal is set aside (see _fresh)
         self.closing: threading.Thread | None = None  # see close()
         self.held: list[str] = []  # see hold()
+        self.held_since = 0.0
         if fresh:
             self.fd = self._fresh()
             return
@@ -746,12 +749,19 @@ class Writer:
 
     def hold(self, line: str) -> None:
         """Append a record with the next one, or at ``release()``, which
-        the caller makes sure comes before it waits for anything (with
-        ``always``: written at once)."""
+        the caller makes sure comes before it waits for anything; at the
+        latest ``HOLD`` seconds after the first record held (a controller
+        that never runs out of events to handle). With ``always``: at once."""
+        held = self.held
         if self.fsync == "always":
             self.write_line(line)
+        elif not held:
+            held.append(line)
+            self.held_since = _monotonic[0]()
         else:
-            self.held.append(line)
+            held.append(line)
+            if _monotonic[0]() - self.held_since >= HOLD:
+                self.release()
 
     def release(self) -> None:
         """Write the records held (see ``hold``)."""
