@@ -225,8 +225,8 @@ def spec_planner(
         if hosts and not hosts_apart:
             for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]:
                 if nodeid in hosts:
-                    claims = claims + hosts[nodeid][0]
-                    uses = uses + hosts[nodeid][1]
+                    claims = [*claims, *hosts[nodeid][0]]  # lists, or tuples (a controller's)
+                    uses = [*uses, *hosts[nodeid][1]]
                 yield (nodeid, requires, provides, claims, uses, priority, group, timed.get(nodeid))
         else:  # each task as it is, with its duration (most often: none known)
             for task in spec["tasks"]:
