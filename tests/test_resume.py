@@ -818,19 +818,22 @@ def test_an_end_reaches_the_journal_while_the_other_worker_runs_on(
         @pexen.priority(-1)
         def test_watch():
             for _ in range(600):
-                if ended("test_s.py::test_quick"):
+                if ended("test_q.py::test_quick"):
                     return
                 time.sleep(0.05)
             raise AssertionError("test_quick's end is not in the journal")
+    """,
+        test_q="""
+        import time
 
         def test_quick():
             time.sleep(0.3)
-    """
+    """,
     )
     result = run(pytester, "-n", "2")
     result.assert_outcomes(passed=2)
     ends = [r["test"] for r in records(pytester.path / "state.jsonl", "end")]
-    assert ends == ["test_s.py::test_quick", "test_s.py::test_watch"]
+    assert ends == ["test_q.py::test_quick", "test_s.py::test_watch"]
 
 
 def test_records_carry_outcomes_results_and_shared_state(
