@@ -307,6 +307,7 @@ class GraphScheduling:
         self.revivable: set[str] = set()  # hosts that lost a worker xdist replaces
         self.stranded = False  # no worker left, none coming (socket workers)
         self.frozen = False  # see _freeze
+        self.early: Planner[str] | pytest.UsageError | None = None  # see _graph_message
 
     # ------------------------------------------------------------ protocol
     @property
@@ -368,6 +369,35 @@ class GraphScheduling:
             for line in payload.get("header") or []:
                 if reporter is not None:
                     reporter.write_line(line)
+            if self.spec is not None and self.error is None:
+                # planned now, while the other workers still collect (30 ms
+                # at 5,000 tests, which the first test would wait for); the
+                # run starts with it once every collection is in (_start).
+                # A graph that cannot be planned before the collections are
+                # checked (a node id twice) is planned again, and its
+                # problem said, after _start has checked them
+                with contextlib.suppress(Exception):
+                    self.early = self._make_planner(self.spec)
+
+    def _make_planner(self, spec: GraphSpec) -> Planner[str] | pytest.UsageError:
+        """The planner of the workers' graph, or why there is none."""
+        from ..graph.taskgraph import spec_planner  # not for a suite handed to load
+
+        # rank by critical path (unknown durations count alike), except for
+        # suites with pytest-dependency/pytest-order relations: there the
+        # run order (theirs) decides, so a test that calls depends() at run
+        # time finds the tests before it ended or running, never all workers
+        # waiting on a test that none of them can start
+        compat = "pins" in spec or "order_only" in spec or "dependency" in spec
+        try:
+            return spec_planner(
+                spec,
+                self.config.getoption("pexen_missing"),
+                durations=None if compat else self.durations,
+                hosts_apart=True,
+            )
+        except (DepcheckError, MutexError) as exc:  # DepcheckError: the workers found it first
+            return pytest.UsageError(f"pexen: {exc}")
 
     def mark_test_pending(self, item: str) -> None:
         """A crash handler (pytest-rerunfailures) wants a crashed test run
@@ -576,23 +606,12 @@ class GraphScheduling:
             self.scope_kept[n] = 1
             for scope in scopes_of(self.collection[n]):
                 self.members.setdefault(scope, []).append(n)
-        # rank by critical path (unknown durations count alike), except for
-        # suites with pytest-dependency/pytest-order relations: there the
-        # run order (theirs) decides, so a test that calls depends() at run
-        # time finds the tests before it ended or running, never all workers
-        # waiting on a test that none of them can start
         compat = "pins" in spec or "order_only" in spec or "dependency" in spec
-        from ..graph.taskgraph import spec_planner  # not for a suite handed to load
-
-        try:
-            self.planner = spec_planner(
-                spec,
-                self.config.getoption("pexen_missing"),
-                durations=None if compat else self.durations,
-                hosts_apart=True,
-            )
-        except (DepcheckError, MutexError) as exc:  # DepcheckError: the workers found it first
-            raise pytest.UsageError(f"pexen: {exc}") from None
+        planner = self.early if self.early is not None else self._make_planner(spec)
+        self.early = None
+        if isinstance(planner, pytest.UsageError):
+            raise planner
+        self.planner = planner
         known = sorted(d for d in map(self.durations.get, self.collection) if d is not None)
         if known:  # an earlier run's: the typical test from the start, not after a few
             self.typical = known[len(known) // 2]
