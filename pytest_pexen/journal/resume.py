@@ -1013,7 +1013,7 @@ class ControllerJournal(JournalPlugin):
         if self.tests is None:
             self._selected(list(ids))
             self.holding = when_idle(self.config, self._release)
-            if self.resume is None and self.path is not None:
+            if self.resume is None and self.path is not None and not self.opened:
                 # made now, while the other workers still collect, not on
                 # the way of the first tests to their worker (10 ms at 5,000)
                 self.header = self._header()
