@@ -1012,7 +1012,7 @@ class ControllerJournal(JournalPlugin):
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         if self.tests is None:
             self._selected(list(ids))
-            self.holding = when_idle(self.config, self._release)
+            self.holding = self.path is not None and when_idle(self.config, self._release)
             if self.resume is None and self.path is not None and not self.opened:
                 # made now, while the other workers still collect, not on
                 # the way of the first tests to their worker (10 ms at 5,000)
