@@ -312,11 +312,12 @@ def observe_sends(node: Any, sent: Callable[[list[int]], None]) -> None:
     node.send_runtest_some = send_runtest_some
 
 
-def when_idle(config: pytest.Config, idle: Callable[[], None]) -> bool:
-    """Call ``idle()`` whenever xdist's controller is about to wait for its
-    workers' next event with none queued (its loop takes them one at a
-    time from ``DSession.queue``: wrap that queue's ``get``, as no hook
-    tells of it). False where there is no such controller."""
+def before_each_event(config: pytest.Config, before: Callable[[bool], None]) -> bool:
+    """Call ``before(idle)`` each time xdist's controller takes its workers'
+    next event, ``idle`` when none is queued (it is about to wait): its
+    loop takes them one at a time from ``DSession.queue``, and no hook
+    tells of that moment, so that queue's ``get`` is wrapped. False where
+    there is no such controller."""
     dsession: Any = config.pluginmanager.get_plugin("dsession")
     events: Any = getattr(dsession, "queue", None)
     get = getattr(events, "get", None)
@@ -325,8 +326,7 @@ def when_idle(config: pytest.Config, idle: Callable[[], None]) -> bool:
     waiting = events.queue  # the Queue's deque: an unlocked look, as Queue.empty()'s
 
     def get_event(block: bool = True, timeout: float | None = None) -> Any:
-        if not waiting:
-            idle()
+        before(not waiting)
         return get(block, timeout)
 
     events.get = get_event

@@ -836,6 +836,102 @@ def test_an_end_reaches_the_journal_while_the_other_worker_runs_on(
     assert ends == ["test_q.py::test_quick", "test_s.py::test_watch"]
 
 
+def test_an_end_reaches_the_journal_while_the_controller_is_busy(
+    pytester: pytest.Pytester,
+) -> None:
+    """A controller that never runs out of events to handle (here: a
+    conftest that takes 3 ms a report, and a test of many subtests on the
+    other worker) still writes a held end within HOLD seconds."""
+    pytester.makeconftest(
+        """
+        import time
+        def pytest_runtest_logreport(report):
+            if not hasattr(pytest_runtest_logreport, "worker"):
+                time.sleep(0.003)
+        def pytest_configure(config):
+            if hasattr(config, "workerinput"):
+                pytest_runtest_logreport.worker = True
+        """
+    )
+    pytester.makepyfile(
+        test_s="""
+        import json, time
+        import pytest_pexen as pexen
+
+        def ended(name):
+            with open("state.jsonl") as f:
+                return any(r["type"] == "end" and r["test"] == name for r in map(json.loads, f))
+
+        @pexen.priority(-1)
+        def test_watch(subtests):
+            deadline = time.monotonic() + 20
+            n = 0
+            while time.monotonic() < deadline:
+                with subtests.test(n=n):  # a report for the controller each
+                    time.sleep(0.001)
+                n += 1
+                if n % 50 == 0 and ended("test_q.py::test_quick"):
+                    return
+            raise AssertionError("test_quick's end is not in the journal")
+    """,
+        test_q="""
+        import time
+
+        def test_quick():
+            time.sleep(0.3)
+    """,
+    )
+    result = run(pytester, "-n", "2")
+    assert result.ret == 0, result.stdout.str()
+    ends = [r["test"] for r in records(pytester.path / "state.jsonl", "end")]
+    assert ends == ["test_q.py::test_quick", "test_s.py::test_watch"]
+
+
+def test_held_ends_are_written_when_another_plugin_breaks_the_session_end(
+    pytester: pytest.Pytester,
+) -> None:
+    """The last tests' ends, held while the controller handled its last
+    events, are written when the run loop ends: a conftest whose
+    ``pytest_sessionfinish`` raises keeps the journal's from running."""
+    pytester.makeconftest(
+        """
+        def pytest_sessionfinish(session):
+            if not hasattr(session.config, "workerinput"):
+                raise RuntimeError("a broken plugin")
+        """
+    )
+    pytester.makepyfile(**{f"test_m{i}": "def test_t(): pass\n" for i in range(6)})
+    result = run(pytester, "-n", "2")
+    assert result.ret != 0
+    ends = sorted(r["test"] for r in records(pytester.path / "state.jsonl", "end"))
+    assert ends == [f"test_m{i}.py::test_t" for i in range(6)]
+
+
+def test_a_crashed_tests_end_is_journaled_before_its_worker_is_replaced(
+    pytester: pytest.Pytester,
+) -> None:
+    """The controller waits while it starts a crashed worker's replacement:
+    the crashed test's end is already in the journal then (only the ends
+    of tests that simply passed are held, see Writer.hold)."""
+    pytester.makeconftest(
+        """
+        def pytest_xdist_newgateway(gateway):
+            if gateway.id == "gw2":  # the replacement
+                with open("state.jsonl") as f:
+                    seen = '"type":"end","test":"test_crash.py::test_crash"' in f.read()
+                with open("seen.txt", "w") as f:
+                    f.write(str(seen))
+        """
+    )
+    pytester.makepyfile(
+        test_crash="import os\ndef test_crash():\n    os._exit(3)\n",
+        test_other="import time\ndef test_other():\n    time.sleep(1)\n",
+    )
+    result = run(pytester, "-n", "2")
+    result.assert_outcomes(passed=1, failed=1)
+    assert (pytester.path / "seen.txt").read_text() == "True"
+
+
 def test_records_carry_outcomes_results_and_shared_state(
     pytester: pytest.Pytester, runs: Path
 ) -> None:

@@ -711,15 +711,10 @@ class Writer:
         if keep != size:
             os.truncate(self.path, keep)
 
-    def write(self, record: Record, deferred: bool = False, held: bool = False) -> None:
-        """Append one record (``held``: see ``hold``). What is not JSON (a
-        plugin's object on a report, say) is written as its repr: the
-        journal never fails a run."""
-        line = _ENCODER.encode(record)
-        if held:
-            self.hold(line)
-        else:
-            self.write_line(line, deferred)
+    def write(self, record: Record, deferred: bool = False) -> None:
+        """Append one record. What is not JSON (a plugin's object on a
+        report, say) is written as its repr: the journal never fails a run."""
+        self.write_line(_ENCODER.encode(record), deferred)
 
     def write_line(self, line: str, deferred: bool = False) -> None:
         """Append one record already formatted as a JSON object (or several,
@@ -749,9 +744,9 @@ class Writer:
 
     def hold(self, line: str) -> None:
         """Append a record with the next one, or at ``release()``, which
-        the caller makes sure comes before it waits for anything; at the
-        latest ``HOLD`` seconds after the first record held (a controller
-        that never runs out of events to handle). With ``always``: at once."""
+        the caller makes sure comes before it waits for anything, and once
+        the first record held is ``overdue()`` (a controller that never runs
+        out of events to handle). With ``always``: at once."""
         held = self.held
         if self.fsync == "always":
             self.write_line(line)
@@ -760,8 +755,12 @@ class Writer:
             self.held_since = _monotonic[0]()
         else:
             held.append(line)
-            if _monotonic[0]() - self.held_since >= HOLD:
+            if self.overdue():
                 self.release()
+
+    def overdue(self) -> bool:
+        """Whether the first record held has waited ``HOLD`` seconds."""
+        return bool(self.held) and _monotonic[0]() - self.held_since >= HOLD
 
     def release(self) -> None:
         """Write the records held (see ``hold``)."""

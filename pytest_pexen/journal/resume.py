@@ -48,7 +48,7 @@ import pytest
 from ..graph.keys import BOOTS_KEY, EARLIER_KEY, JOURNAL
 from ..graph.outcome import is_subtest, merge_own, own_outcome
 from ..graph.runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
-from ..internals import HooksOnly, observe_sends, option_given, real_time, when_idle
+from ..internals import HooksOnly, before_each_event, observe_sends, option_given, real_time
 from . import format as journal
 from .format import PexenJournalWarning
 from .reboots import JOURNALED_KEY, STOP, reboot_command, reboot_env
@@ -510,9 +510,9 @@ class JournalPlugin(HooksOnly):
             self._open()
         self._emit(record, deferred)
 
-    def _emit(self, record: dict[str, Any], deferred: bool = False, held: bool = False) -> None:
+    def _emit(self, record: dict[str, Any], deferred: bool = False) -> None:
         if self.writer is not None:
-            self.writer.write(record, deferred, held)
+            self.writer.write(record, deferred)
         if self.kept is not None:
             self.kept.append({k: v for k, v in record.items() if k != "reports"})
 
@@ -793,9 +793,9 @@ class JournalPlugin(HooksOnly):
             worker=test.worker,
             boot=self.boot,
         )
-        if not self.opened:
-            self._open()
-        self._emit(record, self.serial, self.holding)
+        # not held: a test that did not simply pass (a crash, say: its worker
+        # is replaced next, which the controller waits for) is journaled at once
+        self._write(record, self.serial)
         if self.kept is not None:  # kept without its reports: say when it ran
             ran = journal.ran({"t": 0.0, "reports": test.reports})  # times absolute here
             self.kept[-1]["ran"] = None if ran is None else list(ran)
@@ -1012,7 +1012,9 @@ class ControllerJournal(JournalPlugin):
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         if self.tests is None:
             self._selected(list(ids))
-            self.holding = self.path is not None and when_idle(self.config, self._release)
+            self.holding = self.path is not None and before_each_event(
+                self.config, self._before_event
+            )
             if self.resume is None and self.path is not None and not self.opened:
                 # made now, while the other workers still collect, not on
                 # the way of the first tests to their worker (10 ms at 5,000)
@@ -1024,11 +1026,24 @@ class ControllerJournal(JournalPlugin):
             worker = node.gateway.id
             observe_sends(node, lambda indices: self.started([ids[i] for i in indices], worker))
 
-    def _release(self) -> None:
-        """The controller waits for its workers: the end records held are
-        written now (see ``journal.Writer.hold``)."""
-        if self.writer is not None and self.writer.held:
-            self.writer.release()
+    def _before_event(self, idle: bool) -> None:
+        """The controller takes its next event: the end records held are
+        written if it has none to take (it waits for its workers), or if
+        the first has waited long enough (see ``journal.Writer.hold``)."""
+        writer = self.writer
+        if writer is not None and writer.held and (idle or writer.overdue()):
+            writer.release()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        """The end records held are written when the run loop ends, however
+        it ends: the session's end, where the rest is written, may not get
+        to this plugin (another plugin's hook that raises)."""
+        try:
+            return (yield)
+        finally:
+            if self.writer is not None:
+                self.writer.release()
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         if self.replaying:
