@@ -799,6 +799,18 @@ def test_follow_and_summary_while_the_run_goes_on(pytester: pytest.Pytester, run
     assert lines[-1] == "5 of 5 tests finished: 1 fail, 4 pass; stopped: finished"
 
 
+# a test module's start: whether the journal has a test's end yet
+ENDED = """
+import json, time
+import pytest_pexen as pexen
+
+def ended(name):
+    with open("state.jsonl") as f:
+        return any(r["type"] == "end" and r["test"] == name for r in map(json.loads, f))
+"""
+QUICK = "import time\ndef test_quick():\n    time.sleep(0.3)\n"
+
+
 def test_an_end_reaches_the_journal_while_the_other_worker_runs_on(
     pytester: pytest.Pytester,
 ) -> None:
@@ -807,13 +819,9 @@ def test_an_end_reaches_the_journal_while_the_other_worker_runs_on(
     never left unwritten while nothing else happens (here: the last test
     ended, the other worker runs on, nothing is left to send)."""
     pytester.makepyfile(
-        test_s="""
-        import json, time
-        import pytest_pexen as pexen
-
-        def ended(name):
-            with open("state.jsonl") as f:
-                return any(r["type"] == "end" and r["test"] == name for r in map(json.loads, f))
+        test_s=ENDED
+        + textwrap.dedent(
+            """
 
         @pexen.priority(-1)
         def test_watch():
@@ -822,13 +830,9 @@ def test_an_end_reaches_the_journal_while_the_other_worker_runs_on(
                     return
                 time.sleep(0.05)
             raise AssertionError("test_quick's end is not in the journal")
-    """,
-        test_q="""
-        import time
-
-        def test_quick():
-            time.sleep(0.3)
-    """,
+    """
+        ),
+        test_q=QUICK,
     )
     result = run(pytester, "-n", "2")
     result.assert_outcomes(passed=2)
@@ -854,13 +858,9 @@ def test_an_end_reaches_the_journal_while_the_controller_is_busy(
         """
     )
     pytester.makepyfile(
-        test_s="""
-        import json, time
-        import pytest_pexen as pexen
-
-        def ended(name):
-            with open("state.jsonl") as f:
-                return any(r["type"] == "end" and r["test"] == name for r in map(json.loads, f))
+        test_s=ENDED
+        + textwrap.dedent(
+            """
 
         @pexen.priority(-1)
         def test_watch(subtests):
@@ -873,13 +873,9 @@ def test_an_end_reaches_the_journal_while_the_controller_is_busy(
                 if n % 50 == 0 and ended("test_q.py::test_quick"):
                     return
             raise AssertionError("test_quick's end is not in the journal")
-    """,
-        test_q="""
-        import time
-
-        def test_quick():
-            time.sleep(0.3)
-    """,
+    """
+        ),
+        test_q=QUICK,
     )
     result = run(pytester, "-n", "2")
     assert result.ret == 0, result.stdout.str()
