@@ -74,6 +74,8 @@ from typing import IO, Any
 
 import pytest
 
+from ..internals import real_monotonic
+
 FORMAT = 3
 # the formats read: 3 added the compact form of a passed phase with captured output
 READS = (2, 3)
@@ -168,7 +170,7 @@ def follow(
     buffer = b""
     number = 0
     first = b""  # the header line as read: a new run at the same path rewrites it
-    idle_since = _monotonic[0]()
+    idle_since = real_monotonic()
     try:
         while True:
             if handle is None:
@@ -181,7 +183,7 @@ def follow(
                 buffer, number, first = b"", 0, b""
             chunk = handle.read() if handle is not None else b""
             if chunk:
-                idle_since = _monotonic[0]()
+                idle_since = real_monotonic()
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 for line in lines:
@@ -196,7 +198,7 @@ def follow(
                     if record["type"] == "stop":
                         return
                 continue
-            if timeout is not None and _monotonic[0]() - idle_since > timeout:
+            if timeout is not None and real_monotonic() - idle_since > timeout:
                 return
             if handle is not None and _replaced(handle, path):
                 handle.close()
@@ -404,9 +406,6 @@ def ran(record: Record) -> tuple[float, float] | None:
 
 # the data and the file size, without other metadata (mtime): what a reader needs
 _datasync = getattr(os, "fdatasync", os.fsync)
-# in a tuple: freezegun replaces a module's attributes that are clocks it
-# fakes, and a test that freezes time must not stop the writer's syncs
-_monotonic = (time.monotonic,)
 # the longest an xdist controller holds a test's end record (Writer.hold)
 HOLD = 0.1
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=repr)
@@ -653,7 +652,7 @@ class Writer:
         self.path = path
         self.pid = os.getpid()
         self.fsync = fsync
-        self.synced = _monotonic[0]()
+        self.synced = real_monotonic()
         self.deferred = False  # with always: a record written, its sync left to the next
         self.lost: str | None = None
         self.lost_line: str | None = None
@@ -737,7 +736,7 @@ class Writer:
                 self.deferred = deferred
                 if not deferred:
                     self._datasync()
-            elif self.fsync == "auto" and _monotonic[0]() - self.synced >= 1.0:
+            elif self.fsync == "auto" and real_monotonic() - self.synced >= 1.0:
                 self.sync()
         except OSError as exc:
             self._lose(line, exc)
@@ -752,7 +751,7 @@ class Writer:
             self.write_line(line)
         elif not held:
             held.append(line)
-            self.held_since = _monotonic[0]()
+            self.held_since = real_monotonic()
         else:
             held.append(line)
             if self.overdue():
@@ -760,14 +759,12 @@ class Writer:
 
     def overdue(self) -> bool:
         """Whether the first record held has waited ``HOLD`` seconds."""
-        return bool(self.held) and _monotonic[0]() - self.held_since >= HOLD
+        return bool(self.held) and real_monotonic() - self.held_since >= HOLD
 
     def release(self) -> None:
         """Write the records held (see ``hold``)."""
         if self.held:
-            line = "\n".join(self.held)
-            self.held.clear()
-            self.write_line(line)
+            self.write_line(self.held.pop())  # after the others, which it writes first
 
     def _lose(self, line: str, exc: OSError) -> None:
         self.lost = exc.strerror or str(exc)
@@ -789,7 +786,7 @@ class Writer:
                 self._datasync()
             except OSError as exc:
                 self._lose("", exc)
-            self.synced = _monotonic[0]()
+            self.synced = real_monotonic()
             self.deferred = False
 
     def _datasync(self) -> None:

@@ -524,14 +524,15 @@ class JournalPlugin(HooksOnly):
                 self.writer = journal.Writer(self.path, self.fsync, fresh=resume is None)
             except OSError as exc:  # gone read-only, or full, since configure
                 self.unwritten = f"cannot write {self.path}: {exc.strerror or exc}"
-        workers = 1 if self.serial else len(self.config.getoption("tx") or [])
         if resume is None:
             header = self.header if self.header is not None else self._header()
             header["t"] = real_time()
             self._emit(header)
             self.header = None
         else:
-            self._emit({"type": "boot", "boot": resume.boot, "t": real_time(), "workers": workers})
+            self._emit(
+                {"type": "boot", "boot": resume.boot, "t": real_time(), "workers": self.workers}
+            )
             for record in resume.late_ends:
                 self._emit(record)
             if resume.late_source is not None:
@@ -553,12 +554,17 @@ class JournalPlugin(HooksOnly):
             "tests": tests,
             "identity": identity(tests, options),
             "options": options,
-            "workers": 1 if self.serial else len(self.config.getoption("tx") or []),
+            "workers": self.workers,
         }
         graph = run_graph(self.config)
         if graph is not None:
             header["graph"] = graph
         return header
+
+    @property
+    def workers(self) -> int:
+        """The processes that run this boot's tests."""
+        return 1 if self.serial else len(self.config.getoption("tx") or [])
 
     @property
     def boot(self) -> int:

@@ -120,26 +120,23 @@ def running_on(node2pending: Mapping[Any, Sequence[int]], index: int | None) -> 
 
 
 def _compact(spec: GraphSpec) -> GraphSpec:
-    """The spec's task rows as tuples, their tag lists as tuples too (the
-    empty ones all the same one): the controller keeps the spec for the
-    run (the journal's header and end records read it), and its lists
-    (25,000 at 5,000 tests) were each garbage-collected object that every
-    full collection walked; a tuple of strings is untracked after the
-    collector's first look, and so is a row of them."""
-    empty: tuple[str, ...] = ()
+    """The spec's task rows as tuples, their tag lists as tuples too: the
+    controller keeps the spec for the run (the journal's header and end
+    records read it), and its lists (25,000 at 5,000 tests) were each
+    garbage-collected object that every full collection walked; a tuple of
+    strings is untracked after the collector's first look, and so is a row
+    of them."""
     spec["tasks"] = [
-        (
-            nodeid,
-            tuple(requires) if requires else empty,
-            tuple(provides) if provides else empty,
-            tuple(claims) if claims else empty,
-            tuple(uses) if uses else empty,
-            priority,
-            group,
-        )
+        (nodeid, tuple(requires), tuple(provides), tuple(claims), tuple(uses), priority, group)
         for nodeid, requires, provides, claims, uses, priority, group in spec["tasks"]
     ]
     return spec
+
+
+def _has_compat(spec: GraphSpec) -> bool:
+    """Whether the graph carries pytest-dependency or pytest-order relations
+    (the compat layer places such a suite's tests)."""
+    return "pins" in spec or "order_only" in spec or "dependency" in spec
 
 
 class PexenScheduling:
@@ -388,12 +385,11 @@ class GraphScheduling:
         # run order (theirs) decides, so a test that calls depends() at run
         # time finds the tests before it ended or running, never all workers
         # waiting on a test that none of them can start
-        compat = "pins" in spec or "order_only" in spec or "dependency" in spec
         try:
             return spec_planner(
                 spec,
                 self.config.getoption("pexen_missing"),
-                durations=None if compat else self.durations,
+                durations=None if _has_compat(spec) else self.durations,
                 hosts_apart=True,
             )
         except (DepcheckError, MutexError) as exc:  # DepcheckError: the workers found it first
@@ -606,7 +602,6 @@ class GraphScheduling:
             self.scope_kept[n] = 1
             for scope in scopes_of(self.collection[n]):
                 self.members.setdefault(scope, []).append(n)
-        compat = "pins" in spec or "order_only" in spec or "dependency" in spec
         planner = self.early if self.early is not None else self._make_planner(spec)
         self.early = None
         if isinstance(planner, pytest.UsageError):
@@ -616,7 +611,7 @@ class GraphScheduling:
         if known:  # an earlier run's: the typical test from the start, not after a few
             self.typical = known[len(known) // 2]
         if spec.get("hosts"):
-            if compat:  # its placements (pinned modules, depends() waits) know no hosts
+            if _has_compat(spec):  # its placements (pinned modules, depends() waits) know no hosts
                 raise pytest.UsageError(
                     "pexen: per-host locks and host tags cannot be combined with "
                     "pytest-dependency or pytest-order markers under xdist yet; run such "
