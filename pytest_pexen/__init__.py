@@ -13,6 +13,7 @@ first: ``_OwnModules``, then the API from ``_api``.
 PYTEST_DONT_REWRITE
 """
 
+import atexit
 import sys
 from importlib.machinery import ModuleSpec, PathFinder
 from typing import TYPE_CHECKING
@@ -30,10 +31,27 @@ class _OwnModules:
         return PathFinder.find_spec(name, path) if name.startswith("pytest_pexen.") else None  # type: ignore[arg-type]
 
 
-for _n, _finder in enumerate(sys.meta_path):
-    if type(_finder).__module__ == "_pytest.assertion.rewrite":
-        sys.meta_path.insert(_n, _OwnModules())
-        break
+def _install() -> None:
+    """Put ``_OwnModules`` ahead of pytest's hook, until the interpreter
+    exits. There ``sys.meta_path`` outlives ``sys.modules``: a finder left
+    in it keeps this package's globals, and through them pytest's modules
+    and the whole session, past the exit's first garbage collection, which
+    then frees nothing, and the second one frees it all (one more pass over
+    every object: 40-60 ms at 3,000 tests)."""
+    for n, finder in enumerate(sys.meta_path):
+        if type(finder).__module__ == "_pytest.assertion.rewrite":
+            own = _OwnModules()
+            sys.meta_path.insert(n, own)
+            atexit.register(_uninstall, own)
+            return
+
+
+def _uninstall(own: _OwnModules) -> None:
+    if own in sys.meta_path:
+        sys.meta_path.remove(own)
+
+
+_install()
 
 from ._api import (
     META_KEY,

@@ -173,6 +173,31 @@ def test_own_modules_skip_pytests_import_hook(
     result.assert_outcomes(passed=1)
 
 
+def test_own_modules_finder_is_gone_before_the_interpreter_exits(
+    pytester: pytest.Pytester,
+) -> None:
+    # sys.meta_path outlives sys.modules at the interpreter's exit: a pexen
+    # finder left there keeps pytest's modules and the whole session alive
+    # past the exit's first garbage collection (one more pass over every
+    # object). The conftest's exit handler, registered before the test
+    # module imports pexen (not loaded as a plugin here), runs after pexen's.
+    pytester.makeconftest(
+        """
+        import atexit, os, sys
+
+        def _check():
+            left = [f for f in sys.meta_path if type(f).__module__.startswith("pytest_pexen")]
+            os.write(1, f"pexen finders at exit: {len(left)}\\n".encode())
+
+        atexit.register(_check)
+        """
+    )
+    pytester.makepyfile("import pytest_pexen as pexen\n\ndef test_one(): pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:pexen")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["pexen finders at exit: 0"])
+
+
 def test_plain_run_imports_no_unused_capability(pytester: pytest.Pytester) -> None:
     # a run pays only for what it uses: none of these is needed by a plain
     # suite with no pexen option
