@@ -17,9 +17,14 @@ import subprocess
 import sys
 import threading
 import time
+import venv
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CLEAN_VENV = HERE / ".venv-startup"
 
 # every pytest contender: quiet, in file order (BASE), and, unless it needs
 # pytest's cache (a default journal), no durations from earlier runs (PYTEST)
@@ -128,3 +133,35 @@ def dag_suite(
             lines.append(f"def test_{t}(): {body}")
             n += 1
         (root / f"test_m{m:03d}.py").write_text("\n".join(lines) + "\n")
+
+
+def clean_python() -> Path:
+    """An interpreter with only pytest, pytest-xdist (this interpreter's
+    versions) and the project, installed from this checkout as a wheel
+    would install it: ``benchmarks/.venv-startup`` (git-ignored), made on
+    first use, the project installed again at every call. Other plugins of
+    a development environment (hypothesis, pytest-rerunfailures, ...) add
+    their own cost to every contender, the anchor too, and so flatter the
+    ratios: hypothesis's plugin imports hypothesis for its terminal summary,
+    0.5 s of a 1.4 s serial run."""
+    exe = CLEAN_VENV / "bin" / "python"
+    if not exe.exists():
+        venv.create(CLEAN_VENV, with_pip=True)
+        pins = [f"{name}=={metadata.version(name)}" for name in ("pytest", "pytest-xdist")]
+        subprocess.run([exe, "-m", "pip", "install", "-q", *pins], check=True)
+    subprocess.run(
+        [exe, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(HERE.parent)],
+        check=True,
+    )
+    return exe
+
+
+def in_clean_python(clean: bool) -> None:
+    """With ``clean`` (a benchmark's ``--clean``), run the benchmark again
+    under ``clean_python()``, with the same arguments but that one, unless
+    it already runs there."""
+    if not clean or Path(sys.prefix).resolve() == CLEAN_VENV.resolve():
+        return
+    exe = clean_python()
+    args = [a for a in sys.argv if a != "--clean"]
+    os.execv(exe, [str(exe), *args])

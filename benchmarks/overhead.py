@@ -77,7 +77,13 @@ def main() -> None:
         type=Path,
         help="a directory holding another pytest_pexen: its DAG run is a fifth contender",
     )
+    parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="run in benchmarks/.venv-startup: pytest, pytest-xdist and this checkout only",
+    )
     args = parser.parse_args()
+    _bench.in_clean_python(args.clean)
     with tempfile.TemporaryDirectory() as tmp:
         base = args.root or Path(tmp)
         plain, dag = base / "plain", base / "dag"

@@ -22,9 +22,8 @@ best runs, in wall time and in CPU time
 (user + system of pytest and the processes it waited for, which the load
 of other processes changes less than the wall time).
 
-The virtualenv is ``benchmarks/.venv-startup`` (git-ignored), made on first
-use with this interpreter's pytest and pytest-xdist versions; the project is
-installed into it again, from this checkout, at every run.
+The virtualenv is ``benchmarks/.venv-startup`` (git-ignored, see
+``_bench.clean_python``).
 """
 
 from __future__ import annotations
@@ -36,27 +35,9 @@ import statistics
 import subprocess
 import tempfile
 import time
-import venv
-from importlib import metadata
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-VENV = HERE / ".venv-startup"
-
-
-def python() -> Path:
-    """The benchmark's interpreter, with the project installed from this
-    checkout as a wheel would install it."""
-    exe = VENV / "bin" / "python"
-    if not exe.exists():
-        venv.create(VENV, with_pip=True)
-        pins = [f"{name}=={metadata.version(name)}" for name in ("pytest", "pytest-xdist")]
-        subprocess.run([exe, "-m", "pip", "install", "-q", *pins], check=True)
-    subprocess.run(
-        [exe, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(HERE.parent)],
-        check=True,
-    )
-    return exe
+import _bench
 
 
 def write_suite(root: Path) -> None:
@@ -112,7 +93,7 @@ def main() -> None:
         "also turns pexen's default journal off)",
     )
     args = parser.parse_args()
-    exe = python()
+    exe = _bench.clean_python()
     extra = args.pytest_args.split()
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory() as tmp:
