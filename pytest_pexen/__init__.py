@@ -37,7 +37,7 @@ def _install() -> None:
     in it keeps this package's globals, and through them pytest's modules
     and the whole session, past the exit's first garbage collection, which
     then frees nothing, and the second one frees it all (one more pass over
-    every object: 40-60 ms at 3,000 tests)."""
+    every object: 0.035-0.04 s at 3,000 tests)."""
     for n, finder in enumerate(sys.meta_path):
         if type(finder).__module__ == "_pytest.assertion.rewrite":
             own = _OwnModules()
@@ -47,6 +47,7 @@ def _install() -> None:
 
 
 def _uninstall(own: _OwnModules) -> None:
+    """At exit (see ``_install``); something else may have taken it out."""
     if own in sys.meta_path:
         sys.meta_path.remove(own)
 
