@@ -47,9 +47,11 @@ def _install() -> None:
 
 
 def _uninstall(own: _OwnModules) -> None:
-    """At exit (see ``_install``); something else may have taken it out."""
-    if own in sys.meta_path:
-        sys.meta_path.remove(own)
+    """At exit (see ``_install``); something else may have taken it out, or
+    replaced the list."""
+    finders = getattr(sys, "meta_path", None)
+    if isinstance(finders, list) and own in finders:
+        finders.remove(own)
 
 
 _install()
