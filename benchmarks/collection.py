@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _bench
 from overhead import write_suite
 
 
@@ -60,7 +61,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="run in benchmarks/.venv-startup: pytest, pytest-xdist and this checkout only",
+    )
     args = parser.parse_args()
+    _bench.in_clean_python(args.clean)
     if args.measure:
         with open(os.devnull, "w") as sink:  # pytest's listing of 20,000 tests
             stdout, sys.stdout = sys.stdout, sink
