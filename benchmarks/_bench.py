@@ -10,6 +10,7 @@ machine shared with other work disturbs it much less.
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
 import statistics
@@ -154,6 +155,15 @@ def clean_python() -> Path:
         check=True,
     )
     return exe
+
+
+def add_clean_option(parser: argparse.ArgumentParser) -> None:
+    """A benchmark's ``--clean`` (see ``in_clean_python``)."""
+    parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="run in benchmarks/.venv-startup: pytest, pytest-xdist and this checkout only",
+    )
 
 
 def in_clean_python(clean: bool) -> None:

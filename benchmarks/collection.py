@@ -61,11 +61,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument(
-        "--clean",
-        action="store_true",
-        help="run in benchmarks/.venv-startup: pytest, pytest-xdist and this checkout only",
-    )
+    _bench.add_clean_option(parser)
     args = parser.parse_args()
     _bench.in_clean_python(args.clean)
     if args.measure:

@@ -77,11 +77,7 @@ def main() -> None:
         type=Path,
         help="a directory holding another pytest_pexen: its DAG run is a fifth contender",
     )
-    parser.add_argument(
-        "--clean",
-        action="store_true",
-        help="run in benchmarks/.venv-startup: pytest, pytest-xdist and this checkout only",
-    )
+    _bench.add_clean_option(parser)
     args = parser.parse_args()
     _bench.in_clean_python(args.clean)
     with tempfile.TemporaryDirectory() as tmp:

@@ -50,11 +50,7 @@ def main() -> None:
     parser.add_argument(
         "--journal", action="store_true", help="with pytest's cache: pexen's default journal on"
     )
-    parser.add_argument(
-        "--clean",
-        action="store_true",
-        help="run in benchmarks/.venv-startup: pytest, pytest-xdist and this checkout only",
-    )
+    _bench.add_clean_option(parser)
     args = parser.parse_args()
     _bench.in_clean_python(args.clean)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
