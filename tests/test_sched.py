@@ -120,6 +120,33 @@ def test_slow_consumer_throttles(pool_cls: type[ThreadWorkerPool], tmp_path: Pat
     assert len(list(results)) == 7
 
 
+def test_tasks_ready_at_once_start_together(
+    pool_cls: type[ThreadWorkerPool], tmp_path: Path
+) -> None:
+    # the provider's worker starts one dependent itself; the idle workers
+    # get the others at once, not one after another as workers free up
+    log = str(tmp_path / "spans.jsonl")
+    first = task(tasks.span, log, "p", 0.05, provides=["p"])
+    deps = [task(tasks.span, log, f"d{i}", 0.4, requires=["p"]) for i in range(4)]
+    list(Sched([first, *deps]).run(pool_cls(workers=4, spare=0)))
+    s = spans(Path(log))
+    for a in range(4):
+        for b in range(a):
+            assert overlap(s[f"d{a}"], s[f"d{b}"]), (a, b)
+
+
+def test_a_closed_run_starts_nothing_more(tmp_path: Path) -> None:
+    # the caller stops iterating: the workers end their tasks and start no other
+    log = tmp_path / "spans.jsonl"
+    work = [task(tasks.span, str(log), f"t{i}", 0.02) for i in range(40)]
+    results = Sched(work).run(ThreadWorkerPool(workers=2, spare=1))
+    next(results)
+    results.close()
+    time.sleep(0.3)
+    assert len(log.read_text().splitlines()) <= 1 + 2 + 1
+    assert not [t for t in threading.enumerate() if t.name.startswith("pexen-worker-")]
+
+
 def test_uncontrolled_failure_leaves_deps_and_locks(pool_cls: type[ThreadWorkerPool]) -> None:
     bad = task(tasks.raise_name_error, provides=["dep"], claims=["lock"])
     dependent = task(tasks.ret_1234, requires=["dep"])

@@ -3,9 +3,12 @@
 ``Sched`` is a driver of the planner: it turns callables and their
 ``SchedMeta`` into planner tasks, sends what the planner says is ready to a
 worker pool, feeds results back, passes shared state from providers to
-their direct dependents, and yields ``TaskRes`` as tasks finish. Because new
-tasks are only submitted inside the generator, a consumer that holds on to a
-result throttles execution to the pool's spare capacity.
+their direct dependents, and yields ``TaskRes`` as tasks finish. A thread
+pool's worker that finishes a task records it and starts the next ready
+task itself (``_Run._follow``), unless the consumer holds a result and the
+pool's spare starts are used up: a consumer that holds on to a result
+throttles execution, and short tasks do not wait for the consumer's thread
+between one and the next.
 
 PYTEST_DONT_REWRITE
 """
@@ -16,6 +19,7 @@ import contextlib
 import functools
 import gc
 import inspect
+import threading
 import types
 import warnings
 from collections import deque
@@ -25,7 +29,7 @@ from typing import Any, NamedTuple
 from . import meta
 from .errors import PexenWarning, PoolError, failure_flags
 from .planner import Planner, TaskRow, Unrunnable
-from .pool import ExceptionInfo, Result, ThreadWorkerPool
+from .pool import ExceptionInfo, Item, Result, ThreadWorkerPool
 
 Pool = ThreadWorkerPool  # ProcessWorkerPool is a subclass
 
@@ -208,9 +212,21 @@ class _Run:
         self.pool: Pool | None = None
         self.pool_group: Hashable = ("no group yet",)
         self.capacity = 0  # of self.pool
-        self.inflight = 0
-        self.added = False  # tasks were added while a result was out
-        self.unsent: deque[Result] = deque()
+        self.inflight = 0  # submitted to self.pool, result not yet recorded
+        # the pool hands results over on its workers' threads (see _follow)
+        self.following = False
+        self.workers = 0  # of self.pool
+        # Everything from here on, and the planner, is shared with the
+        # workers' threads while a following pool runs: under ``lock``.
+        self.lock = threading.Lock()
+        self.ready: deque[TaskRes] = deque()  # recorded, not yet yielded
+        self.holding = False  # the caller holds a result (the generator waits)
+        self.spare_left = 0  # tasks that may still start while it does
+        self.waiting = False  # the caller waits for a result: ``wake`` wakes it
+        self.wake = threading.Lock()
+        self.wake.acquire()
+        self.error: BaseException | None = None  # raised in a worker's _follow
+        self.stopped = False
 
     def _add(self, tasks: list[Callable[..., Any]], group: Hashable) -> None:
         self.planner.add_many(self._rows(tasks, group))
@@ -247,14 +263,13 @@ class _Run:
 
     def add(self, tasks: list[Callable[..., Any]]) -> None:
         before = len(self.tasks)
-        with _gc_paused():
+        with self.lock, _gc_paused():
             self._add(tasks, None)
             try:
                 self.planner.prepare()
             except Exception:
                 del self.tasks[before:], self.kwargs[before:], self.pass_shared[before:]
                 raise
-        self.added = True
 
     def _pool_for(self, group: Hashable) -> Pool:
         pool = self.pools.get(group) or self.default_pool
@@ -263,8 +278,10 @@ class _Run:
         return pool
 
     def _fill(self) -> None:
-        """Submit ready tasks up to the pool's capacity; between groups (when
-        the last task of one is back), switch to the next group's pool."""
+        """Submit ready tasks up to the pool's capacity (a following pool's:
+        one a worker, its workers start the rest themselves); between
+        groups (when the last task of one is back), switch to the next
+        group's pool. Under ``lock``."""
         planner = self.planner
         group = planner.current_group
         if group != self.pool_group:
@@ -274,42 +291,44 @@ class _Run:
                 self.pool.shutdown(wait=True)
             self.pool_group = group
             self.pool = self._pool_for(group)
-            self.pool.start()
-            self.capacity = self.pool.capacity
-        free = self.capacity - self.inflight
+            self.following = self.pool.follows
+            self.pool.start(self._follow if self.following else None)
+            self.capacity, self.workers = self.pool.capacity, self.pool.workers
+        free = (self.workers if self.following else self.capacity) - self.inflight
         if free <= 0:
             return
         pool = self.pool
         assert pool is not None
-        tasks, kwargs, pass_shared = self.tasks, self.kwargs, self.pass_shared
-        default, shared_of = self.default_shared, self.shared
         for tid in planner.get_ready(free):
-            shared = shared_of.pop(tid, None)
-            if shared is None:
-                shared = dict(default)
+            item = self._item(tid)
             try:
-                pool.submit(tid, tasks[tid], shared, kwargs[tid], pass_shared[tid])
-            except PoolError as exc:
-                self.unsent.append((tid, shared, None, ExceptionInfo(PoolError, exc, None)))
+                pool.submit(*item)
+            except PoolError as exc:  # it did not run: its locks are free, its provides unmet
+                exc.pexen_deps_ok, exc.pexen_locks_ok = False, True  # type: ignore[attr-defined]
+                self.ready.append(
+                    self._record((tid, item[2], None, ExceptionInfo(PoolError, exc, None)))
+                )
                 continue
             self.inflight += 1
 
-    def results(self) -> Iterator[TaskRes]:
-        planner, tasks, make_result = self.planner, self.tasks, tuple.__new__
-        self._fill()
-        while self.inflight or self.unsent:
-            if self.unsent:
-                tid, shared, ret, excinfo = self.unsent.popleft()
-                flags: tuple[bool, bool] | None = (False, True)
-            else:
-                assert self.pool is not None
-                tid, shared, ret, excinfo = self.pool.get()
-                self.inflight -= 1
-                flags = None if excinfo is None else failure_flags(excinfo.val)
-            if excinfo is None:
-                planner.done(tid)
-                well = True
-            elif flags is None:
+    def _item(self, tid: int) -> Item:
+        """What a worker runs for task ``tid``: its shared dict is made now."""
+        shared = self.shared.pop(tid, None)
+        if shared is None:
+            shared = dict(self.default_shared)
+        return (tid, self.tasks[tid], shared, self.kwargs[tid], self.pass_shared[tid])
+
+    def _record(self, result: Result) -> TaskRes:
+        """Tell the planner how a task ended, pass its shared state on to its
+        dependents, and make its TaskRes. Under ``lock``."""
+        tid, shared, ret, excinfo = result
+        planner = self.planner
+        if excinfo is None:
+            planner.done(tid)
+            well = True
+        else:
+            flags = failure_flags(excinfo.val)
+            if flags is None:
                 planner.done(
                     tid,
                     ok=False,
@@ -321,15 +340,72 @@ class _Run:
             else:
                 well = flags[0]
                 planner.done(tid, ok=False, deps_ok=flags[0], locks_ok=flags[1], outcome="failed")
-            if well and shared:
-                for dep in planner.dependents(tid):
-                    self.shared.setdefault(dep, dict(self.default_shared)).update(shared)
-            self._fill()
-            # TaskRes(...) without its Python-level __new__: one frame less per result
-            yield make_result(TaskRes, (tasks[tid], {} if shared is None else shared, ret, excinfo))
-            if self.added:  # by add_tasks() while the caller held the result
-                self.added = False
+        if well and shared:
+            for dep in planner.dependents(tid):
+                self.shared.setdefault(dep, dict(self.default_shared)).update(shared)
+        # TaskRes(...) without its Python-level __new__: one frame less per result
+        return tuple.__new__(
+            TaskRes, (self.tasks[tid], {} if shared is None else shared, ret, excinfo)
+        )
+
+    def _follow(self, result: Result) -> Item | None:
+        """A following pool's worker has a result (on its thread): record it
+        for the caller, and start the next ready task on the same worker if
+        the caller is not holding a result, or the pool's spare ones allow
+        it (the throttle ``Sched.run()`` promises)."""
+        item = None
+        with self.lock:
+            try:
+                self.inflight -= 1
+                self.ready.append(self._record(result))
+                if (
+                    not self.stopped
+                    and (not self.holding or self.spare_left > 0)
+                    and self.planner.current_group == self.pool_group
+                ):
+                    ready = self.planner.get_ready(1)
+                    if ready:
+                        item = self._item(ready[0])
+                        self.inflight += 1
+                        if self.holding:
+                            self.spare_left -= 1
+            except BaseException as exc:  # never lost in a worker thread: the caller raises it
+                self.error = exc
+                item = None
+            signal, self.waiting = self.waiting, False
+        if signal:
+            self.wake.release()
+        return item
+
+    def results(self) -> Iterator[TaskRes]:
+        lock, ready = self.lock, self.ready
+        while True:
+            with lock:
+                self.holding = False
+                if self.error is not None:
+                    raise self.error
                 self._fill()
+                if ready:
+                    result = ready.popleft()
+                    # the caller holds it: only the pool's spare tasks may start meanwhile
+                    self.holding = True
+                    self.spare_left = self.capacity - self.workers
+                elif not self.inflight:
+                    break
+                else:
+                    result = None
+                    self.waiting = self.following
+            if result is not None:
+                yield result
+            elif self.following:
+                self.wake.acquire()
+            else:
+                assert self.pool is not None
+                got = self.pool.get()
+                with lock:
+                    self.inflight -= 1
+                    ready.append(self._record(got))
+        planner = self.planner
         if planner.active:  # pragma: no cover - the planner never stalls
             raise RuntimeError("pexen: tasks remain but none can start")
         left = len(planner.unrunnable)
@@ -348,6 +424,8 @@ class _Run:
             )
 
     def close(self) -> None:
+        with self.lock:
+            self.stopped = True
         if self.pool is not None:
             self.pool.shutdown(wait=not self.inflight)
             self.pool = None
