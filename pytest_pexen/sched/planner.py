@@ -1060,9 +1060,9 @@ class Planner(Generic[K]):
         prov, requirers, state, ready = self._prov, self._tag_requirers, self._state, _READY
         for t in reversed(self._simulate(range(0), set())):
             b, most, gs = bucket[t], 0, prov[t]
-            for g in (gs,) if type(gs) is int else gs:  # _ids(), inline
+            for g in (gs,) if isinstance(gs, int) else gs:  # _ids(), inline
                 rs = requirers[g]
-                for r in (rs,) if type(rs) is int else rs:
+                for r in (rs,) if isinstance(rs, int) else rs:
                     if state[r] <= ready:
                         x = after[r] + (bucket[r] != b)
                         if x > most:
