@@ -13,7 +13,6 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-import gc
 import warnings
 from collections.abc import Generator
 from pathlib import Path
@@ -108,14 +107,15 @@ class GraphPlugin(HooksOnly):
 
     def collection_modified(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         """The tests as every plugin left them: plan them."""
+        from ..sched.gcpause import gc_paused
+
         config = self.config
-        collecting = gc.isenabled()
         # planning a large suite allocates only what lives on (metadata,
         # graph, planner): the collections it triggers free nothing and one
         # full pass walks all of pytest's nodes (0.1 s at 20,000 tests)
-        gc.disable()
         try:
-            self._plan(session, items)
+            with gc_paused():
+                self._plan(session, items)
         except pytest.exit.Exception as exc:  # pytest.exit() in a pytest_pexen_task hook
             if not self.controlled:
                 raise
@@ -130,9 +130,6 @@ class GraphPlugin(HooksOnly):
                 self._record_warning(f"{exc} (not enforced under --dist {self._other_dist()})")
             else:
                 raise
-        finally:
-            if collecting:
-                gc.enable()
         if self.controlled and self.graph is not None and RUN_KEY not in config.stash:
             # without metadata, xdist's own load scheduler runs the suite
             self._start_run(GraphRun(None, config.stash[SHARED_KEY]), [], items)

@@ -15,9 +15,7 @@ PYTEST_DONT_REWRITE
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import inspect
 import threading
 import types
@@ -28,6 +26,7 @@ from typing import Any, NamedTuple
 
 from . import meta
 from .errors import PexenWarning, PoolError, failure_flags
+from .gcpause import gc_paused
 from .planner import Planner, TaskRow, Unrunnable
 from .pool import ExceptionInfo, Item, Result, ThreadWorkerPool
 
@@ -155,34 +154,6 @@ class Sched:
             run.close()
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the garbage collector while the graph is built, and file what
-    was built with the old objects.
-
-    Building a graph of tens of thousands of tasks allocates only long-lived
-    objects, so the collections it triggers free nothing; a full collection
-    in the middle of it walked every task's metadata and was a third of the
-    set-up time of a 50,000-task run (benchmarks/engine.py). Once built,
-    those objects (some 200,000 at 50,000 tasks) would all sit in the young
-    generation, and the first allocation after the pause would walk them
-    all, to free nothing again (100 ms there). ``gc.freeze()`` then
-    ``gc.unfreeze()`` moves every tracked object to the oldest generation
-    without walking any; skipped if the program froze objects itself (an
-    unfreeze would undo that)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        if not gc.get_freeze_count():
-            gc.freeze()
-            gc.unfreeze()
-        gc.enable()
-
-
 class _Run:
     """The state of one ``Sched.run()``.
 
@@ -201,7 +172,7 @@ class _Run:
         self.pass_shared: list[bool] = []
         self.planner: Planner[int] = Planner(describe=functools.partial(_name_of, self.tasks))
         self.pools: dict[Hashable, Pool | None] = {}
-        with _gc_paused():
+        with gc_paused():
             for n, (tasks, group_pool) in enumerate(sched._groups):
                 name = ("pexen group", n) if n else None
                 self.planner.add_group(name)
@@ -263,7 +234,7 @@ class _Run:
 
     def add(self, tasks: list[Callable[..., Any]]) -> None:
         before = len(self.tasks)
-        with self.lock, _gc_paused():
+        with self.lock, gc_paused():
             self._add(tasks, None)
             try:
                 self.planner.prepare()
