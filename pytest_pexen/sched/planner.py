@@ -1046,7 +1046,7 @@ class Planner(Generic[K]):
             last = t
         return out
 
-    def _switches_after(self, bucket: list[int]) -> list[int]:
+    def _switches_after(self, bucket: list[int]) -> array[int]:
         """For each unsettled task, the most changes of bucket on a chain of
         dependents after it (0 for none), and 0 for the others.
 
@@ -1056,7 +1056,7 @@ class Planner(Generic[K]):
         the rest is ordered, so its next link should not wait for the
         fullest stretch. On random DAGs of 3,000 tests over 30 modules that
         took 40% fewer stretches than the fullest stretch alone."""
-        after = [0] * len(bucket)
+        after = array("i", [0]) * len(bucket)  # half the size of a list, at the peak
         prov, requirers, state, ready = self._prov, self._tag_requirers, self._state, _READY
         for t in reversed(self._simulate(range(0), set())):
             b, most, gs = bucket[t], 0, prov[t]
