@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ def ret_1234() -> int:
 
 def raise_name_error() -> None:
     raise NameError("nope")
+
+
+def exit_3() -> None:
+    sys.exit(3)
 
 
 def write_shared(shared: dict[str, Any]) -> dict[str, Any]:

@@ -135,6 +135,21 @@ def test_tasks_ready_at_once_start_together(
             assert overlap(s[f"d{a}"], s[f"d{b}"]), (a, b)
 
 
+def test_sys_exit_in_a_task_fails_only_that_task(pool_cls: type[ThreadWorkerPool]) -> None:
+    # SystemExit is no Exception: a worker thread it ended left the run waiting forever
+    out: list[TaskRes] = []
+    bye, after = task(tasks.exit_3), task(tasks.ret_1234)
+    runner = threading.Thread(
+        target=lambda: out.extend(Sched([bye, after]).run(pool_cls(workers=1))), daemon=True
+    )
+    runner.start()
+    runner.join(60)
+    assert not runner.is_alive(), "the run hung"
+    by_task = {id(r.task): r for r in out}
+    assert by_task[id(bye)].excinfo is not None
+    assert by_task[id(after)].ret == 1234
+
+
 def test_a_closed_run_starts_nothing_more(tmp_path: Path) -> None:
     # the caller stops iterating: the workers end their tasks and start no other
     log = tmp_path / "spans.jsonl"

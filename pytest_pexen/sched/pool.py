@@ -118,7 +118,7 @@ class ThreadWorkerPool:
             result: Result
             try:  # _call(), inline: one call less per task
                 result = (tid, shared, fn(shared, **kwargs) if pass_shared else fn(**kwargs), None)
-            except Exception:
+            except BaseException:  # sys.exit() in a task too: the thread would end, the run hang
                 result = (tid, shared, None, ExceptionInfo(*sys.exc_info()))
             if follow is None:
                 put(result)
