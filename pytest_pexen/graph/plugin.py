@@ -114,7 +114,7 @@ class GraphPlugin(HooksOnly):
         # graph, planner): the collections it triggers free nothing and one
         # full pass walks all of pytest's nodes (0.1 s at 20,000 tests)
         try:
-            with gc_paused():
+            with gc_paused(lambda: self.graph is not None):
                 self._plan(session, items)
         except pytest.exit.Exception as exc:  # pytest.exit() in a pytest_pexen_task hook
             if not self.controlled:

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+
+
+def _always() -> bool:
+    return True
 
 
 @contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused(built: Callable[[], bool] = _always) -> Iterator[None]:
     """Pause the garbage collector while a graph is built, and file what
     was built with the old objects.
 
@@ -26,7 +30,8 @@ def gc_paused() -> Iterator[None]:
     20,000-test collection). ``gc.freeze()`` then ``gc.unfreeze()`` moves
     every tracked object to the oldest generation without walking any;
     skipped if the program froze objects itself (an unfreeze would undo
-    that)."""
+    that), and when ``built()`` says nothing was (a suite without pexen
+    metadata: its young objects stay young, as without pexen)."""
     if not gc.isenabled():
         yield
         return
@@ -34,7 +39,7 @@ def gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        if not gc.get_freeze_count():
+        if not gc.get_freeze_count() and built():
             gc.freeze()
             gc.unfreeze()
         gc.enable()
