@@ -6,10 +6,11 @@ import functools
 import gc
 import json
 import os
+import random
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,7 @@ def test_a_closed_run_starts_nothing_more(tmp_path: Path) -> None:
     work = [task(tasks.span, str(log), f"t{i}", 0.02) for i in range(40)]
     before = set(threading.enumerate())
     results = Sched(work).run(ThreadWorkerPool(workers=2, spare=1))
+    assert isinstance(results, Generator)  # what run() returns, and what has close()
     next(results)
     results.close()
     closed = time.monotonic()
@@ -342,3 +344,76 @@ def test_graph_is_filed_with_the_old_objects() -> None:
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_graphs_keep_order_and_locks_on_threads(seed: int) -> None:
+    # the workers drive the planner from their own threads: on random graphs
+    # (claims, uses, controlled failures, priorities, widths, spare), every
+    # task that may run runs once, after its providers ended, and no lock
+    # is ever shared that must not be
+    rnd = random.Random(seed)
+    n = rnd.randrange(20, 200)
+    guard = threading.Lock()
+    held: dict[str, list[int]] = {}  # resource -> [claimers, users] running
+    events: list[tuple[str, int]] = []
+    clashes: list[tuple[int, str]] = []
+
+    def make(i: int, claims: list[str], uses: list[str], fail: bool) -> Callable[[], None]:
+        def run() -> None:
+            with guard:
+                for r in claims:
+                    if any(held.setdefault(r, [0, 0])):
+                        clashes.append((i, r))
+                    held[r][0] += 1
+                for r in uses:
+                    if held.setdefault(r, [0, 0])[0]:
+                        clashes.append((i, r))
+                    held[r][1] += 1
+                events.append(("start", i))
+            time.sleep(rnd_sleep[i])
+            with guard:
+                for r in claims:
+                    held[r][0] -= 1
+                for r in uses:
+                    held[r][1] -= 1
+                events.append(("end", i))
+            if fail:
+                raise TaskFailError("planned", deps_ok=False)
+
+        return run
+
+    requires: list[list[int]] = []
+    rnd_sleep: list[float] = []
+    work = []
+    for i in range(n):
+        deps = sorted({rnd.randrange(i) for _ in range(rnd.choice((0, 0, 1, 2)))}) if i else []
+        claims = [f"r{rnd.randrange(3)}"] if rnd.random() < 0.1 else []
+        uses = [f"r{rnd.randrange(3)}"] if not claims and rnd.random() < 0.1 else []
+        requires.append(deps)
+        rnd_sleep.append(rnd.choice((0.0, 0.0, 0.0, 0.001)))
+        fn = make(i, claims, uses, rnd.random() < 0.05)
+        meta.assign_val(
+            fn,
+            requires=[f"t{d}" for d in deps],
+            provides=[f"t{i}"],
+            claims=claims,
+            uses=uses,
+            priority=rnd.randrange(3),
+        )
+        work.append(fn)
+    pool = ThreadWorkerPool(workers=rnd.randrange(1, 6), spare=rnd.randrange(4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PexenWarning)
+        results = list(Sched(work).run(pool))
+    index = {id(fn): i for i, fn in enumerate(work)}
+    ran = [index[id(r.task)] for r in results]
+    assert len(ran) == len(set(ran))
+    passed = {index[id(r.task)] for r in results if r.excinfo is None}
+    at = {event: n for n, event in enumerate(events)}
+    for i in ran:
+        for d in requires[i]:
+            assert d in passed and at[("end", d)] < at[("start", i)], (i, d)
+    for i in range(n):
+        assert i in ran or not all(d in passed for d in requires[i]), i
+    assert not clashes
