@@ -275,10 +275,8 @@ class _Run:
             try:
                 pool.submit(*item)
             except PoolError as exc:  # it did not run: its locks are free, its provides unmet
-                exc.pexen_deps_ok, exc.pexen_locks_ok = False, True  # type: ignore[attr-defined]
-                self.ready.append(
-                    self._record((tid, item[2], None, ExceptionInfo(PoolError, exc, None)))
-                )
+                failed = (tid, item[2], None, ExceptionInfo(PoolError, exc, None))
+                self.ready.append(self._record(failed, (False, True)))
                 continue
             self.inflight += 1
 
@@ -289,16 +287,19 @@ class _Run:
             shared = dict(self.default_shared)
         return (tid, self.tasks[tid], shared, self.kwargs[tid], self.pass_shared[tid])
 
-    def _record(self, result: Result) -> TaskRes:
+    def _record(self, result: Result, flags: tuple[bool, bool] | None = None) -> TaskRes:
         """Tell the planner how a task ended, pass its shared state on to its
-        dependents, and make its TaskRes. Under ``lock``."""
+        dependents, and make its TaskRes. Under ``lock``. ``flags``: the
+        failure's ``(deps_ok, locks_ok)`` when not the exception's own (a
+        task that could not be sent)."""
         tid, shared, ret, excinfo = result
         planner = self.planner
         if excinfo is None:
             planner.done(tid)
             well = True
         else:
-            flags = failure_flags(excinfo.val)
+            if flags is None:
+                flags = failure_flags(excinfo.val)
             if flags is None:
                 planner.done(
                     tid,
