@@ -951,9 +951,10 @@ class Planner(Generic[K]):
         best: list[int] = []  # the classes with ready tasks (stale: none left)
         after = self._switches_after(bucket)
         # each bucket's most switches after one of its ready tasks (``after``;
-        # since it last ran out of ready tasks), and ``rank(b)``, its place
-        # in its class's ranking: most switches after first, then most
-        # ready tasks, then id
+        # since it last ran out of ready tasks). A bucket's place in its
+        # class's ranking is ``b - (most[b] * weight + count[b]) * n``: most
+        # switches after first, then most ready tasks, then id (written out
+        # where it is pushed and checked: a call per task costs more)
         most = [0] * n
         weight = len(keys) + 1  # more than any count
 
