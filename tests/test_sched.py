@@ -359,7 +359,9 @@ def test_random_graphs_keep_order_and_locks_on_threads(seed: int) -> None:
     events: list[tuple[str, int]] = []
     clashes: list[tuple[int, str]] = []
 
-    def make(i: int, claims: list[str], uses: list[str], fail: bool) -> Callable[[], None]:
+    def make(
+        i: int, claims: list[str], uses: list[str], fail: bool, pause: float
+    ) -> Callable[[], None]:
         def run() -> None:
             with guard:
                 for r in claims:
@@ -371,7 +373,7 @@ def test_random_graphs_keep_order_and_locks_on_threads(seed: int) -> None:
                         clashes.append((i, r))
                     held[r][1] += 1
                 events.append(("start", i))
-            time.sleep(rnd_sleep[i])
+            time.sleep(pause)
             with guard:
                 for r in claims:
                     held[r][0] -= 1
@@ -384,15 +386,14 @@ def test_random_graphs_keep_order_and_locks_on_threads(seed: int) -> None:
         return run
 
     requires: list[list[int]] = []
-    rnd_sleep: list[float] = []
     work = []
     for i in range(n):
         deps = sorted({rnd.randrange(i) for _ in range(rnd.choice((0, 0, 1, 2)))}) if i else []
         claims = [f"r{rnd.randrange(3)}"] if rnd.random() < 0.1 else []
         uses = [f"r{rnd.randrange(3)}"] if not claims and rnd.random() < 0.1 else []
         requires.append(deps)
-        rnd_sleep.append(rnd.choice((0.0, 0.0, 0.0, 0.001)))
-        fn = make(i, claims, uses, rnd.random() < 0.05)
+        pause = rnd.choice((0.0, 0.0, 0.0, 0.001))
+        fn = make(i, claims, uses, rnd.random() < 0.05, pause)
         meta.assign_val(
             fn,
             requires=[f"t{d}" for d in deps],
