@@ -429,7 +429,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
-    if not config.pluginmanager.has_plugin(RECORDER):
+    if not config.pluginmanager.has_plugin(RECORDER) and not config.getoption("collectonly"):
         # record sub-results from now on if a test uses them (a look at each
         # test's fixture names, once; a plain loop: no generator per test)
         for item in session.items:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ..sched.meta import READ_TAGS
+
 if TYPE_CHECKING:
     from .taskgraph import TestGraph
 
@@ -76,13 +78,18 @@ def lacking_reason(tags: Iterable[str], hosts: Iterable[str]) -> str:
 def serial_skips(config: pytest.Config, graph: TestGraph) -> dict[str, str]:
     """In one process, the one host is this one: the skip reason of each
     test whose host tags it lacks."""
-    needed = {nodeid: meta.host_tags for nodeid, meta in graph.metas.items() if meta.host_tags}
+    # the tags as stored (READ_TAGS): the attribute of a marked test's
+    # record makes a set of its tuple, a call per test of a large suite
+    read = READ_TAGS["host_tags"]
+    needed = {nodeid: tags for nodeid, meta in graph.metas.items() if (tags := read(meta))}
     if not needed:
         return {}
     host = this_host()
     have = tags_of(given_tags(config), host)
     return {
-        nodeid: lacking_reason(tags, [host]) for nodeid, tags in needed.items() if not tags <= have
+        nodeid: lacking_reason(tags, [host])
+        for nodeid, tags in needed.items()
+        if not have.issuperset(tags)
     }
 
 

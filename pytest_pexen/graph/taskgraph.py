@@ -354,13 +354,6 @@ def build(
                 return relative
         return tag
 
-    def providers(tag: str) -> list[str]:
-        if tag in explicit:
-            return explicit[tag]
-        if tag in every:
-            return [tag]
-        return by_base.get(tag, [])
-
     chosen = set(selected_ids)
     order: dict[str, int] = {}  # position in the collection: made when a test is pulled in
     requires: dict[str, list[str]] = {}
@@ -385,8 +378,10 @@ def build(
             resolved = _NONE
         requires[nodeid] = resolved
         for tag in resolved:
-            provs = providers(tag)
-            if tag not in explicit:
+            if tag in explicit:
+                provs: Sequence[str] = explicit[tag]
+            else:  # a test named by its id: that test, or its parametrizations
+                provs = (tag,) if tag in every else by_base.get(tag, ())
                 for p in provs:
                     by = implicit.get(p, ())
                     if tag not in by:
@@ -402,6 +397,7 @@ def build(
                 continue
             if not order:
                 order.update((nodeid, n) for n, nodeid in enumerate(every))
+            picks: Sequence[str]
             if tag in explicit:
                 picks = [
                     choose_provider(

@@ -53,6 +53,7 @@ _MISSING_MODES = ("error", "skip")
 Ids = tuple[int, ...] | list[int]
 OneOrIds = int | Ids
 _SHORT = 8
+_ONE_OK = (list, tuple)  # sequences whose one tag add_many() reads in place
 # what a planner's ``copy(shared=True)`` shares with it: the graph, which
 # only adding tasks, groups or tags changes (the rest is its state)
 _STRUCTURE = frozenset(
@@ -272,14 +273,17 @@ class Planner(Generic[K]):
         graph has about a tag per task, and seven appends per tag were a
         third of the cost of ``add()``)."""
         tid = self._tag_id.get(tag)
-        if tid is None:
-            n, keys = len(self._tag_name), self._keys
-            # the very int object of task n's id if there is one: an int
-            # above 256 is an object of its own (32 bytes) wherever it is
-            # made, and a large graph has about as many tags as tasks, so a
-            # tag id and a task id of one value share one (see add_many())
-            tid = self._tag_id[tag] = self._index[keys[n]] if n < len(keys) else n
-            self._tag_name.append(tag)
+        return self._new_tag(tag) if tid is None else tid
+
+    def _new_tag(self, tag: str) -> int:
+        """The id of a tag not interned yet (see ``_intern``)."""
+        n, keys = len(self._tag_name), self._keys
+        # the very int object of task n's id if there is one: an int above
+        # 256 is an object of its own (32 bytes) wherever it is made, and a
+        # large graph has about as many tags as tasks, so a tag id and a
+        # task id of one value share one (see add_many())
+        tid = self._tag_id[tag] = self._index[keys[n]] if n < len(keys) else n
+        self._tag_name.append(tag)
         return tid
 
     def _grow_tags(self) -> None:
@@ -315,7 +319,7 @@ class Planner(Generic[K]):
         if isinstance(tags, (set, frozenset, list, tuple)) and len(tags) == 1:  # most tasks'
             (tag,) = tags
             known = self._tag_id.get(tag)
-            return self._intern(tag) if known is None else known
+            return self._new_tag(tag) if known is None else known
         if isinstance(tags, (set, frozenset)):  # no repeats to remove
             return tuple([self._intern(tag) for tag in sorted(tags)])
         return tuple(dict.fromkeys([self._intern(tag) for tag in tags]))
@@ -344,7 +348,7 @@ class Planner(Generic[K]):
         fields, the common case, cost a truth test each)."""
         self._check_unshared()
         index, keys, group_id, tag_ids = self._index, self._keys, self._group_id, self._tag_ids
-        tag_id, tag_name = self._tag_id, self._tag_name
+        tag_id, tag_name, new_tag = self._tag_id, self._tag_name, self._new_tag
         add_prio, add_req, add_prov = self._prio.append, self._req.append, self._prov.append
         add_claims, add_uses, add_group = self._claims.append, self._uses.append, self._group.append
         add_dur, add_state = self._dur.append, self._state.append
@@ -368,8 +372,18 @@ class Planner(Generic[K]):
             index[key] = tag_id[tag_name[n]] if n < len(tag_name) else n
             keys.append(key)
             add_prio(priority)
-            add_req(tag_ids(requires) if requires else ())
-            add_prov(tag_ids(provides) if provides else ())
+            # one tag (a list or tuple of one): most tasks' requires and
+            # provides, looked up here (``_tag_ids`` does the same, a call later)
+            if isinstance(requires, _ONE_OK) and len(requires) == 1:
+                g = tag_id.get(requires[0])
+                add_req(new_tag(requires[0]) if g is None else g)
+            else:
+                add_req(tag_ids(requires) if requires else ())
+            if isinstance(provides, _ONE_OK) and len(provides) == 1:
+                g = tag_id.get(provides[0])
+                add_prov(new_tag(provides[0]) if g is None else g)
+            else:
+                add_prov(tag_ids(provides) if provides else ())
             add_claims(claims_t)
             add_uses(uses_t)
             add_group(gi)
