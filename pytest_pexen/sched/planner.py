@@ -68,6 +68,7 @@ _STRUCTURE = frozenset(
         "_group",
         "_dur",
         "_cp",
+        "_topological",
         "_tag_id",
         "_tag_name",
         "_tag_providers",
@@ -189,6 +190,10 @@ class Planner(Generic[K]):
         self._need: array[int] = array("i")
         self._cp: list[float] = []
         self._prepared = 0
+        # the unsettled tasks in a topological order, as the last prepare()
+        # found them (its cycle check): a task settled since is in it still,
+        # which no reader minds (see _switches_after)
+        self._topological: list[int] = []
         self._dropped_base: dict[int, str] = {}
         self._drop_root: dict[int, int | None] = {}
         self._ended_badly: dict[int, str] = {}
@@ -460,6 +465,7 @@ class Planner(Generic[K]):
         except DepcheckError:
             self._forget(new)
             raise
+        self._topological = order
         # nothing below raises
         for t in late:
             self._prov[t] = tuple(g for g in _ids(self._prov[t]) if tstate[g] == _PENDING)
@@ -1040,7 +1046,8 @@ class Planner(Generic[K]):
             state[t] = done
             if locks:
                 self._unlock(t)  # nobody waits for its locks (they were free)
-            for g in _ids(provs[t]):
+            gs = provs[t]
+            for g in (gs,) if isinstance(gs, int) else gs:  # _ids(), inline
                 if tstate[g] != pending:
                     continue
                 left[g] -= 1
@@ -1063,7 +1070,7 @@ class Planner(Generic[K]):
 
     def _switches_after(self, bucket: list[int]) -> array[int]:
         """For each unsettled task, the most changes of bucket on a chain of
-        dependents after it (0 for none), and 0 for the others.
+        dependents after it (0 for none); what no one reads for the others.
 
         Rule 3 of ``order(affinity=...)`` takes the stretch whose ready
         tasks have most such changes still ahead of them: a chain that
@@ -1073,7 +1080,16 @@ class Planner(Generic[K]):
         took 40% fewer stretches than the fullest stretch alone."""
         after = array("i", [0]) * len(bucket)  # half the size of a list, at the peak
         prov, requirers, state, ready = self._prov, self._tag_requirers, self._state, _READY
-        for t in reversed(self._simulate(range(0), set())):
+        # the order prepare() found, not a new run on paper: a task settled
+        # since gets a figure that no one reads (only those of waiting and
+        # ready tasks are), and no task joins without another prepare().
+        # Emptied once read, in the planner it is shared with too (see
+        # ``copy``): alive during the run on paper, a large graph's list set
+        # the peak memory of a collection. A later call finds it again.
+        order = self._topological
+        if not order:
+            order = self._simulate(range(0), set())
+        for t in reversed(order):
             b, most, gs = bucket[t], 0, prov[t]
             for g in (gs,) if isinstance(gs, int) else gs:  # _ids(), inline
                 rs = requirers[g]
@@ -1083,6 +1099,7 @@ class Planner(Generic[K]):
                         if x > most:
                             most = x
             after[t] = most
+        order.clear()
         return after
 
     def _order_by_rank(self) -> list[K]:
