@@ -583,3 +583,21 @@ def test_the_controller_leaves_the_garbage_collector_as_it_found_it(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "frozen after a run: 0" in done.stderr
     assert "mine kept: True" in done.stderr
+
+
+def test_tiny_tests_go_out_in_few_batches(pytester: pytest.Pytester) -> None:
+    """Tests far shorter than a send's round trip go to their worker in
+    batches of about as much work as ``MAX_BATCH`` longer ones: far fewer
+    sends than ``MAX_BATCH`` tests each. The journal shows each send: the
+    start records of the tests sent together share their time."""
+    tests = 1500
+    body = ["import pytest_pexen as pexen"]
+    body += [f"@pexen.provides('t{i}')\ndef test_{i}(): pass" for i in range(tests)]
+    pytester.makepyfile(test_tiny="\n".join(body))
+    result = run(pytester, "-n", "2", "-q", "--pexen-state=state.jsonl")
+    result.assert_outcomes(passed=tests)
+    lines = (pytester.path / "state.jsonl").read_text().splitlines()
+    starts = [json.loads(line) for line in lines if line.startswith('{"type":"start"')]
+    assert len(starts) == tests
+    sends = {(record["worker"], record["t"]) for record in starts}
+    assert len(sends) < tests / 32 / 2, len(sends)  # MAX_BATCH each: 47 at least

@@ -68,6 +68,9 @@ if TYPE_CHECKING:
     from ..sched.planner import Planner, Unrunnable
 
 MAX_BATCH = 32
+# tests shorter than SHORT: as many as take about MAX_BATCH * SHORT seconds
+# (the longest batch of longer tests), at most this many
+TINY_BATCH = 256
 PREFETCH = 2  # a worker's queue (its running test included) short enough to refill
 SCAN = 128  # tests looked at when continuing in a worker's class or module
 LOOK = 64  # ready tests looked at to keep a worker out of others' modules
@@ -1039,11 +1042,19 @@ class GraphScheduling:
     def _batch_size(self) -> int:
         """One test at a time unless plenty are ready for the idle workers;
         more when tests are short (a send costs the controller about as
-        much as running such a test)."""
+        much as running such a test). A batch holds ``MAX_BATCH`` tests, or
+        of tests shorter than ``SHORT``, as many as take about as long
+        (up to ``TINY_BATCH``): each send costs the controller a message
+        and a journal write, and at ``MAX_BATCH`` tiny tests a send 5,000
+        tiny tests took 160 of them, where xdist's load takes a few dozen."""
         assert self.planner is not None
         waiting = self.planner.ready
-        workers = max(1, len(self.node2pending)) * (1 if self.typical < SHORT else 4)
-        return max(1, min(MAX_BATCH, waiting // workers))
+        short = self.typical < SHORT
+        workers = max(1, len(self.node2pending)) * (1 if short else 4)
+        most = MAX_BATCH
+        if short:
+            most = min(TINY_BATCH, int(MAX_BATCH * SHORT / max(self.typical, 1e-6)))
+        return max(1, min(most, waiting // workers))
 
     def send(self, node: Any, entries: list[Entry]) -> None:
         """Send tests to ``node`` (the compat layer sends a module's next tests too)."""
