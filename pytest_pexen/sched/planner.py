@@ -425,7 +425,8 @@ class Planner(Generic[K]):
         # a late provider does not reopen it
         late: list[int] = []  # new tasks that provide a tag already settled
         for t in tids:
-            for g in _ids(prov[t]):
+            gs = prov[t]
+            for g in (gs,) if isinstance(gs, int) else gs:  # _ids(), inline
                 if tstate[g] == _PENDING:
                     # a tag's first provider (most often its only one) as is
                     ids = providers[g]
@@ -437,7 +438,8 @@ class Planner(Generic[K]):
         failed_reqs: list[tuple[int, int]] = []
         for t in tids:
             n = 0
-            for g in _ids(req[t]):
+            gs = req[t]
+            for g in (gs,) if isinstance(gs, int) else gs:  # _ids(), inline
                 ids = requirers[g]
                 requirers[g] = t if ids == () else _with(ids, t)
                 st = tstate[g]
@@ -554,7 +556,8 @@ class Planner(Generic[K]):
             need[t] = 0  # dropped at once, which settles it (and its dependents)
         queue += [t for t in new if not need[t]]
         for t in queue:  # the list grows while we walk it
-            for g in _ids(prov[t]):
+            gs = prov[t]
+            for g in (gs,) if isinstance(gs, int) else gs:  # _ids(), inline
                 if tstate[g] != _PENDING:
                     continue
                 left[g] -= 1
@@ -842,7 +845,8 @@ class Planner(Generic[K]):
             else:
                 self._kill_locks(t)
         if ok if deps_ok is None else deps_ok:
-            for g in _ids(self._prov[t]):
+            gs = self._prov[t]
+            for g in (gs,) if isinstance(gs, int) else gs:  # _ids(), inline
                 self._provided(g)
         else:
             self._ended_badly[t] = f"{self._describe(key)} {outcome}"
