@@ -230,3 +230,55 @@ def test_crash_in_the_last_teardown_does_not_hang(pytester: pytest.Pytester) -> 
     result.stdout.fnmatch_lines(
         ["*ERROR at teardown of test_*", "*worker 'gw0' crashed while tearing down the fixtures*"]
     )
+
+
+def test_nearest_items_share_the_most_parents(pytester: pytest.Pytester) -> None:
+    """The stand-in ``nextitem`` of each test (``internals.nearest_items``)
+    shares as many of its parents as any other test does, in collection
+    order, shuffled, and with a test listed twice; None only for a test
+    that shares nothing but the session."""
+    import random
+
+    from pytest_pexen.internals import nearest_items
+
+    pkg = pytester.mkpydir("pkg")
+    (pkg / "test_a.py").write_text(
+        "import pytest\n"
+        "class TestX:\n"
+        "    def test_1(self): pass\n"
+        "    @pytest.mark.parametrize('p', [1, 2, 3])\n"
+        "    def test_2(self, p): pass\n"
+        "class TestLone:\n"
+        "    def test_only(self): pass\n"
+        "def test_f(): pass\n"
+    )
+    sub = pytester.mkpydir("pkg/sub")
+    (sub / "test_b.py").write_text("def test_lonely(): pass\n")
+    pytester.makepyfile(
+        test_top="""
+        import pytest
+        @pytest.mark.parametrize("q", range(2))
+        def test_p(q): pass
+        class TestY:
+            class TestInner:
+                def test_deep(self): pass
+        """
+    )
+    collected, _ = pytester.inline_genitems()
+    assert len(collected) == 10
+
+    def shared(a: pytest.Item, b: pytest.Item) -> int:
+        return len({id(n) for n in a.listchain()[:-1]} & {id(n) for n in b.listchain()[:-1]})
+
+    for shuffle in range(4):
+        items = list(collected)
+        random.Random(shuffle).shuffle(items)
+        if shuffle == 3:
+            items += items[:2]
+        for item, near in zip(items, nearest_items(items), strict=True):
+            best = max(shared(item, other) for other in collected if other is not item)
+            if near is None:
+                assert best == 1, item.nodeid  # the session only
+            else:
+                assert near is not item
+                assert shared(item, near) == best, (item.nodeid, near.nodeid)
