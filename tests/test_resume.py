@@ -226,6 +226,13 @@ def test_deprecated():
 def test_kill(pexen_boot_count):
     if pexen_boot_count == 0:  # once the other tests are journaled as ended
         wait_for_ends("test_w.py::test_warns", "test_w.py::test_deprecated")
+        # and their warnings: under xdist, a test's warnings reach the
+        # controller after its end, and each is journaled as it comes
+        for _ in range(200):
+            with open("state.jsonl") as f:
+                if sum(json.loads(line)["type"] == "warning" for line in f) >= 3:
+                    break
+            time.sleep(0.05)
         os.kill(os.getppid() if os.environ["KILL"] == "parent" else os.getpid(), 9)
 """
     + WAIT_FOR_ENDS
