@@ -53,7 +53,6 @@ _MISSING_MODES = ("error", "skip")
 Ids = tuple[int, ...] | list[int]
 OneOrIds = int | Ids
 _SHORT = 8
-_ONE_OK = (list, tuple)  # sequences whose one tag add_many() reads in place
 # what a planner's ``copy(shared=True)`` shares with it: the graph, which
 # only adding tasks, groups or tags changes (the rest is its state)
 _STRUCTURE = frozenset(
@@ -353,7 +352,7 @@ class Planner(Generic[K]):
         fields, the common case, cost a truth test each)."""
         self._check_unshared()
         index, keys, group_id, tag_ids = self._index, self._keys, self._group_id, self._tag_ids
-        tag_id, tag_name, new_tag = self._tag_id, self._tag_name, self._new_tag
+        tag_id, tag_name = self._tag_id, self._tag_name
         add_prio, add_req, add_prov = self._prio.append, self._req.append, self._prov.append
         add_claims, add_uses, add_group = self._claims.append, self._uses.append, self._group.append
         add_dur, add_state = self._dur.append, self._state.append
@@ -377,18 +376,8 @@ class Planner(Generic[K]):
             index[key] = tag_id[tag_name[n]] if n < len(tag_name) else n
             keys.append(key)
             add_prio(priority)
-            # one tag (a list or tuple of one): most tasks' requires and
-            # provides, looked up here (``_tag_ids`` does the same, a call later)
-            if isinstance(requires, _ONE_OK) and len(requires) == 1:
-                g = tag_id.get(requires[0])
-                add_req(new_tag(requires[0]) if g is None else g)
-            else:
-                add_req(tag_ids(requires) if requires else ())
-            if isinstance(provides, _ONE_OK) and len(provides) == 1:
-                g = tag_id.get(provides[0])
-                add_prov(new_tag(provides[0]) if g is None else g)
-            else:
-                add_prov(tag_ids(provides) if provides else ())
+            add_req(tag_ids(requires) if requires else ())
+            add_prov(tag_ids(provides) if provides else ())
             add_claims(claims_t)
             add_uses(uses_t)
             add_group(gi)
