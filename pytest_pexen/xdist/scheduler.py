@@ -425,16 +425,15 @@ class GraphScheduling:
         self._ended(key)
         if self.compat is not None:
             self.compat.ended(key, node)
-        if not self._all_fed():
-            self.dispatch()
+        self.dispatch()
 
-    def _all_fed(self) -> bool:
-        """Whether ``dispatch()`` would do nothing now: every worker has more
-        tests queued than its next batch waits for (``_low_water``), and
-        more than a follow-on waits for (``AHEAD``), so none is idle, and
-        no skip, resend, session limit, compat layer or host table needs a
-        look. Most tests of a large run of short tests end so: 5,000 tiny
-        tests at ``-n 2`` made 5,003 dispatches, where 93 do."""
+    def _all_fed(self, low: int) -> bool:
+        """Whether ``dispatch()`` has nothing to do: every worker has more
+        tests queued than its next batch waits for (``low``), and more than
+        a follow-on waits for (``AHEAD``), so none is idle, and no skip,
+        resend, session limit, compat layer or host table needs a look.
+        Most tests of a large run of short tests end so: of 5,003
+        dispatches of 5,000 tiny tests at ``-n 2``, 93 are left."""
         if (
             self.compat is not None
             or self.hosts is not None
@@ -443,7 +442,7 @@ class GraphScheduling:
             or self.resend
         ):
             return False
-        least = max(self._low_water(), AHEAD)
+        least = max(low, AHEAD)
         return all(len(pending) > least for pending in self.node2pending.values())
 
     def remove_node(self, node: Any) -> str | None:
@@ -769,6 +768,9 @@ class GraphScheduling:
             # --pexen-session-timeout: no new test; those sent meet it on their worker
             self.session_limit = None
             self._queue_skips(planner.abort(limit.reason))
+        low = self._low_water()
+        if self._all_fed(low):
+            return
         # a worker gets work when idle; while plenty of tests are ready, or
         # tests are so short that a round trip to the controller would idle
         # the worker for a good part of one, it also gets its next batch a
@@ -776,7 +778,6 @@ class GraphScheduling:
         plenty = planner.ready >= 8 * max(1, len(self.node2pending)) or (
             self.typical < SHORT and planner.ready > 0
         )
-        low = self._low_water()
         compat = self.compat
         idle = [
             node
