@@ -601,3 +601,67 @@ def test_tiny_tests_go_out_in_few_batches(pytester: pytest.Pytester) -> None:
     assert len(starts) == tests
     sends = {(record["worker"], record["t"]) for record in starts}
     assert len(sends) < tests / 32 / 2, len(sends)  # MAX_BATCH each: 47 at least
+
+
+EVENT_COUNTER = """
+import json, os
+import pytest
+
+MESSAGES, EVENTS = [], {}
+
+
+@pytest.hookimpl(trylast=True)  # after pexen's: what the channel really brings
+def pytest_configure_node(node):
+    receive = node.process_from_remote
+
+    def count(eventcall):
+        if isinstance(eventcall, tuple):
+            MESSAGES.append(eventcall[0])
+            inner = eventcall[1].get("events") or [eventcall]
+            for name, _ in inner:
+                EVENTS[name] = EVENTS.get(name, 0) + 1
+        receive(eventcall)
+
+    node.process_from_remote = count
+
+
+def pytest_unconfigure(config):
+    if not hasattr(config, "workerinput"):
+        with open("counts.json", "w") as f:
+            json.dump({"messages": len(MESSAGES), "events": EVENTS}, f)
+"""
+
+
+@pytest.mark.parametrize("marked", [True, False], ids=["graph", "plain"])
+def test_a_tests_end_travels_in_one_message(pytester: pytest.Pytester, marked: bool) -> None:
+    """A worker sends a test's teardown report, its end, its warnings and
+    the end of its protocol (and, in pexen's own loop, the next test's
+    start) in one message: fewer messages for the controller to read and
+    wake up for, the same events, in the same order, and the same report."""
+    tests = 200
+    mark = "@pexen.provides('t{i}')\n" if marked else ""
+    body = ["import warnings, pytest, pytest_pexen as pexen"]
+    body += [
+        "@pytest.fixture\ndef breaks():\n    yield\n    raise RuntimeError('teardown broke')",
+        "def test_teardown(breaks): pass",
+        "def test_warns(): warnings.warn(UserWarning('careful'))",
+        "def test_fails(): assert False",
+    ]
+    body += [f"{mark.format(i=i)}def test_{i}(): pass" for i in range(tests - 3)]
+    pytester.makepyfile(test_many="\n".join(body))
+    pytester.makeconftest(EVENT_COUNTER)
+    result = run(pytester, "-n", "2", "-rA", "--pexen-state=state.jsonl")
+    result.assert_outcomes(passed=tests - 1, failed=1, errors=1, warnings=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_teardown*", "*teardown broke*"])
+    result.stdout.fnmatch_lines(["*UserWarning: careful*"])
+    counts = json.loads((pytester.path / "counts.json").read_text())
+    events = counts["events"]
+    for name in ("logstart", "logfinish", "runtest_protocol_complete"):
+        assert events[name] == tests, (name, events)
+    assert events["testreport"] == 3 * tests, events
+    assert events["warning_recorded"] == 1, events
+    # six events a test, sent one by one before: 1,200 messages
+    assert counts["messages"] < (3.2 if marked else 4.2) * tests, counts
+    lines = (pytester.path / "state.jsonl").read_text().splitlines()
+    ends = [json.loads(line) for line in lines if line.startswith('{"type":"end"')]
+    assert len(ends) == tests

@@ -111,6 +111,20 @@ def configure_node(node: Any) -> None:
     node.workerinput["pexen_own_scheduler"] = node.config.stash.get(OWN_SCHEDULER, False)
     node.workerinput["pexen"] = dist == "pexen"
     node.workerinput["pexen_killable"] = dist == "pexen" and local_pid(node) is not None
+    if dist == "pexen":
+        from .protocol import BATCH
+
+        receive = node.process_from_remote  # xdist sets the channel's callback after this hook
+
+        def process_from_remote(eventcall: Any) -> None:
+            """A worker's message of several events (worker.ControllerChannel) as one each."""
+            if type(eventcall) is tuple and eventcall[0] == BATCH:
+                for event in eventcall[1]["events"]:
+                    receive(event)
+            else:
+                receive(eventcall)
+
+        node.process_from_remote = process_from_remote
 
 
 OWN_SCHEDULER = pytest.StashKey[bool]()

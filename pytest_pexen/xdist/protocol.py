@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 # field: the indices of the tests queued before it that must pass for it to run
 Entry = list[Any]
 
+BATCH = "pexen_events"  # a worker's event: several xdist events in one message
+
 
 def on_the_wire(entries: list[Entry]) -> list[Entry | int]:
     """``entries`` as the controller sends them: a test with nothing but its

@@ -41,6 +41,7 @@ import json
 import os
 import queue
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -49,12 +50,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..internals import HooksOnly, find_interactor, late_teardown, nearest_items, uses_shared_scope
-from .protocol import Entry, off_the_wire
+from .protocol import BATCH, Entry, off_the_wire
 
 if TYPE_CHECKING:
     from ..graph.taskgraph import GraphSpec
 
 SHUTDOWN = object()
+_HELD = frozenset({"logfinish", "warning_recorded"})
 
 
 class ControllerChannel:
@@ -72,8 +74,53 @@ class ControllerChannel:
     def __init__(self, channel: Any) -> None:
         self.channel = channel
         self.gone = False  # set on the receiver thread too (the channel closed)
+        self.held: list[Any] | None = None  # a test's last events, see ``send``
+        # the thread that holds events; the watchdog's (watchdog/limits.py)
+        # sends at once, and never takes the held ones from under it
+        self.owner = threading.get_ident()
 
     def send(self, item: Any) -> None:
+        """Send an xdist event, or hold it.
+
+        Each message costs the controller a read, a decode, a callback and
+        a wake-up of its main thread, and a passed test is six xdist events.
+        So a test's teardown report and what follows it in its protocol
+        (its end, the warnings it raised) are held; the loop adds its
+        ``runtest_protocol_complete`` (``defer``), and all go with the next event of
+        another kind: most often the next test's start. Nothing is held
+        across test code, a wait for the controller or the session's end:
+        the loop sends what is held before each (``flush``), and any other
+        event, from a plugin or pexen, sends it first. A message of several
+        events is xdist's own events in a list, unpacked by the controller
+        (xdist/plugin.py ``configure_node``)."""
+        if threading.get_ident() != self.owner:  # the watchdog's thread: at once
+            self._send(item)
+            return
+        held = self.held
+        if held is not None:
+            held.append(item)
+            if item[0] not in _HELD:
+                self.flush()
+        elif item[0] == "testreport" and item[1]["data"].get("when") == "teardown":
+            self.held = [item]
+        else:
+            self._send(item)
+
+    def defer(self, item: Any) -> None:
+        """Hold ``item`` until the next event that is sent at once, or ``flush``
+        (the test loop's thread only)."""
+        if self.held is None:
+            self.held = [item]
+        else:
+            self.held.append(item)
+
+    def flush(self) -> None:
+        """Send what is held, in one message (the test loop's thread only)."""
+        held, self.held = self.held, None
+        if held:
+            self._send(held[0] if len(held) == 1 else (BATCH, {"events": held}))
+
+    def _send(self, item: Any) -> None:
         if self.gone:
             return
         try:
@@ -207,6 +254,8 @@ class PexenWorker(HooksOnly):
     def _receive(self, todo: deque[Entry], block: bool) -> bool:
         """Move the commands that have arrived (waiting for one if ``block``)
         into ``todo``; True once the shutdown is among them."""
+        if block:
+            self.channel.flush()  # the controller may be waiting for it
         while True:
             try:
                 command = self.commands.get() if block else self.commands.get_nowait()
@@ -270,11 +319,14 @@ class PexenWorker(HooksOnly):
             start = time.perf_counter()
             self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             duration = time.perf_counter() - start
-            interactor.sendevent("runtest_protocol_complete", item_index=index, duration=duration)
+            self.channel.defer(
+                ("runtest_protocol_complete", {"item_index": index, "duration": duration})
+            )
             if skip is None or previous is None:
                 previous = (index, nextitem)
             if session.shouldfail or session.shouldstop:
                 break
+        self.channel.flush()
         if previous is not None:
             self._settle(interactor, items, previous, None)
         for ending in self.ending:
@@ -319,5 +371,6 @@ class PexenWorker(HooksOnly):
         index, assumed = previous
         if assumed is actual:
             return
+        interactor.channel.flush()  # before the fixtures' code runs
         interactor.item_index = index
         late_teardown(items[index], actual)
