@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections import deque
 from collections.abc import Callable
 from contextlib import nullcontext
 from types import FrameType, MethodType
@@ -322,25 +323,77 @@ def observe_sends(node: Any, sent: Callable[[list[int]], None]) -> None:
     node.send_runtest_some = send_runtest_some
 
 
+QUEUED_EVENTS = "pexen_events"  # several events as one item of DSession.queue
+
+
+class _EventTaker:
+    """``DSession.queue.get``, wrapped (see ``before_each_event`` and
+    ``queue_together``)."""
+
+    def __init__(self, events: Any) -> None:
+        self.take = events.get
+        self.waiting = events.queue  # the Queue's deque: an unlocked look, as Queue.empty()'s
+        self.pending: deque[Any] = deque()  # the rest of an item of several events
+        self.before: list[Callable[[bool], None]] = []
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        pending = self.pending
+        if self.before:
+            idle = not pending and not self.waiting
+            for before in self.before:
+                before(idle)
+        if pending:
+            return pending.popleft()
+        event = self.take(block, timeout)
+        if event[0] == QUEUED_EVENTS:
+            pending.extend(event[1])
+            return pending.popleft()
+        return event
+
+
+def _event_taker(config: pytest.Config) -> _EventTaker | None:
+    """The one wrapper of the xdist controller's event queue, made at the
+    first call; None where there is no such controller."""
+    dsession: Any = config.pluginmanager.get_plugin("dsession")
+    events: Any = getattr(dsession, "queue", None)
+    if getattr(events, "get", None) is None or not hasattr(events, "queue"):
+        return None
+    taker = getattr(events, "pexen_taker", None)
+    if taker is None:
+        taker = events.pexen_taker = _EventTaker(events)
+        events.get = taker.get
+    return taker
+
+
 def before_each_event(config: pytest.Config, before: Callable[[bool], None]) -> bool:
     """Call ``before(idle)`` each time xdist's controller takes its workers'
     next event, ``idle`` when none is queued (it is about to wait): its
     loop takes them one at a time from ``DSession.queue``, and no hook
     tells of that moment, so that queue's ``get`` is wrapped. False where
     there is no such controller."""
-    dsession: Any = config.pluginmanager.get_plugin("dsession")
-    events: Any = getattr(dsession, "queue", None)
-    get = getattr(events, "get", None)
-    if get is None or not hasattr(events, "queue"):
+    taker = _event_taker(config)
+    if taker is None:
         return False
-    waiting = events.queue  # the Queue's deque: an unlocked look, as Queue.empty()'s
-
-    def get_event(block: bool = True, timeout: float | None = None) -> Any:
-        before(not waiting)
-        return get(block, timeout)
-
-    events.get = get_event
+    taker.before.append(before)
     return True
+
+
+def queue_together(node: Any) -> Callable[[list[Any]], None] | None:
+    """What puts several events of worker ``node`` on the controller's
+    queue as one item, which its loop then takes one event at a time: one
+    lock, one wake-up of the loop. None where there is no such controller."""
+    taker = _event_taker(node.config)
+    if taker is None:
+        return None
+    put = node.putevent
+
+    def put_together(events: list[Any]) -> None:
+        if len(events) == 1:
+            put(events[0])
+        elif events:
+            put((QUEUED_EVENTS, events))
+
+    return put_together
 
 
 def forks_tests(config: pytest.Config, items: list[pytest.Item]) -> bool:

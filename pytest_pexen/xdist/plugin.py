@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..internals import HooksOnly, local_pid
+from ..internals import HooksOnly, local_pid, queue_together
 from .hosts import warn_open_gateways
 
 if TYPE_CHECKING:
@@ -115,14 +115,26 @@ def configure_node(node: Any) -> None:
         from .protocol import BATCH
 
         receive = node.process_from_remote  # xdist sets the channel's callback after this hook
+        put_together = queue_together(node)
 
         def process_from_remote(eventcall: Any) -> None:
-            """A worker's message of several events (worker.ControllerChannel) as one each."""
-            if type(eventcall) is tuple and eventcall[0] == BATCH:
+            """A worker's message of several events (worker.ControllerChannel):
+            each event as xdist makes it, all queued as one item."""
+            if type(eventcall) is not tuple or eventcall[0] != BATCH:
+                receive(eventcall)
+                return
+            if put_together is None:
                 for event in eventcall[1]["events"]:
                     receive(event)
-            else:
-                receive(eventcall)
+                return
+            put, queued = node.putevent, list[Any]()
+            node.putevent = queued.append  # xdist queues each event through it
+            try:
+                for event in eventcall[1]["events"]:
+                    receive(event)
+            finally:
+                node.putevent = put
+            put_together(queued)
 
         node.process_from_remote = process_from_remote
 
