@@ -607,7 +607,20 @@ EVENT_COUNTER = """
 import json, os
 import pytest
 
-MESSAGES, EVENTS = [], {}
+MESSAGES, EVENTS, QUEUED = [], {}, []
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist hands its queue's put to the workers
+def pytest_sessionstart(session):
+    dsession = session.config.pluginmanager.get_plugin("dsession")
+    if dsession is not None:
+        put = dsession.queue.put
+
+        def count(item, *args, **kwargs):
+            QUEUED.append(item[0])
+            put(item, *args, **kwargs)
+
+        dsession.queue.put = count
 
 
 @pytest.hookimpl(trylast=True)  # after pexen's: what the channel really brings
@@ -628,7 +641,7 @@ def pytest_configure_node(node):
 def pytest_unconfigure(config):
     if not hasattr(config, "workerinput"):
         with open("counts.json", "w") as f:
-            json.dump({"messages": len(MESSAGES), "events": EVENTS}, f)
+            json.dump({"messages": len(MESSAGES), "events": EVENTS, "queued": len(QUEUED)}, f)
 """
 
 
@@ -636,8 +649,9 @@ def pytest_unconfigure(config):
 def test_a_tests_end_travels_in_one_message(pytester: pytest.Pytester, marked: bool) -> None:
     """A worker sends a test's teardown report, its end, its warnings and
     the end of its protocol (and, in pexen's own loop, the next test's
-    start) in one message: fewer messages for the controller to read and
-    wake up for, the same events, in the same order, and the same report."""
+    start) in one message, which the controller queues as one item for its
+    loop: fewer messages to read and wake up for, the same events, in the
+    same order, and the same report."""
     tests = 200
     mark = "@pexen.provides('t{i}')\n" if marked else ""
     body = ["import warnings, pytest, pytest_pexen as pexen"]
@@ -662,6 +676,7 @@ def test_a_tests_end_travels_in_one_message(pytester: pytest.Pytester, marked: b
     assert events["warning_recorded"] == 1, events
     # six events a test, sent one by one before: 1,200 messages
     assert counts["messages"] < (3.2 if marked else 4.2) * tests, counts
+    assert counts["queued"] < (3.2 if marked else 4.2) * tests, counts
     lines = (pytester.path / "state.jsonl").read_text().splitlines()
     ends = [json.loads(line) for line in lines if line.startswith('{"type":"end"')]
     assert len(ends) == tests
