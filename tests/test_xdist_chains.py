@@ -328,3 +328,34 @@ def test_a_worker_has_no_end_of_test_hook(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=3, failed=1, skipped=1)
     result.stdout.fnmatch_lines(["SKIPPED*not provided: test_a.py::test_fail failed"])
     assert sorted(p.read_text() for p in pytester.path.glob("hooks-gw*.txt")) == ["False", "False"]
+
+
+def test_tests_waiting_for_one_test_are_not_queued_behind_each_other(
+    pytester: pytest.Pytester, logs: Path
+) -> None:
+    """Two tests that wait for the same one (siblings) can run side by side
+    once it ends: only one goes ahead on its worker, the other to the
+    first free worker, not behind its sibling."""
+    pytester.makepyfile(
+        test_fan="""
+        import time
+        import pytest_pexen as pexen
+
+        @pexen.provides("a")
+        def test_a(): time.sleep(0.3)
+
+        @pexen.requires("a")
+        def test_b1(): time.sleep(0.4)
+
+        @pexen.requires("a")
+        def test_b2(): time.sleep(0.4)
+
+        def test_other(): pass
+        """
+    )
+    result = run(pytester, "-n", "2", "--pexen-state=state.jsonl")
+    result.assert_outcomes(passed=4)
+    s = spans(logs)
+    first, second = sorted(("test_b1", "test_b2"), key=lambda name: s[name]["start"])
+    assert s[second]["start"] < s[first]["end"], s  # side by side, on two workers
+    assert s[first]["worker"] != s[second]["worker"]

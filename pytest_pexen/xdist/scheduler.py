@@ -829,7 +829,16 @@ class GraphScheduling:
         docstring), with those tests as their condition, so that a chain
         runs without a round trip to the controller per test. Only at the
         best priority ready (or none ready), and never a test whose locks
-        are not free now: locks and other workers' tests stay as strict."""
+        are not free now: locks and other workers' tests stay as strict.
+
+        Only a chain: a dependent of the last test queued, then one of it.
+        None of them could start on another worker before the test before
+        it ends, so queuing them here costs no parallelism. Two tests that
+        wait for the same one (siblings) are not queued one behind the
+        other: each may start on the first free worker once it ends (on
+        random DAGs of 50-400 ms tests at ``-n 4``, siblings queued on one
+        worker ran one after the other while the others were busy with
+        tests of shorter chains)."""
         planner = self.planner
         assert planner is not None
         best = planner.best_priority()
@@ -840,14 +849,13 @@ class GraphScheduling:
             queued = {collection[i] for i in pending}
             line = list(pending)  # the worker's queue, in its order
             entries: list[Entry] = []
-            last = collection[pending[-1]]
-            # whose dependents may follow; behind a long test only its own,
-            # which cannot start anywhere before it ends
-            look = deque([last] if self._long(last) else [collection[i] for i in pending])
-            while look and len(pending) + len(entries) <= AHEAD:
-                key = look.popleft()
+            key = collection[pending[-1]]
+            # a dependent of the last test queued, then one of it, ...: none
+            # can start anywhere before the test before it ends
+            while len(pending) + len(entries) <= AHEAD:
                 module = module_id(key)
                 deps = planner.dependents(key)
+                follow = None
                 for dep in planner.by_rank(deps) if len(deps) > 1 else deps:
                     n = index[dep]
                     if (
@@ -864,10 +872,11 @@ class GraphScheduling:
                     line.append(n)
                     self.taken[n] = 1
                     queued.add(dep)
-                    look.append(dep)
-                    if len(pending) + len(entries) > AHEAD or self._long(dep):
-                        look.clear()  # nothing queued behind a long test
-                        break
+                    follow = dep
+                    break
+                if follow is None or self._long(follow):
+                    break  # nothing queued behind a long test
+                key = follow
             if entries:
                 self.last[node] = entries[-1][0]
                 self.send(node, entries)
