@@ -323,7 +323,7 @@ def observe_sends(node: Any, sent: Callable[[list[int]], None]) -> None:
     node.send_runtest_some = send_runtest_some
 
 
-QUEUED_EVENTS = "pexen_events"  # several events as one item of DSession.queue
+QUEUED_EVENTS = "pexen_queued"  # several events as one item of DSession.queue
 
 
 class _EventTaker:

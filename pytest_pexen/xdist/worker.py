@@ -86,13 +86,13 @@ class ControllerChannel:
         a wake-up of its main thread, and a passed test is six xdist events.
         So a test's teardown report and what follows it in its protocol
         (its end, the warnings it raised) are held; the loop adds its
-        ``runtest_protocol_complete`` (``defer``), and all go with the next event of
-        another kind: most often the next test's start. Nothing is held
-        across test code, a wait for the controller or the session's end:
-        the loop sends what is held before each (``flush``), and any other
-        event, from a plugin or pexen, sends it first. A message of several
-        events is xdist's own events in a list, unpacked by the controller
-        (xdist/plugin.py ``configure_node``)."""
+        ``runtest_protocol_complete`` (``defer``), and all go with the next
+        event of another kind: most often the next test's start. Nothing is
+        held across test code, a wait for the controller or the session's
+        end: the loop sends what is held before each (``flush``), and any
+        other event, from a plugin or pexen, sends it first. A message of
+        several events is xdist's own events in a list, unpacked by the
+        controller (xdist/plugin.py ``configure_node``)."""
         if threading.get_ident() != self.owner:  # the watchdog's thread: at once
             self._send(item)
             return
@@ -374,3 +374,4 @@ class PexenWorker(HooksOnly):
         interactor.channel.flush()  # before the fixtures' code runs
         interactor.item_index = index
         late_teardown(items[index], actual)
+        interactor.channel.flush()  # its report, if it failed: no protocol's end follows
