@@ -674,9 +674,12 @@ def test_a_tests_end_travels_in_one_message(pytester: pytest.Pytester, marked: b
         assert events[name] == tests, (name, events)
     assert events["testreport"] == 3 * tests, events
     assert events["warning_recorded"] == 1, events
-    # six events a test, sent one by one before: 1,200 messages
-    assert counts["messages"] < (3.2 if marked else 4.2) * tests, counts
-    assert counts["queued"] < (3.2 if marked else 4.2) * tests, counts
+    # six events a test, sent one by one before: 1,209 messages. Now three a
+    # test in pexen's loop (one more when the worker waits for its next
+    # tests), four in xdist's own loop (a plain suite), and a few per worker
+    most = (4 if marked else 5) * tests
+    assert counts["messages"] < most, counts
+    assert counts["queued"] < most, counts
     lines = (pytester.path / "state.jsonl").read_text().splitlines()
     ends = [json.loads(line) for line in lines if line.startswith('{"type":"end"')]
     assert len(ends) == tests
