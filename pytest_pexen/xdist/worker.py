@@ -108,8 +108,10 @@ class ControllerChannel:
 
     def defer(self, item: Any) -> None:
         """Hold ``item`` until the next event that is sent at once, or ``flush``
-        (the test loop's thread only)."""
-        if self.held is None:
+        (on the thread that holds events: elsewhere, as ``send``, at once)."""
+        if threading.get_ident() != self.owner:
+            self._send(item)
+        elif self.held is None:
             self.held = [item]
         else:
             self.held.append(item)
