@@ -21,9 +21,10 @@ it too, and the loop waits for its verdict (``pexen_verdict``: the skip
 reason, exactly as in a serial run) before it goes on.
 
 A suite without pexen metadata is scheduled by xdist's own ``load``
-scheduler and runs in xdist's own loop. Either way, a test's last events (its teardown report, its end, its
-warnings, the end of its protocol) go to the controller in one message,
-with the next test's start in pexen's loop (``ControllerChannel``).
+scheduler and runs in xdist's own loop. Either way, a test's last events
+(its teardown report, its end, its warnings, the end of its protocol) go
+to the controller in one message, with the next test's start in pexen's
+loop (``ControllerChannel``).
 
 It also sends the controller the task graph this worker collected (every
 worker computes the same), since the controller does not collect, as one
