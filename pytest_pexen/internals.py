@@ -328,7 +328,7 @@ QUEUED_EVENTS = "pexen_queued"  # several events as one item of DSession.queue
 
 class _EventTaker:
     """``DSession.queue.get``, wrapped (see ``before_each_event`` and
-    ``queue_together``)."""
+    ``receive_together``)."""
 
     def __init__(self, events: Any) -> None:
         self.take = events.get
@@ -378,22 +378,36 @@ def before_each_event(config: pytest.Config, before: Callable[[bool], None]) -> 
     return True
 
 
-def queue_together(node: Any) -> Callable[[list[Any]], None] | None:
-    """What puts several events of worker ``node`` on the controller's
-    queue as one item, which its loop then takes one event at a time: one
-    lock, one wake-up of the loop. None where there is no such controller."""
-    taker = _event_taker(node.config)
-    if taker is None:
-        return None
-    put = node.putevent
+def receive_together(node: Any, kind: str) -> None:
+    """Let worker ``node`` send several xdist events in one message
+    ``(kind, {"events": [...]})``: each is made as xdist makes it (its
+    ``process_from_remote``, on the receiver thread), and they go on the
+    controller's queue as one item (through its ``putevent``), which the
+    loop then takes one event at a time (``_EventTaker``): one lock, one
+    wake-up of the loop. Called from ``pytest_configure_node``: xdist sets
+    the channel's callback to ``process_from_remote`` after that hook, and
+    no hook lets a plugin read a worker's messages."""
+    receive, put = node.process_from_remote, node.putevent
+    together = _event_taker(node.config) is not None
 
-    def put_together(events: list[Any]) -> None:
-        if len(events) == 1:
-            put(events[0])
-        elif events:
-            put((QUEUED_EVENTS, events))
+    def process_from_remote(eventcall: Any) -> None:
+        if type(eventcall) is not tuple or eventcall[0] != kind:
+            receive(eventcall)
+            return
+        queued: list[Any] = []
+        node.putevent = queued.append  # xdist queues each event through it
+        try:
+            for event in eventcall[1]["events"]:
+                receive(event)
+        finally:
+            node.putevent = put
+        if together and len(queued) > 1:
+            put((QUEUED_EVENTS, queued))
+        else:  # one event, or no loop that unpacks them
+            for event in queued:
+                put(event)
 
-    return put_together
+    node.process_from_remote = process_from_remote
 
 
 def forks_tests(config: pytest.Config, items: list[pytest.Item]) -> bool:

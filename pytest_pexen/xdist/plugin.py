@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..internals import HooksOnly, local_pid, queue_together
+from ..internals import HooksOnly, local_pid, receive_together
 from .hosts import warn_open_gateways
 
 if TYPE_CHECKING:
@@ -111,32 +111,10 @@ def configure_node(node: Any) -> None:
     node.workerinput["pexen_own_scheduler"] = node.config.stash.get(OWN_SCHEDULER, False)
     node.workerinput["pexen"] = dist == "pexen"
     node.workerinput["pexen_killable"] = dist == "pexen" and local_pid(node) is not None
-    if dist == "pexen":
+    if dist == "pexen":  # a test's last events come in one message (worker.ControllerChannel)
         from .protocol import BATCH
 
-        receive = node.process_from_remote  # xdist sets the channel's callback after this hook
-        put_together = queue_together(node)
-
-        def process_from_remote(eventcall: Any) -> None:
-            """A worker's message of several events (worker.ControllerChannel):
-            each event as xdist makes it, all queued as one item."""
-            if type(eventcall) is not tuple or eventcall[0] != BATCH:
-                receive(eventcall)
-                return
-            if put_together is None:
-                for event in eventcall[1]["events"]:
-                    receive(event)
-                return
-            put, queued = node.putevent, list[Any]()
-            node.putevent = queued.append  # xdist queues each event through it
-            try:
-                for event in eventcall[1]["events"]:
-                    receive(event)
-            finally:
-                node.putevent = put
-            put_together(queued)
-
-        node.process_from_remote = process_from_remote
+        receive_together(node, BATCH)
 
 
 OWN_SCHEDULER = pytest.StashKey[bool]()

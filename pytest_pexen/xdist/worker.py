@@ -95,7 +95,7 @@ class ControllerChannel:
         end: the loop sends what is held before each (``flush``), and any
         other event, from a plugin or pexen, sends it first. A message of
         several events is xdist's own events in a list, unpacked by the
-        controller (xdist/plugin.py ``configure_node``)."""
+        controller (``internals.receive_together``)."""
         if threading.get_ident() != self.owner:  # the watchdog's thread: at once
             self._send(item)
             return
