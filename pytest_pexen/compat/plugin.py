@@ -90,10 +90,10 @@ class Compat:
         rel = self.relations
         tags: set[str] = set()
         for nodeid, after in rel.after.items():
-            graph.requires[nodeid] = graph.requires[nodeid] + after
+            graph.requires[nodeid] = (*graph.requires[nodeid], *after)
             tags.update(after)
         for nodeid, ends in rel.ends.items():
-            graph.provides[nodeid] = sorted(set(graph.provides[nodeid]).union(ends))
+            graph.provides[nodeid] = tuple(sorted(set(graph.provides[nodeid]).union(ends)))
         graph.order_only = sorted(tags)
         graph.pins = dict(rel.pins)
         graph.notes = rel.notes

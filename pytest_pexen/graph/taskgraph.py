@@ -37,11 +37,14 @@ _HOST_CLAIMS, _HOST_USES, _HOST_TAGS = (
 
 NO_PULL_OUTCOME = "was not selected (pulling providers in is off: --pexen-no-pull)"
 
-# the one empty tag list of every test without requirements (or provided
-# tags, locks): most tests of a large suite, each of which had a list of
-# its own. Never mutated: whoever changes a test's tags (compat.Compat.apply)
-# puts a new list in its place.
-_NONE: list[str] = []
+# the one empty tag tuple of every test without requirements (or provided
+# tags, locks): most tests of a large suite. A test's tags are tuples, not
+# lists: a tuple of strings is untracked after the garbage collector's
+# first look at it, where each list (16,000 in a 20,000-test DAG) stays an
+# object that every later full collection walks (pytest's last ones, at
+# exit, among them). Whoever changes a test's tags (compat.Compat.apply)
+# puts a new tuple in its place.
+_NONE: tuple[str, ...] = ()
 
 
 @dataclass
@@ -65,10 +68,8 @@ class TestGraph:
     # large suite read it about ten times per test
     nodeids: list[str]
     metas: dict[str, SchedMeta]
-    requires: dict[str, list[str]]
-    # a list or a tuple each (a test only required by its node id: a tuple,
-    # half a list's size in a large suite)
-    provides: dict[str, Sequence[str]]
+    requires: dict[str, tuple[str, ...]]
+    provides: dict[str, tuple[str, ...]]
     groups: list[tuple[str | None, int | None]]
     pulled: list[Pulled] = field(default_factory=list)
     # deselected providers kept as never-run tasks when pulling is off
@@ -262,8 +263,8 @@ def _group_order(
     nodeids: list[str],
     metas: dict[str, SchedMeta],
     limits: dict[str | None, int | None],
-    requires: dict[str, list[str]],
-    provides: dict[str, Sequence[str]],
+    requires: dict[str, tuple[str, ...]],
+    provides: dict[str, tuple[str, ...]],
 ) -> list[tuple[str | None, int | None]]:
     """Groups (the default one, None, among them) run by their lowest
     priority, then first appearance; except that a group whose tests
@@ -356,7 +357,7 @@ def build(
 
     chosen = set(selected_ids)
     order: dict[str, int] = {}  # position in the collection: made when a test is pulled in
-    requires: dict[str, list[str]] = {}
+    requires: dict[str, tuple[str, ...]] = {}
     # the node ids each test is required by (most often one, its own):
     # tuples, a set each cost 216 bytes per required test of a large suite
     implicit: dict[str, tuple[str, ...]] = {}
@@ -369,11 +370,11 @@ def build(
         # provider a virtual tag pulls in can depend on what was pulled
         # before it, and every xdist worker must pull in the same tests
         wanted = _REQUIRES(metas[nodeid])
-        if len(wanted) == 1:  # most often: a list of one, of its exact size
+        if len(wanted) == 1:  # most often
             (tag,) = wanted
-            resolved = [resolve(nodeid, tag)]
+            resolved: tuple[str, ...] = (resolve(nodeid, tag),)
         elif wanted:  # without repeats (two names of one test)
-            resolved = list(dict.fromkeys([resolve(nodeid, t) for t in sorted(wanted)]))
+            resolved = tuple(dict.fromkeys([resolve(nodeid, t) for t in sorted(wanted)]))
         else:
             resolved = _NONE
         requires[nodeid] = resolved
@@ -430,7 +431,7 @@ def build(
     )
 
 
-def _provided(own: Collection[str], implicit: tuple[str, ...] | None) -> Sequence[str]:
+def _provided(own: Collection[str], implicit: tuple[str, ...] | None) -> tuple[str, ...]:
     """What a test provides: its own tags and the node ids (of its own and
     its base name) that other tests require it by, sorted (``implicit``
     itself when it is one node id and the test has no tags of its own, the
@@ -438,8 +439,8 @@ def _provided(own: Collection[str], implicit: tuple[str, ...] | None) -> Sequenc
     if implicit:
         if not own:
             return implicit if len(implicit) == 1 else tuple(sorted(implicit))
-        return sorted({*own, *implicit})
-    return sorted(own) if own else _NONE
+        return tuple(sorted({*own, *implicit}))
+    return tuple(sorted(own)) if own else _NONE
 
 
 def _place_pulled(
