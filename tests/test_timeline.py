@@ -336,3 +336,22 @@ def test_critical_path_across_groups() -> None:
         critical_path(
             {"a": [["y"], ["x"], [], [], 0, None], "b": [["x"], ["y"], [], [], 0, None]}, [None], {}
         )
+
+
+def test_an_end_written_again_changes_its_bar() -> None:
+    """An end record marked ``replaces`` (a fixture the test kept for its
+    worker's next test failed its teardown later) gives the test's bar its
+    outcome; it is no second attempt."""
+    from pytest_pexen.timeline.page import analyse
+
+    records = [
+        {"type": "run", "t": 1.0, "tests": ["t::a", "t::b"], "workers": 2, "graph": {}},
+        {"type": "start", "test": "t::a", "t": 1.0, "worker": "gw0"},
+        {"type": "start", "test": "t::b", "t": 1.0, "worker": "gw1"},
+        {"type": "end", "test": "t::a", "t": 2.0, "outcome": "pass", "duration": 1.0},
+        {"type": "end", "test": "t::b", "t": 2.5, "outcome": "pass", "duration": 1.5},
+        {"type": "end", "test": "t::a", "t": 2.0, "outcome": "error", "duration": 1.0,
+         "replaces": True},
+    ]  # fmt: skip
+    bars = analyse(records).bars
+    assert [(b.test, b.outcome) for b in bars] == [("t::a", "error"), ("t::b", "pass")]

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_pexen.journal import format as journal
+
 RUNS = 4
 
 # a session fixture that must be set up once per process (a container, a
@@ -174,13 +176,25 @@ def test_module_teardown_failure_belongs_to_its_module(pytester: pytest.Pytester
         + "".join(f"@pexen.uses('b')\ndef test_b{i}(): time.sleep(0.05)\n" for i in range(6)),
     )
     for _ in range(RUNS):
-        result = run(pytester, "-n", "2", "-rE")
+        result = run(pytester, "-n", "2", "-rfE", "--pexen-state=state.jsonl")
         outcomes = result.parseoutcomes()
         assert outcomes["passed"] == 10  # no test of test_b was hit by it
         assert 1 <= outcomes["errors"] <= 2
         errors = [line for line in result.stdout.lines if line.startswith("ERROR ")]
         assert errors and all(line.startswith("ERROR test_a.py::test_a") for line in errors)
         assert "at setup of" not in result.stdout.str()
+        assert_journal_agrees(pytester, result)
+
+
+def assert_journal_agrees(pytester: pytest.Pytester, result: pytest.RunResult) -> None:
+    """The journal's last end record of each test says what the terminal
+    said (``-rfE``): an error at the teardown of a fixture kept for a later
+    test, or a crash there, came after the test's end record, which is
+    then written again."""
+    state = journal.load(pytester.path / "state.jsonl")
+    bad = {ln.split()[1] for ln in result.stdout.lines if ln.startswith(("ERROR ", "FAILED "))}
+    assert bad and {t for t, r in state.ended.items() if r["outcome"] in ("error", "fail")} == bad
+    assert not state.late  # no report record besides them: a resume reports each once
 
 
 @pytest.mark.parametrize("marked", [False, True], ids=["plain", "marked"])
@@ -196,12 +210,13 @@ def test_crash_in_a_kept_teardown_is_reported(pytester: pytest.Pytester, marked:
         + "".join(f"{mark}def test_b{i}(): time.sleep(0.05)\n" for i in range(6)),
     )
     for _ in range(2):
-        result = run(pytester, "-n", "2")
+        result = run(pytester, "-n", "2", "-rfE", "--pexen-state=state.jsonl")
         assert result.ret == pytest.ExitCode.TESTS_FAILED
         output = result.stdout.str()
         assert "crashed" in output and "test_a.py::test_a" in output
         assert result.parseoutcomes()["passed"] >= 8  # every test ran; the crash is one report
         assert "INTERNALERROR" not in output + result.stderr.str()
+        assert_journal_agrees(pytester, result)
 
 
 def test_crash_in_the_last_teardown_does_not_hang(pytester: pytest.Pytester) -> None:

@@ -25,12 +25,14 @@ Records (format 3; each a JSON object on one line, ``type`` first; times
   test's reports, to report them again on resume: a plain passed phase as
   ``[when, duration, start, stop]``, ``start`` and ``stop`` relative to the
   record's ``t``, one that printed or logged as ``[..., sections]``; any
-  other as pytest serialises it for xdist).
+  other as pytest serialises it for xdist); ``replaces`` (true: written
+  again after a late teardown failed the test, see ``JournalPlugin.
+  _ended_again``; a test's last end record is its outcome).
 - ``back``: a test sent to an xdist worker that never began it (the run
   stopped first): ``test``, ``t``, ``boot``; it is not running, and runs
   after a resume as if never sent.
-- ``report``: a report of a test that had already ended (a fixture it kept
-  torn down later): ``test``, ``report``.
+- ``report``: a report of a test that had already ended, when no end
+  record of it can be written again: ``test``, ``report``.
 - ``warning``: a warning a test raised: ``test``, ``warning``
   (``[category, message, filename, lineno]``).
 - ``reboot``: the test asked for a reboot: ``test``, ``t``, ``boot``,
@@ -91,6 +93,7 @@ DEFAULTS: dict[str, Any] = {
     "deps_ok": True,
     "locks_ok": True,
     "why": None,
+    "replaces": False,
 }
 
 

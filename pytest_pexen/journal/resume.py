@@ -399,6 +399,39 @@ class _Test:
         self.began = False  # under xdist: its worker said it began (not only sent)
 
 
+class _Ended:
+    """A test whose end record is written, as it said (see
+    ``JournalPlugin._ended_again``)."""
+
+    __slots__ = (
+        "deps_ok",
+        "duration",
+        "locks_ok",
+        "nodeid",
+        "ok",
+        "provides",
+        "shared",
+        "t",
+        "test",
+    )
+
+    def __init__(
+        self,
+        nodeid: str,
+        test: _Test,
+        t: float,
+        duration: float,
+        provides: Sequence[str],
+        shared: dict[str, Any] | None,
+        ok: bool,
+        deps_ok: bool,
+        locks_ok: bool,
+    ) -> None:
+        self.nodeid, self.test, self.t, self.duration = nodeid, test, t, duration
+        self.provides, self.shared = provides, shared
+        self.ok, self.deps_ok, self.locks_ok = ok, deps_ok, locks_ok
+
+
 def shared_sections(test: _Test, data: list[Any]) -> None:
     """A phase's captured sections (``data[4]``) as the journal keeps them:
     each that the test's previous phase journaled with them, at the same
@@ -476,6 +509,10 @@ class JournalPlugin(HooksOnly):
         self.kept: list[dict[str, Any]] | None = None
         self.tests: list[str] | None = None  # the selection, once known
         self.open: dict[str, _Test] = {}
+        # under xdist, each worker's last ended test and what its end record
+        # said: a fixture it kept for the worker's next test may still fail
+        # its teardown (see _ended_again)
+        self.last_end: dict[str | None, _Ended] = {}
         self.replaying = False
         self.replayed = 0  # finished tests reported again
         self.skip_ended: SkipEnded | None = None  # a serial resume's: what it does not run
@@ -613,7 +650,8 @@ class JournalPlugin(HooksOnly):
         extra = report.__dict__
         test = self.open.get(report.nodeid)
         if test is None or extra.get("pexen_late"):  # read back one by one: a dict
-            self._write({"type": "report", "test": report.nodeid, "report": self._full(report)})
+            if not (extra.get("pexen_late") and self._ended_again(report)):
+                self._write({"type": "report", "test": report.nodeid, "report": self._full(report)})
             return
         data = self._serialise(report)
         if type(data) is list and len(data) == 5:
@@ -757,6 +795,10 @@ class JournalPlugin(HooksOnly):
             # (freezegun fakes perf_counter too): the time between its start
             # and end records is what it took
             duration = now - test.start
+        if not self.serial:
+            self.last_end[test.worker] = _Ended(
+                nodeid, test, now, round(duration, 6), provides, shared, ok, deps_ok, locks_ok
+            )
         if (
             self.writer is not None
             and self.kept is None
@@ -805,6 +847,50 @@ class JournalPlugin(HooksOnly):
         if self.kept is not None:  # kept without its reports: say when it ran
             ran = journal.ran({"t": 0.0, "reports": test.reports})  # times absolute here
             self.kept[-1]["ran"] = None if ran is None else list(ran)
+
+    def _ended_again(self, report: pytest.TestReport) -> bool:
+        """A fixture that an xdist worker's last test kept set up for its
+        next test failed its teardown once that next test was known (or the
+        worker died in it), after the test's end record was written: the
+        end record is written again, with that report and the outcome it
+        makes, marked ``replaces`` (readers take a test's last end record,
+        as the journal's summary, a resume and the timeline do); what the
+        planner was told (``ok`` to ``why``, ``provides``) stays as it was.
+        False when the report is of another test than its worker's last
+        ended one: then it goes in a ``report`` record of its own."""
+        extra = report.__dict__
+        worker = extra.get("worker_id")
+        if worker is None and "node" in extra:  # the controller's: its worker died in it
+            worker = extra["node"].gateway.id
+        last = self.last_end.get(worker)
+        if last is None or last.nodeid != report.nodeid or report.passed:
+            return False
+        test = last.test
+        test.reports.append(self._full(report))
+        # a second late report (two kept fixtures) builds on this one
+        test.outcome = merge_own(test.pexen_outcome or test.outcome, own_outcome(report))
+        test.pexen_outcome = None
+        self._write(
+            journal.end_record(
+                last.nodeid,
+                last.t,
+                test.outcome,
+                last.duration,
+                test.location,
+                test.reports,
+                results=test.results,
+                shared=last.shared,
+                provides=list(last.provides),
+                ok=last.ok,
+                deps_ok=last.deps_ok,
+                locks_ok=last.locks_ok,
+                why=test.bad,
+                worker=test.worker,
+                boot=self.boot,
+                replaces=True,
+            )
+        )
+        return True
 
     def _provides(self, nodeid: str) -> Sequence[str]:
         if self.provides is None:

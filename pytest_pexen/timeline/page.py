@@ -277,6 +277,12 @@ def analyse(records: Iterable[Record]) -> Timeline:
             running[test] = record
             boot.first = min(boot.first, t)
             boot.last = max(boot.last, t)
+        elif kind == "end" and record.get("replaces"):
+            # written again: a fixture it kept failed its teardown later
+            again = next((b for b in reversed(bars) if b.test == test), None)
+            if again is not None:
+                outcome = str(record.get("outcome"))
+                again.outcome = outcome if outcome in OUTCOMES else "error"
         elif kind in ("end", "reboot"):
             t = _number(record, "t")
             start = running.pop(test, None)
