@@ -96,6 +96,45 @@ def test_interrupted_test_is_never_a_passing_testcase(
             assert f"test_i.py::{name}" not in ended
 
 
+@MODES
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_second_ctrl_c_is_no_finished_run(
+    pytester: pytest.Pytester, mode: list[str], when: str
+) -> None:
+    """A second Ctrl-C while pytest still handles the first (here: raised
+    by a conftest's hook, before any plugin's hook or after pexen's) leaves
+    the session's exit status at 0; the journal's stop record still says
+    the run was interrupted, with exit status 2."""
+    pytester.makepyfile(test_i=INTERRUPTING)
+    wrapper = "wrapper=True" if when == "before" else "trylast=True"
+    generator = "yield  # a wrapper is a generator" if when == "before" else ""
+    pytester.makeconftest(f"""
+        import pytest
+        @pytest.hookimpl({wrapper})
+        def pytest_keyboard_interrupt():
+            raise KeyboardInterrupt  # the second Ctrl-C
+            {generator}
+    """)
+    state = pytester.path / "state.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "pexen", *mode, f"--pexen-state={state}"],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, for the Ctrl-C
+    )
+    try:
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    assert proc.returncode != 0, out.decode(errors="replace")
+    stop = journal.load(state).stop
+    assert stop is not None and stop["reason"] == "interrupted", out.decode(errors="replace")
+    assert stop["exitstatus"] == pytest.ExitCode.INTERRUPTED
+
+
 INFO = """
 import pytest
 import pytest_pexen as pexen

@@ -525,6 +525,7 @@ class JournalPlugin(HooksOnly):
         self.unwritten: str | None = None  # why the journal could not be opened
         self.trouble: str | None = None  # what went wrong with it, if not said yet
         self.pid = os.getpid()  # a test's forked child that runs on reboots nothing
+        self.interrupt: int | None = None  # the exit status of a Ctrl-C or pytest.exit()
 
     # ------------------------------------------------------------ selection
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -1019,6 +1020,14 @@ class JournalPlugin(HooksOnly):
 
     # ------------------------------------------------------------ the end
     @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C, or ``pytest.exit()``: pytest sets the session's exit
+        status only once the hooks for it have run, so a second Ctrl-C
+        during them leaves it at 0 (see ``_stop``)."""
+        code = getattr(excinfo.value, "returncode", None)
+        self.interrupt = int(pytest.ExitCode.INTERRUPTED if code is None else code)
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.opened:
             self._stop(exitstatus)
@@ -1045,12 +1054,15 @@ class JournalPlugin(HooksOnly):
                     self._emit(
                         {"type": "back", "test": nodeid, "t": real_time(), "boot": self.boot}
                     )
+        if exitstatus == pytest.ExitCode.OK and (self.interrupt is not None or self.open):
+            # a second Ctrl-C while pytest handled the first: the session's
+            # status is still 0, with a test unfinished (or the handling begun)
+            exitstatus = pytest.ExitCode.INTERRUPTED if self.interrupt is None else self.interrupt
+            interrupted = True
+        else:
+            interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or self.interrupt is not None
         reason = (
-            "reboot"
-            if self.reboot is not None
-            else "interrupted"
-            if exitstatus == pytest.ExitCode.INTERRUPTED
-            else "finished"
+            "reboot" if self.reboot is not None else "interrupted" if interrupted else "finished"
         )
         self._emit(
             {"type": "stop", "t": real_time(), "reason": reason, "exitstatus": int(exitstatus)}
