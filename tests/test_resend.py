@@ -162,3 +162,52 @@ def test_retried_dependent_starts_from_the_same_input(
         args = ["-n", workers] if workers else []
         result = run(pytester, *args, "--reruns", "1")
         assert result.parseoutcomes() == {"passed": 5, "rerun": 1}, (n, result.stdout.str())
+
+
+FLAKY_SLOW = """
+import os, time
+
+def test_flaky():
+    count = int(os.environ["FLAKY_FLAG"] and open(os.environ["FLAKY_FLAG"]).read() or 0)
+    open(os.environ["FLAKY_FLAG"], "w").write(str(count + 1))
+    time.sleep(0.3 if count < 2 else 0.05)
+    assert count >= 2
+"""
+
+
+@pytest.mark.parametrize("workers", [None, "2"], ids=["serial", "xdist"])
+def test_a_rerun_tests_duration_is_its_last_attempts(
+    pytester: pytest.Pytester, workers: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal's duration of a test that pytest-rerunfailures ran
+    again is its last attempt's, as in both xUnit reports (a void
+    attempt's time was counted in the journal only)."""
+    import xml.etree.ElementTree as ET
+
+    flag = pytester.path / "flaky.count"
+    flag.write_text("0")
+    monkeypatch.setenv("FLAKY_FLAG", str(flag))
+    pytester.makepyfile(test_f=FLAKY_SLOW)
+    args = ["-n", workers] if workers else []
+    result = run(
+        pytester,
+        *args,
+        "--reruns",
+        "2",
+        "--junitxml=j.xml",
+        "--pexen-junitxml=pj.xml",
+        "--pexen-state=state.jsonl",
+    )
+    assert result.parseoutcomes() == {"passed": 1, "rerun": 2}
+    end = next(
+        r
+        for r in map(json.loads, (pytester.path / "state.jsonl").read_text().splitlines())
+        if r["type"] == "end"
+    )
+    # pytest's report has a testcase for each attempt, pexen's one for the test
+    times = [
+        float(list(ET.parse(pytester.path / name).iter("testcase"))[-1].get("time") or 0)
+        for name in ("j.xml", "pj.xml")
+    ]
+    assert end["duration"] < 0.2, end
+    assert all(abs(end["duration"] - t) < 0.01 for t in times), (end, times)

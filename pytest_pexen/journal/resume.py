@@ -374,6 +374,7 @@ class _Test:
         "sections",
         "shared",
         "start",
+        "voided",
         "worker",
     )
 
@@ -392,6 +393,9 @@ class _Test:
         self.duration = 0.0
         self.reboot: int | None = None  # asked for a reboot at this boot count
         self.rerun = False  # under xdist: this attempt is void, another follows
+        # an attempt was void (pytest-rerunfailures): the next one's setup
+        # starts its duration afresh, as the xUnit reports count only the last
+        self.voided = False
         self.location: tuple[str, int | None, str] | None = None
         # it has reports, each a plain passed phase (see JournalPlugin._serialise),
         # and pytest's location: its end record is written the cheap way
@@ -654,6 +658,8 @@ class JournalPlugin(HooksOnly):
             if not (extra.get("pexen_late") and self._ended_again(report)):
                 self._write({"type": "report", "test": report.nodeid, "report": self._full(report)})
             return
+        if test.voided and report.when == "setup":
+            test.duration, test.voided = 0.0, False
         data = self._serialise(report)
         if type(data) is list and len(data) == 5:
             shared_sections(test, data)
@@ -675,7 +681,7 @@ class JournalPlugin(HooksOnly):
             test.results.extend(extra["pexen_results"])
         if str(report.outcome) == "rerun":  # pytest-rerunfailures: the attempt is void
             test.bad, test.flags, test.outcome, test.results = None, None, "pass", []
-            test.rerun = True
+            test.rerun = test.voided = True
             return
         if "pexen_outcome" in extra:
             test.pexen_outcome = extra["pexen_outcome"]
