@@ -88,6 +88,7 @@ def test_interrupted_test_is_never_a_passing_testcase(
     cases = cases_of(validated(pytester.path / "r.xml"))
     assert kind(cases["test_stop"]) == "error"
     assert message(cases["test_stop"]) == INTERRUPTED
+    assert float(cases["test_stop"].get("time", "")) >= 1.0  # it ran until the Ctrl-C
     for name, case in cases.items():
         if kind(case) == "passed":
             assert ended[f"test_i.py::{name}"]["outcome"] == "pass", name
@@ -364,6 +365,36 @@ def test_durations_are_real(pytester: pytest.Pytester, mode: list[str]) -> None:
     assert value(page, "utilisation") == pytest.approx(busy / (up * workers), abs=1e-4)
     assert value(page, "utilisation") <= 1.0
     assert value(page, "work") == pytest.approx(busy, abs=1e-4)
+
+
+def test_a_crashed_tests_duration_is_real(pytester: pytest.Pytester) -> None:
+    """A test whose worker dies while it runs took the time until then,
+    the same in the terminal's durations, both xUnit reports and the
+    journal (xdist's report of the crash says 0 s)."""
+    pytester.makepyfile(
+        test_k="""
+        import os, time
+        def test_kill():
+            time.sleep(0.4)
+            os._exit(3)
+        def test_other(): pass
+        """
+    )
+    result = run(
+        pytester, *XDIST, "--junitxml=j.xml", "--pexen-junitxml=r.xml", "--pexen-state=s.jsonl"
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    ended = journal.load(pytester.path / "s.jsonl").ended["test_k.py::test_kill"]
+    pytests = {c.get("name"): c for c in ET.parse(pytester.path / "j.xml").iter("testcase")}
+    times = [
+        float(case.get("time", ""))
+        for case in (
+            pytests["test_kill"],
+            cases_of(validated(pytester.path / "r.xml"))["test_kill"],
+        )
+    ]
+    assert ended["outcome"] == "error" and 0.3 <= ended["duration"] < 5, ended  # 0.4 s
+    assert times == pytest.approx([ended["duration"]] * 2, abs=1e-3)
 
 
 @MODES

@@ -110,6 +110,7 @@ class Case:
     facts: list[list[str]] = field(default_factory=list)
     worker: str | None = None
     last: Any = None  # its latest report (captured output, user properties); None: none yet
+    began: float = 0.0  # when it started (its logstart): the time of one that never finished
 
 
 class XunitWriter(HooksOnly):
@@ -164,7 +165,7 @@ class XunitWriter(HooksOnly):
         """A test started (serially, or its worker said so): from now on it
         is in the report, as an error if it never finishes."""
         if nodeid not in self.cases:
-            self.cases[nodeid] = Case(nodeid)
+            self.cases[nodeid] = Case(nodeid, began=real_time())
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         case = self.cases.get(nodeid)
@@ -290,6 +291,8 @@ class XunitWriter(HooksOnly):
         head: list[str] = []
         message, detail = case.message, case.detail
         if not case.finished:  # never a passed test that did not finish
+            if case.began:  # it ran until the run stopped: not only its phases that ended
+                case.duration = max(case.duration, real_time() - case.began)
             final = "error"
             message = INTERRUPTED if case.own not in BAD else f"{message}; {INTERRUPTED}"
             detail = "\n\n".join(part for part in (detail, INTERRUPTED) if part)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..internals import HooksOnly, local_pid, receive_together
+from ..internals import HooksOnly, local_pid, real_time, receive_together
 from .hosts import warn_open_gateways
 
 if TYPE_CHECKING:
@@ -68,13 +68,26 @@ class DistPlugin(HooksOnly):
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         if self.outcomes is not None:  # None: another plugin made the scheduler
-            self.outcomes.started.add(nodeid)
+            self.outcomes.started[nodeid] = real_time()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self.outcomes is not None:
-            self.outcomes.record(report)
+        outcomes = self.outcomes
+        if outcomes is not None:
+            outcomes.record(report)
+            if report.nodeid in outcomes.started:
+                outcomes.started[report.nodeid] = real_time()
         if str(report.when) == "???" and self.scheduler is not None:  # xdist's crash report
             self.scheduler.crash_reported(report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport) -> None:
+        """xdist's report of a test whose worker died says it took no time:
+        it ran from its last phase's end (or its start) until the controller
+        heard of the death. Set before any plugin reads the report, so the
+        terminal, both xUnit reports and the journal agree."""
+        began = self.outcomes.started.get(crashitem) if self.outcomes is not None else None
+        if began is not None and not report.duration:
+            report.duration = max(0.0, real_time() - began)
 
     def pytest_sessionfinish(self) -> None:
         """Keep the durations for the next run's ranking; not for a suite

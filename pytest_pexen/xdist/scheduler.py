@@ -83,7 +83,9 @@ class Outcomes:
     """How each test ended, read off the reports as they reach the controller."""
 
     def __init__(self) -> None:
-        self.started: set[str] = set()  # began on a worker, not complete yet
+        # began on a worker, not complete yet: when the controller last heard
+        # of it (its start, or its latest report; see plugin.pytest_handlecrashitem)
+        self.started: dict[str, float] = {}
         self.bad: dict[str, str] = {}
         self.flags: dict[str, tuple[bool, bool]] = {}
         self.shared: dict[str, dict[str, Any]] = {}
@@ -421,7 +423,7 @@ class GraphScheduling:
         key = self.collection[item_index]
         if entry is not None and len(entry) > 3:
             self.shared.pop(key, None)  # handed on while it waited on its worker
-        self.outcomes.started.discard(key)
+        self.outcomes.started.pop(key, None)
         self._ended(key)
         if self.compat is not None:
             self.compat.ended(key, node)
@@ -471,8 +473,7 @@ class GraphScheduling:
             self.dispatch()
             return None
         nodeid = self.collection[running]
-        self.outcomes.started.discard(nodeid)
-        self.crashed[nodeid] = running
+        self.crashed[nodeid] = running  # still started: its crash report's time
         self.dispatch()
         return nodeid
 
@@ -538,6 +539,7 @@ class GraphScheduling:
         """xdist has reported a crashed test (after crash handlers such as
         pytest-rerunfailures had their say): unless it runs again, it
         failed, its locks are released and its dependents skipped."""
+        self.outcomes.started.pop(report.nodeid, None)
         index = self.crashed.pop(report.nodeid, None)
         if index is None:
             return
