@@ -116,6 +116,35 @@ def test_read_only_checkout_runs_as_without_the_plugin(
 
 
 @XDIST
+def test_read_only_checkout_of_a_marked_suite_warns_once(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, xdist: list[str]
+) -> None:
+    """Under pexen's own scheduling (a marked suite), the durations kept
+    for the next run's ranking cannot be written either: still the one
+    warning that the run is not journaled, no second one of the cache."""
+    for path in mount(pytester.path / "checkout", "1m"):
+        (path / "test_m.py").write_text(
+            "import pytest_pexen as pexen\n"
+            "@pexen.provides('a')\ndef test_a(): pass\n"
+            "@pexen.requires('a')\ndef test_b(): pass\n"
+        )
+        if subprocess.run(["mount", "-o", "remount,ro", str(path)], check=False).returncode:
+            pytest.skip("cannot remount a tmpfs read-only here")
+        monkeypatch.chdir(path)
+        result = run(pytester, *xdist)
+        assert result.ret == 0, result.stdout.str() + result.stderr.str()
+        out = result.stdout.str() + result.stderr.str()
+        assert "INTERNALERROR" not in out and "Traceback" not in out
+        assert out.count("this run is not journaled") == 1
+        assert "durations" not in out, out
+        without = pytester.runpytest_subprocess(  # pytest's own cache warnings
+            "-p", "no:pexen", "-p", "xdist", *xdist, "-W", "ignore::pytest.PytestUnknownMarkWarning"
+        )
+        warned = without.parseoutcomes().get("warnings", 0)
+        result.assert_outcomes(passed=2, warnings=warned + 1)
+
+
+@XDIST
 def test_explicit_unwritable_journal_is_a_usage_error_before_anything_runs(
     pytester: pytest.Pytester, readonly: Path, runs: Path, xdist: list[str]
 ) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import math
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -95,7 +96,12 @@ class DistPlugin(HooksOnly):
         cache = getattr(self.config, "cache", None)
         handed = self.scheduler is not None and self.scheduler.handed
         if cache is not None and self.durations and not handed:
-            cache.set(DURATIONS_KEY, self.durations)
+            # a cache that cannot be written (a read-only checkout) is said
+            # once, by the journal's warning or pytest's own; durations not
+            # kept only cost the next run its ranking
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", pytest.PytestCacheWarning)
+                cache.set(DURATIONS_KEY, self.durations)
 
 
 def durations(saved: object) -> dict[str, float]:
