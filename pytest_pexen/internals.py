@@ -420,3 +420,38 @@ def forks_tests(config: pytest.Config, items: list[pytest.Item]) -> bool:
     return bool(config.getoption("forked", False)) or any(
         item.get_closest_marker("forked") is not None for item in items
     )
+
+
+def junit_merge_late(config: pytest.Config, report: pytest.TestReport) -> None:
+    """A fixture that an xdist worker's test kept for its next test failed
+    its teardown after the test's own teardown report (``pexen_late``):
+    pytest's xUnit writer (``--junitxml``) had closed the test's testcase
+    then, and has just opened a second one for this report. Its error goes
+    into the first, which has the test's time and output, and the second
+    is dropped: one testcase, counted once, as pytest writes a passed call
+    with a teardown error in a serial run. Not when the first testcase
+    already failed: pytest then writes the teardown's error as a testcase
+    of its own too. Uses pytest's private ``LogXML`` state: its testcases
+    in order (a closed one's element is frozen, the same object at each
+    ``to_xml()``) and ``cnt_double_fail_tests``."""
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    ordered = getattr(xml, "node_reporters_ordered", None)
+    if xml is None or not ordered or not hasattr(xml, "cnt_double_fail_tests"):
+        return
+    new = ordered[-1].to_xml()
+    name, classname = new.get("name"), new.get("classname")
+    if name != report.nodeid.rpartition("::")[2]:
+        return  # not the testcase this report opened: leave pytest's report as it is
+    for at in range(len(ordered) - 2, -1, -1):
+        first = ordered[at].to_xml()
+        if first.get("name") == name and first.get("classname") == classname:
+            break
+    else:
+        return
+    if any(child.tag in ("failure", "error", "skipped") for child in first):
+        return
+    first.extend(list(new))
+    del ordered[-1]
+    xml.cnt_double_fail_tests += 1

@@ -10,6 +10,7 @@ process has a hash seed of its own, as in real use.
 from __future__ import annotations
 
 import collections
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -176,7 +177,7 @@ def test_module_teardown_failure_belongs_to_its_module(pytester: pytest.Pytester
         + "".join(f"@pexen.uses('b')\ndef test_b{i}(): time.sleep(0.05)\n" for i in range(6)),
     )
     for _ in range(RUNS):
-        result = run(pytester, "-n", "2", "-rfE", "--pexen-state=state.jsonl")
+        result = run(pytester, "-n", "2", "-rfE", "--pexen-state=state.jsonl", "--junitxml=j.xml")
         outcomes = result.parseoutcomes()
         assert outcomes["passed"] == 10  # no test of test_b was hit by it
         assert 1 <= outcomes["errors"] <= 2
@@ -184,6 +185,8 @@ def test_module_teardown_failure_belongs_to_its_module(pytester: pytest.Pytester
         assert errors and all(line.startswith("ERROR test_a.py::test_a") for line in errors)
         assert "at setup of" not in result.stdout.str()
         assert_journal_agrees(pytester, result)
+        # each test counted once, as pytest counts a passed call with a teardown error
+        assert ET.parse(pytester.path / "j.xml").getroot()[0].get("tests") == "10"
 
 
 def assert_journal_agrees(pytester: pytest.Pytester, result: pytest.RunResult) -> None:
@@ -195,6 +198,16 @@ def assert_journal_agrees(pytester: pytest.Pytester, result: pytest.RunResult) -
     bad = {ln.split()[1] for ln in result.stdout.lines if ln.startswith(("ERROR ", "FAILED "))}
     assert bad and {t for t, r in state.ended.items() if r["outcome"] in ("error", "fail")} == bad
     assert not state.late  # no report record besides them: a resume reports each once
+    # pytest's xUnit report: one testcase a test, the error in it
+    suite = ET.parse(pytester.path / "j.xml").getroot()[0]
+    cases = [f"{c.get('classname')}.py::{c.get('name')}" for c in suite.iter("testcase")]
+    assert sorted(cases) == sorted(set(cases))
+    failed = {
+        f"{c.get('classname')}.py::{c.get('name')}"
+        for c in suite.iter("testcase")
+        if c.find("error") is not None or c.find("failure") is not None
+    }
+    assert failed == bad
 
 
 @pytest.mark.parametrize("marked", [False, True], ids=["plain", "marked"])
@@ -210,7 +223,7 @@ def test_crash_in_a_kept_teardown_is_reported(pytester: pytest.Pytester, marked:
         + "".join(f"{mark}def test_b{i}(): time.sleep(0.05)\n" for i in range(6)),
     )
     for _ in range(2):
-        result = run(pytester, "-n", "2", "-rfE", "--pexen-state=state.jsonl")
+        result = run(pytester, "-n", "2", "-rfE", "--pexen-state=state.jsonl", "--junitxml=j.xml")
         assert result.ret == pytest.ExitCode.TESTS_FAILED
         output = result.stdout.str()
         assert "crashed" in output and "test_a.py::test_a" in output

@@ -21,13 +21,27 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..internals import HooksOnly, local_pid, real_time, receive_together
+from ..internals import HooksOnly, junit_merge_late, local_pid, real_time, receive_together
 from .hosts import warn_open_gateways
 
 if TYPE_CHECKING:
     from .scheduler import Outcomes, PexenScheduling
 
 DURATIONS_KEY = "pexen/durations"
+
+
+class LateJunit(HooksOnly):
+    """Registered in the xdist controller with ``--junitxml``: a kept
+    fixture's late teardown failure joins its test's testcase in pytest's
+    report (``internals.junit_merge_late``), after pytest wrote it."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.__dict__.get("pexen_late") and report.failed:
+            junit_merge_late(self.config, report)
 
 
 class DistPlugin(HooksOnly):
@@ -47,6 +61,8 @@ class DistPlugin(HooksOnly):
         # garbage collection (unraisableexception) still skips what the
         # scheduler froze for the run (GraphScheduling._freeze)
         config.add_cleanup(self._unfreeze)
+        if getattr(config.option, "xmlpath", None):  # pytest's --junitxml
+            config.pluginmanager.register(LateJunit(config), "pexen-late-junit")
 
     def _unfreeze(self) -> None:
         if self.scheduler is not None and self.scheduler.graph.frozen:
