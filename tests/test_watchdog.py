@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -184,9 +185,14 @@ def test_stubborn_hang_stops_the_run_and_resume_continues_after_it(
     pytester: pytest.Pytester, runs: Path
 ) -> None:
     pytester.makepyfile(test_s=STUBBORN)
-    first = run(pytester)
+    first = run(pytester, "--pexen-junitxml=r.xml")
     assert first.ret == pytest.ExitCode.TESTS_FAILED
     assert ran(runs) == ["first", "stubborn0"]
+    # pexen's xUnit report is written before the process stops, as far as the run got
+    cases = {c.get("name"): c for c in ET.parse(pytester.path / "r.xml").iter("testcase")}
+    assert sorted(cases) == ["test_first", "test_stubborn"]
+    assert cases["test_stubborn"][0].tag == "failure"
+    assert float(cases["test_stubborn"].get("time", "")) >= 1.0
     first.stdout.fnmatch_lines(
         [
             "*test_s.py::test_stubborn (timed out)*",

@@ -92,3 +92,14 @@ def pytest_pexen_lost_ends(
     """On ``--pexen-resume``: the end records of the tests whose end the
     journal's last boot could not write because a capability stopped it
     (the watchdog's last resort), and the file they were read from."""
+
+
+@pytest.hookspec
+def pytest_pexen_stopping(item: pytest.Item, text: str) -> None:
+    """The watchdog's last resort stops this serial process now: ``item``
+    did not stop within its time limit and grace (``text`` says so, as the
+    failure of the phase it was in). Called from the watchdog's thread,
+    while the test's is stuck, after the journal has its end: a report
+    that would have been written at the session's end (pexen's xUnit
+    report) is written now, with the test failed and the rest as far as
+    the run got."""

@@ -34,7 +34,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -211,6 +211,23 @@ class XunitWriter(HooksOnly):
             case.own = "skip"
             longrepr = report.longrepr
             case.message = str(longrepr[2] if isinstance(longrepr, tuple) else longrepr)
+
+    def pytest_pexen_stopping(self, item: pytest.Item, text: str) -> None:
+        """The watchdog stops the process (see the hook): the stuck test
+        fails in the phase it was in, with the time since its start, and
+        the report is written now, as at the session's end."""
+        case = self.cases.get(item.nodeid)
+        last = case.last.when if case is not None and case.last is not None else None
+        when: Literal["setup", "call", "teardown"] = (
+            "setup" if last is None else "call" if last == "setup" else "teardown"
+        )
+        took = real_time() - case.began - case.duration if case is not None and case.began else 0.0
+        report = pytest.TestReport(
+            item.nodeid, item.location, {}, "failed", text, when, duration=max(0.0, took)
+        )
+        self.pytest_runtest_logreport(report)
+        self.pytest_runtest_logfinish(item.nodeid)
+        self.pytest_sessionfinish(item.session)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:

@@ -360,6 +360,8 @@ class TestTimer(HooksOnly):
             if resumable
             else "There is no journal (--pexen-state), so the run cannot be resumed."
         )
+        with contextlib.suppress(Exception):  # the process stops whatever a report does
+            self.config.hook.pytest_pexen_stopping(item=running.item, text=text)
         _tell(
             self.config,
             nodeid,
