@@ -1025,7 +1025,6 @@ class JournalPlugin(HooksOnly):
         self.replayed = resume.finished
 
     # ------------------------------------------------------------ the end
-    @pytest.hookimpl(trylast=True)
     @pytest.hookimpl(tryfirst=True)
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         """Ctrl-C, or ``pytest.exit()``: pytest sets the session's exit
@@ -1034,6 +1033,7 @@ class JournalPlugin(HooksOnly):
         code = getattr(excinfo.value, "returncode", None)
         self.interrupt = int(pytest.ExitCode.INTERRUPTED if code is None else code)
 
+    @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.opened:
             self._stop(exitstatus)
