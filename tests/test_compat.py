@@ -369,6 +369,53 @@ def test_order_state_across_workers(
     assert result.ret == 1
 
 
+INTERLEAVED = {
+    "test_a": """
+    import pytest
+
+    @pytest.mark.order(1)
+    def test_a1(): pass
+
+    @pytest.mark.order(2)
+    def test_a2(): pass
+    """,
+    "test_b": """
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def box():
+        return []
+
+    @pytest.fixture(scope="module")
+    def breaks():
+        yield
+        raise RuntimeError("module teardown failed")
+
+    @pytest.mark.order(1)
+    def test_b1(box, breaks):
+        box.append(1)
+
+    @pytest.mark.order(2)
+    def test_b2(box, breaks):
+        assert box == []  # the serial run set the module up again for it
+    """,
+}
+
+
+def test_order_across_modules_sets_module_fixtures_up_as_serially(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest-order interleaves two modules' tests (a1, b1, a2, b2): a
+    serial run tears test_b's module fixtures down before a2 and sets them
+    up again for b2. Under xdist pexen keeps test_b on one worker, and its
+    fixtures are torn down where the serial run tears them down: the same
+    outcomes, the teardown failing twice."""
+    pytester.makepyfile(**INTERLEAVED)
+    plain, _, xdist = three_ways(pytester, monkeypatch, "-rE")
+    plain.result.assert_outcomes(passed=4, errors=2)
+    xdist.result.assert_outcomes(passed=4, errors=2)
+
+
 RUNTIME_WAIT = {
     "test_wait": """
     import pytest_pexen as pexen

@@ -287,6 +287,8 @@ class PexenWorker(HooksOnly):
         todo = self.todo
         stopping = False
         previous: tuple[int, pytest.Item | None] | None = None  # (index, nextitem used)
+        graph = getattr(self.graph_source, "graph", None)
+        pinned = graph.pins if graph is not None else {}  # see below
         while (todo or not stopping) and not self.channel.gone:
             if not todo:
                 stopping = self._receive(todo, block=True)
@@ -318,6 +320,12 @@ class PexenWorker(HooksOnly):
                     if coming is not None
                     else (None if stopping else self._nearest(items, index))
                 )
+                if pinned and index + 1 < len(items) and item.nodeid in pinned:
+                    # a module that pytest-order or pytest-dependency keeps on
+                    # one worker: its fixtures are torn down where a serial run
+                    # tears them down, before the next test in collection
+                    # order (another module's, between two of its own)
+                    nextitem = items[index + 1]
             if run is not None:
                 run.preset(item.nodeid, skip, shared)
             interactor.item_index = index
