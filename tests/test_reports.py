@@ -85,6 +85,8 @@ def test_interrupted_test_is_never_a_passing_testcase(
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, out.decode(errors="replace")
     ended = journal.load(state).ended
     assert "test_i.py::test_stop" not in ended
+    said = [ln for ln in out.decode().splitlines() if ln.startswith("pexen: did not finish")]
+    assert len(said) == 1 and "ran): test_i.py::test_stop; --pexen-resume" in said[0], said
     cases = cases_of(validated(pytester.path / "r.xml"))
     assert kind(cases["test_stop"]) == "error"
     assert message(cases["test_stop"]) == INTERRUPTED

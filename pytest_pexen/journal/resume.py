@@ -1081,6 +1081,24 @@ class JournalPlugin(HooksOnly):
             terminalreporter.write_line(self.trouble, yellow=True)
         if self.replayed:
             terminalreporter.write_line(f"pexen: {self.replayed} results resumed from {self.path}")
+        unfinished = [n for n, t in self.open.items() if self.serial or t.began or t.reports]
+        if unfinished and self.reboot is None:
+            # pytest counts and shows the phases that ended (a passed call,
+            # say, when the run stopped in its teardown): say that the test did not
+            shown = ", ".join(unfinished[:5]) + (
+                f" and {len(unfinished) - 5} more" if len(unfinished) > 5 else ""
+            )
+            resumable = self.writer is not None and self.writer.lost is None
+            them = "it" if len(unfinished) == 1 else "they"
+            terminalreporter.write_line(
+                f"pexen: did not finish (the run stopped while {them} ran): {shown}"
+                + (
+                    f"; --pexen-resume runs {'it' if them == 'it' else 'them'} again"
+                    if resumable
+                    else ""
+                ),
+                yellow=True,
+            )
         if self.reboot is not None:
             nodeid, count = self.reboot
             command = reboot_command(self.config)
