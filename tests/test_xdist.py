@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from suites import ONE_NODE_ID
 
+from pytest_pexen.journal import format as journal
+
 LOGGER = """
 import json, os, time
 import pytest
@@ -683,3 +685,37 @@ def test_a_tests_end_travels_in_one_message(pytester: pytest.Pytester, marked: b
     lines = (pytester.path / "state.jsonl").read_text().splitlines()
     ends = [json.loads(line) for line in lines if line.startswith('{"type":"end"')]
     assert len(ends) == tests
+
+
+def test_a_forked_child_that_returns_into_pytest_stops_quietly(pytester: pytest.Pytester) -> None:
+    """A test forks and its child returns instead of exiting: the child's
+    copy of the worker sends nothing to the controller and runs no more
+    tests (it ran the rest of the session on the controller's channel, and
+    the run hung); the parent reports the test."""
+    pytester.makepyfile(
+        test_g="""
+        import os, time
+        import pytest_pexen as pexen
+
+        @pexen.provides("f")
+        def test_fork_return():
+            pid = os.fork()
+            if pid == 0:
+                return  # the child goes back into pytest
+            os.waitpid(pid, 0)
+
+        @pexen.requires("f")
+        def test_b():
+            time.sleep(0.1)
+
+        def test_c():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "pexen", "-p", "xdist", "-n", "2", "--pexen-state=s.jsonl", timeout=60
+    )
+    result.assert_outcomes(passed=3)
+    ended = journal.load(pytester.path / "s.jsonl").ended
+    assert sorted(ended) == [f"test_g.py::test_{n}" for n in ("b", "c", "fork_return")]
+    assert all(record["outcome"] == "pass" for record in ended.values())

@@ -81,6 +81,9 @@ class ControllerChannel:
         # the thread that holds events; the watchdog's (watchdog/limits.py)
         # sends at once, and never takes the held ones from under it
         self.owner = threading.get_ident()
+        # a test's forked child that returns into pytest instead of exiting
+        # has a copy of this channel: it must never write into the stream
+        self.pid = os.getpid()
 
     def send(self, item: Any) -> None:
         """Send an xdist event, or hold it.
@@ -126,7 +129,7 @@ class ControllerChannel:
             self._send(held[0] if len(held) == 1 else (BATCH, {"events": held}))
 
     def _send(self, item: Any) -> None:
-        if self.gone:
+        if self.gone or os.getpid() != self.pid:
             return
         try:
             self.channel.send(item)
@@ -331,6 +334,11 @@ class PexenWorker(HooksOnly):
             interactor.item_index = index
             start = time.perf_counter()
             self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            if os.getpid() != self.channel.pid:
+                # a test forked and its child returned into pytest instead of
+                # exiting: this copy of the worker runs nothing more, and
+                # sent nothing (its parent reports the test)
+                os._exit(0)
             duration = time.perf_counter() - start
             self.channel.defer(
                 ("runtest_protocol_complete", {"item_index": index, "duration": duration})
