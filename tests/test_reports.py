@@ -57,20 +57,11 @@ def test_e(): time.sleep(0.5)
 """
 
 
-@MODES
-def test_interrupted_test_is_never_a_passing_testcase(
-    pytester: pytest.Pytester, mode: list[str]
-) -> None:
-    """Ctrl-C during a test: the test is in the report as an error that
-    says it was interrupted, and no passing testcase is a test that the
-    journal says did not finish."""
-    pytester.makepyfile(test_i=INTERRUPTING)
-    state = pytester.path / "state.jsonl"
+def in_own_group(pytester: pytest.Pytester, *args: str) -> tuple[int, str]:
+    """A pexen run in a process group of its own (a test sends the whole
+    group a Ctrl-C): its exit code and output."""
     proc = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "pytest", "-p", "pexen", *mode, f"--pexen-state={state}"),
-            *("--pexen-junitxml=r.xml", "-p", "no:cacheprovider"),
-        ],
+        [sys.executable, "-m", "pytest", "-p", "pexen", *args],
         cwd=pytester.path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -82,10 +73,30 @@ def test_interrupted_test_is_never_a_passing_testcase(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
-    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out.decode(errors="replace")
+    return proc.returncode, out.decode(errors="replace")
+
+
+@MODES
+def test_interrupted_test_is_never_a_passing_testcase(
+    pytester: pytest.Pytester, mode: list[str]
+) -> None:
+    """Ctrl-C during a test: the test is in the report as an error that
+    says it was interrupted, and no passing testcase is a test that the
+    journal says did not finish."""
+    pytester.makepyfile(test_i=INTERRUPTING)
+    state = pytester.path / "state.jsonl"
+    code, out = in_own_group(
+        pytester,
+        *mode,
+        f"--pexen-state={state}",
+        "--pexen-junitxml=r.xml",
+        "-p",
+        "no:cacheprovider",
+    )
+    assert code == pytest.ExitCode.INTERRUPTED, out
     ended = journal.load(state).ended
     assert "test_i.py::test_stop" not in ended
-    said = [ln for ln in out.decode().splitlines() if ln.startswith("pexen: did not finish")]
+    said = [ln for ln in out.splitlines() if ln.startswith("pexen: did not finish")]
     assert len(said) == 1 and "ran): test_i.py::test_stop; --pexen-resume" in said[0], said
     cases = cases_of(validated(pytester.path / "r.xml"))
     assert kind(cases["test_stop"]) == "error"
@@ -119,22 +130,10 @@ def test_a_second_ctrl_c_is_no_finished_run(
             {generator}
     """)
     state = pytester.path / "state.jsonl"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "pexen", *mode, f"--pexen-state={state}"],
-        cwd=pytester.path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group, for the Ctrl-C
-    )
-    try:
-        out, _ = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-    assert proc.returncode != 0, out.decode(errors="replace")
+    code, out = in_own_group(pytester, *mode, f"--pexen-state={state}")
+    assert code != 0, out
     stop = journal.load(state).stop
-    assert stop is not None and stop["reason"] == "interrupted", out.decode(errors="replace")
+    assert stop is not None and stop["reason"] == "interrupted", out
     assert stop["exitstatus"] == pytest.ExitCode.INTERRUPTED
 
 
