@@ -428,12 +428,13 @@ def junit_merge_late(config: pytest.Config, report: pytest.TestReport) -> None:
     pytest's xUnit writer (``--junitxml``) had closed the test's testcase
     then, and has just opened a second one for this report. Its error goes
     into the first, which has the test's time and output, and the second
-    is dropped: one testcase, counted once, as pytest writes a passed call
-    with a teardown error in a serial run. Not when the first testcase
-    already failed: pytest then writes the teardown's error as a testcase
-    of its own too. Uses pytest's private ``LogXML`` state: its testcases
-    in order (a closed one's element is frozen, the same object at each
-    ``to_xml()``) and ``cnt_double_fail_tests``."""
+    is dropped: one testcase, counted once, with both times, as pytest
+    writes a passed (or skipped) test with a teardown error in a serial
+    run. Not when the first testcase already failed: serially, pytest
+    then writes the teardown's error as a testcase of its own too. Uses
+    pytest's private ``LogXML`` state: its testcases in order (a closed
+    one's element is frozen, the same object at each ``to_xml()``) and
+    ``cnt_double_fail_tests``."""
     from _pytest.junitxml import xml_key
 
     xml = config.stash.get(xml_key, None)
@@ -442,7 +443,10 @@ def junit_merge_late(config: pytest.Config, report: pytest.TestReport) -> None:
         return
     new = ordered[-1].to_xml()
     name, classname = new.get("name"), new.get("classname")
-    if name != report.nodeid.rpartition("::")[2]:
+    # the test's name as pytest's writer gives it: its parameters whole
+    # (an id may hold "::" itself)
+    path, bracket, params = report.nodeid.partition("[")
+    if name != path.rpartition("::")[2] + bracket + params:
         return  # not the testcase this report opened: leave pytest's report as it is
     for at in range(len(ordered) - 2, -1, -1):
         first = ordered[at].to_xml()
@@ -450,8 +454,10 @@ def junit_merge_late(config: pytest.Config, report: pytest.TestReport) -> None:
             break
     else:
         return
-    if any(child.tag in ("failure", "error", "skipped") for child in first):
+    if any(child.tag in ("failure", "error") for child in first):
         return
-    first.extend(list(new))
+    # its properties are the test's, which the first has already
+    first.extend([child for child in new if child.tag != "properties"])
+    first.set("time", f"{float(first.get('time') or 0) + float(new.get('time') or 0):.3f}")
     del ordered[-1]
     xml.cnt_double_fail_tests += 1

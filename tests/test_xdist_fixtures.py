@@ -310,3 +310,56 @@ def test_nearest_items_share_the_most_parents(pytester: pytest.Pytester) -> None
             else:
                 assert near is not item
                 assert shared(item, near) == best, (item.nodeid, near.nodeid)
+
+
+def test_late_teardown_after_a_skipped_test_is_journaled(pytester: pytest.Pytester) -> None:
+    """A test the controller skips (its provider failed) runs on the worker
+    between a test that kept a module fixture and the fixture's failing
+    teardown: the error is still journaled as the kept fixture's test's."""
+    pytester.makepyfile(
+        test_0="""
+        import pytest_pexen as pexen
+        @pexen.priority(0)
+        @pexen.provides("x")
+        def test_p(): assert 0
+        """,
+        test_m="""
+        import time, pytest, pytest_pexen as pexen
+        @pytest.fixture(scope="module")
+        def res():
+            yield
+            raise RuntimeError("teardown of res failed")
+        @pexen.priority(1)
+        @pexen.provides("y")
+        def test_a(res): time.sleep(0.3)
+        @pexen.requires("x")
+        def test_d(): pass
+        """,
+        test_z="""
+        import pytest_pexen as pexen
+        @pexen.requires("y")
+        def test_z(): pass
+        """,
+    )
+    for _ in range(3):  # the first run is cold; then the short tests go in batches
+        result = run(pytester, "-n", "1", "-rfE", "--pexen-state=state.jsonl", "--junitxml=j.xml")
+        result.assert_outcomes(passed=2, failed=1, skipped=1, errors=1)
+        assert_journal_agrees(pytester, result)
+
+
+def test_late_teardown_error_of_a_test_whose_id_holds_colons(pytester: pytest.Pytester) -> None:
+    """pytest's xUnit report names a parametrized test with its whole id,
+    ``::`` in it included: the late teardown error still joins its
+    testcase (one testcase a test, counted once)."""
+    pytester.makepyfile(
+        test_a="import pytest, pytest_pexen as pexen\n"
+        + TEARDOWN_FAILS.format(scope="module")
+        + "@pexen.uses('a')\n"
+        "@pytest.mark.parametrize('n', range(4), ids=lambda n: f'k::{n}')\n"
+        "def test_a(res, n): pass\n",
+        test_b="import time, pytest_pexen as pexen\n"
+        + "".join(f"@pexen.uses('b')\ndef test_b{i}(): time.sleep(0.05)\n" for i in range(6)),
+    )
+    result = run(pytester, "-n", "2", "-rfE", "--pexen-state=state.jsonl", "--junitxml=j.xml")
+    assert_journal_agrees(pytester, result)
+    assert ET.parse(pytester.path / "j.xml").getroot()[0].get("tests") == "10"

@@ -403,6 +403,13 @@ class _Test:
         self.began = False  # under xdist: its worker said it began (not only sent)
 
 
+def _skipped_at_setup(test: _Test) -> bool:
+    """Whether a test was skipped before its call (it had no call phase)."""
+    return test.outcome == "skip" and not any(
+        (data[0] if isinstance(data, list) else data.get("when")) == "call" for data in test.reports
+    )
+
+
 class _Ended:
     """A test whose end record is written, as it said (see
     ``JournalPlugin._ended_again``)."""
@@ -513,10 +520,11 @@ class JournalPlugin(HooksOnly):
         self.kept: list[dict[str, Any]] | None = None
         self.tests: list[str] | None = None  # the selection, once known
         self.open: dict[str, _Test] = {}
-        # under xdist, each worker's last ended test and what its end record
-        # said: a fixture it kept for the worker's next test may still fail
-        # its teardown (see _ended_again)
-        self.last_end: dict[str | None, _Ended] = {}
+        # under xdist, by worker: its last ended test that ran its setup and
+        # any tests skipped at setup after it, with what their end records
+        # said; a fixture one of them kept for the worker's next test may
+        # still fail its teardown (see _ended_again)
+        self.last_end: dict[str | None, dict[str, _Ended]] = {}
         self.replaying = False
         self.replayed = 0  # finished tests reported again
         self.skip_ended: SkipEnded | None = None  # a serial resume's: what it does not run
@@ -803,9 +811,16 @@ class JournalPlugin(HooksOnly):
             # and end records is what it took
             duration = now - test.start
         if not self.serial:
-            self.last_end[test.worker] = _Ended(
+            ended = _Ended(
                 nodeid, test, now, round(duration, 6), provides, shared, ok, deps_ok, locks_ok
             )
+            recent = self.last_end.get(test.worker)
+            if recent is None or not _skipped_at_setup(test):
+                # a test skipped at setup may have set nothing up (the
+                # controller's skips are not even begun): its worker's kept
+                # fixtures may still be an earlier test's
+                recent = self.last_end[test.worker] = {}
+            recent[nodeid] = ended
         if (
             self.writer is not None
             and self.kept is None
@@ -863,14 +878,14 @@ class JournalPlugin(HooksOnly):
         makes, marked ``replaces`` (readers take a test's last end record,
         as the journal's summary, a resume and the timeline do); what the
         planner was told (``ok`` to ``why``, ``provides``) stays as it was.
-        False when the report is of another test than its worker's last
-        ended one: then it goes in a ``report`` record of its own."""
+        False when the report is of none of its worker's last tests (see
+        ``last_end``): then it goes in a ``report`` record of its own."""
         extra = report.__dict__
         worker = extra.get("worker_id")
         if worker is None and "node" in extra:  # the controller's: its worker died in it
             worker = extra["node"].gateway.id
-        last = self.last_end.get(worker)
-        if last is None or last.nodeid != report.nodeid or report.passed:
+        last = self.last_end.get(worker, {}).get(report.nodeid)
+        if last is None or report.passed:
             return False
         test = last.test
         test.reports.append(self._full(report))
@@ -1060,7 +1075,11 @@ class JournalPlugin(HooksOnly):
                     self._emit(
                         {"type": "back", "test": nodeid, "t": real_time(), "boot": self.boot}
                     )
-        if exitstatus == pytest.ExitCode.OK and (self.interrupt is not None or self.open):
+        if (
+            exitstatus == pytest.ExitCode.OK
+            and self.reboot is None
+            and (self.interrupt is not None or self.open)
+        ):
             # a second Ctrl-C while pytest handled the first: the session's
             # status is still 0, with a test unfinished (or the handling begun)
             exitstatus = pytest.ExitCode.INTERRUPTED if self.interrupt is None else self.interrupt

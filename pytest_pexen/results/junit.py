@@ -142,7 +142,7 @@ class XunitWriter(HooksOnly):
         case = self.cases.get(nodeid)
         rerun = report.outcome == "rerun"  # type: ignore[comparison-overlap]
         if case is None or rerun:  # pytest-rerunfailures: that attempt is void
-            case = self.cases[nodeid] = Case(nodeid)
+            case = self.cases[nodeid] = Case(nodeid, began=real_time())
             if rerun:
                 return
         case.last = report
@@ -217,9 +217,13 @@ class XunitWriter(HooksOnly):
         fails in the phase it was in, with the time since its start, and
         the report is written now, as at the session's end."""
         case = self.cases.get(item.nodeid)
-        last = case.last.when if case is not None and case.last is not None else None
+        last = case.last if case is not None else None
         when: Literal["setup", "call", "teardown"] = (
-            "setup" if last is None else "call" if last == "setup" else "teardown"
+            "setup"
+            if last is None
+            else "call"
+            if last.when == "setup" and last.passed
+            else "teardown"  # after its call, or a setup that failed or skipped
         )
         took = real_time() - case.began - case.duration if case is not None and case.began else 0.0
         report = pytest.TestReport(
