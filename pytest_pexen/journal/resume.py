@@ -442,6 +442,28 @@ class _Ended:
         self.provides, self.shared = provides, shared
         self.ok, self.deps_ok, self.locks_ok = ok, deps_ok, locks_ok
 
+    def record(self, outcome: str, boot: int, **fields: Any) -> dict[str, Any]:
+        """Its ``end`` record, with ``outcome`` (and any other ``fields``)."""
+        test = self.test
+        return journal.end_record(
+            self.nodeid,
+            self.t,
+            outcome,
+            self.duration,
+            test.location,
+            test.reports,
+            results=test.results,
+            shared=self.shared,
+            provides=list(self.provides),
+            ok=self.ok,
+            deps_ok=self.deps_ok,
+            locks_ok=self.locks_ok,
+            why=test.bad,
+            worker=test.worker,
+            boot=boot,
+            **fields,
+        )
+
 
 def shared_sections(test: _Test, data: list[Any]) -> None:
     """A phase's captured sections (``data[4]``) as the journal keeps them:
@@ -810,10 +832,10 @@ class JournalPlugin(HooksOnly):
             # (freezegun fakes perf_counter too): the time between its start
             # and end records is what it took
             duration = now - test.start
+        ended = _Ended(
+            nodeid, test, now, round(duration, 6), provides, shared, ok, deps_ok, locks_ok
+        )
         if not self.serial:
-            ended = _Ended(
-                nodeid, test, now, round(duration, 6), provides, shared, ok, deps_ok, locks_ok
-            )
             recent = self.last_end.get(test.worker)
             if recent is None or not _skipped_at_setup(test):
                 # a test skipped at setup may have set nothing up (the
@@ -834,7 +856,7 @@ class JournalPlugin(HooksOnly):
             line = journal.plain_end_line(
                 nodeid,
                 now,
-                round(duration, 6),
+                ended.duration,
                 test.worker,
                 self.boot,
                 test.location,  # type: ignore[arg-type]
@@ -846,23 +868,7 @@ class JournalPlugin(HooksOnly):
             else:
                 self.writer.write_line(line, self.serial)
             return
-        record = journal.end_record(
-            nodeid,
-            now,
-            outcome,
-            round(duration, 6),
-            test.location,
-            test.reports,
-            results=test.results,
-            shared=shared,
-            provides=list(provides),
-            ok=ok,
-            deps_ok=deps_ok,
-            locks_ok=locks_ok,
-            why=test.bad,
-            worker=test.worker,
-            boot=self.boot,
-        )
+        record = ended.record(outcome, self.boot)
         # not held: a test that did not simply pass (a crash, say: its worker
         # is replaced next, which the controller waits for) is journaled at once
         self._write(record, self.serial)
@@ -892,26 +898,7 @@ class JournalPlugin(HooksOnly):
         # a second late report (two kept fixtures) builds on this one
         test.outcome = merge_own(test.pexen_outcome or test.outcome, own_outcome(report))
         test.pexen_outcome = None
-        self._write(
-            journal.end_record(
-                last.nodeid,
-                last.t,
-                test.outcome,
-                last.duration,
-                test.location,
-                test.reports,
-                results=test.results,
-                shared=last.shared,
-                provides=list(last.provides),
-                ok=last.ok,
-                deps_ok=last.deps_ok,
-                locks_ok=last.locks_ok,
-                why=test.bad,
-                worker=test.worker,
-                boot=self.boot,
-                replaces=True,
-            )
-        )
+        self._write(last.record(test.outcome, self.boot, replaces=True))
         return True
 
     def _provides(self, nodeid: str) -> Sequence[str]:
@@ -1083,9 +1070,7 @@ class JournalPlugin(HooksOnly):
             # a second Ctrl-C while pytest handled the first: the session's
             # status is still 0, with a test unfinished (or the handling begun)
             exitstatus = pytest.ExitCode.INTERRUPTED if self.interrupt is None else self.interrupt
-            interrupted = True
-        else:
-            interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or self.interrupt is not None
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or self.interrupt is not None
         reason = (
             "reboot" if self.reboot is not None else "interrupted" if interrupted else "finished"
         )
@@ -1108,14 +1093,11 @@ class JournalPlugin(HooksOnly):
                 f" and {len(unfinished) - 5} more" if len(unfinished) > 5 else ""
             )
             resumable = self.writer is not None and self.writer.lost is None
-            them = "it" if len(unfinished) == 1 else "they"
+            one = len(unfinished) == 1
             terminalreporter.write_line(
-                f"pexen: did not finish (the run stopped while {them} ran): {shown}"
-                + (
-                    f"; --pexen-resume runs {'it' if them == 'it' else 'them'} again"
-                    if resumable
-                    else ""
-                ),
+                f"pexen: did not finish (the run stopped while {'it' if one else 'they'} ran): "
+                + shown
+                + (f"; --pexen-resume runs {'it' if one else 'them'} again" if resumable else ""),
                 yellow=True,
             )
         if self.reboot is not None:
