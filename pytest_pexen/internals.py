@@ -135,7 +135,11 @@ def late_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> pytest.Tes
     it), so it gets a real teardown report of ``item``, with the output
     captured meanwhile. pytest's own teardown hook cannot run twice for an
     item (the logging plugin deletes its stash keys), so the setup state is
-    torn down directly; returns the failed report (already logged), or None.
+    torn down directly. A teardown that passed but added sub-results
+    (``pexen_results`` in a kept fixture's teardown, which the results
+    recorder puts on the report) is reported too: serially they would be on
+    the test's own teardown report. Returns the report (already logged), or
+    None when there was nothing to report.
     """
     capman = item.config.pluginmanager.getplugin("capturemanager")
     session = item.session
@@ -148,9 +152,9 @@ def late_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> pytest.Tes
     call = CallInfo.from_call(
         teardown, when="teardown", reraise=(pytest.exit.Exception, KeyboardInterrupt)
     )
-    if call.excinfo is None:
-        return None
     report: pytest.TestReport = item.ihook.pytest_runtest_makereport(item=item, call=call)
+    if call.excinfo is None and "pexen_results" not in report.__dict__:
+        return None
     report.pexen_late = True  # type: ignore[attr-defined]
     item.ihook.pytest_runtest_logreport(report=report)
     if check_interactive_exception(call, report):
@@ -424,7 +428,8 @@ def forks_tests(config: pytest.Config, items: list[pytest.Item]) -> bool:
 
 def junit_merge_late(config: pytest.Config, report: pytest.TestReport) -> None:
     """A fixture that an xdist worker's test kept for its next test failed
-    its teardown after the test's own teardown report (``pexen_late``):
+    its teardown (or added sub-results there) after the test's own
+    teardown report (``pexen_late``):
     pytest's xUnit writer (``--junitxml``) had closed the test's testcase
     then, and has just opened a second one for this report. Its error goes
     into the first, which has the test's time and output, and the second
@@ -454,10 +459,12 @@ def junit_merge_late(config: pytest.Config, report: pytest.TestReport) -> None:
             break
     else:
         return
-    if any(child.tag in ("failure", "error") for child in first):
+    failed = report.failed  # else it passed, with sub-results: pytest counted no test
+    if failed and any(child.tag in ("failure", "error") for child in first):
         return
     # its properties are the test's, which the first has already
     first.extend([child for child in new if child.tag != "properties"])
     first.set("time", f"{float(first.get('time') or 0) + float(new.get('time') or 0):.3f}")
     del ordered[-1]
-    xml.cnt_double_fail_tests += 1
+    if failed:
+        xml.cnt_double_fail_tests += 1

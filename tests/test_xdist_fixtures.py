@@ -232,6 +232,92 @@ def test_crash_in_a_kept_teardown_is_reported(pytester: pytest.Pytester, marked:
         assert_journal_agrees(pytester, result)
 
 
+@pytest.mark.parametrize("outcome", ["fail", "warn"])
+def test_sub_results_added_in_a_kept_teardown_are_reported(
+    pytester: pytest.Pytester, outcome: str
+) -> None:
+    """A session fixture kept for the next test adds a sub-result in its
+    teardown, which under pexen's worker loop runs after its last test
+    ended: serially the sub-result is on that test's teardown report; under
+    ``-n`` it must reach every record too (it was dropped: the run passed)."""
+    pytester.makepyfile(
+        test_s=f"""
+        import pytest, pytest_pexen as pexen
+
+        @pytest.fixture(scope="session")
+        def lab(pexen_results):
+            yield
+            pexen_results.{outcome}("lab left dirty", name="cleanup")
+
+        @pexen.provides("lab")
+        def test_a(lab):
+            pass
+
+        @pexen.requires("lab")
+        def test_b(lab):
+            pass
+        """
+    )
+    result = run(
+        pytester,
+        *("-n", "2", "-rA", "--pexen-state=state.jsonl"),
+        *("--pexen-junitxml=p.xml", "--junitxml=j.xml"),
+    )
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out + result.stderr.str()
+    word = "FAIL" if outcome == "fail" else "WARN"
+    result.stdout.fnmatch_lines([f"{word} test_s.py::test_*::cleanup - lab left dirty"])
+    ended = journal.load(pytester.path / "state.jsonl").ended
+    last = {
+        t for t, r in ended.items() if any(s.get("name") == "cleanup" for s in r.get("results", ()))
+    }
+    assert len(last) == 1  # the test that used the fixture last carries it
+    (test,) = last
+    cases = {c.get("name"): c for c in ET.parse(pytester.path / "p.xml").iter("testcase")}
+    sub = cases[test.split("::")[-1] + "::cleanup"]
+    # pytest's report: one testcase a test (the late report joins its test's)
+    pytests = ET.parse(pytester.path / "j.xml").getroot()[0]
+    assert [c.get("name") for c in pytests.iter("testcase")].count(test.split("::")[-1]) == 1
+    assert pytests.get("tests") == "2"
+    if outcome == "fail":
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        result.assert_outcomes(passed=2, errors=1)
+        assert ended[test]["outcome"] == "error"
+        assert sub.find("failure") is not None
+    else:
+        assert result.ret == pytest.ExitCode.OK
+        assert ended[test]["outcome"] == "warn"
+        assert sub.find("failure") is None and sub.find("error") is None
+
+
+def test_warned_test_whose_kept_fixture_fails_later(pytester: pytest.Pytester) -> None:
+    """A test that warned, then its kept session fixture's teardown fails:
+    the journal's end is written again as an error (it raised an
+    INTERNALERROR merging 'warn' into the test's own outcome)."""
+    pytester.makepyfile(
+        test_w="""
+        import pytest, pytest_pexen as pexen
+
+        @pytest.fixture(scope="session")
+        def lab():
+            yield
+            raise RuntimeError("lab teardown broke")
+
+        @pexen.provides("lab")
+        def test_a(lab, pexen_results):
+            pexen_results.warn("slow")
+
+        @pexen.requires("lab")
+        def test_b(lab, pexen_results):
+            pexen_results.warn("slower")
+        """
+    )
+    result = run(pytester, "-n", "2", "-rfE", "--pexen-state=state.jsonl", "--junitxml=j.xml")
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(passed=2, errors=1)
+    assert_journal_agrees(pytester, result)
+
+
 def test_crash_in_the_last_teardown_does_not_hang(pytester: pytest.Pytester) -> None:
     """One worker dies tearing down its session fixture after the others
     finished: the worker that replaces it must be shut down, not left

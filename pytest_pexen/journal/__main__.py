@@ -23,8 +23,9 @@ def _line(record: Record) -> str:
     outcome = str(record.get("outcome", "?")).upper()
     worker = f" [{record['worker']}]" if record.get("worker") else ""
     boot = f" (boot {record['boot']})" if record.get("boot") else ""
-    # written again: a fixture it kept for the next test failed its teardown
-    again = " (again: a fixture it kept failed at teardown)" if record.get("replaces") else ""
+    # written again: a fixture it kept for the next test failed its teardown,
+    # or added sub-results there
+    again = " (again, after the teardown of a fixture it kept)" if record.get("replaces") else ""
     duration = record.get("duration") or 0.0
     return f"{outcome:6} {record.get('test')} {duration:.2f}s{worker}{boot}{again}"
 

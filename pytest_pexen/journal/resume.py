@@ -879,7 +879,8 @@ class JournalPlugin(HooksOnly):
     def _ended_again(self, report: pytest.TestReport) -> bool:
         """A fixture that an xdist worker's last test kept set up for its
         next test failed its teardown once that next test was known (or the
-        worker died in it), after the test's end record was written: the
+        worker died in it, or the teardown added sub-results), after the
+        test's end record was written: the
         end record is written again, with that report and the outcome it
         makes, marked ``replaces`` (readers take a test's last end record,
         as the journal's summary, a resume and the timeline do); what the
@@ -891,14 +892,18 @@ class JournalPlugin(HooksOnly):
         if worker is None and "node" in extra:  # the controller's: its worker died in it
             worker = extra["node"].gateway.id
         last = self.last_end.get(worker, {}).get(report.nodeid)
-        if last is None or report.passed:
+        if last is None or (report.passed and "pexen_results" not in extra):
             return False
         test = last.test
         test.reports.append(self._full(report))
+        test.results.extend(extra.get("pexen_results", ()))
         # a second late report (two kept fixtures) builds on this one
-        test.outcome = merge_own(test.pexen_outcome or test.outcome, own_outcome(report))
-        test.pexen_outcome = None
-        self._write(last.record(test.outcome, self.boot, replaces=True))
+        test.outcome = merge_own(test.outcome, own_outcome(report))
+        if "pexen_outcome" in extra:  # the recorder's word, from every sub-result so far
+            test.pexen_outcome = extra["pexen_outcome"]
+        elif test.outcome in ("error", "fail"):  # a failure of its own outranks them
+            test.pexen_outcome = None
+        self._write(last.record(test.pexen_outcome or test.outcome, self.boot, replaces=True))
         return True
 
     def _provides(self, nodeid: str) -> Sequence[str]:

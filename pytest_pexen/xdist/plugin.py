@@ -32,7 +32,7 @@ DURATIONS_KEY = "pexen/durations"
 
 class LateJunit(HooksOnly):
     """Registered in the xdist controller with ``--junitxml``: a kept
-    fixture's late teardown failure joins its test's testcase in pytest's
+    fixture's late teardown report (a failure, or sub-results) joins its test's testcase in pytest's
     report (``internals.junit_merge_late``), after pytest wrote it."""
 
     def __init__(self, config: pytest.Config) -> None:
@@ -40,7 +40,7 @@ class LateJunit(HooksOnly):
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.__dict__.get("pexen_late") and report.failed:
+        if report.__dict__.get("pexen_late"):
             junit_merge_late(self.config, report)
 
 
