@@ -140,6 +140,33 @@ def test_a_second_ctrl_c_is_no_finished_run(
     assert stop["exitstatus"] == pytest.ExitCode.INTERRUPTED
 
 
+@MODES
+def test_an_internal_error_is_no_finished_run(
+    pytester: pytest.Pytester, mode: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin's hook that raises while a test runs (an INTERNALERROR,
+    exit status 3) stops the run with tests unfinished: the journal's stop
+    record says interrupted (it said finished), and a resume runs them."""
+    pytester.makepyfile(test_i="def test_a(): pass\ndef test_b(): pass\ndef test_c(): pass\n")
+    pytester.makeconftest("""
+        import os
+        def pytest_runtest_logreport(report):
+            if report.nodeid.endswith("test_b") and report.when == "call" and os.environ.get("BUG"):
+                raise RuntimeError("a plugin's bug")
+    """)
+    state = pytester.path / "state.jsonl"
+    monkeypatch.setenv("BUG", "1")
+    result = run(pytester, *mode, f"--pexen-state={state}")
+    monkeypatch.delenv("BUG")
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    stop = journal.load(state).stop
+    assert stop is not None and stop["reason"] == "interrupted"
+    assert stop["exitstatus"] == pytest.ExitCode.INTERNAL_ERROR
+    resumed = run(pytester, *mode, f"--pexen-state={state}", "--pexen-resume")
+    assert resumed.ret == pytest.ExitCode.OK
+    assert set(journal.load(state).ended) == {f"test_i.py::test_{n}" for n in "abc"}
+
+
 INFO = """
 import pytest
 import pytest_pexen as pexen

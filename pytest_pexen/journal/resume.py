@@ -1067,15 +1067,14 @@ class JournalPlugin(HooksOnly):
                     self._emit(
                         {"type": "back", "test": nodeid, "t": real_time(), "boot": self.boot}
                     )
-        if (
-            exitstatus == pytest.ExitCode.OK
-            and self.reboot is None
-            and (self.interrupt is not None or self.open)
-        ):
+        # a test that began and never ended: whatever the status (an
+        # INTERNALERROR, a conftest's sys.exit()), the run did not finish
+        stopped = self.interrupt is not None or bool(self.open)
+        if exitstatus == pytest.ExitCode.OK and self.reboot is None and stopped:
             # a second Ctrl-C while pytest handled the first: the session's
             # status is still 0, with a test unfinished (or the handling begun)
             exitstatus = pytest.ExitCode.INTERRUPTED if self.interrupt is None else self.interrupt
-        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or self.interrupt is not None
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or stopped
         reason = (
             "reboot" if self.reboot is not None else "interrupted" if interrupted else "finished"
         )
