@@ -172,6 +172,8 @@ class _XdistHooks(HooksOnly):
         config = worker.config
         # a test asked for a reboot: no test begins here any more
         worker.on_command(reboots.STOP, lambda args: reboots.stop(config, str(args.get("reason"))))
+        # the journal lost records: a reboot could not resume any more
+        worker.on_command(reboots.UNJOURNALED, lambda args: reboots.unjournaled())
         timeouts.attach_worker(worker)
         compat.attach_worker(worker)
 

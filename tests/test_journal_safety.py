@@ -248,10 +248,18 @@ def test_disk_full_mid_run_keeps_the_run_and_the_resume_refuses(
     assert state.read_bytes() == before
 
 
+@XDIST
 def test_no_reboot_once_the_journal_lost_records(
-    pytester: pytest.Pytester, runs: Path, disk: Path, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester,
+    runs: Path,
+    disk: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    xdist: list[str],
 ) -> None:
-    """A resume would refuse the journal: rebooting would strand the run."""
+    """A resume would refuse the journal: rebooting would strand the run.
+    The test that asks for a reboot after the journal lost records fails,
+    saying why, and the run goes on (it was reported "rebooting", the run
+    stopped, and the tests after it ran nowhere)."""
     monkeypatch.setenv("FILLER", str(disk / "filler"))
     pytester.makepyfile(
         test_r=SUITE_FULL.split("@pexen.requires")[0]
@@ -265,17 +273,28 @@ def test_b(i):
 @pexen.priority(10)
 def test_reboot():
     pexen.reboot()
+
+@pexen.priority(20)
+def test_after():
+    ran("after")
 """
     )
     rebooted = pytester.path / "rebooted"
     result = run(
-        pytester, f"--pexen-state={disk / 'state.jsonl'}", f"--pexen-reboot-cmd=touch {rebooted}"
+        pytester,
+        *xdist,
+        "-rf",
+        f"--pexen-state={disk / 'state.jsonl'}",
+        f"--pexen-reboot-cmd=touch {rebooted}",
     )
-    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=43, failed=1)
     result.stdout.fnmatch_lines(
-        ["pexen: not running the reboot command *: the journal could not be written*"]
+        ["FAILED test_r.py::test_reboot - *pexen.reboot(): this run writes no j*"]
     )
+    assert "reboot command" not in result.stdout.str()
     assert not rebooted.exists()
+    assert "after" in ran(runs)
 
 
 # ------------------------------------------------------------ 2. one run per journal

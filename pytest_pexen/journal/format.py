@@ -70,7 +70,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -659,6 +659,7 @@ class Writer:
         self.deferred = False  # with always: a record written, its sync left to the next
         self.lost: str | None = None
         self.lost_line: str | None = None
+        self.on_lost: Callable[[], None] | None = None  # called once, at the first record lost
         self.aside = False  # the last run's journal is set aside (see _fresh)
         self.closing: threading.Thread | None = None  # see close()
         self.held: list[str] = []  # see hold()
@@ -770,9 +771,12 @@ class Writer:
             self.write_line(self.held.pop())  # after the others, which it writes first
 
     def _lose(self, line: str, exc: OSError) -> None:
+        first = self.lost is None
         self.lost = exc.strerror or str(exc)
         self.lost_line = line
         mark_gap(self.path, GAP)
+        if first and self.on_lost is not None:
+            self.on_lost()
 
     def sync_deferred(self) -> None:
         """Sync a record whose sync was left to the next one (see

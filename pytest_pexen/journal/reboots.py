@@ -31,6 +31,7 @@ from ..internals import HooksOnly
 JOURNALED_KEY = pytest.StashKey[bool]()  # this run writes a journal (a reboot needs one)
 ENV = "PEXEN_BOOT_COUNT"
 STOP = "pexen_stop"  # the xdist controller to every worker: a test asked for a reboot
+UNJOURNALED = "pexen_unjournaled"  # the controller to every worker: the journal lost records
 
 
 class RebootRequested(BaseException):
@@ -100,6 +101,14 @@ def reboot() -> NoReturn:
             pytrace=False,
         )
     raise RebootRequested(nodeid, count)
+
+
+def unjournaled() -> None:
+    """The run's journal stopped taking records (a full disk, say): a
+    resume would refuse it, so a reboot asked for from now on would strand
+    the run; ``reboot()`` fails the test instead, and the run goes on."""
+    if _CONTEXT:
+        _CONTEXT[-1].journaled = False
 
 
 def reboot_command(config: pytest.Config) -> str:
@@ -212,7 +221,8 @@ class WorkerStop(HooksOnly):
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         """xdist's own worker loop (a suite handed to ``load``): teach its
-        command handler the STOP command (pexen's loop knows it already)."""
+        command handler the STOP and UNJOURNALED commands (pexen's loop
+        knows them already)."""
         from ..internals import find_interactor
 
         interactor = find_interactor(session.config)
@@ -221,6 +231,8 @@ class WorkerStop(HooksOnly):
         def handle_command(command: Any) -> None:
             if isinstance(command, tuple) and command[0] == STOP:
                 stop(session.config, str(command[1].get("reason")))
+            elif isinstance(command, tuple) and command[0] == UNJOURNALED:
+                unjournaled()
             else:
                 handle(command)
 

@@ -51,7 +51,7 @@ from ..graph.runtime import RUN_KEY, GraphRun, bad_outcome, unserialisable
 from ..internals import HooksOnly, before_each_event, observe_sends, option_given, real_time
 from . import format as journal
 from .format import PexenJournalWarning
-from .reboots import JOURNALED_KEY, STOP, reboot_command, reboot_env
+from .reboots import JOURNALED_KEY, STOP, UNJOURNALED, reboot_command, reboot_env, unjournaled
 
 if TYPE_CHECKING:
     from ..sched.planner import Planner, Unrunnable
@@ -518,6 +518,9 @@ def _plain_location(location: Any) -> bool:
     )
 
 
+STRANDED = "the journal could not be written, so the run could not resume after the reboot"
+
+
 class JournalPlugin(HooksOnly):
     """The journaling process's hooks (serial process or xdist controller)."""
 
@@ -558,6 +561,7 @@ class JournalPlugin(HooksOnly):
         self.run_looked = False  # for it (see _end)
         self.unwritten: str | None = None  # why the journal could not be opened
         self.trouble: str | None = None  # what went wrong with it, if not said yet
+        self.stranded_said = False  # the terminal said that the reboot command will not run
         self.pid = os.getpid()  # a test's forked child that runs on reboots nothing
         self.interrupt: int | None = None  # the exit status of a Ctrl-C or pytest.exit()
 
@@ -594,6 +598,7 @@ class JournalPlugin(HooksOnly):
         if self.path is not None:
             try:
                 self.writer = journal.Writer(self.path, self.fsync, fresh=resume is None)
+                self.writer.on_lost = self._lost
             except OSError as exc:  # gone read-only, or full, since configure
                 self.unwritten = f"cannot write {self.path}: {exc.strerror or exc}"
         if resume is None:
@@ -609,6 +614,12 @@ class JournalPlugin(HooksOnly):
                 self._emit(record)
             if resume.late_source is not None:
                 resume.late_source.unlink(missing_ok=True)
+
+    def _lost(self) -> None:
+        """The journal lost a record: no reboot from now on (a resume would
+        refuse this journal), here and in the processes started later."""
+        self.config.stash[JOURNALED_KEY] = False
+        unjournaled()
 
     def _header(self) -> dict[str, Any]:
         """A fresh run's header record (its time ``t`` set when written)."""
@@ -1107,11 +1118,20 @@ class JournalPlugin(HooksOnly):
         if self.reboot is not None:
             nodeid, count = self.reboot
             command = reboot_command(self.config)
+            if self._stranded():
+                what = f"not running {command!r}: {STRANDED}"
+                self.stranded_said = True
+            else:
+                what = f"running {command!r}; after it, run the same pytest command "
+                what += "with --pexen-resume"
             terminalreporter.write_line(
-                f"pexen: {nodeid} asked for a reboot (boot count {count}); running "
-                f"{command!r}; after it, run the same pytest command with --pexen-resume",
-                yellow=True,
+                f"pexen: {nodeid} asked for a reboot (boot count {count}); {what}", yellow=True
             )
+
+    def _stranded(self) -> bool:
+        """Whether the journal lost records (or was never written): a
+        resume would refuse it, so a reboot would strand the run."""
+        return self.unwritten is not None or (self.writer is not None and bool(self.writer.lost))
 
     def pytest_unconfigure(self) -> None:
         if self.reboot is None or os.getpid() != self.pid:
@@ -1119,12 +1139,9 @@ class JournalPlugin(HooksOnly):
         if self.writer is not None:
             self.writer.wait()  # the journal on disk before the machine reboots
         command = reboot_command(self.config)
-        if self.unwritten is not None or (self.writer is not None and self.writer.lost):
-            # a resume would refuse this journal: a reboot would strand the run
-            print(
-                f"pexen: not running the reboot command {command!r}: the journal could "
-                "not be written, so the run could not resume after the reboot"
-            )
+        if self._stranded():
+            if not self.stranded_said:  # the terminal's summary said it otherwise
+                print(f"pexen: not running the reboot command {command!r}: {STRANDED}")
             return
         done = subprocess.run(
             command, shell=True, check=False, env={**os.environ, **self.reboot_env}
@@ -1158,6 +1175,18 @@ class ControllerJournal(JournalPlugin):
             # its sends (attach_scheduler)
             worker = node.gateway.id
             observe_sends(node, lambda indices: self.started([ids[i] for i in indices], worker))
+
+    def _lost(self) -> None:
+        """... and on every worker (a test asking for a reboot there fails;
+        one whose request was already on its way stops the run without
+        the reboot, see ``pytest_unconfigure``)."""
+        super()._lost()
+        if not reboot_command(self.config):
+            return  # no reboot can be asked for (the workers know no such command)
+        dsession = self.config.pluginmanager.get_plugin("dsession")
+        for node in getattr(getattr(dsession, "sched", None), "nodes", None) or []:
+            with contextlib.suppress(OSError):
+                node.sendcommand(UNJOURNALED)
 
     def _before_event(self, idle: bool) -> None:
         """The controller takes its next event: the end records held are
