@@ -248,6 +248,48 @@ def test_disk_full_mid_run_keeps_the_run_and_the_resume_refuses(
     assert state.read_bytes() == before
 
 
+def test_readers_say_the_journal_lost_records(
+    pytester: pytest.Pytester, runs: Path, disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The summary, ``--follow`` and ``--timeline`` of a journal that lost
+    records say so: the summary said the finished run was killed with tests
+    not finished, ``--follow`` never ended, the page drew finished tests as
+    interrupted."""
+    pytester.makepyfile(test_s=SUITE_FULL)
+    monkeypatch.setenv("FILLER", str(disk / "filler"))
+    state = disk / "state.jsonl"
+    assert run(pytester, f"--pexen-state={state}").ret == 0
+    assert journal.load(state).header["gap"] == journal.GAP_FINISHED
+    for follow in ([], ["--follow"]):
+        cli = subprocess.run(
+            [sys.executable, "-m", "pytest_pexen.journal", str(state), *follow],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert cli.returncode == 1, cli.stdout + cli.stderr
+        last = cli.stdout.splitlines()[-1]
+        assert last.endswith(
+            "unknown; records lost (the journal could not be written), but the run finished"
+        ), last
+        assert "not finished" not in last
+    page = pytester.path / "page.html"
+    cli = subprocess.run(
+        [sys.executable, "-m", "pytest_pexen.journal", str(state), "--timeline", str(page)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert cli.returncode == 2
+    assert cli.stderr.strip() == (
+        "pexen journal: the journal lost records (it could not be written, a full disk?): "
+        "a page drawn from it would not show what ran"
+    )
+    assert not page.exists()
+
+
 @XDIST
 def test_no_reboot_once_the_journal_lost_records(
     pytester: pytest.Pytester,

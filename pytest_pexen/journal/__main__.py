@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from .format import JournalError, Record, follow, read
+from .format import GAP_FINISHED, JournalError, Record, follow, read
 
 
 def _line(record: Record) -> str:
@@ -64,6 +64,8 @@ def summary(records: Iterator[Record], out: IO[str]) -> int:
             out.write(f"REBOOT {record['test']} (boot {record.get('boot', 0)})\n")
         elif kind == "stop":
             stop = record
+        elif kind == "gap":  # follow(): the journal lost records, nothing more comes
+            header = {**header, "gap": record["gap"]}
         out.flush()
     tests: list[str] = header.get("tests", [])
     times = Counter(tests)  # how many tests have each node id
@@ -77,9 +79,15 @@ def summary(records: Iterator[Record], out: IO[str]) -> int:
     total = len(tests)
     parts = [f"{n} {word}" for word, n in sorted(counts.items())]
     left = max(total - finished, 0)
+    gap = header.get("gap")
     if left:
-        parts.append(f"{left} not finished")
+        # records lost: what became of the rest is not in the journal
+        parts.append(f"{left} {'unknown' if gap else 'not finished'}")
     state = f"stopped: {stop.get('reason')}" if stop else "no stop record (running or killed)"
+    if gap == GAP_FINISHED:
+        state = "records lost (the journal could not be written), but the run finished"
+    elif gap:
+        state = "records lost (the journal could not be written) from there on"
     out.write(f"{finished} of {total} tests finished: {', '.join(parts) or 'none'}; {state}\n")
     return failed + left
 

@@ -165,9 +165,12 @@ def follow(
     """The records of a journal as the run writes them: first those already
     there, then each new one as it is completed. Ends after a ``stop``
     record, or when nothing new arrived for ``timeout`` seconds (None: wait
-    as long as it takes; a killed run never writes ``stop``). A journal
-    started anew (a fresh run at the same path, which truncates it or
-    replaces it) is followed from its start: its ``run`` record comes again."""
+    as long as it takes; a killed run never writes ``stop``), or once the
+    journal lost records (its header's ``gap``, set in place: the writer
+    writes nothing more), with a last ``{"type": "gap", "gap": N}`` that is
+    no record of the file. A journal started anew (a fresh run at the same
+    path, which truncates it or replaces it) is followed from its start:
+    its ``run`` record comes again."""
     path = Path(path)
     handle: IO[bytes] | None = None
     buffer = b""
@@ -201,6 +204,10 @@ def follow(
                     if record["type"] == "stop":
                         return
                 continue
+            gap = _gap(handle) if handle is not None and first else NO_GAP
+            if gap != NO_GAP:
+                yield {"type": "gap", "gap": gap}
+                return
             if timeout is not None and real_monotonic() - idle_since > timeout:
                 return
             if handle is not None and _replaced(handle, path):
@@ -216,11 +223,24 @@ def follow(
 def _rewritten(handle: IO[bytes], first: bytes) -> bool:
     """The open file was truncated (a fresh run starts it anew in place):
     it is shorter than what was read, or no longer starts with the header
-    line read from it."""
+    line read from it (but for its ``gap``, which the writer sets in place)."""
     fd = handle.fileno()
     if os.fstat(fd).st_size < handle.tell():
         return True
-    return bool(first) and os.pread(fd, len(first), 0) != first
+    if not first:
+        return False
+    now = os.pread(fd, len(first), 0)
+    at = len(GAP_PREFIX)
+    if first.startswith(GAP_PREFIX) and len(now) == len(first):
+        return now[:at] + now[at + 1 :] != first[:at] + first[at + 1 :]
+    return now != first
+
+
+def _gap(handle: IO[bytes]) -> int:
+    """The ``gap`` the header of the open journal says now."""
+    head = os.pread(handle.fileno(), len(GAP_PREFIX) + 1, 0)
+    digit = head[len(GAP_PREFIX) :]
+    return int(digit) if head.startswith(GAP_PREFIX) and digit.isdigit() else NO_GAP
 
 
 def _replaced(handle: IO[bytes], path: Path) -> bool:

@@ -257,6 +257,12 @@ def analyse(records: Iterable[Record]) -> Timeline:
         if header is None:
             if kind != "run":
                 raise JournalError("not a pexen journal (no run header)")
+            if record.get("gap"):
+                # the tests whose records it lost would be drawn interrupted, or not at all
+                raise JournalError(
+                    "the journal lost records (it could not be written, a full disk?): "
+                    "a page drawn from it would not show what ran"
+                )
             header = record
             boots.append(Boot(0, _workers(record)))
             continue
