@@ -3,9 +3,14 @@ run by real pytest sessions, serially and on xdist workers."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -183,6 +188,48 @@ def test_child_outliving_the_script_is_killed(pytester: pytest.Pytester) -> None
     res.assert_outcomes(passed=1)
     res.stdout.fnmatch_lines(["parent done"])
     assert_gone(int((pytester.path / "s" / "child.pid").read_text()))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+@pytest.mark.parametrize("workers", [(), ("-p", "xdist", "-n", "2")], ids=["serial", "xdist"])
+def test_a_cancelled_run_ends_its_running_file(
+    pytester: pytest.Pytester, signum: int, workers: tuple[str, ...]
+) -> None:
+    """A CI runner (or ``timeout``) that cancels the run signals pytest's
+    process group; the file runs in a session of its own, so it kept
+    running after pytest died (and ran twice at once after a resume)."""
+    script(
+        pytester,
+        "s/long.sh",
+        """
+        #!/bin/sh
+        echo $$ > running.pid
+        sleep 300
+    """,
+    )
+    pid_file = pytester.path / "s" / "running.pid"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "pexen", "--pexen-exec", *workers, "s"],
+        cwd=pytester.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a group of its own, as a CI job has
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text().strip():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        os.killpg(process.pid, signum)  # the cancel
+        assert process.wait(timeout=60) != 0
+        assert_gone(int(pid_file.read_text()))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        if pid_file.exists() and pid_file.read_text().strip():
+            with contextlib.suppress(ProcessLookupError):  # not left behind if it failed
+                os.killpg(int(pid_file.read_text()), signal.SIGKILL)
 
 
 LOGGER = """

@@ -93,6 +93,41 @@ def _signals_held() -> Iterator[None]:
             saved[number](number, frame)
 
 
+# what kills by its default action when a run is cancelled: a CI runner, ``timeout``,
+# a closed terminal signal the whole process group, which the file's session is not in
+_CANCELS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _group_shares_our_end(proc: subprocess.Popen[Any]) -> Iterator[None]:
+    """While the file runs: a SIGTERM or SIGHUP that would end this process
+    by its default action is passed on to the file's process group first.
+    The file runs in a session of its own (so that its group can be killed
+    as one), where the signal its parent's group got never reaches it: it
+    would run on after the run was cancelled, holding what it claimed, into
+    the run that resumes it. A Python program's own child (same group) gets
+    the signal with it: so does the file, then this process ends as it
+    would have. Handlers only ever run in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def cancel(number: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, number)
+        signal.signal(number, signal.SIG_DFL)
+        os.kill(os.getpid(), number)
+
+    caught = [n for n in _CANCELS if signal.getsignal(n) == signal.SIG_DFL]
+    for number in caught:
+        signal.signal(number, cancel)
+    try:
+        yield
+    finally:
+        for number in caught:
+            signal.signal(number, signal.SIG_DFL)
+
+
 def _wait_leader(proc: subprocess.Popen[Any]) -> None:
     """Wait until the process exits, leaving it unreaped: while it is a
     zombie its pid, which names its process group, cannot be given to a new
@@ -147,7 +182,8 @@ def run_file(path: str, **popen: Any) -> subprocess.CompletedProcess[Any]:
                 proc = subprocess.Popen(
                     [path], **{**popen, "cwd": os.path.dirname(path), "start_new_session": True}
                 )
-            _wait_leader(proc)
+            with _group_shares_our_end(proc):
+                _wait_leader(proc)
         finally:
             if proc is not None:
                 _kill_group(proc)
