@@ -191,6 +191,26 @@ def test_subtests_make_the_test_fail(pytester: pytest.Pytester) -> None:
         assert "pexen results" not in result.stdout.str()
 
 
+@pytest.mark.skipif(not hasattr(pytest, "Subtests"), reason="subtests: pytest >= 9")
+def test_failed_by_sub_results_counts_only_pexen_results(pytester: pytest.Pytester) -> None:
+    """The count of tests failed by sub-results is pexen's: a test that
+    pytest's own subtests failed is counted by pytest (it was counted here
+    too, but only when another test's pexen_results made a line)."""
+    pytester.makepyfile(
+        test_sub="""
+        def test_sub(subtests):
+            with subtests.test("check"):
+                assert False
+
+        def test_soft(pexen_results):
+            pexen_results.fail("disk is dirty")
+    """
+    )
+    result = run(pytester)
+    result.stdout.fnmatch_lines(["FAIL test_sub.py::test_soft - disk is dirty"])
+    assert "pexen: 1 failed by sub-results" in result.stdout.lines
+
+
 @pytest.mark.parametrize("xdist", [(), ("-p", "xdist", "-n", "2")], ids=["serial", "xdist"])
 def test_soft_failed_provider_skips_its_dependents(
     pytester: pytest.Pytester, xdist: tuple[str, ...]

@@ -380,7 +380,9 @@ def terminal_summary(reporter: Any, config: pytest.Config) -> None:
         return
     lines: list[tuple[int, str]] = []
     warned: dict[str, bool] = {}
-    failed: set[str] = set()
+    failed: set[str] = set()  # failed by sub-results: pexen's, or pytest's subtests
+    failing = (*BAD, "warn") if strict_warn(config) else BAD
+    counted: set[str] = set()  # with a pexen_results sub-result that fails a test
     for reports in reporter.stats.values():
         for report in reports:
             nodeid = getattr(report, "nodeid", "")
@@ -391,6 +393,8 @@ def terminal_summary(reporter: Any, config: pytest.Config) -> None:
             for sub in getattr(report, "pexen_results", None) or ():
                 if sub["source"] != "pexen" or sub["outcome"] not in ("warn", *BAD):
                     continue
+                if sub["outcome"] in failing:
+                    counted.add(nodeid)
                 if sub["outcome"] == "warn":
                     warned.setdefault(nodeid, True)
                 name = f"::{sub['name']}" if sub["name"] else ""
@@ -406,7 +410,7 @@ def terminal_summary(reporter: Any, config: pytest.Config) -> None:
     counts = []
     if n := sum(warned.values()):
         counts.append(f"{n} test{'s' if n != 1 else ''} warned")
-    if failed:
-        counts.append(f"{len(failed)} failed by sub-results")
+    if n := len(failed & counted):  # pytest counts those its subtests failed itself
+        counts.append(f"{n} failed by sub-results")
     if counts:
         reporter.write_line("pexen: " + ", ".join(counts))
