@@ -428,6 +428,28 @@ def test_a_crashed_tests_duration_is_real(pytester: pytest.Pytester) -> None:
     assert times == pytest.approx([ended["duration"]] * 2, abs=1e-3)
 
 
+@pytest.mark.skipif(not hasattr(pytest, "Subtests"), reason="subtests: pytest >= 9")
+def test_a_crashed_test_with_subtests_took_their_time(pytester: pytest.Pytester) -> None:
+    """The subtests a test ran before its worker died are part of its time
+    (it was counted from the last subtest's report, not from its setup)."""
+    pytester.makepyfile(
+        test_k="""
+        import os, time
+        def test_kill(subtests):
+            for i in range(2):
+                with subtests.test(i=i):
+                    time.sleep(0.3)
+            os._exit(3)
+        """
+    )
+    result = run(pytester, *XDIST, "--pexen-junitxml=r.xml", "--pexen-state=s.jsonl")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    ended = journal.load(pytester.path / "s.jsonl").ended["test_k.py::test_kill"]
+    assert ended["outcome"] == "error" and 0.55 <= ended["duration"] < 5, ended  # 0.6 s
+    case = cases_of(validated(pytester.path / "r.xml"))["test_kill"]
+    assert float(case.get("time", "")) == pytest.approx(ended["duration"], abs=1e-3)
+
+
 @MODES
 def test_sub_result_error_fails_its_test(pytester: pytest.Pytester, mode: list[str]) -> None:
     """A sub-result's error fails its test with one word everywhere: FAILED

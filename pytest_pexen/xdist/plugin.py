@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ..graph.outcome import is_subtest
 from ..internals import HooksOnly, junit_merge_late, local_pid, real_time, receive_together
 from .hosts import warn_open_gateways
 
@@ -91,7 +92,9 @@ class DistPlugin(HooksOnly):
         outcomes = self.outcomes
         if outcomes is not None:
             outcomes.record(report)
-            if report.nodeid in outcomes.started:
+            # a phase ended (a subtest's report is within its test's call,
+            # which a crash report takes the time of: see handlecrashitem)
+            if report.nodeid in outcomes.started and not is_subtest(report):
                 outcomes.started[report.nodeid] = real_time()
         if str(report.when) == "???" and self.scheduler is not None:  # xdist's crash report
             self.scheduler.crash_reported(report)
