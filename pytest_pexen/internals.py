@@ -137,9 +137,10 @@ def late_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> pytest.Tes
     item (the logging plugin deletes its stash keys), so the setup state is
     torn down directly. A teardown that passed but added sub-results
     (``pexen_results`` in a kept fixture's teardown, which the results
-    recorder puts on the report) is reported too: serially they would be on
-    the test's own teardown report. Returns the report (already logged), or
-    None when there was nothing to report.
+    recorder puts on the report; hook ``pytest_pexen_late_results``) is
+    reported too: serially they would be on the test's own teardown report.
+    Returns the report (already logged), or None when there was nothing to
+    report.
     """
     capman = item.config.pluginmanager.getplugin("capturemanager")
     session = item.session
@@ -152,9 +153,9 @@ def late_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> pytest.Tes
     call = CallInfo.from_call(
         teardown, when="teardown", reraise=(pytest.exit.Exception, KeyboardInterrupt)
     )
-    report: pytest.TestReport = item.ihook.pytest_runtest_makereport(item=item, call=call)
-    if call.excinfo is None and "pexen_results" not in report.__dict__:
+    if call.excinfo is None and not item.config.hook.pytest_pexen_late_results(item=item):
         return None
+    report: pytest.TestReport = item.ihook.pytest_runtest_makereport(item=item, call=call)
     report.pexen_late = True  # type: ignore[attr-defined]
     item.ihook.pytest_runtest_logreport(report=report)
     if check_interactive_exception(call, report):

@@ -103,3 +103,14 @@ def pytest_pexen_stopping(item: pytest.Item, text: str) -> None:
     that would have been written at the session's end (pexen's xUnit
     report) is written now, with the test failed and the rest as far as
     the run got."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_pexen_late_results(item: pytest.Item) -> bool | None:
+    """Whether something was recorded for ``item`` while a fixture it kept
+    set up was torn down after its protocol ended (an xdist worker's late
+    teardown) that only a teardown report of ``item`` can carry: sub-results
+    added in that teardown. The worker makes and logs such a report then,
+    as it does for a teardown that failed, and for nothing else (a report
+    made for every late teardown runs other plugins' report hooks outside
+    the protocol they expect)."""

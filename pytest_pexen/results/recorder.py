@@ -177,6 +177,12 @@ class Recorder(HooksOnly):
         finally:
             self.in_call = False
 
+    def pytest_pexen_late_results(self, item: pytest.Item) -> bool | None:
+        """Sub-results a fixture kept for a later test added in its late
+        teardown (xdist): they go on a teardown report of ``item``."""
+        state = self.state
+        return True if state is not None and state.nodeid == item.nodeid and state.pending else None
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         state = self.state
         if isinstance(report, self.subtest) and state is not None and state.nodeid == report.nodeid:
