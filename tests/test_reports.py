@@ -439,6 +439,7 @@ def test_a_crashed_test_with_subtests_took_their_time(pytester: pytest.Pytester)
             for i in range(2):
                 with subtests.test(i=i):
                     time.sleep(0.3)
+                    assert i == 0
             os._exit(3)
         """
     )
@@ -446,8 +447,17 @@ def test_a_crashed_test_with_subtests_took_their_time(pytester: pytest.Pytester)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     ended = journal.load(pytester.path / "s.jsonl").ended["test_k.py::test_kill"]
     assert ended["outcome"] == "error" and 0.55 <= ended["duration"] < 5, ended  # 0.6 s
-    case = cases_of(validated(pytester.path / "r.xml"))["test_kill"]
-    assert float(case.get("time", "")) == pytest.approx(ended["duration"], abs=1e-3)
+    cases = cases_of(validated(pytester.path / "r.xml"))
+    assert float(cases["test_kill"].get("time", "")) == pytest.approx(ended["duration"], abs=1e-3)
+    # the subtests that reported before the crash, as the terminal shows them
+    result.stdout.fnmatch_lines(["SUBFAILED(i=*1*) test_k.py::test_kill - assert 1 == 0"])
+    # (named as the terminal names them: the controller has their values' reprs)
+    subs = {
+        name.replace("'", ""): kind(case)
+        for name, case in cases.items()
+        if name.startswith("test_kill::")
+    }
+    assert subs == {"test_kill::(i=0)": "passed", "test_kill::(i=1)": "failure"}
 
 
 @MODES

@@ -48,6 +48,7 @@ from .recorder import (
     first_line,
     soft_word,
     strict_warn,
+    subtest_result,
 )
 
 #: the error of a test that started and did not finish (the run stopped)
@@ -110,6 +111,9 @@ class Case:
     facts: list[list[str]] = field(default_factory=list)
     worker: str | None = None
     last: Any = None  # its latest report (captured output, user properties); None: none yet
+    # its subtests' reports since its call began: its call report carries
+    # them as sub-results, unless its worker died (or the run stopped) first
+    subtests: list[Any] = field(default_factory=list)
     began: float = 0.0  # when it started (its logstart): the time of one that never finished
 
 
@@ -136,16 +140,20 @@ class XunitWriter(HooksOnly):
         self.start = real_time()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if isinstance(report, self.subtest):
-            return  # a subtest: it arrives as a sub-result on its test's call report
         nodeid = report.nodeid
         case = self.cases.get(nodeid)
+        if isinstance(report, self.subtest):
+            if case is not None:  # it arrives as a sub-result on its test's call report
+                case.subtests.append(report)
+            return
         rerun = report.outcome == "rerun"  # type: ignore[comparison-overlap]
         if case is None or rerun:  # pytest-rerunfailures: that attempt is void
             case = self.cases[nodeid] = Case(nodeid, began=real_time())
             if rerun:
                 return
         case.last = report
+        if report.when == "call":
+            case.subtests.clear()  # they are on it
         extra = report.__dict__  # what pexen and xdist put on the report
         if "pexen_results" in extra:
             case.subs.extend(extra["pexen_results"])
@@ -305,7 +313,9 @@ class XunitWriter(HooksOnly):
         from junit_xml import TestCase
 
         classname, name = (xml_text(part) for part in split_nodeid(case.nodeid))
-        subs = case.subs
+        # a test whose call never reported (it crashed, or the run stopped):
+        # its subtests that did, as the terminal and pytest's report show them
+        subs = [*case.subs, *map(subtest_result, case.subtests)]
         final = final_outcome(
             case.own, [sub["outcome"] for sub in subs], strict=self.strict, soft=case.soft or "fail"
         )
