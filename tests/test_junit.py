@@ -335,3 +335,43 @@ def test_collection_error_and_strict_warn(
     assert kind(cases["test_w::disk"]) == "passed"
     props = {p.get("name"): p.get("value") for p in root.iter("property")}
     assert props["pexen.strict_warn"] == "true"
+
+
+def test_a_run_stopped_before_any_test_keeps_the_report_there(pytester: pytest.Pytester) -> None:
+    """A refused ``--pexen-resume`` (another selection), a dependency cycle:
+    the session stops with a usage error before any test. The report of the
+    boots before, at the same path (as a boot unit gives it every time), is
+    the run's only one: it is left as it was, and no line says it was
+    written (it was replaced by an empty one)."""
+    pytester.makepyfile(
+        test_s="""
+        import pytest_pexen as pexen
+
+        def test_page():
+            pass
+
+        def test_other():
+            pass
+        """,
+        test_c="""
+        import pytest_pexen as pexen
+
+        @pexen.requires("test_d")
+        def test_c():
+            pass
+
+        @pexen.requires("test_c")
+        def test_d():
+            pass
+        """,
+    )
+    report = pytester.path / "p.xml"
+    first = run(pytester, "test_s.py", "-k", "page", "--pexen-junitxml=p.xml")
+    assert first.ret == pytest.ExitCode.OK
+    kept = report.read_bytes()
+    for args in (["test_s.py", "--pexen-resume"], ["test_c.py"]):
+        stopped = run(pytester, *args, "--pexen-junitxml=p.xml", "--pexen-timeline=t.html")
+        assert stopped.ret == pytest.ExitCode.USAGE_ERROR
+        assert report.read_bytes() == kept
+        assert "pexen xUnit report" not in stopped.stdout.str()
+        assert "no timeline written" not in stopped.stdout.str()

@@ -134,6 +134,7 @@ class XunitWriter(HooksOnly):
         self.suite_properties: list[tuple[str, str]] = []
         self.start = real_time()
         self.problem: str | None = None
+        self.written = True  # False: the session stopped before any test, nothing written
         self.pid = os.getpid()
 
     def pytest_sessionstart(self) -> None:
@@ -245,6 +246,11 @@ class XunitWriter(HooksOnly):
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if os.getpid() != self.pid:
             return  # a test's forked child that ran on: the report is the run's, not its
+        if session.exitstatus == pytest.ExitCode.USAGE_ERROR and not self.cases:
+            # stopped before any test (a refused --pexen-resume, a cycle): the
+            # file may hold the report of the boots before, the run's only one
+            self.written = False
+            return
         try:
             # tens of thousands of new objects, none of them garbage: without
             # a pause, the collector would walk the whole session's heap
@@ -270,7 +276,7 @@ class XunitWriter(HooksOnly):
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.problem is not None:
             terminalreporter.write_sep("-", self.problem, red=True)
-        elif self.config.get_verbosity() >= 0:
+        elif self.written and self.config.get_verbosity() >= 0:
             terminalreporter.write_sep("-", f"pexen xUnit report: {self.path}")
 
     # ------------------------------------------------------------ building

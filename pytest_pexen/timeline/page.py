@@ -709,7 +709,7 @@ class TimelinePlugin(HooksOnly):
         self.pid = os.getpid()
 
     @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_sessionfinish(self) -> Generator[None, object, object]:
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, object, object]:
         # after every other plugin's sessionfinish: the journal's stop record
         # is written; before the terminal's summary, which prints the note
         result = yield
@@ -719,7 +719,8 @@ class TimelinePlugin(HooksOnly):
 
         plugin = self.config.pluginmanager.get_plugin(JOURNAL)
         if plugin is None or not plugin.opened:
-            self.note = f"pexen: no timeline written to {self.path}: no test ran"
+            if session.exitstatus != pytest.ExitCode.USAGE_ERROR:  # else said: why nothing ran
+                self.note = f"pexen: no timeline written to {self.path}: no test ran"
             return result
         records = plugin.kept if plugin.kept is not None else read(plugin.path)
         try:
