@@ -427,6 +427,36 @@ def forks_tests(config: pytest.Config, items: list[pytest.Item]) -> bool:
     )
 
 
+def junit_crash_failed(config: pytest.Config, report: pytest.TestReport) -> None:
+    """xdist's report of a test whose worker died (``when`` "???") is an
+    error in pytest's xUnit report (``--junitxml``), "failed on setup with
+    ...". A test the watchdog stopped over its time limit (killing its
+    worker) is failed: the terminal counts it failed, and serially it is a
+    failure in every report. Its element, just written, becomes a failure
+    with the report's first line as message. Uses pytest's private
+    ``LogXML`` state: the test's open reporter, its elements, ``stats``."""
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    reporters = getattr(xml, "node_reporters", None)
+    stats = getattr(xml, "stats", None)
+    if xml is None or not isinstance(reporters, dict) or not isinstance(stats, dict):
+        return
+    node = getattr(report, "node", None)
+    # the open ones (pytest drops a finished test's); keyed by its node id
+    # object (pytest >= 9.2) or string, and the report's worker
+    reporter = next(
+        (r for (i, n), r in reporters.items() if str(i) == report.nodeid and n is node), None
+    )
+    for element in getattr(reporter, "nodes", None) or ():
+        if element.tag == "error" and "error" in stats and "failure" in stats:
+            element.tag = "failure"
+            element.set("message", str(report.longrepr).partition("\n")[0])
+            stats["error"] -= 1
+            stats["failure"] += 1
+            return
+
+
 def junit_merge_late(config: pytest.Config, report: pytest.TestReport) -> None:
     """A fixture that an xdist worker's test kept for its next test failed
     its teardown (or added sub-results there) after the test's own

@@ -309,7 +309,7 @@ def test_stuck_workers_are_replaced_their_locks_released(pytester: pytest.Pytest
     tests fail as timed out, their dependents are skipped, the locks they
     held go to the next claimer, and new workers finish the run."""
     pytester.makepyfile(test_w=WORKERS)
-    result = run(pytester, "-n", "2", "-rs")
+    result = run(pytester, "-n", "2", "-rs", "--junitxml=j.xml", "--pexen-junitxml=p.xml")
     result.assert_outcomes(failed=2, passed=2, skipped=2)
     result.stdout.fnmatch_lines_random(
         [
@@ -335,6 +335,17 @@ def test_stuck_workers_are_replaced_their_locks_released(pytester: pytest.Pytest
     ended = journal.load(pytester.path / "state.jsonl").ended
     assert ended["test_w.py::test_holds_the_gil"]["why"] == "timed out"
     assert ended["test_w.py::test_lab_after"]["outcome"] == "pass"
+    # failed (SPEC), as the terminal counts them, in every record: the
+    # killed worker's crash report made them errors elsewhere ("failed on setup")
+    stuck = ("test_signals_blocked", "test_holds_the_gil")
+    assert [ended[f"test_w.py::{name}"]["outcome"] for name in stuck] == ["fail", "fail"]
+    for report in ("j.xml", "p.xml"):
+        cases = {c.get("name"): c for c in ET.parse(pytester.path / report).iter("testcase")}
+        for name in stuck:
+            assert cases[name].find("error") is None, report
+            failure = cases[name].find("failure")
+            assert failure is not None, report
+            assert failure.get("message", "").startswith(f"Timeout: test_w.py::{name} exceeded")
 
 
 def test_pytest_timeout_and_pexen_the_shorter_limit_wins(pytester: pytest.Pytester) -> None:

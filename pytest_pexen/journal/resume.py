@@ -727,10 +727,10 @@ class JournalPlugin(HooksOnly):
         if "pexen_outcome" in extra:
             test.pexen_outcome = extra["pexen_outcome"]
         if str(report.when) == "???":  # xdist: its worker crashed, or was killed
-            test.outcome = "error"
-            test.bad = test.bad or (
-                "timed out" if "pexen_timeout" in extra else "crashed (its worker died)"
-            )
+            timed_out = "pexen_timeout" in extra  # the watchdog killed it: failed (SPEC)
+            test.outcome = merge_own(test.outcome, "fail") if timed_out else "error"
+            test.bad = test.bad or ("timed out" if timed_out else "crashed (its worker died)")
+            test.pexen_outcome = None  # what its sub-results made of it: it did not end
             self._end(report.nodeid)
             return
         if report.when is not None and type(report) is pytest.TestReport:

@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..graph.outcome import is_subtest
-from ..internals import HooksOnly, junit_merge_late, local_pid, real_time, receive_together
+from ..internals import (
+    HooksOnly,
+    junit_crash_failed,
+    junit_merge_late,
+    local_pid,
+    real_time,
+    receive_together,
+)
 from .hosts import warn_open_gateways
 
 if TYPE_CHECKING:
@@ -32,7 +39,9 @@ DURATIONS_KEY = "pexen/durations"
 
 
 class LateJunit(HooksOnly):
-    """Registered in the xdist controller with ``--junitxml``: a kept
+    """Registered in the xdist controller with ``--junitxml``: a test the
+    watchdog stopped over its limit by killing its worker is a failure there
+    (``internals.junit_crash_failed``), and a kept
     fixture's late teardown report (a failure, or sub-results) joins its test's testcase in pytest's
     report (``internals.junit_merge_late``), after pytest wrote it."""
 
@@ -41,8 +50,11 @@ class LateJunit(HooksOnly):
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.__dict__.get("pexen_late"):
+        extra = report.__dict__
+        if extra.get("pexen_late"):
             junit_merge_late(self.config, report)
+        elif "pexen_timeout" in extra and str(report.when) == "???":
+            junit_crash_failed(self.config, report)
 
 
 class DistPlugin(HooksOnly):
