@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from pytest_pexen import journal
+from pytest_pexen.timeline.page import analyse
 
 HANGS = """
 import signal, subprocess, time
@@ -251,7 +252,9 @@ def test_hang_holding_the_gil_is_stopped_by_faulthandler_and_resumed(
     assert first.ret == 1
     assert ran(runs) == ["gil"]
     assert (pytester.path / "state.jsonl.hang").exists()
-    second = run(pytester, "-rf", "--pexen-resume")
+    second = run(
+        pytester, "-rf", "--pexen-resume", "--pexen-junitxml=p.xml", "--pexen-timeline=t.html"
+    )
     assert second.ret == pytest.ExitCode.TESTS_FAILED
     assert ran(runs) == ["gil", "last"]
     second.assert_outcomes(passed=1, failed=1)
@@ -267,6 +270,18 @@ def test_hang_holding_the_gil_is_stopped_by_faulthandler_and_resumed(
     ended = journal.load(pytester.path / "state.jsonl").ended
     assert ended["test_g.py::test_holds_the_gil"]["why"] == "timed out"
     assert not (pytester.path / "state.jsonl.hang").exists()
+    # its end belongs to the boot it ran in: the journal has it before the
+    # resume's boot record, the page draws it once, in boot 0 (it drew an
+    # interrupted bar there and the hang in boot 1, whose span took the
+    # time between), and the report's time has the hang (it had not)
+    kinds = [(r["type"], r.get("test")) for r in journal.read(pytester.path / "state.jsonl")]
+    assert kinds.index(("end", "test_g.py::test_holds_the_gil")) < kinds.index(("boot", None))
+    timeline = analyse(journal.read(pytester.path / "state.jsonl"))
+    bars = [bar for bar in timeline.bars if "gil" in bar.test]
+    assert [(bar.outcome, bar.boot) for bar in bars] == [("fail", 0)]
+    hang = ended["test_g.py::test_holds_the_gil"]["duration"]
+    suite = ET.parse(pytester.path / "p.xml").getroot()[0]
+    assert hang >= 1.0 and float(suite.get("time", "")) >= hang
 
 
 WORKERS = """

@@ -273,6 +273,7 @@ class State:
         self.running: dict[str, Record] = {}  # started, not ended yet
         # the run's time so far: each boot's, from its first record to its last
         self.elapsed = 0.0
+        self.last = 0.0  # the time of its last record
 
     @property
     def tests(self) -> list[str]:
@@ -326,6 +327,7 @@ def load(path: str | os.PathLike[str]) -> State:
     if state is None:
         raise EmptyJournal(f"{path}: empty journal")
     state.elapsed += last - first
+    state.last = last
     return state
 
 

@@ -140,9 +140,16 @@ class Resume:
     def add_ended(self, records: list[dict[str, Any]], source: Path) -> None:
         """Tests whose end the stopped boot could not journal (the watchdog's
         last resort stopped it, leaving ``source``): they count as ended, and
-        go into the journal right after this boot's record."""
+        go into the journal before this boot's record (they ended in the
+        boot before: readers, the timeline among them, place them there),
+        whose time runs until the last of them."""
+        state = self.state
         for record in records:
             self.ended[record["test"]] = record
+            t = record.get("t")
+            if isinstance(t, float) and t > state.last:
+                state.elapsed += t - state.last
+                state.last = t
         self.late_ends += records
         if records:
             self.late_source = source
@@ -607,11 +614,11 @@ class JournalPlugin(HooksOnly):
             self._emit(header)
             self.header = None
         else:
+            for record in resume.late_ends:
+                self._emit(record)
             self._emit(
                 {"type": "boot", "boot": resume.boot, "t": real_time(), "workers": self.workers}
             )
-            for record in resume.late_ends:
-                self._emit(record)
             if resume.late_source is not None:
                 resume.late_source.unlink(missing_ok=True)
 
