@@ -152,6 +152,12 @@ def test_session_limit_skips_the_rest_and_fails_the_run(
     ) in lines
     if not xdist:  # a test running at the limit runs to its end
         result.assert_outcomes(passed=1, skipped=3)
+    # a resume runs nothing: the limit was reached in the boot before
+    resumed = run(pytester, *xdist, "--pexen-resume", "--pexen-session-timeout=2")
+    assert (
+        f"pexen: session time limit of 2 s reached before the resume: {outcomes['skipped']} "
+        "tests not run (reported skipped)"
+    ) in resumed.stdout.lines
 
 
 STUBBORN = """

@@ -739,6 +739,7 @@ class SessionLimit(HooksOnly):
         self.mine: set[str] = set()
         self.reached = False
         self.skipped = 0
+        self.earlier = 0  # of them, skipped in a boot before (a resume reports them again)
 
     def over(self) -> bool:
         return real_monotonic() >= self.deadline
@@ -776,6 +777,7 @@ class SessionLimit(HooksOnly):
             and longrepr[2] == self.skip_text
         ):
             self.skipped += 1
+            self.earlier += bool(report.__dict__.get("pexen_resumed"))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -784,6 +786,9 @@ class SessionLimit(HooksOnly):
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.skipped:
+            # all of them in a boot before a --pexen-resume: this boot's limit was not reached
+            when = " before the resume" if self.earlier == self.skipped else ""
             terminalreporter.write_line(
-                f"pexen: {self.reason}: {self.skipped} tests not run (reported skipped)", red=True
+                f"pexen: {self.reason}{when}: {self.skipped} tests not run (reported skipped)",
+                red=True,
             )
