@@ -91,3 +91,14 @@ def unpicklable_shared(shared: dict[str, Any]) -> None:
 @func_meta(provides=["x"])
 def decorated() -> str:
     return "decorated"
+
+
+@task_fail_wrap
+def wrapped_no_shared() -> str:
+    """Takes no shared dict: the wrapper's ``*args`` must not make it get one."""
+    return "ran"
+
+
+@task_fail_wrap(deps_ok=False)
+def wrapped_keyword(a: int) -> int:
+    return a

@@ -225,6 +225,24 @@ def test_task_fail_wrap(pool_cls: type[ThreadWorkerPool]) -> None:
     assert after[1] not in results  # deps_ok=False
 
 
+def test_task_fail_wrap_passes_the_shared_dict_as_the_task_takes_it(
+    pool_cls: type[ThreadWorkerPool],
+) -> None:
+    """A wrapped task gets the shared dict only if the function it wraps
+    takes it: each of these was called with it, failed with a TypeError that
+    the wrapper made a TaskFailError, and (deps_ok) let its dependents run
+    without having run at all."""
+    # the functions themselves (a partial's signature was always read whole)
+    bare, keyword = tasks.wrapped_no_shared, tasks.wrapped_keyword
+    meta.assign_val(bare, provides=["a"])
+    meta.assign_val(keyword, kwargs={"a": 7})
+    after = task(tasks.ret_1234, requires=["a"])
+    results = {r.task: r for r in Sched([bare, keyword, after]).run(pool_cls())}
+    assert (results[bare].ret, results[bare].excinfo) == ("ran", None)
+    assert (results[keyword].ret, results[keyword].excinfo) == (7, None)
+    assert results[after].ret == 1234
+
+
 def test_depcheck_and_mutex_errors_before_running() -> None:
     ran: list[int] = []
     a = task(ran.append, 1, requires=["nobody"])

@@ -44,8 +44,10 @@ class TaskRes(NamedTuple):
 
 
 def _pass_shared(fn: Callable[..., Any], kwargs: dict[str, Any]) -> bool:
-    """Does the callable take a positional argument (the shared dict)?"""
-    if type(fn) is types.FunctionType:
+    """Does the callable take a positional argument (the shared dict)? A
+    decorated one (``functools.wraps``, ``task_fail_wrap``) by the signature
+    of what it wraps: the wrapper's ``*args`` would take anything."""
+    if type(fn) is types.FunctionType and "__wrapped__" not in fn.__dict__:
         code = fn.__code__
         if code.co_flags & inspect.CO_VARARGS:
             return True
