@@ -206,15 +206,18 @@ def nearest_items(items: list[pytest.Item]) -> list[pytest.Item | None]:
 SHARED_SCOPES = ("class", "module", "package")
 
 
-def uses_shared_scope(item: pytest.Item) -> bool:
-    """Whether the item uses a class, module or package scoped fixture
-    (xunit ``setup_module``/``setup_class`` included): only then does running
-    it next to its neighbours save a setup. Reads the item's fixture closure
-    (``_fixtureinfo``), which pytest has no public accessor for."""
+def fixture_scopes(item: pytest.Item) -> set[str]:
+    """The scopes of the fixtures the item uses (xunit ``setup_module`` and
+    ``setup_class`` included). A class, module or package one
+    (``SHARED_SCOPES``): only then does running it next to its neighbours
+    save a setup; any but "function": a teardown after its protocol (a
+    worker's late teardown, at its shutdown too) can be its. Reads the
+    item's fixture closure (``_fixtureinfo``), which pytest has no public
+    accessor for."""
     info = getattr(item, "_fixtureinfo", None)
     if info is None:
-        return False
-    return any(defs and defs[-1].scope in SHARED_SCOPES for defs in info.name2fixturedefs.values())
+        return set()
+    return {defs[-1].scope for defs in info.name2fixturedefs.values() if defs}
 
 
 def requesting_item(request: pytest.FixtureRequest) -> pytest.Item | None:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_pexen import journal
+
 pytest_plugins = ["pytester"]
 
 SOCKET_SERVER = Path(__file__).with_name("socket_server.py")
@@ -363,6 +365,47 @@ def test_free(n):
         ]
     )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_host_gone_after_its_work_fails_nothing(pytester: pytest.Pytester, hosts: Hosts) -> None:
+    """A host dies after its worker ran its last test, which kept no
+    fixture (another host still runs a test): no test failed, nothing was
+    being torn down there. It was reported as an error at the teardown of
+    that last test, and the run failed."""
+    hosts.start("alpha")
+    hosts.start("beta")
+    pytester.makepyfile(
+        test_idle="""
+        import os, subprocess, time
+        import pytest_pexen as pexen
+
+        @pexen.host_tags("one")
+        def test_long():
+            time.sleep(4)
+
+        @pexen.host_tags("two")
+        def test_quick():
+            # the worker runs inside its host's server: this kills the host
+            subprocess.Popen(
+                ["sh", "-c", f"sleep 1; kill -9 {os.getpid()}"], start_new_session=True
+            )
+        """
+    )
+    result = run(
+        pytester,
+        *hosts.tx(),
+        "--pexen-host-tags=alpha:one",
+        "--pexen-host-tags=beta:two",
+        "--pexen-state=state.jsonl",
+    )
+    assert "crashed while tearing down" not in result.stdout.str()
+    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.OK
+    ended = journal.load(pytester.path / "state.jsonl").ended
+    assert {test: record["outcome"] for test, record in ended.items()} == {
+        "test_idle.py::test_long": "pass",
+        "test_idle.py::test_quick": "pass",
+    }
 
 
 def test_no_worker_left_then_resume(pytester: pytest.Pytester, hosts: Hosts) -> None:

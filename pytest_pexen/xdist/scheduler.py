@@ -297,6 +297,9 @@ class GraphScheduling:
         self.rerun: set[int] = set()  # crashed tests a crash handler re-queued
         self.typical = SHORT  # moving average of test durations in this run (see _start)
         self.scoped: list[int] = []  # as the workers report it
+        # tests using any fixture beyond function scope (session too), as
+        # the workers report it: their fixtures can outlive their end
+        self.kept: set[int] = set()
         self.members: dict[str, list[int]] = {}
         self.cursor: dict[str, int] = {}
         self.compat: Placement | None = None  # pytest-dependency / pytest-order
@@ -365,6 +368,7 @@ class GraphScheduling:
             self.spec = None if spec is None else _compact(json.loads(spec))  # see worker.py
             self.plain = bool(payload.get("plain"))
             self.scoped = payload.get("scoped") or []
+            self.kept = set(payload.get("kept") or [])
             for listener in self.listeners.graph:
                 listener(payload)
             reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -468,7 +472,9 @@ class GraphScheduling:
         self.resend.extend(self._put_back(pending))
         self.lost(node, self._unrun)
         if running is None:
-            if died and last is not None and (pending or node.shutting_down):
+            # between tests: tearing down fixtures its last test kept, if it
+            # kept any (a host gone after its work is no test's failure)
+            if died and last is not None and last in self.kept and (pending or node.shutting_down):
                 self._late_crash(node, last)
             self.dispatch()
             return None

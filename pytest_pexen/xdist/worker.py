@@ -52,7 +52,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..internals import HooksOnly, find_interactor, late_teardown, nearest_items, uses_shared_scope
+from ..internals import (
+    SHARED_SCOPES,
+    HooksOnly,
+    find_interactor,
+    fixture_scopes,
+    late_teardown,
+    nearest_items,
+)
 from .protocol import BATCH, Entry, off_the_wire
 
 if TYPE_CHECKING:
@@ -189,11 +196,10 @@ class PexenWorker(HooksOnly):
         controller's scheduler needs both, in this order."""
         source = self.graph_source
         spec: GraphSpec | None = None if self.plain else source.spec_for_controller(session.items)
-        scoped = (
-            []
-            if self.plain
-            else [n for n, item in enumerate(session.items) if uses_shared_scope(item)]
-        )
+        scopes = [] if self.plain else [fixture_scopes(item) for item in session.items]
+        scoped = [n for n, used in enumerate(scopes) if not used.isdisjoint(SHARED_SCOPES)]
+        # a test whose fixtures a worker's death after its end can be tearing down
+        kept = [n for n, used in enumerate(scopes) if used - {"function"}]
         payload = {
             "pexen": {
                 "plain": self.plain,
@@ -205,6 +211,7 @@ class PexenWorker(HooksOnly):
                 "exit": source.exit,
                 "header": source.header_lines(),
                 "scoped": scoped,
+                "kept": kept,
                 "host": socket.gethostname(),  # for per-host locks and host tags
             }
         }
