@@ -112,7 +112,9 @@ def test_modtree_tasks_run_in_dependency_order(pkgtree: str) -> None:
     assert sorted(results) == ["boot", "mount", "oc"]
 
 
-def test_filesystem_factory_finds_executables(tmp_path: Path) -> None:
+def test_filesystem_factory_finds_executables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     suite = tmp_path / "suite"
     (suite / "net").mkdir(parents=True)
     (suite / ".hidden").mkdir()
@@ -125,7 +127,12 @@ def test_filesystem_factory_finds_executables(tmp_path: Path) -> None:
     names = sorted(get_callpath(t)[-1] for t in tasks)
     assert names == ["ping", "setup.sh"]
     setup = next(t for t in tasks if get_callpath(t)[-1] == "setup.sh")
-    assert get_callpath(setup)[-2:] == ["suite", "setup.sh"]
+    # below the folder given, however it was given (an absolute path gave
+    # every part of it, a relative one its own parts)
+    assert sorted(get_callpath(t) for t in tasks) == [["net", "ping"], ["setup.sh"]]
+    monkeypatch.chdir(tmp_path)
+    relative = FilesystemFactory()(os.path.join(".", "suite", ""))
+    assert sorted(get_callpath(t) for t in relative) == [["net", "ping"], ["setup.sh"]]
     result = setup()
     assert isinstance(result, subprocess.CompletedProcess)
     assert (suite / "where").read_text().strip() == str(suite)  # ran in its own folder

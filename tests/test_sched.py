@@ -300,6 +300,17 @@ def test_groups_run_one_at_a_time_on_their_pools(tmp_path: Path) -> None:
     assert results[g2[0]].ret == (os.getpid(), "pexen-worker-0")
 
 
+def test_metadata_groups_run_after_the_added_ones() -> None:
+    """A group named in a task's metadata runs after every group added with
+    add_group (docs/engine.md); it ran before those added after the first."""
+    first = task(tasks.ret_1234)
+    vm = task(tasks.ret_1234, group="vm")
+    added = task(tasks.ret_1234)
+    s = Sched([first, vm])
+    s.add_group([added])
+    assert [r.task for r in s.run()] == [first, added, vm]
+
+
 def test_process_pool_unpicklable_values_are_clear_errors() -> None:
     lam = lambda: None  # noqa: E731 - the point: a lambda does not pickle
     bad_ret = task(tasks.return_lambda)

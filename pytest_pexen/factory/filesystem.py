@@ -274,8 +274,8 @@ class FilesystemFactory(BaseFactory):
     ``CalledProcessError`` on a non-zero exit. Extra keyword arguments go to
     ``subprocess.Popen`` (e.g. ``stdout=subprocess.PIPE``). The task's
     metadata comes from the file's ``# pexen:`` header (a malformed one
-    raises ``header.HeaderError``); its callpath is the folder's parts plus
-    the file name.
+    raises ``header.HeaderError``); its callpath is the folders below
+    ``directory``, then the file name.
     """
 
     def __init__(self, follow: bool = False, **popen_kwargs: Any) -> None:
@@ -313,8 +313,10 @@ class FilesystemFactory(BaseFactory):
         top = os.fspath(directory)
         if not os.path.isdir(top):
             raise NotADirectoryError(f"FilesystemFactory: {top} is not a directory")
+        # the folders below ``directory``: the same callpath whether it was
+        # given absolute or relative, wherever the tree is
         for folder, name in walk_executables(top, self.follow):
-            parts = [p for p in os.path.normpath(folder).split(os.sep) if p not in ("", ".")]
+            parts = [p for p in os.path.relpath(folder, top).split(os.sep) if p not in ("", ".")]
             path = os.path.join(folder, name)
             try:
                 task = self.task(path, [*self.callpath, *parts, name])

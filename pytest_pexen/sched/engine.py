@@ -175,10 +175,14 @@ class _Run:
         self.planner: Planner[int] = Planner(describe=functools.partial(_name_of, self.tasks))
         self.pools: dict[Hashable, Pool | None] = {}
         with gc_paused():
-            for n, (tasks, group_pool) in enumerate(sched._groups):
-                name = ("pexen group", n) if n else None
+            # every group added with add_group first: a group named in some
+            # task's metadata is registered when the planner first meets it,
+            # so it runs after these (docs/engine.md), not before the later ones
+            names = [("pexen group", n) if n else None for n in range(len(sched._groups))]
+            for name, (_, group_pool) in zip(names, sched._groups, strict=True):
                 self.planner.add_group(name)
                 self.pools[name] = group_pool
+            for name, (tasks, _) in zip(names, sched._groups, strict=True):
                 self._add(tasks, name)
             self.planner.prepare()
         self.shared: dict[int, dict[str, Any]] = {}
