@@ -300,6 +300,18 @@ def test_groups_run_one_at_a_time_on_their_pools(tmp_path: Path) -> None:
     assert results[g2[0]].ret == (os.getpid(), "pexen-worker-0")
 
 
+def test_two_iterators_of_one_sched_never_run_at_once() -> None:
+    """Two run() iterators made before either began: the second to begin
+    raises (both ran, and held an exclusive claim twice at once)."""
+    s = Sched([task(tasks.ret_1234, claims=["lab"])])
+    first, second = s.run(), s.run()
+    assert next(first).ret == 1234
+    with pytest.raises(RuntimeError, match=r"run\(\) is already iterating"):
+        next(second)
+    assert list(first) == []
+    assert [r.ret for r in s.run()] == [1234]  # and again once it is done
+
+
 def test_metadata_groups_run_after_the_added_ones() -> None:
     """A group named in a task's metadata runs after every group added with
     add_group (docs/engine.md); it ran before those added after the first."""

@@ -148,7 +148,11 @@ class Sched:
         ]
 
     def _iterate(self, run: _Run) -> Iterator[TaskRes]:
-        self._run = run
+        # two run() iterators of one Sched made before either began: the
+        # second to begin would hold the same locks again, at the same time
+        if self._run is not None:
+            raise RuntimeError("run() is already iterating")
+        self._last = self._run = run
         try:
             yield from run.results()
         finally:
