@@ -300,6 +300,18 @@ def test_groups_run_one_at_a_time_on_their_pools(tmp_path: Path) -> None:
     assert results[g2[0]].ret == (os.getpid(), "pexen-worker-0")
 
 
+def test_a_requirement_from_a_later_group_names_the_groups() -> None:
+    """The message names the groups as a user knows them (it said
+    "group None" and "group ('pexen group', 1)")."""
+    s = Sched([task(tasks.ret_1234, requires=["x"])])
+    s.add_group([task(tasks.ret_1234, provides=["x"])])
+    with pytest.raises(DepcheckError) as error:
+        s.run()
+    message = str(error.value)
+    assert "(the default group) requires 'x'" in message
+    assert message.endswith("in group #1 (add_group), which runs later")
+
+
 def test_two_iterators_of_one_sched_never_run_at_once() -> None:
     """Two run() iterators made before either began: the second to begin
     raises (both ran, and held an exclusive claim twice at once)."""

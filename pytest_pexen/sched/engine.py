@@ -160,6 +160,14 @@ class Sched:
             run.close()
 
 
+class _Added(int):
+    """The name of the n-th group added with ``add_group``: no metadata
+    group name (a string) can be the same, and messages say which it is."""
+
+    def __repr__(self) -> str:
+        return f"#{int(self)} (add_group)"
+
+
 class _Run:
     """The state of one ``Sched.run()``.
 
@@ -182,7 +190,7 @@ class _Run:
             # every group added with add_group first: a group named in some
             # task's metadata is registered when the planner first meets it,
             # so it runs after these (docs/engine.md), not before the later ones
-            names = [("pexen group", n) if n else None for n in range(len(sched._groups))]
+            names = [_Added(n) if n else None for n in range(len(sched._groups))]
             for name, (_, group_pool) in zip(names, sched._groups, strict=True):
                 self.planner.add_group(name)
                 self.pools[name] = group_pool

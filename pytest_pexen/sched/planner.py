@@ -151,6 +151,12 @@ def _in_order(values: Iterable[str]) -> Iterable[str]:
     return sorted(values) if isinstance(values, (set, frozenset)) else values
 
 
+def _group_label(name: Hashable) -> str:
+    """A group as messages name it: the default one (ungrouped tests, or
+    the engine's first group) has no name."""
+    return "the default group" if name is None else f"group {name!r}"
+
+
 class Planner(Generic[K]):
     """Plan and track the execution of a task graph (see the module docstring).
 
@@ -618,11 +624,11 @@ class Planner(Generic[K]):
                 for p in _ids(self._tag_providers[g]):
                     if group[p] > group[t] and self._state[p] <= _RUNNING:
                         raise DepcheckError(
-                            f"{self._describe(self._keys[t])} (group "
-                            f"{self._group_names[group[t]]!r}) requires "
+                            f"{self._describe(self._keys[t])} "
+                            f"({_group_label(self._group_names[group[t]])}) requires "
                             f"{self._tag_name[g]!r}, provided by "
-                            f"{self._describe(self._keys[p])} in group "
-                            f"{self._group_names[group[p]]!r}, which runs later"
+                            f"{self._describe(self._keys[p])} in "
+                            f"{_group_label(self._group_names[group[p]])}, which runs later"
                         )
 
     def _use_critical_path(self) -> bool:
