@@ -41,10 +41,15 @@ def is_subtest(report: object) -> bool:
 
 
 def own_outcome(report: pytest.TestReport) -> str:
-    """A phase report's own outcome word (before any sub-result counts)."""
+    """A phase report's own outcome word (before any sub-result counts).
+    xdist's report of a test whose worker died (``when`` "???") is an
+    error, but for a test the watchdog stopped over its limit by ending its
+    worker (``pexen_timeout`` on the report): that one failed, as a serial
+    run and the terminal say."""
     was = getattr(report, "pexen_was", None) or report.outcome
     if hasattr(report, "wasxfail") and report.when == "call":
         return "xfail" if was == "skipped" else "xpass" if was == "passed" else "fail"
     if was == "failed":
-        return "fail" if report.when == "call" else "error"
+        failed = report.when == "call" or "pexen_timeout" in report.__dict__
+        return "fail" if failed else "error"
     return "skip" if was == "skipped" else "pass"

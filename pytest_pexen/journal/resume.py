@@ -528,6 +528,14 @@ def _plain_location(location: Any) -> bool:
 STRANDED = "the journal could not be written, so the run could not resume after the reboot"
 
 
+def tell_workers(dsession: Any, command: str, **kwargs: Any) -> None:
+    """Send a command to every xdist worker that is connected (none before
+    xdist's scheduler exists); a worker gone meanwhile is skipped."""
+    for node in getattr(getattr(dsession, "sched", None), "nodes", None) or []:
+        with contextlib.suppress(OSError):
+            node.sendcommand(command, **kwargs)
+
+
 class JournalPlugin(HooksOnly):
     """The journaling process's hooks (serial process or xdist controller)."""
 
@@ -734,8 +742,8 @@ class JournalPlugin(HooksOnly):
         if "pexen_outcome" in extra:
             test.pexen_outcome = extra["pexen_outcome"]
         if str(report.when) == "???":  # xdist: its worker crashed, or was killed
-            timed_out = "pexen_timeout" in extra  # the watchdog killed it: failed (SPEC)
-            test.outcome = merge_own(test.outcome, "fail") if timed_out else "error"
+            test.outcome = merge_own(test.outcome, own_outcome(report))
+            timed_out = "pexen_timeout" in extra
             test.bad = test.bad or ("timed out" if timed_out else "crashed (its worker died)")
             test.pexen_outcome = None  # what its sub-results made of it: it did not end
             self._end(report.nodeid)
@@ -985,9 +993,7 @@ class JournalPlugin(HooksOnly):
                 dsession.shouldstop = reason
             # no test may begin anywhere from now on: the tests queued on the
             # workers are handed back (journal "back") and run after the reboot
-            for node in getattr(dsession.sched, "nodes", None) or []:
-                with contextlib.suppress(OSError):
-                    node.sendcommand(STOP, reason=reason)
+            tell_workers(dsession, STOP, reason=reason)
         elif self.session is not None:
             self.session.shouldstop = reason
 
@@ -1129,8 +1135,10 @@ class JournalPlugin(HooksOnly):
                 what = f"not running {command!r}: {STRANDED}"
                 self.stranded_said = True
             else:
-                what = f"running {command!r}; after it, run the same pytest command "
-                what += "with --pexen-resume"
+                what = (
+                    f"running {command!r}; after it, run the same pytest command "
+                    "with --pexen-resume"
+                )
             terminalreporter.write_line(
                 f"pexen: {nodeid} asked for a reboot (boot count {count}); {what}", yellow=True
             )
@@ -1190,10 +1198,7 @@ class ControllerJournal(JournalPlugin):
         super()._lost()
         if not reboot_command(self.config):
             return  # no reboot can be asked for (the workers know no such command)
-        dsession = self.config.pluginmanager.get_plugin("dsession")
-        for node in getattr(getattr(dsession, "sched", None), "nodes", None) or []:
-            with contextlib.suppress(OSError):
-                node.sendcommand(UNJOURNALED)
+        tell_workers(self.config.pluginmanager.get_plugin("dsession"), UNJOURNALED)
 
     def _before_event(self, idle: bool) -> None:
         """The controller takes its next event: the end records held are

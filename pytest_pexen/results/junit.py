@@ -190,12 +190,7 @@ class XunitWriter(HooksOnly):
         case.finished = case.finished or crashed
         if report.failed and getattr(report, "pexen_was", None):
             case.soft = case.soft or soft_word(report.when)  # failed by its sub-results
-        # a test the watchdog stopped by killing its worker is failed, as serially
-        own = (
-            ("fail" if "pexen_timeout" in report.__dict__ else "error")
-            if crashed
-            else own_outcome(report)
-        )
+        own = own_outcome(report)
         if own in BAD and not getattr(report, "pexen_was", None):
             message, detail = failure_of(report, crashed)
             if case.own in BAD:  # the second failed phase of this test
