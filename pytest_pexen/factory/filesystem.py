@@ -99,9 +99,12 @@ _CANCELS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasa
 
 
 @contextlib.contextmanager
-def _group_shares_our_end(proc: subprocess.Popen[Any]) -> Iterator[None]:
-    """While the file runs: a SIGTERM or SIGHUP that would end this process
-    by its default action is passed on to the file's process group first.
+def _group_shares_our_end(started: Callable[[], subprocess.Popen[Any] | None]) -> Iterator[None]:
+    """While the file starts and runs (``started()``: its process, once
+    there): a SIGTERM or SIGHUP that would end this process by its default
+    action is passed on to the file's process group first. Installed before
+    the process starts, so that one arriving while it starts (held back by
+    ``_signals_held`` until its pid is known) is passed on too.
     The file runs in a session of its own (so that its group can be killed
     as one), where the signal its parent's group got never reaches it: it
     would run on after the run was cancelled, holding what it claimed, into
@@ -113,8 +116,10 @@ def _group_shares_our_end(proc: subprocess.Popen[Any]) -> Iterator[None]:
         return
 
     def cancel(number: int, frame: FrameType | None) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, number)
+        proc = started()
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, number)
         signal.signal(number, signal.SIG_DFL)
         os.kill(os.getpid(), number)
 
@@ -178,11 +183,11 @@ def run_file(path: str, **popen: Any) -> subprocess.CompletedProcess[Any]:
                 captured[name] = popen[name] = stack.enter_context(tempfile.TemporaryFile())
         proc: subprocess.Popen[Any] | None = None
         try:
-            with _signals_held():
-                proc = subprocess.Popen(
-                    [path], **{**popen, "cwd": os.path.dirname(path), "start_new_session": True}
-                )
-            with _group_shares_our_end(proc):
+            with _group_shares_our_end(lambda: proc):
+                with _signals_held():
+                    proc = subprocess.Popen(
+                        [path], **{**popen, "cwd": os.path.dirname(path), "start_new_session": True}
+                    )
                 _wait_leader(proc)
         finally:
             if proc is not None:
